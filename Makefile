@@ -1,0 +1,43 @@
+# Tally: `make run` and `make test` are all a newcomer needs (Python 3.11 is the only prerequisite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EXTRAS := dev
+ifneq ($(findstring mysql,$(DATABASE_URL)),)
+EXTRAS := dev,mysql
+endif
+
+.PHONY: run test lint bench demo venv migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+	@if [ "$(EXTRAS)" = "dev,mysql" ]; then $(PY) -c "import MySQLdb" 2>/dev/null || $(PY) -m pip install -q -e ".[dev,mysql]"; fi
+
+migrate: venv
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+
+demo: migrate
+	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo
+
+run: demo
+	DEBUG=$${DEBUG:-1} $(PY) -m config.devrun
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	TALLY_TESTING=1 $(VENV)/bin/mypy .
+
+bench: venv
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf var/broker var/*.sqlite3* .pytest_cache .mypy_cache

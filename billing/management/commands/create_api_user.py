@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from billing.services import account_get_or_create
+
+
+class Command(BaseCommand):
+    help = "Create or update an API user and print its token (the last line of output)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--staff", action="store_true", help="make the user staff")
+        parser.add_argument(
+            "--namespace", action="append", default=[], help="make the user a member of NS (repeatable)"
+        )
+
+    def handle(self, *args: Any, username: str, staff: bool, namespace: list[str], **options: Any) -> None:
+        User = get_user_model()
+        try:
+            with transaction.atomic():
+                user, created = User.objects.get_or_create(username=username)
+                if staff and not user.is_staff:
+                    user.is_staff = True
+                    user.save(update_fields=["is_staff"])
+                if created:
+                    user.set_unusable_password()
+                    user.save()
+                for ns in [username, *namespace]:
+                    account_get_or_create(namespace=ns, member=user)
+                token, _ = Token.objects.get_or_create(user=user)
+        except ValidationError as exc:
+            raise CommandError(f"invalid namespace: {'; '.join(exc.messages)}") from exc
+        self.stdout.write(
+            f"{'created' if created else 'updated'} user {username}" + (" (staff)" if staff else "")
+        )
+        self.stdout.write(f"namespaces: {', '.join(sorted({username, *namespace}))}")
+        self.stdout.write(token.key)

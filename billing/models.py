@@ -1,0 +1,101 @@
+"""Wallets and their append-only ledger (DOMAIN.md 2), and stored idempotent API responses."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+NAMESPACE_REGEX = r"^[A-Za-z0-9_-]{1,50}$"
+NAMESPACE_VALIDATOR = RegexValidator(NAMESPACE_REGEX, "use 1-50 letters, digits, '_' or '-'")
+
+
+class Account(models.Model):
+    """A wallet identified by a namespace. ``balance`` always equals the sum of its ledger."""
+
+    namespace = models.CharField(max_length=50, unique=True, validators=[NAMESPACE_VALIDATOR])
+    currency = models.CharField(max_length=3)
+    balance = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tally_accounts")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace"]
+        permissions = [
+            ("adjust_balance", "Can adjust account balances"),
+            ("use_internal_api", "Can call the internal billing API"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.namespace
+
+
+class LedgerKind(models.TextChoices):
+    RECHARGE = "recharge"
+    CHARGE = "charge"
+    REFUND = "refund"
+    ADJUSTMENT = "adjustment"
+
+
+class LedgerEntry(models.Model):
+    """One change of one balance. Never updated or deleted: a mistake gets a new entry."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
+    amount = models.DecimalField(max_digits=20, decimal_places=4, help_text="signed: + credit, - debit")
+    balance_after = models.DecimalField(max_digits=20, decimal_places=4)
+    kind = models.CharField(max_length=12, choices=LedgerKind.choices)
+    # What the money is for: ("purchase_order", "17"), ("usage_record", "3"), ("recharge", "R..."), ...
+    subject_type = models.CharField(max_length=40, blank=True, default="")
+    subject_id = models.CharField(max_length=64, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    memo = models.CharField(max_length=500, blank=True, default="")
+    idempotency_key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"], name="uniq_ledger_idempotency_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(balance_after__gte=0), name="ledger_balance_after_non_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "created_at"]),
+            models.Index(fields=["subject_type", "subject_id"]),
+            models.Index(fields=["kind", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.amount}"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a request with an ``Idempotency-Key`` header (API.md)."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.RUNNING)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_key_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

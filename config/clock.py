@@ -1,0 +1,66 @@
+"""Calendar rules evaluated in ``TALLY_TIME_ZONE``; everything stored is UTC (DOMAIN.md 1)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+
+def local_tz() -> ZoneInfo:
+    return ZoneInfo(settings.TALLY_TIME_ZONE)
+
+
+def now() -> datetime:
+    return timezone.now()
+
+
+def local(dt: datetime) -> datetime:
+    return dt.astimezone(local_tz())
+
+
+def month_of(dt: datetime) -> date:
+    """The first day of the local calendar month containing ``dt``."""
+    d = local(dt)
+    return date(d.year, d.month, 1)
+
+
+def month_start_utc(month: date) -> datetime:
+    return datetime(month.year, month.month, 1, tzinfo=local_tz()).astimezone(ZoneInfo("UTC"))
+
+
+def next_month(month: date) -> date:
+    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def add_months_anchored(anchor: datetime, months: int) -> datetime:
+    """``anchor`` plus ``months`` natural months in local time, clamped to the month's length.
+
+    The day-of-month always comes from the anchor (the subscription's start), not from the previous
+    period end, so Jan 31 -> Feb 28/29 -> Mar 31 instead of drifting to the 28th.
+    """
+    a = local(anchor)
+    total = a.year * 12 + (a.month - 1) + months
+    year, month0 = divmod(total, 12)
+    day = min(a.day, calendar.monthrange(year, month0 + 1)[1])
+    moved = datetime(year, month0 + 1, day, a.hour, a.minute, a.second, a.microsecond, tzinfo=local_tz())
+    return moved.astimezone(ZoneInfo("UTC"))
+
+
+def add_cycles(anchor: datetime, cycle: str, n: int) -> datetime:
+    """The end of the ``n``-th cycle counted from ``anchor`` (``hour``, ``day``, ``month``, ``year``)."""
+    if cycle == "hour":
+        return anchor + timedelta(hours=n)
+    if cycle == "day":
+        # A day is a local calendar day: clock time stays put across a DST change.
+        a = local(anchor)
+        naive = a.replace(tzinfo=None) + timedelta(days=n)
+        return naive.replace(tzinfo=local_tz()).astimezone(ZoneInfo("UTC"))
+    if cycle == "month":
+        return add_months_anchored(anchor, n)
+    if cycle == "year":
+        return add_months_anchored(anchor, 12 * n)
+    raise ValueError(f"unknown cycle {cycle!r}")

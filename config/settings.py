@@ -1,0 +1,208 @@
+"""Settings read from the environment (django-environ), with embedded defaults for a fresh machine.
+
+Every default works without a server: SQLite under ``var/`` and kombu's filesystem transport as
+Celery broker. Production points ``DATABASE_URL`` at MySQL/MariaDB and ``CELERY_BROKER_URL`` at
+Redis or RabbitMQ (see docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("TALLY_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-only-for-debug")
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    # The test suite needs no secret; anything that serves requests does.
+    _testing = "pytest" in sys.modules or env.bool("TALLY_TESTING", default=False)
+    if not SECRET_KEY and not _testing:
+        raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = SECRET_KEY or "test-only-secret-key"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "plans",
+    "billing",
+    "usage",
+    "orders",
+]
+
+MIDDLEWARE = [
+    "config.api.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.api.middleware.ApiErrorEnvelopeMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tally.sqlite3'}")}
+_db = DATABASES["default"]
+if "sqlite" in _db["ENGINE"]:
+    # Writers queue on the IMMEDIATE lock instead of failing with "database is locked"; WAL lets
+    # readers go on while a worker writes. This keeps the money rules true on the embedded default.
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+        }
+    )
+elif "mysql" in _db["ENGINE"]:
+    # READ COMMITTED: fewer gap locks (fewer deadlocks under concurrent charges) and pollers see
+    # other transactions' commits. Every read-modify-write of money holds a row lock anyway.
+    _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
+    _db.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
+    _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- I18N / time -------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+TALLY_TIME_ZONE = env.str("TALLY_TIME_ZONE", default="Asia/Shanghai")
+TALLY_CURRENCY = env.str("TALLY_CURRENCY", default="CNY")
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS: list[Path] = []
+
+# --- REST framework ----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "config.api.envelope.EnvelopeJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.DecimalJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PageSizePagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.envelope.envelope_exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tally API",
+    "DESCRIPTION": (
+        "Orders, subscriptions and billing. Every response is the envelope "
+        "`{code, msg, data}`; see the error-code catalogue in the `x-error-codes` extension."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema.add_error_catalogue",
+    ],
+}
+
+# --- Celery ------------------------------------------------------------------------------------
+_broker_dir = VAR_DIR / "broker"
+for _sub in ("out", "processed"):
+    (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TALLY_TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Tally --------------------------------------------------------------------------------------
+PAYMENT_CALLBACK_SECRET = env.str("PAYMENT_CALLBACK_SECRET", default="dev-callback-secret")
+# Older secrets still accepted while a rotation is under way (comma separated).
+PAYMENT_CALLBACK_OLD_SECRETS = env.list("PAYMENT_CALLBACK_OLD_SECRETS", default=[])
+PAYMENT_SERVICE_URL = env.str("PAYMENT_SERVICE_URL", default="")
+PAYMENT_DEFAULT_PROVIDER = env.str("PAYMENT_DEFAULT_PROVIDER", default="sandbox")
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+PLAN_SERVICE_URL = env.str("PLAN_SERVICE_URL", default="")
+PLAN_SYNC_HOURS = env.int("PLAN_SYNC_HOURS", default=3)
+NOTIFY_URL = env.str("NOTIFY_URL", default="")
+HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)
+RENEWAL_LEAD = timedelta(days=env.int("RENEWAL_LEAD_DAYS", default=7))
+RENEWAL_GRACE = timedelta(days=env.int("RENEWAL_GRACE_DAYS", default=7))
+IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48))
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
+BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=200)
+
+# --- Logging ------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.api.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+DEMO_APPS = ("plans", "billing", "usage", "orders")
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent): catalog, users, a funded demo wallet, sample orders."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from billing.demo import DEMO_ADMIN, DEMO_STAFF
+
+        token = ""
+        for app_label in DEMO_APPS:
+            with transaction.atomic():
+                result = importlib.import_module(f"{app_label}.demo").load(self.stdout)
+            if isinstance(result, dict) and result.get("token"):
+                token = result["token"]
+        self.stdout.write("")
+        self.stdout.write(f"admin login (superuser): {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}")
+        self.stdout.write(f"finance staff login:     {DEMO_STAFF[0]} / {DEMO_STAFF[1]}")
+        self.stdout.write(f"demo API token:          {token}")

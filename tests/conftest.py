@@ -1,0 +1,78 @@
+"""Shared fixtures. App-specific factories live in ``tests/<app>/factories.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from config.celery import app as celery_app
+
+ON_MARIADB = "mysql" in settings.DATABASES["default"]["ENGINE"]
+
+mariadb_only = pytest.mark.skipif(
+    not ON_MARIADB,
+    reason="needs MariaDB/MySQL row locks and real concurrent connections; set DATABASE_URL=mysql://...",
+)
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(settings: Any) -> None:
+    """Tasks run inline in tests (on commit, as in production)."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def make_user(db: Any, django_user_model: Any) -> Callable[..., Any]:
+    def _make(username: str = "alice", *, staff: bool = False, superuser: bool = False, **extra: Any) -> Any:
+        user = django_user_model.objects.create_user(
+            username=username,
+            password="pass-" + username,
+            is_staff=staff or superuser,
+            is_superuser=superuser,
+            **extra,
+        )
+        return user
+
+    return _make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., Any]) -> Any:
+    return make_user("alice")
+
+
+@pytest.fixture
+def staff_user(make_user: Callable[..., Any]) -> Any:
+    return make_user("staffer", staff=True)
+
+
+@pytest.fixture
+def client_for() -> Callable[[Any], APIClient]:
+    def _client(u: Any) -> APIClient:
+        token, _ = Token.objects.get_or_create(user=u)
+        c = APIClient()
+        c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return c
+
+    return _client
+
+
+@pytest.fixture
+def api(user: Any, client_for: Callable[[Any], APIClient]) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def staff_api(staff_user: Any, client_for: Callable[[Any], APIClient]) -> APIClient:
+    return client_for(staff_user)
+
+
+def is_mariadb() -> bool:
+    return connection.vendor == "mysql"

@@ -102,6 +102,8 @@ class PriceVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     forced = models.BooleanField(default=False, help_text="published less than one cycle ahead by staff")
+    # Set (once) by the first charge that used this version; a used version is never edited.
+    first_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["plan_id", "effective_from"]
@@ -123,6 +125,7 @@ class PriceRule(models.Model):
     price = models.DecimalField(max_digits=20, decimal_places=4, validators=[MinValueValidator(0)])
     effective_from = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+    first_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["plan_id", "component_id", "effective_from", "id"]

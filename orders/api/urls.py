@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("", include("orders.api.purchase_urls")),
+    path("", include("orders.api.package_urls")),
+    path("", include("orders.api.vehicle_urls")),
+]

@@ -1,0 +1,1 @@
+from orders.admin import package, purchase, vehicle  # noqa: F401

@@ -1,0 +1,3 @@
+from typing import Any
+
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}

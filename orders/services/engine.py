@@ -1,0 +1,204 @@
+"""The subscription engine: the one place that turns a period of a subscription line into a usage
+record and a charge. Purchase orders and package orders both bill through it.
+
+Invariants:
+- a period of a line is billed at most once (``UsageRecord`` unique on ``(line_id, period_key)``);
+- the charge and the record commit together (one transaction; account row locked first);
+- a retried or concurrent call for the same period returns the first result and moves no money
+  (the ledger idempotency key is derived from the line and the period).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.models import Account
+from billing.services import Posting, account_charge
+from config.clock import add_cycles
+from config.money import to_money
+from orders.models.engine import SubscriptionLine
+from plans.services import price_mark_used
+from usage.models import UsageKind, UsageRecord, UsageStatus
+
+
+@dataclass(frozen=True)
+class Period:
+    index: int  # 1 = the first period after the anchor
+    start: datetime
+    end: datetime
+
+    @property
+    def key(self) -> str:
+        return period_key(self.start)
+
+
+def period_key(start: datetime) -> str:
+    return "p:" + start.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+
+
+def period_of(*, anchor: datetime, cycle: str, index: int) -> Period:
+    """The ``index``-th period (1-based) of a subscription anchored at ``anchor``."""
+    if index < 1:
+        raise ValueError("period index starts at 1")
+    start = anchor if index == 1 else add_cycles(anchor, cycle, index - 1)
+    return Period(index=index, start=start, end=add_cycles(anchor, cycle, index))
+
+
+def next_period(line: SubscriptionLine) -> Period:
+    return period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed + 1)
+
+
+def ledger_key_for(line_id: int, key: str) -> str:
+    return f"line:{line_id}:{key}"
+
+
+def usage_record_write(
+    *,
+    line: SubscriptionLine,
+    period_start: datetime,
+    period_end: datetime,
+    key: str,
+    kind: str,
+    unit_price: Decimal,
+    quantity: Decimal = Decimal(1),
+    amount: Decimal | None = None,
+    status: str = UsageStatus.UNPAID,
+    price_version_id: int | None = None,
+    price_rule_id: int | None = None,
+    region: str = "",
+) -> tuple[UsageRecord, bool]:
+    """Insert the record of one period of ``line`` (or return the one already there)."""
+    sub = line.subscription
+    if amount is None:
+        amount = to_money(unit_price * quantity)
+    try:
+        with transaction.atomic():
+            record = UsageRecord.objects.create(
+                account_id=sub.account_id,
+                source=sub.kind,
+                order_ref=sub.order_ref,
+                line_id=line.pk,
+                period_key=key,
+                region=region,
+                plan_id=line.plan_id,
+                price_version_id=price_version_id,
+                price_rule_id=price_rule_id,
+                component_id=line.component_id,
+                period_start=period_start,
+                period_end=period_end,
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=to_money(amount),
+                kind=kind,
+                status=status,
+            )
+            return record, True
+    except IntegrityError:
+        return UsageRecord.objects.get(line_id=line.pk, period_key=key), False
+
+
+def records_pay(
+    *,
+    account_id: int,
+    records: Sequence[UsageRecord],
+    idempotency_key: str,
+    subject: tuple[str, Any],
+    actor: Any = None,
+    memo: str = "",
+    at: datetime | None = None,
+) -> Posting:
+    """Charge the sum of ``records`` in ONE ledger entry and mark them paid, atomically.
+
+    Raises ``InsufficientFunds`` (nothing changes). Call inside the caller's transaction when
+    order state must change with the payment.
+    """
+    at = at or timezone.now()
+    total = to_money(sum((r.amount for r in records), Decimal(0)))
+    with transaction.atomic():
+        posting = account_charge(
+            account_id=account_id,
+            amount=total,
+            idempotency_key=idempotency_key,
+            subject=subject,
+            actor=actor,
+            memo=memo,
+        )
+        ids = [r.pk for r in records]
+        UsageRecord.objects.filter(pk__in=ids).exclude(status=UsageStatus.PAID).update(
+            status=UsageStatus.PAID, ledger_entry=posting.entry, paid_at=at
+        )
+        for r in records:
+            if r.price_version_id or r.price_rule_id:
+                price_mark_used(version_id=r.price_version_id, rule_id=r.price_rule_id, at=at)
+    return posting
+
+
+@dataclass(frozen=True)
+class PeriodCharge:
+    record: UsageRecord
+    period: Period
+    charged: bool  # False when this period had been paid before (a replay)
+
+
+def line_charge_period(
+    *,
+    line_id: int,
+    unit_price: Decimal,
+    kind: str = UsageKind.RENEW,
+    quantity: Decimal = Decimal(1),
+    price_version_id: int | None = None,
+    price_rule_id: int | None = None,
+    region: str = "",
+    subject: tuple[str, Any] | None = None,
+    actor: Any = None,
+    at: datetime | None = None,
+) -> PeriodCharge:
+    """Charge the next period of a line ahead (prepaid renewal, hourly hour) and advance its clock.
+
+    Locks the account, then the line. Safe to call twice or from two workers: the second call
+    finds the period paid and changes nothing. Raises ``InsufficientFunds`` with nothing written.
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        account_id = (
+            SubscriptionLine.objects.filter(pk=line_id)
+            .values_list("subscription__account_id", flat=True)
+            .get()
+        )
+        Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+        line = SubscriptionLine.objects.select_for_update().select_related("subscription").get(pk=line_id)
+        period = next_period(line)
+        record, _ = usage_record_write(
+            line=line,
+            period_start=period.start,
+            period_end=period.end,
+            key=period.key,
+            kind=kind,
+            unit_price=unit_price,
+            quantity=quantity,
+            price_version_id=price_version_id,
+            price_rule_id=price_rule_id,
+            region=region,
+        )
+        if record.status == UsageStatus.PAID:
+            return PeriodCharge(record=record, period=period, charged=False)
+        records_pay(
+            account_id=account_id,
+            records=[record],
+            idempotency_key=ledger_key_for(line.pk, period.key),
+            subject=subject or ("usage_record", record.pk),
+            actor=actor,
+            at=at,
+        )
+        record.refresh_from_db()
+        line.periods_billed = period.index
+        line.paid_until = period.end
+        line.save(update_fields=["periods_billed", "paid_until", "updated_at"])
+        return PeriodCharge(record=record, period=period, charged=True)

@@ -1,0 +1,3 @@
+"""Celery discovers ``orders.tasks``; each order family registers its tasks in its own module."""
+
+from orders.tasks import package, purchase, vehicle  # noqa: F401

@@ -1,0 +1,101 @@
+"""Consumption history and meter events (DOMAIN.md 4).
+
+``usage`` sits below ``orders``: a usage record names what it belongs to by reference
+(``source``, ``order_ref``, ``line_id`` = ``orders.SubscriptionLine`` pk) rather than by a foreign key
+upward, so the import and migration graph keeps its direction.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class UsageKind(models.TextChoices):
+    NEW = "new"
+    RENEW = "renew"
+    SWITCH = "switch"
+    END = "end"
+    HOURLY = "hourly"
+    USAGE = "usage"
+    REFUND = "refund"
+    CHANGE = "change"
+
+
+class UsageStatus(models.TextChoices):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    ARREARS = "arrears"
+    CANCELED = "canceled"
+
+
+class UsageSource(models.TextChoices):
+    PURCHASE = "purchase"
+    PACKAGE = "package"
+
+
+class UsageRecord(models.Model):
+    account = models.ForeignKey("billing.Account", on_delete=models.PROTECT, related_name="usage_records")
+    source = models.CharField(max_length=10, choices=UsageSource.choices)
+    order_ref = models.CharField(max_length=64, help_text="public id of the purchase or package order")
+    line_id = models.BigIntegerField(help_text="orders.SubscriptionLine id billed by this record")
+    # One record per (line, period_key): "p:<period start>" for a billed period, other keys for
+    # refunds/changes. MySQL has no partial unique index, so the key carries the distinction.
+    period_key = models.CharField(max_length=80)
+    region = models.CharField(max_length=50, blank=True, default="")
+    plan = models.ForeignKey("plans.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    price_version = models.ForeignKey(
+        "plans.PriceVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="usage_records"
+    )
+    price_rule = models.ForeignKey(
+        "plans.PriceRule", null=True, blank=True, on_delete=models.PROTECT, related_name="usage_records"
+    )
+    component_id = models.CharField(max_length=50, blank=True, default="")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    quantity = models.DecimalField(max_digits=20, decimal_places=4, default=1)
+    unit_price = models.DecimalField(max_digits=20, decimal_places=4)
+    amount = models.DecimalField(max_digits=20, decimal_places=4, help_text="negative for a refund or credit")
+    kind = models.CharField(max_length=8, choices=UsageKind.choices)
+    status = models.CharField(max_length=8, choices=UsageStatus.choices, default=UsageStatus.UNPAID)
+    ledger_entry = models.ForeignKey(
+        "billing.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="usage_records"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["line_id", "period_key"], name="uniq_usage_per_line_period"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "period_start"]),
+            models.Index(fields=["order_ref", "period_start"]),
+            models.Index(fields=["account", "status"]),
+            models.Index(fields=["period_start", "account"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_ref} {self.kind} {self.amount} [{self.period_start:%Y-%m-%d %H:%M}]"
+
+
+class MeterEvent(models.Model):
+    """One metered quantity reported by a client; ``event_id`` makes a resend harmless."""
+
+    account = models.ForeignKey("billing.Account", on_delete=models.PROTECT, related_name="meter_events")
+    event_id = models.CharField(max_length=100)
+    line_id = models.BigIntegerField(help_text="orders.SubscriptionLine id the quantity belongs to")
+    instance_ref = models.CharField(max_length=100)
+    component_id = models.CharField(max_length=50, blank=True, default="")
+    quantity = models.DecimalField(max_digits=20, decimal_places=4)
+    timestamp = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "event_id"], name="uniq_meter_event_per_account"),
+        ]
+        indexes = [models.Index(fields=["line_id", "timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.instance_ref}/{self.component_id} {self.quantity}"

@@ -99,3 +99,131 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class MonthlyQuota(models.Model):
+    """The free calls of one metered service for one account in one local calendar month.
+
+    ``month`` is the first day of the month in ``TALLY_TIME_ZONE`` (``config.clock.month_of``).
+    ``total`` is copied from the service when the row is created, so a later change of the
+    service's free quota applies from the next month on. Unused quota does not roll over: a new
+    month is a new row.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="quotas")
+    service = models.ForeignKey("plans.MeteredService", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    total = models.PositiveIntegerField()
+    used = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-month", "service_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "service", "month"], name="uniq_quota_account_service_month"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(used__lte=models.F("total")), name="quota_used_within_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.service_id} {self.month:%Y-%m} {self.used}/{self.total}"
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.used
+
+
+class QuotaUsage(models.Model):
+    """One ``deduct-quota`` call: the free part and the paid part (with its ledger entry).
+
+    Unique per (account, request_id): a repeated request id finds this row and answers the first
+    result without moving quota or money.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="quota_usages")
+    service = models.ForeignKey("plans.MeteredService", on_delete=models.PROTECT, related_name="+")
+    quota = models.ForeignKey(MonthlyQuota, on_delete=models.PROTECT, related_name="usages")
+    request_id = models.CharField(max_length=128)
+    count = models.PositiveIntegerField()
+    free_count = models.PositiveIntegerField()
+    paid_count = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=20, decimal_places=4)
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    balance_after = models.DecimalField(max_digits=20, decimal_places=4)
+    ledger_entry = models.ForeignKey(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="quota_usages"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "request_id"], name="uniq_quota_usage_request"),
+        ]
+        indexes = [models.Index(fields=["account", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.request_id} {self.free_count}+{self.paid_count}"
+
+
+class RechargeStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+    REVIEW = "review"
+
+
+class RechargeOrder(models.Model):
+    """A request to top up a wallet; the payment provider's signed callback settles it."""
+
+    public_id = models.CharField(max_length=32, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="recharges")
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    payment_method = models.CharField(max_length=20)
+    payment_id = models.CharField(max_length=128, blank=True, default="", help_text="provider reference")
+    status = models.CharField(max_length=8, choices=RechargeStatus.choices, default=RechargeStatus.PENDING)
+    pay_url = models.CharField(max_length=1000, blank=True, default="")
+    review_reason = models.CharField(max_length=500, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ledger_entry = models.ForeignKey(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="recharges"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="recharge_amount_positive")
+        ]
+        indexes = [
+            models.Index(fields=["account", "created_at"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class RechargeEvent(models.Model):
+    """Audit trail of a recharge order's state changes (one row per transition or callback)."""
+
+    recharge = models.ForeignKey(RechargeOrder, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=8, blank=True, default="")
+    to_status = models.CharField(max_length=8)
+    note = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.recharge_id} {self.from_status}->{self.to_status}"

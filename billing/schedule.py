@@ -9,4 +9,9 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "billing.purge_idempotency_keys",
         "schedule": crontab(minute=17),
     },
+    # 00:00 on the 1st in TALLY_TIME_ZONE (the Celery app's timezone is TALLY_TIME_ZONE).
+    "billing.open_quota_month": {
+        "task": "billing.open_quota_month",
+        "schedule": crontab(minute=0, hour=0, day_of_month=1),
+    },
 }

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from billing.db import retry_on_deadlock
 from billing.models import NAMESPACE_VALIDATOR, Account, LedgerEntry, LedgerKind
 from config.exceptions import InsufficientFunds, InvalidInput
 from config.money import to_money
@@ -52,6 +53,7 @@ def account_get_or_create(*, namespace: str, member: Any = None) -> Account:
     return account
 
 
+@retry_on_deadlock
 def _post(
     *,
     account_id: int,

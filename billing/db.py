@@ -1,0 +1,49 @@
+"""Bounded retry of a whole money transaction when MariaDB picks it as a deadlock victim.
+
+InnoDB rolls back the victim's transaction entirely (error 1213), so re-running the function from
+the start is safe, but only when *we* own the outermost transaction: inside a caller's
+``atomic()`` the caller's work is gone too, so the error must reach the caller. Retrying here, in
+the service, keeps deadlocks from ever surfacing to API clients (QUALITY.md R1).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from django.db import OperationalError, connection
+
+logger = logging.getLogger("tally.billing")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEADLOCK_ERRORS = {1213}  # ER_LOCK_DEADLOCK
+MAX_ATTEMPTS = 4
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    args = getattr(exc, "args", ())
+    return bool(args) and args[0] in DEADLOCK_ERRORS
+
+
+def retry_on_deadlock(func: Callable[P, R]) -> Callable[P, R]:
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if connection.in_atomic_block:
+            return func(*args, **kwargs)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return func(*args, **kwargs)
+            except OperationalError as exc:
+                if not is_deadlock(exc) or attempt == MAX_ATTEMPTS:
+                    raise
+                logger.warning("deadlock in %s, retry %d", func.__name__, attempt)
+                time.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311 - jitter, not crypto
+        raise AssertionError("unreachable")
+
+    return wrapper

@@ -1,0 +1,8 @@
+"""Payment providers behind one interface (DOMAIN.md 2): ``sandbox`` (built in) and ``http``."""
+
+from __future__ import annotations
+
+from billing.payments.base import PaymentInit, PaymentProvider
+from billing.payments.registry import get_provider, payment_methods
+
+__all__ = ["PaymentInit", "PaymentProvider", "get_provider", "payment_methods"]

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from billing.models import RechargeOrder
+
+
+@dataclass(frozen=True)
+class PaymentInit:
+    """What a provider answers when a payment is started."""
+
+    pay_url: str
+    payment_id: str = ""
+
+
+class PaymentProvider(Protocol):
+    """Starts a payment for a pending recharge order. The provider later reports the outcome through
+    the signed callback (``billing.signature``), never through this call's return value."""
+
+    name: str
+
+    def create_payment(self, order: RechargeOrder) -> PaymentInit: ...

@@ -1,0 +1,198 @@
+"""Recharge orders (DOMAIN.md 2): create, then settle through the provider's signed callback.
+
+State changes go through ``_transition`` only: it checks ``TRANSITIONS``, writes and appends a
+``RechargeEvent``, on a row the caller has locked (account row first, then the order row).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from billing.db import retry_on_deadlock
+from billing.errors import (
+    BillingInvalidInput,
+    CurrencyRequired,
+    CurrencyUnsupported,
+    PaymentServiceError,
+    RechargeNotFound,
+)
+from billing.models import Account, RechargeEvent, RechargeOrder, RechargeStatus
+from billing.payments import get_provider
+from billing.services import account_credit
+from config.exceptions import DomainError
+from config.money import to_money
+
+SETTLE_ARREARS_TASK = "usage.settle_arrears"
+MAX_RECHARGE = Decimal("100000000")
+
+S = RechargeStatus
+# A late SUCCESS after FAILED is honoured: the provider says the money arrived. ``review`` and
+# ``success`` are final for callbacks; review is resolved by staff (manual adjustment).
+TRANSITIONS: dict[str, set[str]] = {
+    S.PENDING: {S.SUCCESS, S.FAILED, S.REVIEW},
+    S.FAILED: {S.SUCCESS, S.REVIEW},
+    S.SUCCESS: set(),
+    S.REVIEW: set(),
+}
+
+
+def new_public_id() -> str:
+    """``R`` + UTC time to the microsecond + random: unique and sortable by creation time."""
+    return "R" + timezone.now().strftime("%Y%m%d%H%M%S%f") + secrets.token_hex(3).upper()
+
+
+def validate_recharge_amount(amount: Any) -> Decimal:
+    if isinstance(amount, float) or isinstance(amount, bool):
+        raise BillingInvalidInput(
+            "amount must be a decimal string", errors={"amount": ["must be a decimal string"]}
+        )
+    try:
+        value = Decimal(str(amount).strip())
+    except ArithmeticError as exc:
+        raise BillingInvalidInput("amount is not a number", errors={"amount": ["not a number"]}) from exc
+    if not value.is_finite():
+        raise BillingInvalidInput("amount is not a number", errors={"amount": ["not a number"]})
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -4:
+        raise BillingInvalidInput(
+            "amount has more than 4 decimals", errors={"amount": ["at most 4 decimals"]}
+        )
+    if value <= 0:
+        raise BillingInvalidInput("amount must be > 0", errors={"amount": ["must be > 0"]})
+    if value > MAX_RECHARGE:
+        raise BillingInvalidInput("amount too large", errors={"amount": [f"must be <= {MAX_RECHARGE}"]})
+    return to_money(value)
+
+
+def validate_currency(currency: Any) -> str:
+    if currency in (None, ""):
+        raise CurrencyRequired("currency required", errors={"currency": ["required"]})
+    if not isinstance(currency, str) or currency.upper() != settings.TALLY_CURRENCY:
+        raise CurrencyUnsupported(
+            f"currency {currency} is not supported; this deployment uses {settings.TALLY_CURRENCY}",
+            errors={"currency": [f"must be {settings.TALLY_CURRENCY}"]},
+        )
+    return settings.TALLY_CURRENCY
+
+
+def recharge_create(
+    *, account: Account, amount: Any, currency: Any, payment_method: str, actor: Any = None
+) -> RechargeOrder:
+    """A ``pending`` order with the provider's pay URL. The provider call happens outside any
+    transaction; if it fails the order is kept as ``failed`` (with the reason) and the error raised."""
+    value = validate_recharge_amount(amount)
+    cur = validate_currency(currency)
+    provider = get_provider(payment_method)
+    order = RechargeOrder.objects.create(
+        public_id=new_public_id(),
+        account=account,
+        amount=value,
+        currency=cur,
+        payment_method=payment_method,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    RechargeEvent.objects.create(recharge=order, to_status=S.PENDING, note=f"created via {payment_method}")
+    try:
+        init = provider.create_payment(order)
+    except DomainError as exc:
+        with transaction.atomic():
+            locked = RechargeOrder.objects.select_for_update().get(pk=order.pk)
+            _transition(locked, S.FAILED, note=f"provider error: {exc.message}"[:500])
+        raise
+    order.pay_url = init.pay_url[:1000]
+    order.payment_id = init.payment_id[:128]
+    order.save(update_fields=["pay_url", "payment_id", "updated_at"])
+    return order
+
+
+def _transition(order: RechargeOrder, to: str, *, note: str = "", review_reason: str = "") -> None:
+    if to not in TRANSITIONS[order.status]:
+        raise DomainError(f"recharge {order.public_id}: {order.status} -> {to} not allowed")
+    previous = order.status
+    order.status = to
+    fields = ["status", "updated_at"]
+    if to in (S.SUCCESS, S.FAILED, S.REVIEW):
+        order.finished_at = timezone.now()
+        fields.append("finished_at")
+    if review_reason:
+        order.review_reason = review_reason[:500]
+        fields.append("review_reason")
+    order.save(update_fields=fields)
+    RechargeEvent.objects.create(recharge=order, from_status=previous, to_status=to, note=note[:500])
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    order: RechargeOrder
+    outcome: str  # credited | failed | noop | review
+    message: str = ""
+
+
+def _enqueue_settle_arrears(account_id: int) -> None:
+    if SETTLE_ARREARS_TASK in current_app.tasks:
+        current_app.signature(SETTLE_ARREARS_TASK, kwargs={"account_id": account_id}).apply_async()
+
+
+@retry_on_deadlock
+def recharge_handle_callback(
+    *, recharge_order_id: str, payment_id: str, amount: Decimal, status: str
+) -> CallbackResult:
+    """Apply a verified provider callback. Idempotent: a repeat finds the order final and does nothing.
+
+    Amount mismatch: the order goes to ``review``, nothing is credited, and the result says so (the
+    view answers 190302) — the review state is committed, the error is only in the answer.
+    """
+    ref = RechargeOrder.objects.filter(public_id=recharge_order_id).values_list("pk", "account_id").first()
+    if ref is None:
+        raise RechargeNotFound(f"recharge order {recharge_order_id} not found")
+    order_pk, account_id = ref
+    with transaction.atomic():
+        Account.objects.select_for_update().only("id").get(pk=account_id)
+        order = RechargeOrder.objects.select_for_update().get(pk=order_pk)
+        if order.status == S.SUCCESS:
+            return CallbackResult(order, "noop", "already credited")
+        if order.status == S.REVIEW:
+            return CallbackResult(order, "review", order.review_reason or "under review")
+        if status == "FAILED":
+            if order.status == S.FAILED:
+                return CallbackResult(order, "noop", "already failed")
+            _transition(order, S.FAILED, note=f"provider FAILED {payment_id}")
+            return CallbackResult(order, "failed")
+        if to_money(amount) != order.amount:
+            reason = f"callback amount {amount} differs from order amount {order.amount}"
+            _transition(order, S.REVIEW, note=f"SUCCESS {payment_id}", review_reason=reason)
+            return CallbackResult(order, "review", reason)
+        posting = account_credit(
+            account_id=account_id,
+            amount=order.amount,
+            idempotency_key=f"recharge:{order.public_id}",
+            subject=("recharge", order.public_id),
+            memo=f"recharge {order.public_id} via {order.payment_method}",
+        )
+        if payment_id:
+            order.payment_id = payment_id[:128]
+        order.ledger_entry = posting.entry
+        order.save(update_fields=["payment_id", "ledger_entry", "updated_at"])
+        _transition(order, S.SUCCESS, note=f"SUCCESS {payment_id}")
+        transaction.on_commit(lambda: _enqueue_settle_arrears(account_id))
+    return CallbackResult(order, "credited")
+
+
+__all__ = [
+    "CallbackResult",
+    "PaymentServiceError",
+    "TRANSITIONS",
+    "new_public_id",
+    "recharge_create",
+    "recharge_handle_callback",
+    "validate_currency",
+    "validate_recharge_amount",
+]

@@ -1,0 +1,11 @@
+"""Settings of the benchmark server: the project's settings plus a bench-only URLconf.
+
+The only addition is the trivial authenticated endpoint B2 compares ``deduct-quota`` with; no app
+code changes for it.
+"""
+
+from __future__ import annotations
+
+from config.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.urls"

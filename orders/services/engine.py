@@ -202,3 +202,97 @@ def line_charge_period(
         line.paid_until = period.end
         line.save(update_fields=["periods_billed", "paid_until", "updated_at"])
         return PeriodCharge(record=record, period=period, charged=True)
+
+
+# --- metered (postpaid) periods -----------------------------------------------------------------
+
+
+def metered_quantity(*, line_id: int, start: datetime, end: datetime | None) -> Decimal:
+    """Sum of the line's meter events in ``[start, end)`` (``end=None``: everything from ``start``)."""
+    from django.db.models import Sum
+
+    from usage.models import MeterEvent
+
+    qs = MeterEvent.objects.filter(line_id=line_id, timestamp__gte=start)
+    if end is not None:
+        qs = qs.filter(timestamp__lt=end)
+    total = qs.aggregate(total=Sum("quantity"))["total"]
+    return Decimal(total or 0)
+
+
+def line_bill_metered_period(
+    *,
+    line_id: int,
+    at: datetime | None = None,
+    final_end: datetime | None = None,
+    subject: tuple[str, Any] | None = None,
+) -> PeriodCharge | None:
+    """Bill the next (ended) postpaid period of a line: metered quantity x unit price.
+
+    ``final_end`` closes the period early (a stop: the last, partial period, counting every event
+    from its start). Returns None when the period has not ended yet. The record is written and the
+    charge attempted in one transaction; a charge the balance cannot cover leaves the record in
+    ``arrears`` (settled later by ``usage.services.arrears_settle``) and the clock still advances,
+    so a period is billed exactly once. Locks the account, then the line.
+    """
+    from config.exceptions import InsufficientFunds
+
+    at = at or timezone.now()
+    with transaction.atomic():
+        account_id = (
+            SubscriptionLine.objects.filter(pk=line_id)
+            .values_list("subscription__account_id", flat=True)
+            .get()
+        )
+        Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+        line = SubscriptionLine.objects.select_for_update().select_related("subscription").get(pk=line_id)
+        period = next_period(line)
+        end = period.end
+        if final_end is not None:
+            end = min(max(final_end, period.start), period.end)
+        elif period.end > at:
+            return None
+        quantity = metered_quantity(line_id=line.pk, start=period.start, end=None if final_end else end)
+        record, created = usage_record_write(
+            line=line,
+            period_start=period.start,
+            period_end=end,
+            key=period.key,
+            kind=UsageKind.USAGE,
+            unit_price=line.price,
+            quantity=quantity,
+            price_rule_id=line.price_rule_id,
+        )
+        charged = False
+        if created:
+            if record.amount <= 0:
+                UsageRecord.objects.filter(pk=record.pk).update(status=UsageStatus.PAID, paid_at=at)
+            else:
+                try:
+                    records_pay(
+                        account_id=account_id,
+                        records=[record],
+                        idempotency_key=ledger_key_for(line.pk, period.key),
+                        subject=subject or ("usage_record", record.pk),
+                        at=at,
+                    )
+                    charged = True
+                except InsufficientFunds:
+                    UsageRecord.objects.filter(pk=record.pk).update(status=UsageStatus.ARREARS)
+            record.refresh_from_db()
+        line.periods_billed = period.index
+        line.paid_until = end
+        line.next_run_at = (
+            None
+            if final_end is not None
+            else period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=period.index + 1).end
+        )
+        line.save(update_fields=["periods_billed", "paid_until", "next_run_at", "updated_at"])
+        return PeriodCharge(record=record, period=period, charged=charged)
+
+
+def hour_index_at(*, anchor: datetime, at: datetime) -> int:
+    """The 1-based index of the hourly period of ``anchor`` that contains ``at``."""
+    if at <= anchor:
+        return 1
+    return int((at - anchor).total_seconds() // 3600) + 1

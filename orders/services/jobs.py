@@ -1,0 +1,211 @@
+"""Billing jobs: one periodic runner instead of one cron entry per job (DOMAIN.md 6).
+
+A "job" is a running ``hourly`` or ``postpaid`` ``SubscriptionLine`` of ANY subscription kind whose
+``next_run_at`` has come. The runner takes due lines in chunks with ``SELECT ... FOR UPDATE SKIP
+LOCKED`` (each chunk its own transaction), so several workers share the work without waiting on each
+other. Lock order stays account -> line: the runner locks the account with SKIP LOCKED as well and
+leaves a line whose account is busy for the next run, so it never waits while holding a line lock
+(no deadlock with an API call that holds the account). Every period is billed at most once anyway
+(usage record unique per line and period, ledger key per line and period).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Account
+from config.exceptions import DomainError, InsufficientFunds
+from orders.models.engine import (
+    LineStatus,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionLine,
+    SubscriptionStatus,
+)
+from orders.models.package import ProductInstance
+from orders.services.engine import line_bill_metered_period, line_charge_period
+from orders.services.package import instance_renew, subscription_suspend
+from plans.models import BillingMode
+from usage.models import UsageKind, UsageStatus
+
+log = logging.getLogger(__name__)
+
+MAX_CATCH_UP = 48  # periods of one line billed in one run (a runner that was down catches up)
+ENDED = (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED, SubscriptionStatus.CANCELED)
+
+
+def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> dict[str, int]:
+    """Run every due billing job once; returns counts. Safe to run twice or on two workers."""
+    at = at or timezone.now()
+    summary: Counter[str] = Counter()
+    passed: set[int] = set()  # lines left for the next run (paused, account busy, failed)
+    while True:
+        with transaction.atomic():
+            rows = list(
+                SubscriptionLine.objects.select_for_update(skip_locked=True)
+                .filter(
+                    billing_mode__in=[BillingMode.HOURLY, BillingMode.POSTPAID],
+                    status=LineStatus.RUNNING,
+                    next_run_at__lte=at,
+                )
+                .exclude(pk__in=passed)
+                .order_by("next_run_at", "id")
+                .values_list("pk", "billing_mode", "subscription_id")[:chunk_size]
+            )
+            if not rows:
+                break
+            subs = {
+                s["pk"]: s
+                for s in Subscription.objects.filter(pk__in={r[2] for r in rows}).values(
+                    "pk", "status", "account_id", "kind", "order_ref"
+                )
+            }
+            locked_accounts: set[int] = set()
+            for line_id, mode, sub_id in rows:
+                summary["picked"] += 1
+                sub = subs[sub_id]
+                if sub["status"] in ENDED:
+                    SubscriptionLine.objects.filter(pk=line_id).update(
+                        status=LineStatus.STOPPED, next_run_at=None, updated_at=at
+                    )
+                    summary["ended"] += 1
+                    continue
+                if sub["status"] != SubscriptionStatus.BILLING:
+                    passed.add(line_id)
+                    summary["skipped_paused"] += 1
+                    continue
+                if sub["account_id"] not in locked_accounts:
+                    got = list(
+                        Account.objects.select_for_update(skip_locked=True)
+                        .filter(pk=sub["account_id"])
+                        .values_list("pk", flat=True)
+                    )
+                    if not got:
+                        passed.add(line_id)
+                        summary["skipped_busy"] += 1
+                        continue
+                    locked_accounts.add(sub["account_id"])
+                try:
+                    with transaction.atomic():
+                        if mode == BillingMode.HOURLY:
+                            _run_hourly(line_id=line_id, sub=sub, at=at, summary=summary)
+                        else:
+                            _run_postpaid(line_id=line_id, sub=sub, at=at, summary=summary)
+                except DomainError as exc:
+                    log.warning("billing job for line %s failed: %s", line_id, exc)
+                    summary["failed"] += 1
+                    passed.add(line_id)
+    return dict(summary)
+
+
+def _subject(sub: Mapping[str, Any]) -> tuple[str, Any]:
+    return (
+        "package_order" if sub["kind"] == SubscriptionKind.PACKAGE else "purchase_order",
+        sub["order_ref"],
+    )
+
+
+def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:
+    """Charge the next hour ahead until the paid time covers ``at``; a failed charge suspends."""
+    for _ in range(MAX_CATCH_UP):
+        line = SubscriptionLine.objects.get(pk=line_id)
+        if line.next_run_at is None or line.next_run_at > at:
+            return
+        try:
+            charge = line_charge_period(
+                line_id=line_id,
+                unit_price=line.price,
+                kind=UsageKind.HOURLY,
+                price_rule_id=line.price_rule_id,
+                subject=_subject(sub),
+                at=at,
+            )
+        except InsufficientFunds:
+            subscription_suspend(subscription_id=sub["pk"], reason="hourly_charge_failed", at=at)
+            summary["suspended"] += 1
+            return
+        SubscriptionLine.objects.filter(pk=line_id).update(next_run_at=charge.period.end)
+        summary["hourly_charged" if charge.charged else "hourly_replayed"] += 1
+
+
+def _run_postpaid(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:
+    """Bill every ended period (metered quantity x unit price); unpaid ones become arrears."""
+    for _ in range(MAX_CATCH_UP):
+        billed = line_bill_metered_period(line_id=line_id, at=at, subject=_subject(sub))
+        if billed is None:
+            return
+        summary["postpaid_billed"] += 1
+        if billed.record.status == UsageStatus.ARREARS:
+            summary["arrears"] += 1
+
+
+# --- auto-renew ------------------------------------------------------------------------------------
+
+
+def package_auto_renew_run(*, at: datetime | None = None, chunk_size: int = 100) -> dict[str, int]:
+    """Renew the prepaid components of auto-renew package instances before they expire.
+
+    Each instance renews in its own transaction through ``instance_renew(auto=True)``, which locks
+    account -> order -> instance -> lines and re-checks that the renewal is still due, so a second
+    worker or a second run finds nothing to do. A renewal the balance cannot pay is retried hourly;
+    once the paid period has run out the instance is suspended.
+    """
+    at = at or timezone.now()
+    summary: Counter[str] = Counter()
+    tried: set[int] = set()
+    while True:
+        sub_ids = list(
+            SubscriptionLine.objects.filter(
+                billing_mode=BillingMode.PREPAID,
+                status=LineStatus.RUNNING,
+                next_run_at__lte=at,
+                subscription__kind=SubscriptionKind.PACKAGE,
+                subscription__status=SubscriptionStatus.BILLING,
+                subscription__auto_renew=True,
+            )
+            .exclude(subscription_id__in=tried)
+            .order_by("subscription_id")
+            .values_list("subscription_id", flat=True)
+            .distinct()[:chunk_size]
+        )
+        if not sub_ids:
+            break
+        exts = dict(
+            ProductInstance.objects.filter(subscription_id__in=sub_ids).values_list(
+                "subscription_id", "prod_inst_id_ext"
+            )
+        )
+        for sub_id in sub_ids:
+            tried.add(sub_id)
+            ext = exts.get(sub_id)
+            if ext is None:
+                continue
+            try:
+                result = instance_renew(prod_inst_id_ext=ext, duration="1", at=at, auto=True)
+                summary["skipped" if result.extra.get("skipped") else "renewed"] += 1
+            except InsufficientFunds:
+                summary["renew_failed"] += 1
+                _renew_failed(subscription_id=sub_id, at=at)
+            except DomainError as exc:
+                log.warning("auto-renew of %s failed: %s", ext, exc)
+                summary["failed"] += 1
+    return dict(summary)
+
+
+def _renew_failed(*, subscription_id: int, at: datetime) -> None:
+    with transaction.atomic():
+        lines = SubscriptionLine.objects.select_for_update().filter(
+            subscription_id=subscription_id, billing_mode=BillingMode.PREPAID, status=LineStatus.RUNNING
+        )
+        expired = any(ln.paid_until is not None and ln.paid_until <= at for ln in lines)
+        lines.update(next_run_at=at + timedelta(hours=1), updated_at=at)
+    if expired:
+        with transaction.atomic():
+            subscription_suspend(subscription_id=subscription_id, reason="renew_failed", at=at)

@@ -1,0 +1,167 @@
+"""Meter-event ingestion for postpaid lines (DOMAIN.md 4 and 6).
+
+Built for volume (benchmarked at 1,000,000 events in batches of 1000): a batch costs a fixed handful
+of queries whatever its size: resolve the instances (package instances and purchase orders), load
+their postpaid lines, count the event ids already stored, one ``bulk_create(ignore_conflicts=True)``,
+and count again. A duplicate ``event_id`` (in the batch or stored earlier) is counted, never stored
+twice; the database's unique (account, event_id) constraint is the final guard against races.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from orders.models.engine import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
+from orders.models.package import ProductInstance
+from orders.services.engine import period_of
+from plans.models import BillingMode
+from usage.models import MeterEvent
+
+MAX_EVENTS = 1000
+MAX_QUANTITY = Decimal("1e15")
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _parse(index: int, raw: Any) -> tuple[dict[str, Any] | None, str]:
+    if not isinstance(raw, dict):
+        return None, "must be an object"
+    event_id = raw.get("event_id")
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
+        return None, "event_id: required, a string of 1-100 characters"
+    instance = raw.get("instance")
+    if not isinstance(instance, str) or not 1 <= len(instance) <= 100:
+        return None, "instance: required, a string of 1-100 characters"
+    component_id = raw.get("component_id", "")
+    if component_id is None:
+        component_id = ""
+    if not isinstance(component_id, str) or len(component_id) > 50:
+        return None, "component_id: a string of at most 50 characters"
+    quantity = raw.get("quantity")
+    if isinstance(quantity, bool) or isinstance(quantity, float) or quantity is None:
+        return None, "quantity: required, a decimal number (string or number without float rounding)"
+    try:
+        qty = Decimal(str(quantity))
+    except (InvalidOperation, ValueError):
+        return None, "quantity: not a number"
+    if not qty.is_finite() or qty < 0 or qty > MAX_QUANTITY or qty != qty.quantize(Decimal("0.0001")):
+        return None, "quantity: must be >= 0 with at most 4 decimal places"
+    ts_raw = raw.get("timestamp")
+    ts: datetime | None = parse_datetime(ts_raw) if isinstance(ts_raw, str) else None
+    if ts is None or ts.tzinfo is None:
+        return None, "timestamp: required, ISO 8601 with a UTC offset"
+    return {
+        "event_id": event_id,
+        "instance": instance,
+        "component_id": component_id,
+        "quantity": qty,
+        "ts": ts,
+    }, ""
+
+
+def meter_events_ingest(*, account_id: int, events: list[Any]) -> IngestResult:
+    """Store a batch of meter events of one account; report duplicates and rejects by index."""
+    result = IngestResult()
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for i, raw in enumerate(events):
+        ev, reason = _parse(i, raw)
+        if ev is None:
+            result.rejected.append({"index": i, "reason": reason})
+        else:
+            parsed.append((i, ev))
+    if not parsed:
+        return result
+
+    refs = {ev["instance"] for _, ev in parsed}
+    sub_of: dict[str, int] = dict(
+        ProductInstance.objects.filter(prod_inst_id_ext__in=refs, order__account_id=account_id).values_list(
+            "prod_inst_id_ext", "subscription_id"
+        )
+    )
+    missing = refs - sub_of.keys()
+    if missing:
+        for order_ref, purchase_sub in Subscription.objects.filter(
+            kind=SubscriptionKind.PURCHASE, order_ref__in=missing, account_id=account_id
+        ).values_list("order_ref", "pk"):
+            sub_of.setdefault(order_ref, purchase_sub)
+    lines: dict[int, list[SubscriptionLine]] = {}
+    for row in SubscriptionLine.objects.filter(subscription_id__in=set(sub_of.values())).select_related(
+        "subscription"
+    ):
+        lines.setdefault(row.subscription_id, []).append(row)
+    open_from: dict[int, datetime] = {}
+
+    to_insert: list[MeterEvent] = []
+    seen_ids: set[str] = set()
+    for i, ev in parsed:
+        sub_id = sub_of.get(ev["instance"])
+        if sub_id is None:
+            result.rejected.append({"index": i, "reason": f"instance {ev['instance']!r} not found"})
+            continue
+        candidates = lines.get(sub_id, [])
+        line = _pick_line(candidates, ev["component_id"])
+        if line is None:
+            result.rejected.append(
+                {"index": i, "reason": f"instance {ev['instance']!r} has no component {ev['component_id']!r}"}
+            )
+            continue
+        if line.billing_mode != BillingMode.POSTPAID:
+            result.rejected.append(
+                {"index": i, "reason": f"component {line.component_id!r} is {line.billing_mode}, not metered"}
+            )
+            continue
+        if line.status not in (LineStatus.RUNNING, LineStatus.PAUSED, LineStatus.PENDING):
+            result.rejected.append(
+                {"index": i, "reason": f"component {line.component_id!r} is {line.status}"}
+            )
+            continue
+        if line.pk not in open_from:
+            open_from[line.pk] = period_of(
+                anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed + 1
+            ).start
+        if line.status != LineStatus.PENDING and ev["ts"] < open_from[line.pk]:
+            result.rejected.append({"index": i, "reason": "timestamp falls in a period already billed"})
+            continue
+        if ev["event_id"] in seen_ids:
+            result.duplicates += 1
+            continue
+        seen_ids.add(ev["event_id"])
+        to_insert.append(
+            MeterEvent(
+                account_id=account_id,
+                event_id=ev["event_id"],
+                line_id=line.pk,
+                instance_ref=ev["instance"],
+                component_id=line.component_id,
+                quantity=ev["quantity"],
+                timestamp=ev["ts"],
+            )
+        )
+    if to_insert:
+        ids = [e.event_id for e in to_insert]
+        before = MeterEvent.objects.filter(account_id=account_id, event_id__in=ids).count()
+        MeterEvent.objects.bulk_create(to_insert, ignore_conflicts=True, batch_size=MAX_EVENTS)
+        after = MeterEvent.objects.filter(account_id=account_id, event_id__in=ids).count()
+        result.accepted = after - before
+        result.duplicates += len(to_insert) - result.accepted
+    result.rejected.sort(key=lambda r: r["index"])
+    return result
+
+
+def _pick_line(candidates: list[SubscriptionLine], component_id: str) -> SubscriptionLine | None:
+    for line in candidates:
+        if line.component_id == component_id:
+            return line
+    if not component_id and len(candidates) == 1:
+        return candidates[0]  # a purchase order's single line
+    return None

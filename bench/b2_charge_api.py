@@ -1,0 +1,129 @@
+"""B2: ``POST /internal/v1/billing/deduct-quota`` through gunicorn at 32 concurrent clients.
+
+Project: deduct-quota, every call paid (the accounts' monthly free quota is used up beforehand, so
+each call writes a quota usage row *and* a ledger entry: the expensive path), first over many
+accounts, then with all clients on one account (maximum lock contention). Baseline: a trivial
+token-authenticated DRF endpoint (``bench/urls.py``) on the same server at the same concurrency.
+Targets: >= 0.5x its requests/s; p99 <= 2x its p99; 0 errors; balance == ledger sum afterwards.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from decimal import Decimal
+
+from bench import common
+from bench.common import Result, emit, size
+
+CONCURRENCY = 32
+ACCOUNTS = 1_000
+BALANCE = Decimal("1000000.0000")
+
+
+def setup(prefix: str) -> tuple[str, list[int], int]:
+    """Service user + token, ACCOUNTS accounts and one contended account, quota used up."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from rest_framework.authtoken.models import Token
+
+    from bench.data import make_accounts
+    from billing.models import MonthlyQuota
+    from config import clock
+    from plans.models import MeteredService
+
+    user = get_user_model().objects.create_user(username=f"{prefix}-svc", password="x")
+    user.user_permissions.add(Permission.objects.get(codename="use_internal_api"))
+    token = Token.objects.create(user=user).key
+    many = make_accounts(f"{prefix}m", ACCOUNTS, balance=BALANCE)
+    one = make_accounts(f"{prefix}o", 1, balance=BALANCE)
+    svc = MeteredService.objects.get(service="payment")
+    month = clock.month_of(clock.now())
+    MonthlyQuota.objects.bulk_create(
+        [
+            MonthlyQuota(
+                account_id=pk,
+                service=svc,
+                month=month,
+                total=svc.monthly_free_quota,
+                used=svc.monthly_free_quota,
+            )
+            for pk in [*many.values(), *one.values()]
+        ],
+        batch_size=1000,
+    )
+    return token, list(many.values()), next(iter(one.values()))
+
+
+def main() -> int:
+    if not common.bootstrap("B2"):
+        return 0
+    from bench.data import ledger_mismatches
+    from bench.server import gunicorn, run_load
+
+    seconds = size("B2")
+    prefix = f"b2x{random.randrange(10**6)}"
+    token, many_ids, one_id = setup(prefix)
+    with gunicorn(workers=4, threads=2) as server:
+        ping = f"{server.base}/internal/v1/bench/ping"
+        deduct = f"{server.base}/internal/v1/billing/deduct-quota"
+        common_args = {"token": token, "seconds": seconds, "concurrency": CONCURRENCY}
+        # a short warm-up so every worker has imported everything and holds a DB connection
+        run_load(
+            url=ping,
+            namespace_prefix=f"{prefix}o-0",
+            accounts=1,
+            run_id="warm",
+            **common_args | {"seconds": 2},
+        )
+        base = run_load(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping", **common_args)
+        many = run_load(
+            url=deduct, namespace_prefix=f"{prefix}m", accounts=ACCOUNTS, run_id="many", **common_args
+        )
+        one = run_load(url=deduct, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="one", **common_args)
+        server_peak = server.peak_rss_mb
+    mismatches = ledger_mismatches([*many_ids, one_id])
+    for label, res, n_acc in (("many accounts", many, ACCOUNTS), ("one account", one, 1)):
+        ratio = res.rps / base.rps if base.rps else 0.0
+        p99_ratio = res.p99_ms / base.p99_ms if base.p99_ms else float("inf")
+        checks_ok = res.errors == 0 and not mismatches and base.errors == 0
+        met = checks_ok and ratio >= 0.5 and p99_ratio <= 2.0
+        notes = [
+            f"{CONCURRENCY} clients, {seconds} s, load by {res.tool}",
+            f"errors {res.errors} (baseline {base.errors})",
+            f"p99 ratio {p99_ratio:.2f}x (baseline p50/p99 {base.p50_ms:.1f}/{base.p99_ms:.1f} ms)",
+            f"balance==ledger: {'yes' if not mismatches else f'NO ({len(mismatches)} accounts)'}",
+        ]
+        if res.sample_error:
+            notes.append(f"first error: {res.sample_error[:200]}")
+        emit(
+            Result(
+                "B2",
+                f"deduct-quota ({label})",
+                f"{seconds} s x {CONCURRENCY} clients, {n_acc} account(s)",
+                f"{res.rps:,.0f} req/s ({res.requests:,} requests)",
+                f"{base.rps:,.0f} req/s",
+                f"{ratio:.2f}x",
+                latency=f"{res.p50_ms:.1f}/{res.p99_ms:.1f} ms",
+                peak_memory=f"{server_peak:.0f} MB (gunicorn master + 4 workers RSS)",
+                target=">= 0.5x req/s, p99 <= 2x, 0 errors, balance == ledger",
+                verdict="MET" if met else ("MISSED" if checks_ok else "FAILED"),
+                notes="; ".join(notes),
+                numbers={
+                    "rps": res.rps,
+                    "base_rps": base.rps,
+                    "p50_ms": res.p50_ms,
+                    "p99_ms": res.p99_ms,
+                    "base_p50_ms": base.p50_ms,
+                    "base_p99_ms": base.p99_ms,
+                    "errors": res.errors,
+                    "mismatches": len(mismatches),
+                },
+                checks_ok=checks_ok,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

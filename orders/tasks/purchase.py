@@ -1,1 +1,38 @@
-"""Celery tasks for purchase orders."""
+"""Celery tasks for purchase orders: thin wrappers over one service each, safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import requests
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+
+@shared_task(name="orders.run_renewals", acks_late=True, ignore_result=True)
+def run_renewals(at: str | None = None) -> dict[str, Any]:
+    """Renew due prepaid purchase orders. Idempotent: periods are billed once by constraint."""
+    from orders.services.renewal import renewal_run
+
+    moment: datetime = (parse_datetime(at) if at else None) or timezone.now()
+    summary = renewal_run(at=moment, chunk_size=getattr(settings, "RENEWAL_CHUNK_SIZE", 100))
+    return summary.as_dict()
+
+
+@shared_task(
+    name="orders.notify",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(requests.RequestException,),
+    retry_backoff=True,
+    retry_backoff_max=900,
+    retry_jitter=True,
+    max_retries=8,
+)
+def notify(payload: dict[str, Any]) -> bool:
+    from orders.services.notify import notify_send
+
+    return notify_send(payload=payload)

@@ -1,0 +1,409 @@
+"""``/usageapi/v1`` (API.md "Purchase orders and usage", seeds 000/001): thin views over
+``orders.services.purchase`` and ``usage.selectors``. Client systems of the origin use these paths,
+parameters, field names and codes unchanged."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.idempotency import idempotent
+from billing.tenancy import accessible_account_ids, namespace_from_request, resolve_account
+from config.api.errors import ErrorCode
+from config.api.pagination import PageSizePagination
+from config.api.validation import raise_invalid
+from config.clock import local_tz
+from config.exceptions import domain_error
+from config.money import ZERO, money2
+from orders.api.purchase_serializers import (
+    OrderActionSerializer,
+    OrderCreateSerializer,
+    OrderEnvelopeSerializer,
+    OrderMoneySerializer,
+    PurchaseOrderSerializer,
+    ReportSerializer,
+    SpeedSerializer,
+    UsageRecordSerializer,
+)
+from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
+from orders.services import purchase as svc
+from usage.selectors import GROUP_BY, month_range, usage_records, usage_report
+
+NS_PARAM = OpenApiParameter("namespace", str, required=False, description="defaults to your own")
+IDEMPOTENCY_PARAM = OpenApiParameter(
+    "Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False, description="<= 255 chars"
+)
+
+
+class UsageApiView(APIView):
+    error_family = "usageapi"
+
+
+def _visible(request: Request, qs: QuerySet[Any], field: str = "account_id") -> QuerySet[Any]:
+    """Limit to the namespace named, or (none named) every account the user may see."""
+    ns = namespace_from_request(request)
+    if ns:
+        return qs.filter(**{field: resolve_account(request.user, ns).pk})
+    if request.user.is_staff:
+        return qs
+    return qs.filter(**{f"{field}__in": accessible_account_ids(request.user)})
+
+
+def _order_lookup(request: Request, ident: str) -> PurchaseOrder:
+    """``{id}`` is the int id or the ``order_id`` string; another tenant's order is 404/3318."""
+    qs = _visible(request, PurchaseOrder.objects.select_related("account", "plan", "creator"))
+    q = Q(order_id=ident)
+    if ident.isdigit() and len(ident) < 19:
+        q |= Q(pk=int(ident))
+    order = qs.filter(q).first()
+    if order is None:
+        raise domain_error(ErrorCode.NOT_FOUND, f"order {ident} not found", http_status=404)
+    return order
+
+
+def _bool_param(request: Request, name: str, errors: dict[str, list[str]]) -> bool:
+    raw = request.query_params.get(name, "0")
+    if raw in ("", "0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    errors[name] = ["must be 0 or 1"]
+    return False
+
+
+def _time_param(raw: str | None, name: str, errors: dict[str, list[str]]) -> datetime | None:
+    """ISO 8601 date-time (naive = local time) or a date (local midnight)."""
+    if raw in (None, ""):
+        return None
+    assert raw is not None
+    try:
+        dt = parse_datetime(raw)
+    except ValueError:
+        dt = None
+    if dt is None:
+        try:
+            d = parse_date(raw)
+        except ValueError:
+            d = None
+        if d is None:
+            errors[name] = ["must be an ISO 8601 date or date-time"]
+            return None
+        dt = datetime(d.year, d.month, d.day, tzinfo=local_tz())
+    if timezone.is_naive(dt):
+        dt = dt.replace(tzinfo=local_tz())
+    return dt
+
+
+def _order_data(order: PurchaseOrder) -> dict[str, Any]:
+    return dict(PurchaseOrderSerializer(order).data)
+
+
+class PurchaseOrdersView(UsageApiView):
+    @extend_schema(
+        operation_id="usageapi_orders_list",
+        summary="List purchase orders (newest start first; no status = every non-pending order)",
+        parameters=[
+            NS_PARAM,
+            OpenApiParameter(
+                "status",
+                str,
+                enum=["pending", "consuming", "renewalfailed", "renewfailed", "ended"],
+                required=False,
+            ),
+            OpenApiParameter("region", str, required=False),
+            OpenApiParameter("resource_name", str, required=False),
+            OpenApiParameter("type", str, required=False, description="plan type"),
+        ],
+        responses=PurchaseOrderSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        account = resolve_account(request.user, namespace_from_request(request))
+        qs = PurchaseOrder.objects.select_related("account", "plan", "creator").filter(account=account)
+        params = request.query_params
+        errors: dict[str, list[str]] = {}
+        status = params.get("status")
+        if status:
+            member = PurchaseOrderStatus.from_label(status)
+            if member is None:
+                errors["status"] = ["one of pending, consuming, renewalfailed (renewfailed), ended"]
+            else:
+                qs = qs.filter(status=member)
+        else:
+            qs = qs.exclude(status=PurchaseOrderStatus.PENDING)
+        if errors:
+            raise_invalid(errors)
+        if params.get("region"):
+            qs = qs.filter(region=params["region"])
+        if params.get("resource_name"):
+            qs = qs.filter(resource_name=params["resource_name"])
+        if params.get("type"):
+            qs = qs.filter(plan__plan_type=params["type"])
+        paginator = PageSizePagination()
+        page = paginator.paginate_queryset(qs.order_by("-start_time", "-id"), request, view=self)
+        return paginator.get_paginated_response(PurchaseOrderSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="usageapi_orders_create",
+        summary="Create a purchase order (drytry=1: only the price, nothing written)",
+        parameters=[
+            OpenApiParameter("drytry", int, enum=[0, 1], required=False),
+            OpenApiParameter("region", str, required=False),
+            IDEMPOTENCY_PARAM,
+        ],
+        request=OrderCreateSerializer,
+        responses={201: OrderMoneySerializer, 200: OrderMoneySerializer},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else None
+        if body is None:
+            raise_invalid({"body": ["must be a JSON object"]})
+        errors: dict[str, list[str]] = {}
+        drytry = _bool_param(request, "drytry", errors)
+        if errors:
+            raise_invalid(errors)
+        account = resolve_account(request.user, namespace_from_request(request))
+        result = svc.purchase_order_create(
+            account=account,
+            creator=request.user,
+            region=body.get("region") or request.query_params.get("region"),
+            plan_id=body.get("plan_id"),
+            quantities=body.get("quantities"),
+            parameters=body.get("parameters"),
+            resource_name=body.get("resource_name"),
+            drytry=drytry,
+        )
+        if result.order is None:
+            preview = {"id": None, "order_id": "", **result.preview, "status": "pending"}
+            return Response({"money": money2(result.money), "order": preview}, status=200)
+        return Response({"money": money2(result.money), "order": _order_data(result.order)}, status=201)
+
+
+class PurchaseOrderDetailView(UsageApiView):
+    @extend_schema(
+        operation_id="usageapi_orders_get",
+        parameters=[NS_PARAM],
+        responses=OrderEnvelopeSerializer,
+    )
+    def get(self, request: Request, order_id: str) -> Response:
+        return Response({"order": _order_data(_order_lookup(request, order_id))})
+
+    @extend_schema(
+        operation_id="usageapi_orders_update",
+        summary="cancel | renew | modify (switch plan) a purchase order",
+        parameters=[IDEMPOTENCY_PARAM],
+        request=OrderActionSerializer,
+        responses=OrderMoneySerializer,
+    )
+    @idempotent
+    def put(self, request: Request, order_id: str) -> Response:
+        body = request.data if isinstance(request.data, dict) else None
+        if body is None:
+            raise_invalid({"body": ["must be a JSON object"]})
+        action = body.get("action")
+        if action not in ("cancel", "renew", "modify"):
+            raise_invalid({"action": ["one of cancel, renew, modify"]})
+        if action == "modify" and not body.get("plan_id"):
+            raise_invalid({"plan_id": ["required for modify"]})
+        order = _order_lookup(request, order_id)
+        if action == "cancel":
+            ended, _ = svc.purchase_order_cancel(order_pk=order.pk, actor=request.user, reason="api")
+            return Response({"money": money2(ZERO), "order": _order_data(_reload(ended))})
+        if action == "renew":
+            renewed = svc.purchase_order_renew(order_pk=order.pk, actor=request.user)
+            return Response({"money": money2(renewed.money), "order": _order_data(_reload(renewed.order))})
+        switched = svc.purchase_order_modify(
+            order_pk=order.pk, plan_id=body.get("plan_id"), actor=request.user
+        )
+        return Response(
+            {
+                "money": money2(switched.money),
+                "credit": money2(switched.credit),
+                "order": _order_data(_reload(switched.new)),
+                "old_order": _order_data(_reload(switched.old)),
+            }
+        )
+
+
+def _reload(order: PurchaseOrder) -> PurchaseOrder:
+    return PurchaseOrder.objects.select_related("account", "plan", "creator").get(pk=order.pk)
+
+
+class UsagesView(UsageApiView):
+    @extend_schema(
+        operation_id="usageapi_usages_list",
+        summary="Consumption history, newest first",
+        parameters=[
+            NS_PARAM,
+            OpenApiParameter("order", str, required=False, description="order id (int) or order_id"),
+            OpenApiParameter("region", str, required=False),
+        ],
+        responses=UsageRecordSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        account = resolve_account(request.user, namespace_from_request(request))
+        refs = None
+        ident = request.query_params.get("order")
+        if ident:
+            refs = [_order_lookup(request, ident).order_id]
+        qs = usage_records(
+            account_ids=[account.pk], order_refs=refs, region=request.query_params.get("region")
+        )
+        paginator = PageSizePagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(UsageRecordSerializer(page, many=True).data)
+
+
+class SpeedView(UsageApiView):
+    @extend_schema(
+        operation_id="usageapi_speed",
+        summary="How fast an account (or one order) consumes money at a time",
+        parameters=[
+            NS_PARAM,
+            OpenApiParameter("order", str, required=False, description="order id (int) or order_id"),
+            OpenApiParameter("time", OpenApiTypes.DATETIME, required=False, description="default now"),
+        ],
+        responses=SpeedSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        errors: dict[str, list[str]] = {}
+        at = _time_param(request.query_params.get("time"), "time", errors)
+        if errors:
+            raise_invalid(errors)
+        at = at or timezone.now()
+        ident = request.query_params.get("order")
+        if ident:
+            order = _order_lookup(request, ident)
+            speed = svc.purchase_speed(at=at, order_pks=[order.pk])
+        else:
+            account = resolve_account(request.user, namespace_from_request(request))
+            speed = svc.purchase_speed(at=at, account_ids=[account.pk])
+        return Response(
+            {
+                "per_hour": money2(speed.per_hour),
+                "per_day": money2(speed.per_day),
+                "time": at,
+                "orders": speed.orders,
+            }
+        )
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets ``?format=csv`` through DRF's negotiation; the view writes the CSV itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return b"" if data is None else str(data).encode()
+
+
+class ReportsView(UsageApiView):
+    def get_renderers(self) -> list[BaseRenderer]:
+        return [*super().get_renderers(), CSVRenderer()]
+
+    @extend_schema(
+        operation_id="usageapi_reports",
+        summary="Consumption per order or per account for a month or a [from, to) range",
+        parameters=[
+            NS_PARAM,
+            OpenApiParameter("period", str, required=False, description="YYYY-MM (local calendar month)"),
+            OpenApiParameter("from", OpenApiTypes.DATETIME, required=False),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, required=False),
+            OpenApiParameter("group_by", str, enum=list(GROUP_BY), required=False),
+            OpenApiParameter("format", str, enum=["json", "csv"], required=False),
+        ],
+        responses={200: ReportSerializer, (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        params = request.query_params
+        errors: dict[str, list[str]] = {}
+        start, end = report_range(params.get("period"), params.get("from"), params.get("to"), errors)
+        group_by = params.get("group_by") or "order"
+        if group_by not in GROUP_BY:
+            errors["group_by"] = ["one of order, account"]
+        fmt = params.get("format") or "json"
+        if fmt not in ("json", "csv"):
+            errors["format"] = ["one of json, csv"]
+        if errors:
+            raise_invalid(errors)
+        assert start is not None and end is not None
+        ns = namespace_from_request(request)
+        account_ids = None if (request.user.is_staff and not ns) else [resolve_account(request.user, ns).pk]
+        report = usage_report(start=start, end=end, group_by=group_by, account_ids=account_ids)
+        if fmt == "csv":
+            response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="usage-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
+            return response
+        rows = [
+            {**{k: v for k, v in r.items() if k != "amount"}, "money": money2(r["amount"])}
+            for r in report.rows
+        ]
+        return Response(
+            {
+                "from": report.start,
+                "to": report.end,
+                "group_by": group_by,
+                "rows": rows,
+                "total": money2(report.total),
+                "records": report.records,
+            }
+        )
+
+
+def report_range(
+    period: str | None, start_raw: str | None, end_raw: str | None, errors: dict[str, list[str]]
+) -> tuple[datetime | None, datetime | None]:
+    """``period=YYYY-MM`` or ``from``/``to`` (both), shared by the API and ``usage_report``."""
+    if period:
+        if start_raw or end_raw:
+            errors["period"] = ["give either period or from/to"]
+            return None, None
+        try:
+            month = datetime.strptime(period, "%Y-%m").date()  # noqa: DTZ007 - a month, no time
+        except ValueError:
+            errors["period"] = ["must be YYYY-MM"]
+            return None, None
+        return month_range(date(month.year, month.month, 1))
+    if not start_raw or not end_raw:
+        errors["period"] = ["give period=YYYY-MM, or from and to"]
+        return None, None
+    start = _time_param(start_raw, "from", errors)
+    end = _time_param(end_raw, "to", errors)
+    if start and end and end <= start:
+        errors["to"] = ["must be after from"]
+    return start, end
+
+
+def report_csv(report: Any) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    if report.group_by == "order":
+        writer.writerow(["namespace", "order_id", "region", "plan_id", "money", "records"])
+        for r in report.rows:
+            writer.writerow(
+                [r["namespace"], r["order_id"], r["region"], r["plan_id"], money2(r["amount"]), r["records"]]
+            )
+        writer.writerow(["TOTAL", "", "", "", money2(report.total), report.records])
+    else:
+        writer.writerow(["namespace", "money", "records"])
+        for r in report.rows:
+            writer.writerow([r["namespace"], money2(r["amount"]), r["records"]])
+        writer.writerow(["TOTAL", money2(report.total), report.records])
+    return buf.getvalue()

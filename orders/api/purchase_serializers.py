@@ -1,0 +1,116 @@
+"""Serializers of ``/usageapi/v1``: the origin's field names, money as 2-place strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from config.api.fields import Money2Field
+from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
+
+
+class PurchaseOrderSerializer(serializers.ModelSerializer):
+    """ORDER of API.md; ``end_time`` only once the order has ended."""
+
+    namespace = serializers.CharField(source="account.namespace", read_only=True)
+    plan_id = serializers.CharField(source="plan.plan_id", read_only=True)
+    plan_type = serializers.CharField(source="plan.plan_type", read_only=True)
+    status = serializers.SerializerMethodField()
+    creator = serializers.SerializerMethodField()
+    end_time = serializers.DateTimeField(read_only=True, required=False)
+
+    class Meta:
+        model = PurchaseOrder
+        fields = [
+            "id",
+            "order_id",
+            "namespace",
+            "region",
+            "quantities",
+            "plan_id",
+            "plan_type",
+            "resource_name",
+            "start_time",
+            "deadline",
+            "end_time",
+            "status",
+            "creator",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, obj: PurchaseOrder) -> str:
+        return PurchaseOrderStatus(obj.status).label
+
+    def get_creator(self, obj: PurchaseOrder) -> str:
+        return obj.creator.get_username() if obj.creator_id and obj.creator else ""
+
+    def to_representation(self, instance: PurchaseOrder) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.status != PurchaseOrderStatus.ENDED:
+            data.pop("end_time", None)
+        return data
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    """Documentation of the create body (validated by the service, all errors at once)."""
+
+    namespace = serializers.CharField(required=False)
+    region = serializers.CharField(required=False, help_text="may also come as a query parameter")
+    plan_id = serializers.CharField()
+    quantities = serializers.IntegerField(required=False, min_value=1, default=1)
+    parameters = serializers.DictField(required=False, help_text="{resource_name?: str, ...}")
+
+
+class OrderActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["cancel", "renew", "modify"])
+    namespace = serializers.CharField(required=False)
+    plan_id = serializers.CharField(required=False, help_text="modify only")
+
+
+class OrderEnvelopeSerializer(serializers.Serializer):
+    order = PurchaseOrderSerializer()
+
+
+class OrderMoneySerializer(serializers.Serializer):
+    money = Money2Field()
+    order = PurchaseOrderSerializer(allow_null=True)
+
+
+class UsageRecordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_id = serializers.CharField(source="order_ref")
+    namespace = serializers.CharField(source="account.namespace")
+    region = serializers.CharField()
+    plan_id = serializers.SerializerMethodField()
+    kind = serializers.CharField()
+    time = serializers.DateTimeField(source="created_at")
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    money = Money2Field(source="amount")
+
+    def get_plan_id(self, obj: Any) -> str:
+        return obj.plan.plan_id if obj.plan_id else ""
+
+
+class SpeedSerializer(serializers.Serializer):
+    per_hour = serializers.CharField()
+    per_day = serializers.CharField()
+    time = serializers.DateTimeField()
+    orders = serializers.IntegerField()
+
+
+class ReportRowSerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    order_id = serializers.CharField(required=False)
+    region = serializers.CharField(required=False)
+    plan_id = serializers.CharField(required=False)
+    money = serializers.CharField()
+    records = serializers.IntegerField()
+
+
+class ReportSerializer(serializers.Serializer):
+    group_by = serializers.CharField()
+    rows = ReportRowSerializer(many=True)
+    total = serializers.CharField()
+    records = serializers.IntegerField()

@@ -1,0 +1,66 @@
+"""Notifications to ``NOTIFY_URL`` (DOMAIN.md 5): ``order_created``, ``order_renewed``,
+``order_renew_failed``, ``order_closed``, ``order_canceled``.
+
+They are enqueued with ``transaction.on_commit(..., robust=True)``: a rolled-back charge sends
+nothing, and a broken broker or receiver never blocks or rolls back the charge that triggered it.
+The task (``orders.notify``) retries with backoff; without ``NOTIFY_URL`` it only logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+EVENTS = ("order_created", "order_renewed", "order_renew_failed", "order_closed", "order_canceled")
+
+
+def order_payload(*, event: str, order: Any, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "event": event,
+        "time": timezone.now().isoformat(),
+        "order": {
+            "id": order.pk,
+            "order_id": order.order_id,
+            "namespace": order.account.namespace,
+            "region": order.region,
+            "plan_id": order.plan.plan_id,
+            "resource_name": order.resource_name,
+            "status": order.status_label,
+            "deadline": order.deadline.isoformat() if order.deadline else None,
+        },
+        "data": data or {},
+    }
+
+
+def notify_order(*, event: str, order: Any, data: dict[str, Any] | None = None) -> None:
+    """Send ``event`` about ``order`` once the current transaction commits."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown notification {event!r}")
+    payload = order_payload(event=event, order=order, data=data)
+    transaction.on_commit(lambda: _enqueue(payload), robust=True)
+
+
+def _enqueue(payload: dict[str, Any]) -> None:
+    from orders.tasks.purchase import notify as notify_task
+
+    notify_task.delay(payload=payload)
+
+
+def notify_send(*, payload: dict[str, Any]) -> bool:
+    """POST the payload. Raises ``requests.RequestException`` (the task retries); False if no URL."""
+    url = settings.NOTIFY_URL
+    if not url:
+        logger.info(
+            "notification %s for %s (no NOTIFY_URL)", payload.get("event"), payload["order"]["order_id"]
+        )
+        return False
+    response = requests.post(url, json=payload, timeout=getattr(settings, "NOTIFY_TIMEOUT", 5))
+    response.raise_for_status()
+    return True

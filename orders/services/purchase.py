@@ -1,0 +1,849 @@
+"""Purchase orders (DOMAIN.md 5): create, cancel, renew, switch plan, and the one transition function.
+
+Money always moves through the engine (``orders.services.engine``) and ``billing.services`` in the
+same transaction as the order's state change. Lock order: the account row, then the order row,
+then the subscription line (the engine locks the account again, which is a no-op inside our
+transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Account
+from billing.services import Posting, account_refund
+from config.api.errors import ErrorCode
+from config.exceptions import DomainError, InvalidInput, domain_error
+from config.money import ZERO, floor_cents, to_money
+from orders.models.engine import (
+    LineStatus,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionLine,
+    SubscriptionStatus,
+)
+from orders.models.purchase import (
+    PurchaseOrder,
+    PurchaseOrderEndReason,
+    PurchaseOrderEvent,
+    PurchaseOrderStatus,
+)
+from orders.services import notify
+from orders.services.engine import (
+    PeriodCharge,
+    line_charge_period,
+    next_period,
+    period_of,
+    records_pay,
+    usage_record_write,
+)
+from plans.models import BillingMode, Cycle, Plan, PriceVersion
+from plans.selectors import price_version_in_force
+from plans.services import price_mark_used
+from usage.models import UsageKind, UsageRecord, UsageStatus
+
+logger = logging.getLogger(__name__)
+
+S = PurchaseOrderStatus
+RUNNING = (S.CONSUMING, S.RENEWALFAILED)
+RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_QUANTITIES = 10000
+PAID_PERIOD_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.SWITCH, UsageKind.HOURLY)
+
+# The one map of allowed status changes.
+ALLOWED: dict[int, set[int]] = {
+    S.PENDING: {S.CONSUMING, S.ENDED},
+    S.CONSUMING: {S.CONSUMING, S.RENEWALFAILED, S.ENDED},
+    S.RENEWALFAILED: {S.CONSUMING, S.RENEWALFAILED, S.ENDED},
+    S.ENDED: set(),
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def new_order_id(at: datetime | None = None) -> str:
+    """``PO`` + UTC time to the microsecond + 6 random hex: unique and sortable by creation."""
+    at = at or timezone.now()
+    return "PO" + at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f") + secrets.token_hex(3)
+
+
+def lock_account(account_id: int) -> None:
+    Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+
+
+def renewal_lead(cycle: str) -> timedelta:
+    """``RENEWAL_LEAD``, but never more than one cycle (a daily plan is renewed a day ahead)."""
+    one = {Cycle.HOUR: timedelta(hours=1), Cycle.DAY: timedelta(days=1)}.get(Cycle(cycle))
+    lead: timedelta = settings.RENEWAL_LEAD
+    return min(lead, one) if one else lead
+
+
+def order_line(order: PurchaseOrder) -> SubscriptionLine | None:
+    if order.subscription_id is None:
+        return None
+    return SubscriptionLine.objects.filter(subscription_id=order.subscription_id).order_by("id").first()
+
+
+def order_get_locked(order_pk: int) -> PurchaseOrder:
+    """Lock the account row, then the order row (the fixed lock order)."""
+    account_id = PurchaseOrder.objects.filter(pk=order_pk).values_list("account_id", flat=True).get()
+    lock_account(account_id)
+    return PurchaseOrder.objects.select_for_update().select_related("plan").get(pk=order_pk)
+
+
+def _event(
+    order: PurchaseOrder,
+    *,
+    from_status: int | None,
+    to: int,
+    reason: str,
+    actor: Any,
+    at: datetime,
+    data: Any,
+) -> None:
+    PurchaseOrderEvent.objects.create(
+        order=order,
+        actor=actor if getattr(actor, "pk", None) else None,
+        time=at,
+        from_status=from_status,
+        to_status=to,
+        reason=reason,
+        data=data or {},
+    )
+
+
+def order_transition(
+    *,
+    order_pk: int,
+    to: int,
+    reason: str,
+    actor: Any = None,
+    at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+    error_code: ErrorCode = ErrorCode.UNKNOWN,
+) -> PurchaseOrder:
+    """THE status change of a purchase order: lock (account, then order), check ``ALLOWED``, write
+    the new status and ``fields``, append an event. Same-status moves record an action (a renewal)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        order = order_get_locked(order_pk)
+        if to not in ALLOWED[order.status]:
+            raise domain_error(
+                error_code,
+                f"order {order.order_id} is {order.status_label}: cannot become {S(to).label}",
+                http_status=409,
+                status=order.status_label,
+            )
+        before = order.status
+        order.status = to
+        for name, value in (fields or {}).items():
+            setattr(order, name, value)
+        order.save()
+        _event(order, from_status=before, to=to, reason=reason, actor=actor, at=at, data=data)
+        return order
+
+
+def records_settle(
+    *,
+    account_id: int,
+    records: Sequence[UsageRecord],
+    idempotency_key: str,
+    subject: tuple[str, Any],
+    actor: Any = None,
+    memo: str = "",
+    at: datetime | None = None,
+) -> Posting:
+    """``records_pay`` when the records sum to >= 0; otherwise ONE refund of the difference (a
+    credit larger than the new charge). Every record is marked paid by that entry."""
+    at = at or timezone.now()
+    total = to_money(sum((r.amount for r in records), Decimal(0)))
+    if total >= 0:
+        return records_pay(
+            account_id=account_id,
+            records=records,
+            idempotency_key=idempotency_key,
+            subject=subject,
+            actor=actor,
+            memo=memo,
+            at=at,
+        )
+    with transaction.atomic():
+        posting = account_refund(
+            account_id=account_id,
+            amount=-total,
+            idempotency_key=idempotency_key,
+            subject=subject,
+            actor=actor,
+            memo=memo,
+        )
+        UsageRecord.objects.filter(pk__in=[r.pk for r in records]).exclude(status=UsageStatus.PAID).update(
+            status=UsageStatus.PAID, ledger_entry=posting.entry, paid_at=at
+        )
+        for r in records:
+            if r.price_version_id:
+                price_mark_used(version_id=r.price_version_id, rule_id=None, at=at)
+    return posting
+
+
+def unused_credit(*, line: SubscriptionLine, at: datetime) -> Decimal:
+    """What the unused part of the paid periods is worth at ``at``.
+
+    The current period: ``floor(days_left) / round(period_days) x its charge``, rounded down to the
+    cent (DOMAIN.md 5). A period paid ahead (renewed in the lead window) and not started is credited
+    in full.
+    """
+    credit = Decimal(0)
+    records = UsageRecord.objects.filter(
+        line_id=line.pk,
+        kind__in=PAID_PERIOD_KINDS,
+        status=UsageStatus.PAID,
+        amount__gt=0,
+        period_end__gt=at,
+    )
+    for rec in records:
+        if rec.period_start >= at:
+            credit += rec.amount
+            continue
+        days_left = math.floor((rec.period_end - at).total_seconds() / 86400)
+        period_days = round((rec.period_end - rec.period_start).total_seconds() / 86400)
+        if period_days <= 0:
+            continue
+        credit += floor_cents(Decimal(days_left) / Decimal(period_days) * rec.amount)
+    return to_money(credit)
+
+
+# --- create ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    order: PurchaseOrder | None  # None for a dry run
+    money: Decimal
+    plan: Plan
+    price_version: PriceVersion | None
+    preview: dict[str, Any]
+
+
+def plan_for_order(*, plan_id: str, region: str, at: datetime) -> tuple[Plan, PriceVersion | None]:
+    """The plan if a new order may use it (exists, active, serves the region, has a price): else
+    3315 naming ``plan_id``."""
+    plan = Plan.objects.filter(plan_id=str(plan_id)).first()
+
+    def bad(reason: str, http_status: int = 400) -> DomainError:
+        return domain_error(
+            ErrorCode.GET_PLAN,
+            f"plan {plan_id}: {reason}",
+            http_status=http_status,
+            errors={"plan_id": [reason]},
+        )
+
+    if plan is None:
+        raise bad("not found", 404)
+    if not plan.is_active:
+        raise bad("retired")
+    if not plan.serves_region(region):
+        raise bad(f"not offered in region {region}")
+    if plan.billing_mode not in BillingMode.values or plan.cycle not in Cycle.values:
+        raise bad("not a plan for purchase orders (no billing mode and cycle)")
+    version = price_version_in_force(plan, at)
+    if version is None and plan.billing_mode != BillingMode.POSTPAID:
+        raise bad("no price in force")
+    return plan, version
+
+
+def validate_create(
+    *, region: Any, plan_id: Any, quantities: Any, parameters: Any, resource_name: Any
+) -> tuple[str, str, int, dict[str, Any], str]:
+    """Check every field and report every problem at once (3307)."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(region, str) or not region.strip():
+        errors["region"] = ["required"]
+    elif len(region) > 50:
+        errors["region"] = ["at most 50 characters"]
+    if plan_id in (None, "") or not isinstance(plan_id, str | int) or isinstance(plan_id, bool):
+        errors["plan_id"] = ["required"]
+    elif len(str(plan_id)) > 50:
+        errors["plan_id"] = ["at most 50 characters"]
+    qty = 1
+    if quantities is not None:
+        if isinstance(quantities, bool) or not isinstance(quantities, int | str | Decimal):
+            errors["quantities"] = ["must be a whole number"]
+        else:
+            try:
+                qty = int(str(quantities))
+            except ValueError:
+                errors["quantities"] = ["must be a whole number"]
+            else:
+                if qty < 1 or qty > MAX_QUANTITIES:
+                    errors["quantities"] = [f"must be between 1 and {MAX_QUANTITIES}"]
+    params: dict[str, Any] = {}
+    if parameters is not None:
+        if not isinstance(parameters, dict):
+            errors["parameters"] = ["must be an object"]
+        else:
+            params = parameters
+    name = resource_name if resource_name is not None else params.get("resource_name", "")
+    field = "resource_name" if resource_name is not None else "parameters.resource_name"
+    if name is None:
+        name = ""
+    if not isinstance(name, str):
+        errors[field] = ["must be a string"]
+        name = ""
+    elif name:
+        if len(name) > 30:
+            errors.setdefault(field, []).append("at most 30 characters")
+        if not RESOURCE_NAME_RE.match(name):
+            errors.setdefault(field, []).append(
+                "lower-case letters, digits and '-', starting and ending with a letter or digit"
+            )
+    if errors:
+        raise InvalidInput(
+            "invalid parameters: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()),
+            errors=errors,
+        )
+    return str(region).strip(), str(plan_id), qty, params, name
+
+
+def _first_price(plan: Plan, version: PriceVersion | None, qty: int) -> Decimal:
+    if plan.billing_mode == BillingMode.POSTPAID or version is None:
+        return ZERO
+    return to_money(version.price * qty)
+
+
+def _check_duplicate(*, account_id: int, region: str, plan_type: str, resource_name: str) -> None:
+    if not resource_name:
+        return
+    clash = PurchaseOrder.objects.filter(
+        account_id=account_id,
+        region=region,
+        plan__plan_type=plan_type,
+        resource_name=resource_name,
+        status__in=RUNNING,
+    ).first()
+    if clash is not None:
+        raise domain_error(
+            ErrorCode.CREATE_ORDER,
+            f"resource {resource_name!r} already has a running {plan_type} order ({clash.order_id})",
+            http_status=409,
+            errors={"resource_name": ["duplicated"]},
+            order_id=clash.order_id,
+        )
+
+
+def _open_subscription(
+    *, account_id: int, order_id: str, plan: Plan, price: Decimal, qty: int, at: datetime, params: dict
+) -> SubscriptionLine:
+    sub = Subscription.objects.create(
+        account_id=account_id,
+        kind=SubscriptionKind.PURCHASE,
+        order_ref=order_id,
+        status=SubscriptionStatus.BILLING,
+        anchor=at,
+    )
+    return SubscriptionLine.objects.create(
+        subscription=sub,
+        plan=plan,
+        billing_mode=plan.billing_mode,
+        cycle=plan.cycle,
+        attrs=params,
+        quantity=Decimal(qty),
+        price=price,
+        status=LineStatus.RUNNING,
+    )
+
+
+def _charge_first(
+    *,
+    line: SubscriptionLine,
+    plan: Plan,
+    version: PriceVersion,
+    qty: int,
+    kind: str,
+    region: str,
+    order_id: str,
+    actor: Any,
+    at: datetime,
+) -> PeriodCharge:
+    return line_charge_period(
+        line_id=line.pk,
+        unit_price=version.price,
+        quantity=Decimal(qty),
+        kind=kind,
+        price_version_id=version.pk,
+        region=region,
+        subject=("purchase_order", order_id),
+        actor=actor,
+        at=at,
+    )
+
+
+def _schedule_after_paid(line: SubscriptionLine, paid_until: datetime) -> None:
+    """When the engine looks at the line next: prepaid one lead before the end, else at the end."""
+    if line.billing_mode == BillingMode.PREPAID:
+        line.next_run_at = paid_until - renewal_lead(line.cycle)
+    else:
+        line.next_run_at = paid_until
+    line.save(update_fields=["next_run_at", "updated_at"])
+
+
+def purchase_order_create(
+    *,
+    account: Account,
+    creator: Any,
+    region: Any,
+    plan_id: Any,
+    quantities: Any = None,
+    parameters: Any = None,
+    resource_name: Any = None,
+    drytry: bool = False,
+    at: datetime | None = None,
+) -> CreateResult:
+    """Validate, then (unless ``drytry``) open the order and charge its first period in ONE
+    transaction: a short balance (3316) or any error leaves no order, subscription or record."""
+    at = at or timezone.now()
+    region_s, plan_id_s, qty, params, name = validate_create(
+        region=region,
+        plan_id=plan_id,
+        quantities=quantities,
+        parameters=parameters,
+        resource_name=resource_name,
+    )
+    plan, version = plan_for_order(plan_id=plan_id_s, region=region_s, at=at)
+    money = _first_price(plan, version, qty)
+    _check_duplicate(account_id=account.pk, region=region_s, plan_type=plan.plan_type, resource_name=name)
+    if name:
+        params = {**params, "resource_name": name}
+    preview = {
+        "namespace": account.namespace,
+        "region": region_s,
+        "quantities": qty,
+        "plan_id": plan.plan_id,
+        "plan_type": plan.plan_type,
+        "resource_name": name,
+    }
+    if drytry:
+        return CreateResult(order=None, money=money, plan=plan, price_version=version, preview=preview)
+
+    order_id = new_order_id(at)
+    with transaction.atomic():
+        lock_account(account.pk)
+        _check_duplicate(account_id=account.pk, region=region_s, plan_type=plan.plan_type, resource_name=name)
+        unit = version.price if version else ZERO
+        line = _open_subscription(
+            account_id=account.pk, order_id=order_id, plan=plan, price=unit, qty=qty, at=at, params=params
+        )
+        order = PurchaseOrder.objects.create(
+            order_id=order_id,
+            account=account,
+            region=region_s,
+            plan=plan,
+            quantities=qty,
+            resource_name=name,
+            parameters=params,
+            creator=creator if getattr(creator, "pk", None) else None,
+            start_time=at,
+            status=S.PENDING,
+            subscription=line.subscription,
+        )
+        _event(order, from_status=None, to=S.PENDING, reason="created", actor=creator, at=at, data={})
+        if plan.billing_mode == BillingMode.POSTPAID:
+            deadline = period_of(anchor=at, cycle=plan.cycle, index=1).end
+            line.next_run_at = deadline
+            line.save(update_fields=["next_run_at", "updated_at"])
+        else:
+            assert version is not None  # checked by plan_for_order
+            kind = UsageKind.HOURLY if plan.billing_mode == BillingMode.HOURLY else UsageKind.NEW
+            charge = _charge_first(
+                line=line,
+                plan=plan,
+                version=version,
+                qty=qty,
+                kind=kind,
+                region=region_s,
+                order_id=order_id,
+                actor=creator,
+                at=at,
+            )
+            deadline = charge.period.end
+            _schedule_after_paid(line, deadline)
+        order = order_transition(
+            order_pk=order.pk,
+            to=S.CONSUMING,
+            reason="paid" if money else "opened",
+            actor=creator,
+            at=at,
+            data={"money": str(money)},
+            fields={"deadline": deadline},
+        )
+        notify.notify_order(event="order_created", order=order, data={"money": str(money)})
+    return CreateResult(order=order, money=money, plan=plan, price_version=version, preview=preview)
+
+
+# --- renew ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenewResult:
+    order: PurchaseOrder
+    money: Decimal
+    charged: bool
+    period_end: datetime
+
+
+def renew_locked(*, order: PurchaseOrder, actor: Any, at: datetime, reason: str) -> RenewResult:
+    """Charge the next period of a locked, running prepaid order at the price in force at that
+    period's start, move the deadline, and bring a ``renewalfailed`` order back to ``consuming``.
+
+    Must run inside the caller's transaction with the account and order rows locked. Raises
+    ``InsufficientFunds`` with nothing written (the engine's savepoint rolls back).
+    """
+    line = order_line(order)
+    if line is None:
+        raise domain_error(ErrorCode.RENEW_ORDER, f"order {order.order_id} has no subscription")
+    period = next_period(line)
+    version = price_version_in_force(order.plan, period.start)
+    if version is None:
+        raise domain_error(
+            ErrorCode.RENEW_ORDER, f"plan {order.plan.plan_id} has no price for {period.start.isoformat()}"
+        )
+    with transaction.atomic():
+        charge = line_charge_period(
+            line_id=line.pk,
+            unit_price=version.price,
+            quantity=Decimal(order.quantities),
+            kind=UsageKind.RENEW,
+            price_version_id=version.pk,
+            region=order.region,
+            subject=("purchase_order", order.order_id),
+            actor=actor,
+            at=at,
+        )
+    line.refresh_from_db()
+    _schedule_after_paid(line, charge.period.end)
+    if line.price != version.price:
+        SubscriptionLine.objects.filter(pk=line.pk).update(price=version.price)
+    money = charge.record.amount if charge.charged else ZERO
+    order = order_transition(
+        order_pk=order.pk,
+        to=S.CONSUMING,
+        reason=reason,
+        actor=actor,
+        at=at,
+        data={"money": str(money), "period_end": charge.period.end.isoformat(), "charged": charge.charged},
+        fields={"deadline": charge.period.end, "last_renew_fail_notified_at": None},
+    )
+    if charge.charged:
+        notify.notify_order(event="order_renewed", order=order, data={"money": str(money)})
+    return RenewResult(order=order, money=money, charged=charge.charged, period_end=charge.period.end)
+
+
+def purchase_order_renew(*, order_pk: int, actor: Any = None, at: datetime | None = None) -> RenewResult:
+    """Manual renewal (API ``action=renew`` or the admin): pay the next period now."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        order = order_get_locked(order_pk)
+        if order.status not in RUNNING:
+            raise domain_error(
+                ErrorCode.RENEW_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
+            )
+        if order.plan.billing_mode != BillingMode.PREPAID:
+            raise domain_error(
+                ErrorCode.RENEW_ORDER, f"order {order.order_id} is not prepaid: nothing to renew"
+            )
+        return renew_locked(order=order, actor=actor, at=at, reason="renewed")
+
+
+# --- cancel ---------------------------------------------------------------------------------------
+
+
+def _stop_subscription(order: PurchaseOrder) -> None:
+    line = order_line(order)
+    if line is None:
+        return
+    updates: dict[str, Any] = {"status": LineStatus.STOPPED}
+    if line.billing_mode != BillingMode.POSTPAID:
+        # A postpaid line keeps its clock so the jobs runner can bill the last, partial cycle.
+        updates["next_run_at"] = None
+    SubscriptionLine.objects.filter(pk=line.pk).update(**updates)
+    Subscription.objects.filter(pk=line.subscription_id).update(status=SubscriptionStatus.ENDED)
+
+
+def purchase_order_cancel(
+    *,
+    order_pk: int,
+    actor: Any = None,
+    refund_unused: bool = False,
+    reason: str = "",
+    at: datetime | None = None,
+) -> tuple[PurchaseOrder, Decimal]:
+    """End a running order. The API never refunds (the origin's rule); finance staff in the admin
+    may refund the unused days (same credit formula as a switch). Returns the order and the refund."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        order = order_get_locked(order_pk)
+        if order.status not in RUNNING:
+            raise domain_error(
+                ErrorCode.CANCEL_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
+            )
+        refund = ZERO
+        line = order_line(order)
+        if refund_unused and line is not None and line.billing_mode == BillingMode.PREPAID:
+            refund = unused_credit(line=line, at=at)
+            if refund > 0:
+                posting = account_refund(
+                    account_id=order.account_id,
+                    amount=refund,
+                    idempotency_key=f"po:{order.order_id}:cancel-refund",
+                    subject=("purchase_order", order.order_id),
+                    actor=actor,
+                    memo=reason[:500],
+                )
+                record, _ = usage_record_write(
+                    line=line,
+                    period_start=at,
+                    period_end=max(at, line.paid_until or at),
+                    key="refund:cancel",
+                    kind=UsageKind.REFUND,
+                    unit_price=-refund,
+                    amount=-refund,
+                    status=UsageStatus.PAID,
+                    region=order.region,
+                )
+                UsageRecord.objects.filter(pk=record.pk).update(ledger_entry=posting.entry, paid_at=at)
+        _stop_subscription(order)
+        order = order_transition(
+            order_pk=order.pk,
+            to=S.ENDED,
+            reason="canceled",
+            actor=actor,
+            at=at,
+            data={"refund": str(refund), "note": reason},
+            fields={
+                "end_time": at,
+                "end_reason": PurchaseOrderEndReason.CANCELED_REFUNDED
+                if refund > 0
+                else PurchaseOrderEndReason.CANCELED,
+            },
+            error_code=ErrorCode.CANCEL_ORDER,
+        )
+        notify.notify_order(event="order_canceled", order=order, data={"refund": str(refund)})
+    return order, refund
+
+
+# --- modify (switch plan) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SwitchResult:
+    old: PurchaseOrder
+    new: PurchaseOrder
+    credit: Decimal
+    price: Decimal
+    money: Decimal  # net: charged when > 0, refunded when < 0
+
+
+def purchase_order_modify(
+    *, order_pk: int, plan_id: Any, actor: Any = None, at: datetime | None = None
+) -> SwitchResult:
+    """Switch a running prepaid order to another plan of the same plan type.
+
+    The old order ends (``switched``) with an ``end`` record of minus the credit; a new order starts
+    now with a ``switch`` record of the new plan's full first period; ONE ledger entry moves the
+    difference (a refund when the credit is larger).
+    """
+    at = at or timezone.now()
+    if plan_id in (None, "") or not isinstance(plan_id, str | int) or isinstance(plan_id, bool):
+        raise InvalidInput("invalid parameters: plan_id: required", errors={"plan_id": ["required"]})
+    with transaction.atomic():
+        order = order_get_locked(order_pk)
+        if order.status not in RUNNING:
+            raise domain_error(
+                ErrorCode.MODIFY_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
+            )
+        plan, version = plan_for_order(plan_id=str(plan_id), region=order.region, at=at)
+        old_plan = order.plan
+
+        def refuse(reason: str) -> DomainError:
+            return domain_error(
+                ErrorCode.MODIFY_ORDER,
+                f"cannot switch to {plan.plan_id}: {reason}",
+                errors={"plan_id": [reason]},
+            )
+
+        if plan.pk == old_plan.pk:
+            raise refuse("it is the current plan")
+        if plan.plan_type != old_plan.plan_type:
+            raise refuse(f"plan type {plan.plan_type} differs from {old_plan.plan_type}")
+        if plan.billing_mode != BillingMode.PREPAID or old_plan.billing_mode != BillingMode.PREPAID:
+            raise refuse("only prepaid orders switch plans")
+        assert version is not None
+        old_line = order_line(order)
+        if old_line is None:
+            raise refuse("the order has no subscription")
+        credit = unused_credit(line=old_line, at=at)
+        qty = order.quantities
+        price = to_money(version.price * qty)
+
+        new_id = new_order_id(at)
+        line = _open_subscription(
+            account_id=order.account_id,
+            order_id=new_id,
+            plan=plan,
+            price=version.price,
+            qty=qty,
+            at=at,
+            params=order.parameters,
+        )
+        new = PurchaseOrder.objects.create(
+            order_id=new_id,
+            account_id=order.account_id,
+            region=order.region,
+            plan=plan,
+            quantities=qty,
+            resource_name=order.resource_name,
+            parameters=order.parameters,
+            creator=actor if getattr(actor, "pk", None) else order.creator,
+            start_time=at,
+            status=S.PENDING,
+            subscription=line.subscription,
+            switched_from=order,
+        )
+        _event(
+            new,
+            from_status=None,
+            to=S.PENDING,
+            reason="switched_from",
+            actor=actor,
+            at=at,
+            data={"from": order.order_id},
+        )
+        period = period_of(anchor=at, cycle=plan.cycle, index=1)
+        new_rec, _ = usage_record_write(
+            line=line,
+            period_start=period.start,
+            period_end=period.end,
+            key=period.key,
+            kind=UsageKind.SWITCH,
+            unit_price=version.price,
+            quantity=Decimal(qty),
+            price_version_id=version.pk,
+            region=order.region,
+        )
+        end_rec, _ = usage_record_write(
+            line=old_line,
+            period_start=at,
+            period_end=max(at, old_line.paid_until or at),
+            key="end:switch",
+            kind=UsageKind.END,
+            unit_price=-credit,
+            amount=-credit,
+            region=order.region,
+        )
+        posting = records_settle(
+            account_id=order.account_id,
+            records=[new_rec, end_rec],
+            idempotency_key=f"po:{order.order_id}:switch",
+            subject=("purchase_order", new_id),
+            actor=actor,
+            memo=f"switch {order.order_id} -> {new_id}",
+            at=at,
+        )
+        line.periods_billed = 1
+        line.paid_until = period.end
+        line.save(update_fields=["periods_billed", "paid_until", "updated_at"])
+        _schedule_after_paid(line, period.end)
+        _stop_subscription(order)
+        old = order_transition(
+            order_pk=order.pk,
+            to=S.ENDED,
+            reason="switched",
+            actor=actor,
+            at=at,
+            data={"to": new_id, "credit": str(credit)},
+            fields={"end_time": at, "end_reason": PurchaseOrderEndReason.SWITCHED},
+            error_code=ErrorCode.MODIFY_ORDER,
+        )
+        new = order_transition(
+            order_pk=new.pk,
+            to=S.CONSUMING,
+            reason="switched",
+            actor=actor,
+            at=at,
+            data={
+                "from": order.order_id,
+                "price": str(price),
+                "credit": str(credit),
+                "entry": posting.entry.pk,
+            },
+            fields={"deadline": period.end},
+        )
+        notify.notify_order(event="order_closed", order=old, data={"reason": "switched", "to": new_id})
+        notify.notify_order(event="order_created", order=new, data={"money": str(price - credit)})
+    return SwitchResult(old=old, new=new, credit=credit, price=price, money=to_money(price - credit))
+
+
+# --- speed (a read) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Speed:
+    per_hour: Decimal
+    per_day: Decimal
+    orders: int
+
+
+def _period_hours(order: PurchaseOrder, at: datetime) -> Decimal:
+    cycle = order.plan.cycle
+    if cycle == Cycle.HOUR:
+        return Decimal(1)
+    if cycle == Cycle.DAY:
+        return Decimal(24)
+    index = 1
+    while True:  # months/years: a few dozen steps at most
+        period = period_of(anchor=order.start_time, cycle=cycle, index=index)
+        if period.end > at or index > 1200:
+            return Decimal((period.end - period.start).total_seconds()) / Decimal(3600)
+        index += 1
+
+
+def purchase_speed(
+    *, at: datetime, account_ids: Sequence[int] | None = None, order_pks: Sequence[int] | None = None
+) -> Speed:
+    """How fast money is consumed at ``at`` (DOMAIN.md 4): the sum over orders running at ``at`` of
+    price in force x quantities / length of the period containing ``at``. Postpaid orders have no
+    price per period (they are billed by metered quantity) and are not counted."""
+    qs = (
+        PurchaseOrder.objects.select_related("plan")
+        .filter(start_time__lte=at)
+        .exclude(status=S.PENDING)
+        .exclude(end_time__lte=at)
+    )
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=list(account_ids))
+    if order_pks is not None:
+        qs = qs.filter(pk__in=list(order_pks))
+    per_hour = Decimal(0)
+    count = 0
+    for order in qs:
+        if order.plan.billing_mode == BillingMode.POSTPAID:
+            continue
+        version = price_version_in_force(order.plan, at)
+        if version is None:
+            continue
+        count += 1
+        per_hour += version.price * order.quantities / _period_hours(order, at)
+    return Speed(per_hour=to_money(per_hour), per_day=to_money(per_hour * 24), orders=count)

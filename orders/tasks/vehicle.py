@@ -1,1 +1,15 @@
-"""Celery tasks for vehicle orders."""
+"""Celery tasks for vehicle orders: thin wrappers over one service each, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils.dateparse import parse_datetime
+
+
+@shared_task(name="orders.vehicle_lifecycle", acks_late=True, ignore_result=True)
+def vehicle_lifecycle(at: str | None = None) -> dict[str, int]:
+    """Take effect (2->4 driver/sale, 3->4 at start) and expire (4->5 at stop). A second run finds
+    the moved rows in their new state and does nothing."""
+    from orders.services.vehicle import vehicle_orders_advance
+
+    return vehicle_orders_advance(now=parse_datetime(at) if at else None)

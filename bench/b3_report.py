@@ -99,7 +99,8 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
 
 
 def baseline(month: str) -> tuple[int, int, Decimal]:
-    """The two GROUP BYs in raw SQL, every row fetched into Python (as a report would)."""
+    """The same statements as the selector (grouped rows + totals, per account and per order) in
+    raw SQL, every row fetched into Python."""
     from zoneinfo import ZoneInfo
 
     from django.conf import settings
@@ -114,19 +115,27 @@ def baseline(month: str) -> tuple[int, int, Decimal]:
     conn = raw_connect()
     try:
         cur = conn.cursor()
+        where = "u.period_start >= %s AND u.period_start < %s"
         cur.execute(
-            "SELECT account_id, SUM(amount), COUNT(*) FROM usage_usagerecord "
-            "WHERE period_start >= %s AND period_start < %s AND status <> 'canceled' GROUP BY account_id",
+            "SELECT a.namespace, SUM(u.amount), COUNT(u.id) FROM usage_usagerecord u "
+            f"JOIN billing_account a ON a.id = u.account_id WHERE {where} "
+            "GROUP BY a.namespace ORDER BY a.namespace",
             (start, end),
         )
         per_account = cur.fetchall()
+        cur.execute(f"SELECT SUM(u.amount), COUNT(u.id) FROM usage_usagerecord u WHERE {where}", (start, end))
+        cur.fetchall()
         cur.execute(
-            "SELECT account_id, order_ref, SUM(amount), COUNT(*) FROM usage_usagerecord "
-            "WHERE period_start >= %s AND period_start < %s AND status <> 'canceled' "
-            "GROUP BY account_id, order_ref",
+            "SELECT a.namespace, u.order_ref, u.region, p.plan_id, SUM(u.amount), COUNT(u.id) "
+            "FROM usage_usagerecord u JOIN billing_account a ON a.id = u.account_id "
+            f"LEFT JOIN plans_plan p ON p.id = u.plan_id WHERE {where} "
+            "GROUP BY a.namespace, u.order_ref, u.region, p.plan_id "
+            "ORDER BY a.namespace, u.order_ref, u.region, p.plan_id",
             (start, end),
         )
         per_order = cur.fetchall()
+        cur.execute(f"SELECT SUM(u.amount), COUNT(u.id) FROM usage_usagerecord u WHERE {where}", (start, end))
+        cur.fetchall()
         total = sum((Decimal(r[1]) for r in per_account), Decimal(0))
         return len(per_account), len(per_order), total
     finally:

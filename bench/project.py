@@ -29,15 +29,21 @@ def _lookup(module: str, *names: str) -> tuple[str, Callable[..., Any]] | None:
 
 
 def report_adapter() -> tuple[str, Callable[[str], tuple[int, int, Decimal]]] | None:
-    """``run(month) -> (account groups, order groups, total)`` through the usage report selector."""
-    found = _lookup("usage.selectors", "usage_report", "report_rows", "report", "consumption_report")
+    """``run(month) -> (account groups, order groups, total)`` through ``usage.selectors.usage_report``
+    (what ``GET /usageapi/v1/reports`` and ``manage.py usage_report`` call), both groupings."""
+    found = _lookup("usage.selectors", "usage_report")
     if found is None:
         return None
     label, fn = found
+    from datetime import date
+
+    from usage.selectors import month_range
 
     def run(month: str) -> tuple[int, int, Decimal]:
-        by_account = fn(period=month, group_by="account")
-        by_order = fn(period=month, group_by="order")
+        y, m = (int(x) for x in month.split("-"))
+        start, end = month_range(date(y, m, 1))
+        by_account = fn(start=start, end=end, group_by="account")
+        by_order = fn(start=start, end=end, group_by="order")
         acc_rows = _rows(by_account)
         order_rows = _rows(by_order)
         total = sum((Decimal(str(_amount(r))) for r in acc_rows), Decimal(0))
@@ -59,3 +65,21 @@ def _amount(row: Any) -> Any:
             if key in row:
                 return row[key]
     return getattr(row, "amount", getattr(row, "total", 0))
+
+
+# --- B4 ---------------------------------------------------------------------------------------
+
+
+def metering_adapter() -> tuple[str, Callable[[int, list[dict[str, Any]]], tuple[int, int, int]]] | None:
+    """``ingest(account_id, events) -> (accepted, duplicates, rejected)`` through the metering service
+    (what ``POST /api/v1/meter-events`` calls for one batch)."""
+    found = _lookup("orders.services.metering", "meter_events_ingest")
+    if found is None:
+        return None
+    label, fn = found
+
+    def ingest(account_id: int, events: list[dict[str, Any]]) -> tuple[int, int, int]:
+        res = fn(account_id=account_id, events=events)
+        return int(res.accepted), int(res.duplicates), len(res.rejected)
+
+    return label, ingest

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from config import clock
 from config.api.errors import ErrorCode
@@ -99,7 +99,16 @@ def plan_create(
         product=_product_for(prod_id),
     )
     _full_clean(plan)
-    plan.save()
+    try:
+        with transaction.atomic():
+            plan.save()
+    except IntegrityError:  # a concurrent create of the same id won the race
+        raise domain_error(
+            ErrorCode.PLAN_EXISTS,
+            f"plan {plan_id!r} already exists",
+            http_status=409,
+            errors={"plan_id": [f"plan {plan_id!r} already exists"]},
+        ) from None
     logger.info("plan %s created by %s", plan.plan_id, getattr(actor, "username", actor))
     return plan
 

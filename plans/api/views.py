@@ -1,0 +1,223 @@
+"""Catalog API (API.md "Plans"): reads for every signed-in user, writes for staff only.
+
+Thin: serializers validate (3307 naming the field), services write, selectors price.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config import clock
+from plans.api.filters import PlanFilter
+from plans.api.serializers import (
+    CostRequestSerializer,
+    CostSerializer,
+    ImportReportSerializer,
+    PlanDetailSerializer,
+    PlanSerializer,
+    PlanWriteSerializer,
+    PriceVersionCreateSerializer,
+    PriceVersionSerializer,
+    ProductSerializer,
+    SyncRequestSerializer,
+    reject_unknown,
+)
+from plans.catalog import catalog_export
+from plans.models import Plan, PriceRule, PriceVersion, Product
+from plans.selectors import get_cost, plan_get
+from plans.services import plan_create, plan_update, price_version_add
+from plans.sync import sync_plans
+
+
+class StaffWritesPermission(permissions.BasePermission):
+    """Everyone signed in reads the catalog; only staff change it (403/3306 otherwise)."""
+
+    message = "only staff may change the catalog"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request.method in permissions.SAFE_METHODS or bool(request.user.is_staff)
+
+
+class StaffOnlyPermission(permissions.BasePermission):
+    message = "staff only"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+def _with_details(qs: QuerySet[Plan]) -> QuerySet[Plan]:
+    return qs.prefetch_related(
+        Prefetch("price_versions", PriceVersion.objects.select_related("created_by")),
+        Prefetch("rules", PriceRule.objects.select_related("component")),
+        "items",
+    )
+
+
+class PlansView:
+    error_family = "plans"
+
+
+def _with_current_price(qs: QuerySet[Plan]) -> QuerySet[Plan]:
+    current = PriceVersion.objects.filter(plan=OuterRef("pk"), effective_from__lte=clock.now()).order_by(
+        "-effective_from"
+    )
+    return qs.annotate(price=Subquery(current.values("price")[:1]))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List plans", responses=PlanSerializer(many=True)),
+    retrieve=extend_schema(
+        summary="A plan with its price versions, rules and items", responses=PlanDetailSerializer
+    ),
+)
+class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [StaffWritesPermission]
+    lookup_field = "plan_id"
+    lookup_value_regex = "[^/]+"
+    filterset_class = PlanFilter
+    serializer_class = PlanSerializer
+
+    def get_queryset(self) -> QuerySet[Plan]:
+        qs = Plan.objects.select_related("product").order_by("plan_id")
+        return _with_current_price(qs if self.action == "list" else _with_details(qs))
+
+    def get_serializer_class(self) -> Any:
+        return PlanSerializer if self.action == "list" else PlanDetailSerializer
+
+    def get_object(self) -> Plan:
+        plan = plan_get(self.kwargs["plan_id"])  # 404/3601 naming the plan id
+        return self.get_queryset().get(pk=plan.pk)
+
+    def _detail(self, plan: Plan, code: int = status.HTTP_200_OK) -> Response:
+        fresh = _with_current_price(_with_details(Plan.objects.select_related("product"))).get(pk=plan.pk)
+        return Response(PlanDetailSerializer(fresh).data, status=code)
+
+    @extend_schema(
+        summary="Create a plan (staff)", request=PlanWriteSerializer, responses={201: PlanDetailSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        ser = PlanWriteSerializer(data=request.data)
+        reject_unknown(ser, request.data, read_only=("status",))
+        ser.is_valid(raise_exception=True)
+        plan = plan_create(**ser.validated_data, actor=request.user)
+        return self._detail(plan, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change a plan (staff); status 'retired' retires it",
+        request=PlanWriteSerializer(partial=True),
+        responses=PlanDetailSerializer,
+    )
+    def partial_update(self, request: Request, plan_id: str) -> Response:
+        plan = plan_get(plan_id)
+        ser = PlanWriteSerializer(data=request.data, partial=True)
+        reject_unknown(ser, request.data, read_only=("plan_id",))
+        ser.is_valid(raise_exception=True)
+        plan = plan_update(plan=plan, changes=dict(ser.validated_data), actor=request.user)
+        return self._detail(plan)
+
+    @extend_schema(
+        summary="Publish a price version (staff); must start one cycle ahead unless force",
+        request=PriceVersionCreateSerializer,
+        responses={201: PriceVersionSerializer},
+    )
+    def prices(self, request: Request, plan_id: str) -> Response:
+        plan = plan_get(plan_id)
+        ser = PriceVersionCreateSerializer(data=request.data)
+        reject_unknown(ser, request.data)
+        ser.is_valid(raise_exception=True)
+        version = price_version_add(plan=plan, actor=request.user, **ser.validated_data)
+        version = PriceVersion.objects.select_related("created_by").get(pk=version.pk)
+        return Response(PriceVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List products with their components"),
+    retrieve=extend_schema(summary="A product with its components"),
+)
+class ProductViewSet(PlansView, viewsets.ReadOnlyModelViewSet):
+    permission_classes = [permissions.IsAuthenticated]
+    lookup_field = "prod_id"
+    lookup_value_regex = "[^/]+"
+    serializer_class = ProductSerializer
+    filterset_class = None
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return Product.objects.prefetch_related("components", "plans").order_by("prod_id")
+
+    def get_object(self) -> Product:
+        from plans.selectors import product_get
+
+        product_get(self.kwargs["prod_id"])
+        return self.get_queryset().get(prod_id=self.kwargs["prod_id"])
+
+
+class CostView(PlansView, APIView):
+    """The seed's ``getcost``: one price per component of a product's plan, and the total."""
+
+    @extend_schema(
+        summary="Price components of a product's plan",
+        request=CostRequestSerializer,
+        responses={200: CostSerializer, 400: OpenApiResponse(description="3307/3604/3605/3609")},
+    )
+    def post(self, request: Request) -> Response:
+        ser = CostRequestSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        result = get_cost(
+            prod_id=data["prod_id"], plan_id=data["plan_id"], components=data["components"], at=clock.now()
+        )
+        body = {
+            "components": [
+                {
+                    "component_id": c.component_id,
+                    "billing_mode": c.billing_mode,
+                    "cycle": c.cycle,
+                    "unit": c.unit,
+                    "price": c.price,
+                }
+                for c in result.components
+            ],
+            "total": result.total,
+        }
+        return Response(CostSerializer(body).data)
+
+
+class CatalogView(PlansView, APIView):
+    """The whole catalog in the plan-service format (importing it again changes nothing)."""
+
+    permission_classes = [StaffOnlyPermission]
+
+    @extend_schema(summary="Export the catalog document (staff)", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(catalog_export())
+
+
+class SyncView(PlansView, APIView):
+    """Sync from ``PLAN_SERVICE_URL`` now. The URL is configuration, never a request parameter."""
+
+    permission_classes = [StaffOnlyPermission]
+
+    @extend_schema(
+        summary="Sync the catalog from the plan service now (staff)",
+        request=SyncRequestSerializer,
+        responses={
+            200: ImportReportSerializer,
+            503: OpenApiResponse(description="3608: plan service failed"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        ser = SyncRequestSerializer(data=request.data)
+        reject_unknown(ser, request.data)
+        ser.is_valid(raise_exception=True)
+        report = sync_plans(dry_run=ser.validated_data["dry_run"], force=ser.validated_data["force"])
+        return Response(ImportReportSerializer(report.as_dict()).data)

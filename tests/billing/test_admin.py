@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from billing.models import LedgerEntry
+from tests.billing.factories import funded_account, grant, ledger_sum
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser_client(make_user):
+    c = Client()
+    c.force_login(make_user("root", superuser=True))
+    return c
+
+
+def test_ledger_is_read_only_even_for_superusers(superuser_client):
+    acc = funded_account("acme", "5")
+    entry = LedgerEntry.objects.get(account=acc)
+    assert superuser_client.get("/admin/billing/ledgerentry/").status_code == 200
+    assert superuser_client.get("/admin/billing/ledgerentry/add/").status_code == 403
+    assert superuser_client.get(f"/admin/billing/ledgerentry/{entry.pk}/delete/").status_code == 403
+    r = superuser_client.post(f"/admin/billing/ledgerentry/{entry.pk}/change/", {"amount": "999"})
+    assert r.status_code == 403
+    entry.refresh_from_db()
+    assert entry.amount == Decimal("5")
+
+
+def test_admin_lists_render(superuser_client):
+    funded_account("acme", "5")
+    for url in (
+        "/admin/billing/account/",
+        "/admin/billing/account/?q=acme",
+        "/admin/billing/rechargeorder/",
+        "/admin/billing/monthlyquota/",
+        "/admin/billing/quotausage/",
+    ):
+        assert superuser_client.get(url).status_code == 200, url
+
+
+def adjust(client, account, amount, reason="typo fix", token=None):
+    url = f"/admin/billing/account/{account.pk}/adjust/"
+    if token is None:
+        page = client.get(url)
+        assert page.status_code == 200
+        token = re.search(r'name="token" value="([0-9a-f]+)"', page.content.decode()).group(1)
+    return client.post(url, {"amount": amount, "reason": reason, "token": token}), token
+
+
+def test_manual_adjustment_needs_permission(make_user):
+    acc = funded_account("acme", "5")
+    staff = make_user("clerk", staff=True)
+    c = Client()
+    c.force_login(staff)
+    assert c.get(f"/admin/billing/account/{acc.pk}/adjust/").status_code == 403
+    staff = grant(staff, "adjust_balance")
+    assert c.get(f"/admin/billing/account/{acc.pk}/adjust/").status_code == 200
+
+
+def test_manual_adjustment_writes_entry_with_actor_once_per_form(make_user):
+    acc = funded_account("acme", "5")
+    staff = grant(make_user("clerk", staff=True), "adjust_balance")
+    c = Client()
+    c.force_login(staff)
+    r, token = adjust(c, acc, "-2.5")
+    assert r.status_code == 302
+    r, _ = adjust(c, acc, "-2.5", token=token)  # double submit of the same form
+    assert r.status_code == 302
+    entries = LedgerEntry.objects.filter(account=acc, kind="adjustment")
+    assert entries.count() == 1
+    e = entries.get()
+    assert (e.amount, e.actor, e.memo) == (Decimal("-2.5"), staff, "typo fix")
+    acc.refresh_from_db()
+    assert acc.balance == Decimal("2.5") == ledger_sum(acc)
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason", "error"),
+    [
+        ("0", "x", "must not be zero"),
+        ("1", "   ", "required"),
+        ("abc", "x", "number"),
+        ("-100", "x", "insufficient"),
+    ],
+)
+def test_manual_adjustment_rejects_bad_input(make_user, amount, reason, error):
+    acc = funded_account("acme", "5")
+    c = Client()
+    c.force_login(grant(make_user("clerk", staff=True), "adjust_balance"))
+    r, _ = adjust(c, acc, amount, reason=reason)
+    assert r.status_code == 200 and error in r.content.decode().lower()
+    assert not LedgerEntry.objects.filter(kind="adjustment").exists()

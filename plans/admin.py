@@ -1,0 +1,197 @@
+"""Back office for the catalog. Thin: model admin over the same rules as the services.
+
+A price version or rule that a charge used (``first_used_at`` set) is shown read-only and cannot be
+deleted: usage records keep the version they used (DOMAIN.md 3). Plans are retired, never deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from config import clock
+from plans.models import (
+    Component,
+    MeteredService,
+    Plan,
+    PlanItem,
+    PlanStatus,
+    PriceRule,
+    PriceVersion,
+    Product,
+)
+from plans.services import earliest_new_version, plan_retire
+
+FROZEN_PRICE_FIELDS = ("price", "effective_from", "forced", "created_by", "first_used_at")
+
+
+class PriceVersionInlineForm(forms.ModelForm):
+    """Per row: a used version's fields are disabled (Django ignores posted values for them)."""
+
+    class Meta:
+        model = PriceVersion
+        fields = ("price", "effective_from")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.first_used_at is not None:
+            for name in ("price", "effective_from"):
+                self.fields[name].disabled = True
+
+
+class UsedVersionFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            deleting = self.can_delete and getattr(form, "cleaned_data", {}).get("DELETE")
+            if deleting and form.instance.first_used_at is not None:
+                when = form.instance.effective_from
+                raise forms.ValidationError(f"the price version from {when} was used by a charge: keep it")
+
+
+class PriceVersionInline(admin.TabularInline):
+    model = PriceVersion
+    form = PriceVersionInlineForm
+    formset = UsedVersionFormSet
+    extra = 0
+    fields = ("price", "effective_from", "forced", "created_by", "created_at", "first_used_at")
+    readonly_fields = ("forced", "created_by", "created_at", "first_used_at")
+    ordering = ("effective_from",)
+
+
+def _stamp_new_version(version: PriceVersion, user: Any) -> None:
+    """Recorded like ``price_version_add``: the actor, and ``forced`` if less than a cycle ahead."""
+    version.created_by = user
+    plan = version.plan
+    version.forced = not plan.cycle or version.effective_from < earliest_new_version(plan, clock.now())
+
+
+class PlanItemInline(admin.TabularInline):
+    model = PlanItem
+    extra = 0
+    fields = ("piid", "name", "price")
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "plan_id",
+        "name",
+        "plan_type",
+        "region_display",
+        "billing_mode",
+        "cycle",
+        "product",
+        "status",
+    )
+    list_filter = ("status", "plan_type", "billing_mode", "cycle", "region")
+    search_fields = ("plan_id", "name", "description")
+    list_select_related = ("product",)
+    inlines = (PriceVersionInline, PlanItemInline)
+    readonly_fields = ("created_at", "updated_at")
+    actions = ("retire_plans",)
+
+    @admin.display(description="region", ordering="region")
+    def region_display(self, obj: Plan) -> str:
+        return obj.region or "(all)"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # retire instead: orders refer to plans
+
+    @admin.action(description="Retire selected plans (never delete)")
+    def retire_plans(self, request: HttpRequest, queryset: QuerySet[Plan]) -> None:
+        count = 0
+        for plan in queryset.filter(status=PlanStatus.ACTIVE).order_by("pk"):
+            plan_retire(plan=plan, actor=request.user)
+            count += 1
+        self.message_user(request, f"{count} plan(s) retired.", messages.SUCCESS)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """New price versions typed in the admin are recorded with the staff member."""
+        instances = formset.save(commit=False)
+        for instance in instances:
+            if isinstance(instance, PriceVersion) and instance.pk is None:
+                _stamp_new_version(instance, request.user)
+            instance.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+        formset.save_m2m()
+
+
+@admin.register(PriceVersion)
+class PriceVersionAdmin(admin.ModelAdmin):
+    list_display = ("plan", "price", "effective_from", "forced", "created_by", "first_used_at")
+    list_filter = ("forced", ("first_used_at", admin.EmptyFieldListFilter), "plan__plan_type")
+    search_fields = ("plan__plan_id",)
+    list_select_related = ("plan", "created_by")
+    date_hierarchy = "effective_from"
+    readonly_fields = ("created_at", "created_by", "forced", "first_used_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.first_used_at is not None:
+            return ("plan", *FROZEN_PRICE_FIELDS, "created_at")
+        return self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.first_used_at is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            _stamp_new_version(obj, request.user)
+        super().save_model(request, obj, form, change)
+
+
+class ComponentInline(admin.TabularInline):
+    model = Component
+    extra = 0
+    fields = ("component_id", "name", "billing_mode", "cycle", "unit")
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("prod_id", "name")
+    search_fields = ("prod_id", "name", "description")
+    inlines = (ComponentInline,)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # plans and rules refer to products
+
+
+@admin.register(PriceRule)
+class PriceRuleAdmin(admin.ModelAdmin):
+    list_display = ("plan", "component", "attrs", "price", "effective_from", "first_used_at")
+    list_filter = (("first_used_at", admin.EmptyFieldListFilter), "component__component_id", "plan__plan_id")
+    search_fields = ("plan__plan_id", "component__component_id")
+    list_select_related = ("plan", "component", "component__product")
+    readonly_fields = ("created_at", "first_used_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.first_used_at is not None:
+            return ("plan", "component", "attrs", "price", "effective_from", "created_at", "first_used_at")
+        return self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.first_used_at is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(PlanItem)
+class PlanItemAdmin(admin.ModelAdmin):
+    list_display = ("name", "plan", "piid", "price")
+    list_filter = ("plan__plan_id",)
+    search_fields = ("name", "piid", "plan__plan_id")
+    list_select_related = ("plan",)
+
+
+@admin.register(MeteredService)
+class MeteredServiceAdmin(admin.ModelAdmin):
+    list_display = ("service", "unit_price", "monthly_free_quota", "active")
+    list_filter = ("active",)
+    search_fields = ("service",)

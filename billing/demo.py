@@ -5,10 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
+from billing.models import Account, RechargeOrder, RechargeStatus
+from billing.quota import quota_deduct
+from billing.recharges import new_public_id, recharge_handle_callback
 from billing.services import account_credit, account_get_or_create
+from plans.models import MeteredService
 
 DEMO_STAFF = ("finance", "finance-demo-pass")
 DEMO_ADMIN = ("admin", "admin-demo-pass")
@@ -30,9 +35,38 @@ def load(out: Any) -> dict[str, str]:
         finance.save()
     demo, _ = User.objects.get_or_create(username=DEMO_API_USER)
     account = account_get_or_create(namespace=DEMO_API_USER, member=demo)
-    posting = account_credit(
+    account_credit(
         account_id=account.pk, amount=DEMO_BALANCE, idempotency_key="demo:initial-credit", memo="demo balance"
     )
     token, _ = Token.objects.get_or_create(user=demo)
-    out.write(f"billing: users admin, finance, demo; demo balance {posting.balance}")
+    _demo_activity(account.pk)
+    account.refresh_from_db()
+    out.write(f"billing: users admin, finance, demo; demo balance {account.balance}")
     return {"token": token.key}
+
+
+def _demo_activity(account_id: int) -> None:
+    """A paid sandbox recharge, a pending one (its pay page works) and some metered calls."""
+    account = Account.objects.get(pk=account_id)
+    for payment_id, pay in (("DEMO-PAID", True), ("DEMO-PENDING", False)):
+        order = RechargeOrder.objects.filter(account=account, payment_id=payment_id).first()
+        if order is None:
+            order = RechargeOrder.objects.create(
+                public_id=new_public_id(),
+                account=account,
+                amount=Decimal("50.0000"),
+                currency=account.currency,
+                payment_method="sandbox",
+                payment_id=payment_id,
+            )
+            order.pay_url = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/sandbox/pay/{order.public_id}"
+            order.save(update_fields=["pay_url"])
+        if pay and order.status == RechargeStatus.PENDING:
+            recharge_handle_callback(
+                recharge_order_id=order.public_id,
+                payment_id=payment_id,
+                amount=order.amount,
+                status="SUCCESS",
+            )
+    if MeteredService.objects.filter(service="payment", active=True).exists():
+        quota_deduct(account_id=account_id, service="payment", count=120, request_id="demo-metered-1")

@@ -202,3 +202,13 @@ def test_schema_builds(staff_api):
     assert r.status_code == 200
     paths = r.json()["paths"]
     assert "/internal/v1/billing/deduct-quota" in paths and "/api/v1/billing/records" in paths
+
+
+def test_deduct_quota_path_stays_lean(internal_api, django_assert_max_num_queries):
+    acc = funded_account("acme", "100")
+    quota_deduct(account_id=acc.pk, service="payment", count=1000, request_id="warm")  # quota used up
+    body = {"namespace": "acme", "service": "payment", "count": 2, "request_id": "paid-1"}
+    # auth 3, account 1, service 1, lock + replay check + quota row 3, account_charge 6, usage insert 1
+    with django_assert_max_num_queries(17):
+        r = internal_api.post("/internal/v1/billing/deduct-quota", body, format="json")
+    assert r.status_code == 200 and r.json()["data"]["paid_count"] == 2

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from billing import demo
+from billing.models import Account, QuotaUsage, RechargeOrder
+from tests.billing.factories import ledger_sum
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_load_is_idempotent():
+    demo.load(io.StringIO())
+    demo.load(io.StringIO())
+    acc = Account.objects.get(namespace="demo")
+    assert acc.balance == ledger_sum(acc) == 1050
+    assert sorted(RechargeOrder.objects.values_list("status", flat=True)) == ["pending", "success"]
+    assert QuotaUsage.objects.count() == 1

@@ -1,0 +1,84 @@
+"""Finance flows in a real browser: dashboard charts, balance adjustment, sandbox recharge."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from billing.models import Account, LedgerEntry, LedgerKind, RechargeOrder, RechargeStatus
+from billing.recharges import recharge_create
+from billing.services import account_charge, account_credit, account_get_or_create, account_refund
+from tests.e2e.conftest import login, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_finance_user_sees_the_dashboard_charts(page: Any, live_server: Any, finance_user: Any) -> None:
+    account = account_get_or_create(namespace="acme")
+    account_credit(account_id=account.pk, amount=Decimal("500"), idempotency_key="seed")
+    account_charge(account_id=account.pk, amount=Decimal("120"), idempotency_key="c1")
+    account_refund(account_id=account.pk, amount=Decimal("20"), idempotency_key="r1")
+
+    login(page, live_server.url, "fiona", "pass-fiona")
+    page.click("#tally-dashboard-link a")
+    page.wait_for_selector("#chart-revenue")
+    assert page.locator("#chart-revenue rect.tally-bar").count() == 30
+    assert page.locator("#chart-consumption").count() == 1
+    assert page.locator("#kpi-revenue strong").inner_text() == "100.00"
+    screenshot(page, "dashboard")
+
+
+def test_finance_user_adjusts_a_balance_and_sees_the_ledger_entry(
+    page: Any, live_server: Any, finance_user: Any
+) -> None:
+    account = account_get_or_create(namespace="acme")
+    account_credit(account_id=account.pk, amount=Decimal("50"), idempotency_key="seed")
+
+    login(page, live_server.url, "fiona", "pass-fiona")
+    page.goto(f"{live_server.url}/admin/billing/account/")
+    page.fill("#searchbar", "acme")
+    page.press("#searchbar", "Enter")
+    page.click("#result_list a:text-is('acme')")
+    page.click("text=Adjust balance")
+    page.fill("#id_amount", "-12.50")
+    page.fill("#id_reason", "goodwill correction INC-42")
+    screenshot(page, "adjust-balance")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+
+    entry = LedgerEntry.objects.get(account=account, kind=LedgerKind.ADJUSTMENT)
+    assert entry.amount == Decimal("-12.5000") and entry.actor_id == finance_user.pk
+    assert entry.memo == "goodwill correction INC-42"
+    account.refresh_from_db()
+    assert account.balance == Decimal("37.5000")
+    assert account.balance == sum(e.amount for e in account.ledger_entries.all())
+
+    page.goto(f"{live_server.url}/admin/billing/ledgerentry/?q=acme&kind__exact=adjustment")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert "-12.5" in rows.first.inner_text()
+    screenshot(page, "ledger")
+
+
+def test_sandbox_pay_page_completes_a_recharge(page: Any, live_server: Any, db: Any) -> None:
+    account = account_get_or_create(namespace="payer")
+    order = recharge_create(account=account, amount="88.00", currency="CNY", payment_method="sandbox")
+    assert order.status == RechargeStatus.PENDING
+
+    page.goto(f"{live_server.url}/sandbox/pay/{order.public_id}")
+    assert page.locator("#amount").inner_text().startswith("88")
+    page.click("#pay")
+    page.wait_for_function("document.getElementById('status').textContent === 'success'")
+    screenshot(page, "sandbox-pay")
+
+    order.refresh_from_db()
+    assert order.status == RechargeStatus.SUCCESS and order.ledger_entry_id is not None
+    account = Account.objects.get(pk=account.pk)
+    assert account.balance == Decimal("88.0000")
+    entries = list(account.ledger_entries.values_list("kind", "amount"))
+    assert entries == [(LedgerKind.RECHARGE, Decimal("88.0000"))]
+    # a second click is impossible (buttons disabled) and a replayed callback would not credit twice
+    assert page.locator("#pay").is_disabled()
+    assert RechargeOrder.objects.filter(account=account, status=RechargeStatus.SUCCESS).count() == 1

@@ -8,6 +8,7 @@ items have fixed UUIDs (uuid5 of their names) so other apps' demo orders can ref
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,12 @@ from typing import Any
 from plans.catalog import catalog_import
 
 DEMO_CATALOG = Path(__file__).with_name("demo_catalog.json")
+
+
+def demo_piid(name: str) -> uuid.UUID:
+    """The fixed ``piid`` of a demo plan item, e.g. ``demo_piid("car-basic/liability")``
+    (items: car-basic/liability, theft, glass; car-plus/liability, damage, roadside)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://tally.example/plan-items/{name}")
 
 
 def demo_document() -> dict[str, Any]:

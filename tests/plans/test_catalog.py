@@ -212,3 +212,16 @@ def test_demo_loader_is_idempotent():
     assert price_in_force(Plan.objects.get(plan_id="res-gpu-hourly"), NOW + timedelta(days=400)) == Decimal(
         "2.5"
     )
+
+
+def test_demo_piids_are_fixed():
+    catalog_import(demo.demo_document(), now=NOW)
+    item = PlanItem.objects.get(piid=demo.demo_piid("car-basic/liability"))
+    assert item.plan.plan_id == "car-basic" and item.price == Decimal("1000.0000")
+    assert str(demo.demo_piid("car-plus/roadside")) == next(
+        i["piid"]
+        for p in demo.demo_document()["plans"]
+        if p["plan_id"] == "car-plus"
+        for i in p["items"]
+        if i["name"] == "Roadside assistance"
+    )

@@ -23,7 +23,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from config.exceptions import DomainError
+from config.exceptions import DomainError, InvalidTransition
 
 REASON_MAX_LENGTH = 500
 CONFIRM_FIELD = "tally_confirm"
@@ -181,3 +181,122 @@ def _apply(
     if len(orders) > 1:
         level = messages.SUCCESS if done == len(orders) else messages.WARNING
         messages.add_message(request, level, f"{label}: {done} of {len(orders)} done.")
+
+
+# --- the order actions (service adapters) ---------------------------------------------------------
+# Imports are local: the admin modules import this file at autodiscovery, the services import models.
+
+
+def _purchase_cancel(order: Any, *, actor: Any, reason: str, refund_unused: bool = False) -> str:
+    from orders.services.purchase import purchase_order_cancel
+
+    _, refund = purchase_order_cancel(
+        order_pk=order.pk, actor=actor, refund_unused=refund_unused, reason=reason
+    )
+    return f"refunded {refund}" if refund > 0 else "no refund"
+
+
+def _purchase_renew(order: Any, *, actor: Any, reason: str) -> str:
+    from orders.services.purchase import purchase_order_renew
+
+    result = purchase_order_renew(order_pk=order.pk, actor=actor)
+    return f"charged {result.money}, paid until {result.period_end:%Y-%m-%d %H:%M}"
+
+
+def _package_cancel(order: Any, *, actor: Any, reason: str) -> str:
+    from orders.services.package import package_order_cancel
+
+    canceled = package_order_cancel(order_pk=order.pk, actor=actor)
+    return f"status {canceled.status}"
+
+
+def _package_renew(order: Any, *, actor: Any, reason: str) -> str:
+    """Renew every running or paused instance of the order (one charge per instance)."""
+    from orders.models import InstanceStatus
+    from orders.services.package import instance_renew
+
+    instances = list(
+        order.instances.filter(status__in=[InstanceStatus.RUNNING, InstanceStatus.PAUSED]).order_by("pk")
+    )
+    if not instances:
+        raise InvalidTransition(f"order {order} has no running or paused instance to renew")
+    renewed: list[str] = []
+    refusals: list[str] = []
+    for instance in instances:
+        try:
+            result = instance_renew(prod_inst_id_ext=instance.prod_inst_id_ext, actor=actor)
+        except DomainError as exc:
+            refusals.append(f"{instance.prod_inst_id_ext}: {exc.message}")
+            continue
+        renewed.append(f"{instance.prod_inst_id_ext} charged {result.amount_payable}")
+    if not renewed:
+        raise InvalidTransition("; ".join(refusals))
+    return "; ".join(renewed + [f"refused {r}" for r in refusals])
+
+
+def _vehicle_cancel(order: Any, *, actor: Any, reason: str) -> str:
+    from orders.services.vehicle import vehicle_order_cancel
+
+    canceled = vehicle_order_cancel(order_id=order.order_id, actor=actor, reason=reason)
+    return f"now {canceled.get_state_code_display()}"
+
+
+def _vehicle_underwrite(order: Any, *, actor: Any, reason: str, reject: bool = False) -> str:
+    from orders.services.vehicle import vehicle_order_underwrite
+
+    done = vehicle_order_underwrite(
+        order_id=order.order_id, actor=actor, result="rejected" if reject else "approved"
+    )
+    return f"now {done.get_state_code_display()}"
+
+
+purchase_cancel = reason_action(
+    name="cancel_purchase_orders",
+    label="Cancel",
+    service=_purchase_cancel,
+    permission="cancel",
+    verb="canceled",
+    options=[
+        ActionOption(
+            "refund_unused",
+            "Refund the unused days",
+            help_text="Prepaid orders only: credits the unused part of the paid period to the wallet.",
+        )
+    ],
+)
+purchase_renew = reason_action(
+    name="renew_purchase_orders",
+    label="Renew (charge the next period now)",
+    service=_purchase_renew,
+    permission="renew",
+    verb="renewed",
+)
+package_cancel = reason_action(
+    name="cancel_package_orders",
+    label="Cancel (unpaid orders only)",
+    service=_package_cancel,
+    permission="cancel",
+    verb="canceled",
+)
+package_renew = reason_action(
+    name="renew_package_orders",
+    label="Renew the prepaid components of every running instance",
+    service=_package_renew,
+    permission="renew",
+    verb="renewed",
+)
+vehicle_cancel = reason_action(
+    name="cancel_vehicle_orders",
+    label="Cancel (refund per the rule)",
+    service=_vehicle_cancel,
+    permission="cancel",
+    verb="canceled",
+)
+vehicle_underwrite = reason_action(
+    name="underwrite_vehicle_orders",
+    label="Underwrite",
+    service=_vehicle_underwrite,
+    permission="underwrite",
+    verb="underwritten",
+    options=[ActionOption("reject", "Reject (cancels the paid order with a full refund)")],
+)

@@ -7,6 +7,8 @@ can never disagree. A record belongs to the period containing its ``period_start
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -15,9 +17,11 @@ from typing import Any
 
 from django.db.models import Count, DateTimeField, ExpressionWrapper, F, QuerySet, Sum, Value
 from django.db.models.functions import TruncDay
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from config.clock import local_tz, month_start_utc, next_month
-from config.money import ZERO, to_money
+from config.money import ZERO, money2, to_money
 from usage.models import UsageRecord
 
 GROUP_BY = ("order", "account")
@@ -130,3 +134,71 @@ def daily_series(
             (day.date() if isinstance(day, datetime) else day, row[key] or "", to_money(row["amount"] or 0))
         )
     return out
+
+
+# --- parameters shared by the API and the report command ------------------------------------
+
+
+def parse_time(raw: str | None, name: str, errors: dict[str, list[str]]) -> datetime | None:
+    """ISO 8601 date-time (naive = local time) or a date (local midnight)."""
+    if raw in (None, ""):
+        return None
+    assert raw is not None
+    try:
+        dt = parse_datetime(raw)
+    except ValueError:
+        dt = None
+    if dt is None:
+        try:
+            d = parse_date(raw)
+        except ValueError:
+            d = None
+        if d is None:
+            errors[name] = ["must be an ISO 8601 date or date-time"]
+            return None
+        dt = datetime(d.year, d.month, d.day, tzinfo=local_tz())
+    if timezone.is_naive(dt):
+        dt = dt.replace(tzinfo=local_tz())
+    return dt
+
+
+def report_range(
+    period: str | None, start_raw: str | None, end_raw: str | None, errors: dict[str, list[str]]
+) -> tuple[datetime | None, datetime | None]:
+    """``period=YYYY-MM`` or ``from``/``to`` (both), shared by the API and ``usage_report``."""
+    if period:
+        if start_raw or end_raw:
+            errors["period"] = ["give either period or from/to"]
+            return None, None
+        try:
+            month = datetime.strptime(period, "%Y-%m").date()  # noqa: DTZ007 - a month, no time
+        except ValueError:
+            errors["period"] = ["must be YYYY-MM"]
+            return None, None
+        return month_range(date(month.year, month.month, 1))
+    if not start_raw or not end_raw:
+        errors["period"] = ["give period=YYYY-MM, or from and to"]
+        return None, None
+    start = parse_time(start_raw, "from", errors)
+    end = parse_time(end_raw, "to", errors)
+    if start and end and end <= start:
+        errors["to"] = ["must be after from"]
+    return start, end
+
+
+def report_csv(report: Any) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    if report.group_by == "order":
+        writer.writerow(["namespace", "order_id", "region", "plan_id", "money", "records"])
+        for r in report.rows:
+            writer.writerow(
+                [r["namespace"], r["order_id"], r["region"], r["plan_id"], money2(r["amount"]), r["records"]]
+            )
+        writer.writerow(["TOTAL", "", "", "", money2(report.total), report.records])
+    else:
+        writer.writerow(["namespace", "money", "records"])
+        for r in report.rows:
+            writer.writerow([r["namespace"], money2(r["amount"]), r["records"]])
+        writer.writerow(["TOTAL", money2(report.total), report.records])
+    return buf.getvalue()

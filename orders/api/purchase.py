@@ -4,15 +4,11 @@ parameters, field names and codes unchanged."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import BaseRenderer
@@ -25,7 +21,6 @@ from billing.tenancy import accessible_account_ids, namespace_from_request, reso
 from config.api.errors import ErrorCode
 from config.api.pagination import PageSizePagination
 from config.api.validation import raise_invalid
-from config.clock import local_tz
 from config.exceptions import domain_error
 from config.money import ZERO, money2
 from orders.api.purchase_serializers import (
@@ -40,7 +35,7 @@ from orders.api.purchase_serializers import (
 )
 from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
 from orders.services import purchase as svc
-from usage.selectors import GROUP_BY, month_range, usage_records, usage_report
+from usage.selectors import GROUP_BY, parse_time, report_csv, report_range, usage_records, usage_report
 
 NS_PARAM = OpenApiParameter("namespace", str, required=False, description="defaults to your own")
 IDEMPOTENCY_PARAM = OpenApiParameter(
@@ -82,29 +77,6 @@ def _bool_param(request: Request, name: str, errors: dict[str, list[str]]) -> bo
         return True
     errors[name] = ["must be 0 or 1"]
     return False
-
-
-def _time_param(raw: str | None, name: str, errors: dict[str, list[str]]) -> datetime | None:
-    """ISO 8601 date-time (naive = local time) or a date (local midnight)."""
-    if raw in (None, ""):
-        return None
-    assert raw is not None
-    try:
-        dt = parse_datetime(raw)
-    except ValueError:
-        dt = None
-    if dt is None:
-        try:
-            d = parse_date(raw)
-        except ValueError:
-            d = None
-        if d is None:
-            errors[name] = ["must be an ISO 8601 date or date-time"]
-            return None
-        dt = datetime(d.year, d.month, d.day, tzinfo=local_tz())
-    if timezone.is_naive(dt):
-        dt = dt.replace(tzinfo=local_tz())
-    return dt
 
 
 def _order_data(order: PurchaseOrder) -> dict[str, Any]:
@@ -280,7 +252,7 @@ class SpeedView(UsageApiView):
     )
     def get(self, request: Request) -> Response:
         errors: dict[str, list[str]] = {}
-        at = _time_param(request.query_params.get("time"), "time", errors)
+        at = parse_time(request.query_params.get("time"), "time", errors)
         if errors:
             raise_invalid(errors)
         at = at or timezone.now()
@@ -317,6 +289,10 @@ class CSVRenderer(BaseRenderer):
 class ReportsView(UsageApiView):
     def get_renderers(self) -> list[BaseRenderer]:
         return [*super().get_renderers(), CSVRenderer()]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """An unknown ``format`` is a 3307 from ``get`` (naming the field), not DRF's 404."""
+        return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(
         operation_id="usageapi_reports",
@@ -365,45 +341,3 @@ class ReportsView(UsageApiView):
                 "records": report.records,
             }
         )
-
-
-def report_range(
-    period: str | None, start_raw: str | None, end_raw: str | None, errors: dict[str, list[str]]
-) -> tuple[datetime | None, datetime | None]:
-    """``period=YYYY-MM`` or ``from``/``to`` (both), shared by the API and ``usage_report``."""
-    if period:
-        if start_raw or end_raw:
-            errors["period"] = ["give either period or from/to"]
-            return None, None
-        try:
-            month = datetime.strptime(period, "%Y-%m").date()  # noqa: DTZ007 - a month, no time
-        except ValueError:
-            errors["period"] = ["must be YYYY-MM"]
-            return None, None
-        return month_range(date(month.year, month.month, 1))
-    if not start_raw or not end_raw:
-        errors["period"] = ["give period=YYYY-MM, or from and to"]
-        return None, None
-    start = _time_param(start_raw, "from", errors)
-    end = _time_param(end_raw, "to", errors)
-    if start and end and end <= start:
-        errors["to"] = ["must be after from"]
-    return start, end
-
-
-def report_csv(report: Any) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    if report.group_by == "order":
-        writer.writerow(["namespace", "order_id", "region", "plan_id", "money", "records"])
-        for r in report.rows:
-            writer.writerow(
-                [r["namespace"], r["order_id"], r["region"], r["plan_id"], money2(r["amount"]), r["records"]]
-            )
-        writer.writerow(["TOTAL", "", "", "", money2(report.total), report.records])
-    else:
-        writer.writerow(["namespace", "money", "records"])
-        for r in report.rows:
-            writer.writerow([r["namespace"], money2(r["amount"]), r["records"]])
-        writer.writerow(["TOTAL", money2(report.total), report.records])
-    return buf.getvalue()

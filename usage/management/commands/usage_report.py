@@ -1,0 +1,109 @@
+"""``manage.py usage_report --period YYYY-MM | --from --to [--namespace NS] [--by order|account]
+[--format table|csv|json] [--output FILE] [--chart FILE.png|.svg]``
+
+The same selector as ``GET /usageapi/v1/reports`` (``usage.selectors.usage_report``); the chart is the
+consumption per day of the range, stacked by plan (``--by order``) or by account.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from billing.models import Account
+from config.api.envelope import TallyJSONEncoder
+from config.money import money2
+from usage.selectors import daily_series, report_csv, report_range, usage_report
+
+
+class Command(BaseCommand):
+    help = "Consumption report per order or per account for a month or a [from, to) range."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--period", help="YYYY-MM (a local calendar month)")
+        parser.add_argument("--from", dest="start", help="ISO date or date-time (inclusive)")
+        parser.add_argument("--to", dest="end", help="ISO date or date-time (exclusive)")
+        parser.add_argument("--namespace", help="one account (default: every account)")
+        parser.add_argument("--by", choices=["order", "account"], default="order")
+        parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
+        parser.add_argument("--output", help="write the report to this file instead of stdout")
+        parser.add_argument("--chart", help="also draw consumption per day to FILE.png or FILE.svg")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        start, end = report_range(opts["period"], opts["start"], opts["end"], errors)
+        if errors or start is None or end is None:
+            raise CommandError("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+        account_ids = None
+        if opts["namespace"]:
+            account = Account.objects.filter(namespace=opts["namespace"]).first()
+            if account is None:
+                raise CommandError(f"namespace {opts['namespace']!r} not found")
+            account_ids = [account.pk]
+        if opts["chart"] and Path(opts["chart"]).suffix.lower() not in (".png", ".svg"):
+            raise CommandError("--chart must end in .png or .svg")
+        report = usage_report(start=start, end=end, group_by=opts["by"], account_ids=account_ids)
+        text = self._render(report, opts["format"])
+        if opts["output"]:
+            Path(opts["output"]).write_text(text, encoding="utf-8")
+            self.stdout.write(f"report written to {opts['output']}")
+        else:
+            self.stdout.write(text)
+        if opts["chart"]:
+            series = daily_series(start=start, end=end, by=opts["by"], account_ids=account_ids)
+            draw_chart(
+                series, Path(opts["chart"]), title=f"Consumption per day {start:%Y-%m-%d} - {end:%Y-%m-%d}"
+            )
+            self.stdout.write(f"chart written to {opts['chart']}")
+
+    def _render(self, report: Any, fmt: str) -> str:
+        if fmt == "csv":
+            return report_csv(report)
+        if fmt == "json":
+            return json.dumps(report.as_dict(), cls=TallyJSONEncoder, indent=2)
+        lines = []
+        if report.group_by == "order":
+            lines.append(
+                f"{'namespace':<20} {'order_id':<30} {'region':<14} {'plan':<16} {'money':>12} {'n':>5}"
+            )
+            for r in report.rows:
+                lines.append(
+                    f"{r['namespace']:<20} {r['order_id']:<30} {r['region']:<14} {r['plan_id']:<16} "
+                    f"{money2(r['amount']):>12} {r['records']:>5}"
+                )
+        else:
+            lines.append(f"{'namespace':<20} {'money':>12} {'n':>5}")
+            for r in report.rows:
+                lines.append(f"{r['namespace']:<20} {money2(r['amount']):>12} {r['records']:>5}")
+        lines.append(f"TOTAL {money2(report.total)} in {report.records} record(s)")
+        return "\n".join(lines) + "\n"
+
+
+def draw_chart(series: list[Any], path: Path, *, title: str) -> None:
+    """Stacked bars: one bar per day, one colour per plan (or account). Agg backend: no display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    days = sorted({d for d, _, _ in series})
+    keys = sorted({k for _, k, _ in series})
+    values = {(d, k): a for d, k, a in series}
+    fig, ax = plt.subplots(figsize=(10, 4))
+    bottom = [Decimal(0)] * len(days)
+    for key in keys:
+        heights = [values.get((d, key), Decimal(0)) for d in days]
+        ax.bar([d.isoformat() for d in days], heights, bottom=bottom, label=key or "-")  # type: ignore[arg-type]
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_title(title)
+    ax.set_ylabel("money")
+    if keys:
+        ax.legend(fontsize="small")
+    ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

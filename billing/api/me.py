@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ class MeView(APIView):
 
     error_family = "billing"
 
+    @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         personal_account(request.user)
         namespaces = list(Account.objects.filter(members=request.user.pk).values_list("namespace", flat=True))

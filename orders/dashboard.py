@@ -233,7 +233,7 @@ def svg_bar_chart(
 
 
 def svg_hbar_chart(
-    points: Sequence[tuple[str, Decimal]], *, title: str, width: int = 760, row: int = 22, css_id: str = ""
+    points: Sequence[tuple[str, Decimal]], *, title: str, width: int = 560, row: int = 22, css_id: str = ""
 ) -> SafeString:
     """A horizontal bar chart (one row per label), for rankings such as consumption per plan."""
     left, right, top = _d(150), _d(110), _d(24)

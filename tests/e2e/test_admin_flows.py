@@ -15,18 +15,86 @@ from tests.e2e.conftest import login, screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_finance_user_sees_the_dashboard_charts(page: Any, live_server: Any, finance_user: Any) -> None:
+def _seed_dashboard() -> None:
+    """A month of charges and refunds, usage on three plans, two accounts in arrears, one failed renewal."""
+    from datetime import timedelta
+
+    from config.clock import month_of, month_start_utc
+    from config.clock import now as clock_now
+    from orders.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderStatus
+    from plans.models import Plan
+    from usage.models import UsageRecord
+
+    now = clock_now()
     account = account_get_or_create(namespace="acme")
-    account_credit(account_id=account.pk, amount=Decimal("500"), idempotency_key="seed")
-    account_charge(account_id=account.pk, amount=Decimal("120"), idempotency_key="c1")
-    account_refund(account_id=account.pk, amount=Decimal("20"), idempotency_key="r1")
+    account_credit(account_id=account.pk, amount=Decimal("50000"), idempotency_key="seed")
+    for day in range(30):
+        amount = Decimal(40 + (day * 37) % 160)
+        entry = account_charge(account_id=account.pk, amount=amount, idempotency_key=f"c{day}").entry
+        LedgerEntry.objects.filter(pk=entry.pk).update(created_at=now - timedelta(days=day))
+        if day % 9 == 4:
+            back = account_refund(account_id=account.pk, amount=amount / 2, idempotency_key=f"r{day}").entry
+            LedgerEntry.objects.filter(pk=back.pk).update(created_at=now - timedelta(days=day))
+    start = month_start_utc(month_of(now))
+    plans = [
+        Plan.objects.create(plan_id=p, name=p, plan_type="volume") for p in ("vol-50g", "vol-100g", "gpu-a10")
+    ]
+    others = [account_get_or_create(namespace=n) for n in ("beta", "gamma")]
+    line = 0
+    for i, plan in enumerate(plans):
+        for k in range(3 + i):
+            line += 1
+            owner = others[k % 2] if k < 2 and i == 2 else account
+            UsageRecord.objects.create(
+                account=owner,
+                source="purchase",
+                order_ref=f"PO{line}",
+                line_id=line,
+                period_key=f"p:{line}",
+                plan=plan,
+                period_start=start + timedelta(hours=line),
+                period_end=start + timedelta(hours=line + 1),
+                unit_price=Decimal(25 * (i + 1)),
+                amount=Decimal(25 * (i + 1)),
+                kind="new",
+                status="arrears" if owner is not account else "paid",
+            )
+    order = PurchaseOrder.objects.create(
+        order_id="PO-RF-1",
+        account=others[0],
+        region="cn-north-1",
+        plan=plans[0],
+        resource_name="db-main",
+        start_time=now - timedelta(days=30),
+        deadline=now,
+        status=PurchaseOrderStatus.RENEWALFAILED,
+    )
+    PurchaseOrderEvent.objects.create(
+        order=order,
+        time=now,
+        from_status=PurchaseOrderStatus.CONSUMING,
+        to_status=PurchaseOrderStatus.RENEWALFAILED,
+        reason="insufficient_balance",
+    )
+
+
+def test_finance_user_sees_the_dashboard_charts(page: Any, live_server: Any, finance_user: Any) -> None:
+    _seed_dashboard()
+    expected = -sum(
+        LedgerEntry.objects.filter(kind__in=[LedgerKind.CHARGE, LedgerKind.REFUND]).values_list(
+            "amount", flat=True
+        )
+    )
 
     login(page, live_server.url, "fiona", "pass-fiona")
     page.click("#tally-dashboard-link a")
     page.wait_for_selector("#chart-revenue")
     assert page.locator("#chart-revenue rect.tally-bar").count() == 30
-    assert page.locator("#chart-consumption").count() == 1
-    assert page.locator("#kpi-revenue strong").inner_text() == "100.00"
+    assert page.locator("#chart-consumption rect.tally-bar").count() == 3
+    assert page.locator("#kpi-revenue strong").inner_text() == f"{expected:.2f}"
+    assert page.locator("#kpi-arrears strong").inner_text() == "2"
+    assert page.locator("#kpi-renewals-failed strong").inner_text() == "1"
+    assert "PO-RF-1" in page.locator("#renewals-failed").inner_text()
     screenshot(page, "dashboard")
 
 

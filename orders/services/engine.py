@@ -134,10 +134,35 @@ def records_pay(
         UsageRecord.objects.filter(pk__in=ids).exclude(status=UsageStatus.PAID).update(
             status=UsageStatus.PAID, ledger_entry=posting.entry, paid_at=at
         )
-        for r in records:
-            if r.price_version_id or r.price_rule_id:
-                price_mark_used(version_id=r.price_version_id, rule_id=r.price_rule_id, at=at)
+        _prices_mark_used(records=records, at=at)
     return posting
+
+
+def _prices_mark_used(*, records: Sequence[UsageRecord], at: datetime) -> None:
+    """Stamp the price versions/rules of ``records`` as used, touching only unstamped rows.
+
+    The plain read first matters on MariaDB: every record insert holds a shared FK lock on its
+    price rule, so two workers that both UPDATE an already-stamped rule would deadlock upgrading
+    those shared locks. Once stamped, a rule is never written again.
+    """
+    from plans.models import PriceRule, PriceVersion
+
+    version_ids = {r.price_version_id for r in records if r.price_version_id}
+    rule_ids = {r.price_rule_id for r in records if r.price_rule_id}
+    if version_ids:
+        version_ids = set(
+            PriceVersion.objects.filter(pk__in=version_ids, first_used_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+    if rule_ids:
+        rule_ids = set(
+            PriceRule.objects.filter(pk__in=rule_ids, first_used_at__isnull=True).values_list("pk", flat=True)
+        )
+    for version_id in sorted(version_ids):
+        price_mark_used(version_id=version_id, at=at)
+    for rule_id in sorted(rule_ids):
+        price_mark_used(rule_id=rule_id, at=at)
 
 
 @dataclass(frozen=True)

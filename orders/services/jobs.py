@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from billing.db import is_deadlock
 from billing.models import Account
 from config.exceptions import DomainError, InsufficientFunds
 from orders.models.engine import (
@@ -37,72 +38,101 @@ from usage.models import UsageKind, UsageStatus
 
 log = logging.getLogger(__name__)
 
+MAX_DEADLOCK_RETRIES = 10
 MAX_CATCH_UP = 48  # periods of one line billed in one run (a runner that was down catches up)
 ENDED = (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED, SubscriptionStatus.CANCELED)
 
 
 def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> dict[str, int]:
-    """Run every due billing job once; returns counts. Safe to run twice or on two workers."""
+    """Run every due billing job once; returns counts. Safe to run twice or on two workers.
+
+    A chunk that MariaDB picks as a deadlock victim is rolled back whole and simply taken again
+    (its lines are still due), a bounded number of times.
+    """
     at = at or timezone.now()
     summary: Counter[str] = Counter()
     passed: set[int] = set()  # lines left for the next run (paused, account busy, failed)
+    deadlocks = 0
     while True:
-        with transaction.atomic():
-            rows = list(
-                SubscriptionLine.objects.select_for_update(skip_locked=True)
-                .filter(
-                    billing_mode__in=[BillingMode.HOURLY, BillingMode.POSTPAID],
-                    status=LineStatus.RUNNING,
-                    next_run_at__lte=at,
-                )
-                .exclude(pk__in=passed)
-                .order_by("next_run_at", "id")
-                .values_list("pk", "billing_mode", "subscription_id")[:chunk_size]
+        chunk_summary: Counter[str] = Counter()
+        chunk_passed: set[int] = set()
+        try:
+            more = _run_chunk(
+                at=at, chunk_size=chunk_size, passed=passed, summary=chunk_summary, chunk_passed=chunk_passed
             )
-            if not rows:
-                break
-            subs = {
-                s["pk"]: s
-                for s in Subscription.objects.filter(pk__in={r[2] for r in rows}).values(
-                    "pk", "status", "account_id", "kind", "order_ref"
-                )
-            }
-            locked_accounts: set[int] = set()
-            for line_id, mode, sub_id in rows:
-                summary["picked"] += 1
-                sub = subs[sub_id]
-                if sub["status"] in ENDED:
-                    SubscriptionLine.objects.filter(pk=line_id).update(
-                        status=LineStatus.STOPPED, next_run_at=None, updated_at=at
-                    )
-                    summary["ended"] += 1
-                    continue
-                if sub["status"] != SubscriptionStatus.BILLING:
-                    passed.add(line_id)
-                    summary["skipped_paused"] += 1
-                    continue
-                if sub["account_id"] not in locked_accounts:
-                    got = list(
-                        Account.objects.select_for_update(skip_locked=True)
-                        .filter(pk=sub["account_id"])
-                        .values_list("pk", flat=True)
-                    )
-                    if not got:
-                        passed.add(line_id)
-                        summary["skipped_busy"] += 1
-                        continue
-                    locked_accounts.add(sub["account_id"])
-                try:
-                    with transaction.atomic():
-                        if mode == BillingMode.HOURLY:
-                            _run_hourly(line_id=line_id, sub=sub, at=at, summary=summary)
-                        else:
-                            _run_postpaid(line_id=line_id, sub=sub, at=at, summary=summary)
-                except DomainError as exc:
-                    log.warning("billing job for line %s failed: %s", line_id, exc)
-                    summary["failed"] += 1
-                    passed.add(line_id)
+        except OperationalError as exc:
+            if not is_deadlock(exc) or deadlocks >= MAX_DEADLOCK_RETRIES:
+                raise
+            deadlocks += 1
+            summary["deadlock_retries"] += 1
+            log.warning("billing-job chunk was a deadlock victim, retry %d", deadlocks)
+            continue
+        summary.update(chunk_summary)
+        passed |= chunk_passed
+        if not more:
+            break
     return dict(summary)
+
+
+def _run_chunk(
+    *, at: datetime, chunk_size: int, passed: set[int], summary: Counter[str], chunk_passed: set[int]
+) -> bool:
+    with transaction.atomic():
+        rows = list(
+            SubscriptionLine.objects.select_for_update(skip_locked=True)
+            .filter(
+                billing_mode__in=[BillingMode.HOURLY, BillingMode.POSTPAID],
+                status=LineStatus.RUNNING,
+                next_run_at__lte=at,
+            )
+            .exclude(pk__in=passed)
+            .order_by("next_run_at", "id")
+            .values_list("pk", "billing_mode", "subscription_id")[:chunk_size]
+        )
+        if not rows:
+            return False
+        subs = {
+            s["pk"]: s
+            for s in Subscription.objects.filter(pk__in={r[2] for r in rows}).values(
+                "pk", "status", "account_id", "kind", "order_ref"
+            )
+        }
+        locked_accounts: set[int] = set()
+        for line_id, mode, sub_id in rows:
+            summary["picked"] += 1
+            sub = subs[sub_id]
+            if sub["status"] in ENDED:
+                SubscriptionLine.objects.filter(pk=line_id).update(
+                    status=LineStatus.STOPPED, next_run_at=None, updated_at=at
+                )
+                summary["ended"] += 1
+                continue
+            if sub["status"] != SubscriptionStatus.BILLING:
+                chunk_passed.add(line_id)
+                summary["skipped_paused"] += 1
+                continue
+            if sub["account_id"] not in locked_accounts:
+                got = list(
+                    Account.objects.select_for_update(skip_locked=True)
+                    .filter(pk=sub["account_id"])
+                    .values_list("pk", flat=True)
+                )
+                if not got:
+                    chunk_passed.add(line_id)
+                    summary["skipped_busy"] += 1
+                    continue
+                locked_accounts.add(sub["account_id"])
+            try:
+                with transaction.atomic():
+                    if mode == BillingMode.HOURLY:
+                        _run_hourly(line_id=line_id, sub=sub, at=at, summary=summary)
+                    else:
+                        _run_postpaid(line_id=line_id, sub=sub, at=at, summary=summary)
+            except DomainError as exc:
+                log.warning("billing job for line %s failed: %s", line_id, exc)
+                summary["failed"] += 1
+                chunk_passed.add(line_id)
+    return True
 
 
 def _subject(sub: Mapping[str, Any]) -> tuple[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing.db import retry_on_deadlock
 from billing.models import Account
 from billing.services import account_refund
 from config.api.errors import ErrorCode
@@ -188,6 +189,7 @@ def _new_order_id() -> str:
 # --- create ----------------------------------------------------------------------------------------
 
 
+@retry_on_deadlock
 def package_order_create(
     *,
     account_id: int,
@@ -321,6 +323,7 @@ def package_order_create(
 # --- cancel ----------------------------------------------------------------------------------------
 
 
+@retry_on_deadlock
 def package_order_cancel(*, order_pk: int, actor: Any = None, at: datetime | None = None) -> PackageOrder:
     """NBCancelPrdOrder: only an unpaid order; it and everything it created become ``canceled``."""
     at = at or timezone.now()
@@ -364,6 +367,7 @@ def charge_key(order_id: str) -> str:
     return f"pkg-order:{order_id}:charge"
 
 
+@retry_on_deadlock
 def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | None = None) -> OperationResult:
     """NBChargePrdOrder: one ledger entry for every unpaid record of the order, and in the same
     transaction every instance running, its subscription billing and its lines running with their
@@ -516,6 +520,7 @@ def duration_cycles(*, duration: str, cycle: str) -> int:
     return cycles
 
 
+@retry_on_deadlock
 def instance_renew(
     *,
     prod_inst_id_ext: str,
@@ -646,6 +651,7 @@ def instance_renew(
 # --- pause / resume / stop -------------------------------------------------------------------------
 
 
+@retry_on_deadlock
 def instance_pause(
     *, prod_inst_id_ext: str, actor: Any = None, at: datetime | None = None
 ) -> ProductInstance:
@@ -671,6 +677,7 @@ def instance_pause(
     return instance
 
 
+@retry_on_deadlock
 def instance_resume(
     *, prod_inst_id_ext: str, actor: Any = None, at: datetime | None = None
 ) -> ProductInstance:
@@ -721,6 +728,7 @@ def hourly_stop_refund(
     return fraction.quantize(Decimal("0.0001")), to_money(hour_amount * fraction)
 
 
+@retry_on_deadlock
 def instance_stop(*, prod_inst_id_ext: str, actor: Any = None, at: datetime | None = None) -> OperationResult:
     """NBStopProdInstance: subscription stopped, jobs stopped, final settlement in one transaction:
     the unused part of a prepaid hour refunded as a negative record; the last (partial) postpaid
@@ -819,6 +827,7 @@ def _refund_hour(*, line: SubscriptionLine, order: PackageOrder, at: datetime) -
 # --- change configuration --------------------------------------------------------------------------
 
 
+@retry_on_deadlock
 def instance_change_config(
     *,
     prod_inst_id_ext: str,

@@ -73,6 +73,7 @@ def _with_current_price(qs: QuerySet[Plan]) -> QuerySet[Plan]:
     return qs.annotate(price=Subquery(current.values("price")[:1]))
 
 
+@extend_schema(tags=["plans"])
 @extend_schema_view(
     list=extend_schema(summary="List plans", responses=PlanSerializer(many=True)),
     retrieve=extend_schema(
@@ -139,6 +140,7 @@ class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         return Response(PriceVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["plans"])
 @extend_schema_view(
     list=extend_schema(summary="List products with their components"),
     retrieve=extend_schema(summary="A product with its components"),
@@ -161,6 +163,7 @@ class ProductViewSet(PlansView, viewsets.ReadOnlyModelViewSet):
         return self.get_queryset().get(prod_id=self.kwargs["prod_id"])
 
 
+@extend_schema(tags=["plans"])
 class CostView(PlansView, APIView):
     """The seed's ``getcost``: one price per component of a product's plan, and the total."""
 
@@ -192,6 +195,7 @@ class CostView(PlansView, APIView):
         return Response(CostSerializer(body).data)
 
 
+@extend_schema(tags=["plans"])
 class CatalogView(PlansView, APIView):
     """The whole catalog in the plan-service format (importing it again changes nothing)."""
 
@@ -202,6 +206,7 @@ class CatalogView(PlansView, APIView):
         return Response(catalog_export())
 
 
+@extend_schema(tags=["plans"])
 class SyncView(PlansView, APIView):
     """Sync from ``PLAN_SERVICE_URL`` now. The URL is configuration, never a request parameter."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -321,3 +321,24 @@ def test_random_cost_bodies_never_5xx(api, catalog, body):
         assert Decimal(payload["data"]["total"]) >= 0
     else:
         assert payload["code"] in (3307, 3601, 3604, 3605, 3606, 3609)
+
+
+price_keys = st.sampled_from(["price", "effective_from", "force", "extra"])
+patch_keys = st.sampled_from(
+    ["name", "region", "billing_mode", "cycle", "unit", "status", "prod_id", "plan_type"]
+)
+times = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()) | st.text(max_size=30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    price_body=st.dictionaries(price_keys, json_values | times, max_size=4) | json_values,
+    patch_body=st.dictionaries(patch_keys, json_values, max_size=5) | json_values,
+)
+def test_random_price_and_patch_bodies_never_5xx(staff_api, catalog, price_body, patch_body):
+    for resp in (
+        staff_api.post("/api/v1/plans/vol-50g/prices", price_body, format="json"),
+        staff_api.patch("/api/v1/plans/res-cpu", patch_body, format="json"),
+    ):
+        assert resp.status_code < 500, resp.content
+        assert resp.json()["code"] in (0, 3307, 3603, 3606, 3609, 3610)

@@ -6,9 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from config.exceptions import DomainError
-from plans.models import BillingMode, Cycle, PlanStatus
+from plans.models import BillingMode, Component, Cycle, PlanStatus, PriceRule
 from plans.selectors import get_cost, plan_item_get, plan_items_for
 from tests.plans.factories import START, ComponentFactory, PlanFactory, PriceRuleFactory, ProductFactory
 
@@ -121,3 +123,60 @@ def test_plan_item_lookups():
         with pytest.raises(DomainError) as exc:
             plan_item_get(bad)
         assert exc.value.code_for("plans") == 3601
+
+
+ATTR_VALUES = st.sampled_from(["1", "2", "ssd"])
+rule_strategy = st.tuples(
+    st.dictionaries(st.sampled_from(["cores", "disk_type"]), ATTR_VALUES, max_size=2),  # attrs
+    st.integers(min_value=0, max_value=30),  # start day
+    st.integers(min_value=0, max_value=999),  # price (cents)
+)
+
+
+def brute_force(rules: list[tuple[dict, int, int]], given_attrs: dict, day: int) -> list[int]:
+    """Prices of the matching rules in force: latest start per distinct attrs set, then match."""
+    latest: dict[tuple, tuple[int, int, int]] = {}
+    for index, (attrs, start, cents) in enumerate(rules):
+        key = tuple(sorted((k, str(v)) for k, v in attrs.items()))
+        if start <= day and (key not in latest or (start, index) > latest[key][:2]):
+            latest[key] = (start, index, cents)
+    return sorted(
+        cents
+        for key, (_, _, cents) in latest.items()
+        if all(str(given_attrs.get(k)) == v and k in given_attrs for k, v in key)
+    )
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rules=st.lists(rule_strategy, max_size=6),
+    given_attrs=st.dictionaries(st.sampled_from(["cores", "disk_type", "x"]), ATTR_VALUES, max_size=3),
+    day=st.integers(min_value=0, max_value=31),
+)
+def test_get_cost_matches_brute_force(rules, given_attrs, day):
+    product = ProductFactory(prod_id="prop")
+    component = Component.objects.get_or_create(
+        product=product, component_id="c", defaults={"name": "c", "billing_mode": "hourly", "cycle": "hour"}
+    )[0]
+    plan = PlanFactory(plan_id="prop-plan", product=product, billing_mode="", cycle="")
+    PriceRule.objects.filter(plan=plan).delete()
+    for attrs, start, cents in rules:
+        PriceRuleFactory(
+            plan=plan,
+            component=component,
+            attrs=attrs,
+            price=Decimal(cents) / 100,
+            effective_from=START + timedelta(days=start),
+        )
+    expected = brute_force(rules, given_attrs, day)
+    at = START + timedelta(days=day)
+    req = [{"component_id": "c", "attrs": given_attrs}]
+    if len(expected) == 1:
+        assert (
+            get_cost(prod_id="prop", plan_id="prop-plan", components=req, at=at).total
+            == Decimal(expected[0]) / 100
+        )
+    else:
+        with pytest.raises(DomainError) as exc:
+            get_cost(prod_id="prop", plan_id="prop-plan", components=req, at=at)
+        assert exc.value.code_for("plans") == (3604 if not expected else 3605)

@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from billing.db import retry_on_deadlock
 from billing.models import Account
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import ZERO, to_money
@@ -101,39 +102,46 @@ def renewal_run(
     return summary
 
 
+@retry_on_deadlock
 def _run_chunk(*, ids: list[int], at: datetime, summary: RenewalSummary) -> None:
+    chunk = RenewalSummary()
     with transaction.atomic():
-        account_ids = sorted(
-            set(
-                SubscriptionLine.objects.filter(pk__in=ids).values_list("subscription__account_id", flat=True)
-            )
+        pairs = list(
+            SubscriptionLine.objects.filter(pk__in=ids).values_list("pk", "subscription__account_id")
         )
-        locked = list(
+        account_ids = sorted({account_id for _, account_id in pairs})
+        locked = set(
             Account.objects.select_for_update(skip_locked=True)
             .filter(pk__in=account_ids)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+        # Lines are locked by primary key only: a range scan of the (mode, status, next_run_at)
+        # index would lock index entries of other workers' lines too and deadlock with them.
+        mine = sorted(pk for pk, account_id in pairs if account_id in locked)
         lines = list(
-            due_lines(at=at)
-            .select_for_update(skip_locked=True)
-            .filter(pk__in=ids, subscription__account_id__in=locked)
+            SubscriptionLine.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=mine)
             .order_by("pk")
-            .values_list("pk", "subscription_id")
+            .values_list("pk", "subscription_id", "status", "next_run_at")
         )
-        summary.scanned += len(ids)
-        summary.skipped += len(ids) - len(lines)
-        for _line_id, subscription_id in lines:
+        chunk.scanned += len(ids)
+        chunk.skipped += len(ids) - len(lines)
+        for _line_id, subscription_id, status, next_run_at in lines:
             order = PurchaseOrder.objects.filter(subscription_id=subscription_id).first()
-            if order is None:
-                summary.skipped += 1
+            if order is None or status != LineStatus.RUNNING or next_run_at is None or next_run_at > at:
+                chunk.skipped += 1  # renewed meanwhile by another worker
                 continue
             try:
                 with transaction.atomic():
-                    _renew_order(order_pk=order.pk, at=at, summary=summary)
+                    _renew_order(order_pk=order.pk, at=at, summary=chunk)
             except DomainError as exc:
-                summary.errors += 1
+                chunk.errors += 1
                 logger.warning("renewal of %s failed: %s", order.order_id, exc.message)
+    # Counted only once the chunk committed (a deadlock retry starts the chunk over).
+    for name in ("scanned", "renewed", "failed", "ended", "skipped", "errors"):
+        setattr(summary, name, getattr(summary, name) + getattr(chunk, name))
+    summary.money = to_money(summary.money + chunk.money)
 
 
 def _renew_order(*, order_pk: int, at: datetime, summary: RenewalSummary) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from config import clock
 from config.api.errors import ErrorCode
@@ -40,7 +41,9 @@ logger = logging.getLogger(__name__)
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
-MAX_INTEGER_DIGITS = 16  # DecimalField(max_digits=20, decimal_places=4)
+MAX_INTEGER_DIGITS = 16
+IMPORT_ATTEMPTS = 3
+DEADLOCK_ERRORS = {1213}  # MariaDB/MySQL ER_LOCK_DEADLOCK  # DecimalField(max_digits=20, decimal_places=4)
 
 
 # --- the parsed document --------------------------------------------------------------------------
@@ -599,6 +602,26 @@ def catalog_import(
     doc, errors = parse_document(document)
     if doc is None:
         raise _invalid(errors)
+    if connection.in_atomic_block:  # the caller owns the transaction: no retry possible here
+        return _import_once(doc, dry_run=dry_run, force=force, retire_missing=retire_missing, now=now)
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
+        try:
+            return _import_once(doc, dry_run=dry_run, force=force, retire_missing=retire_missing, now=now)
+        except (IntegrityError, OperationalError) as exc:
+            # Two first imports into an empty catalog have no plan rows to lock: the loser hits a
+            # unique key (or a deadlock on MariaDB). Its transaction is gone; run it again on the
+            # winner's rows.
+            retryable = isinstance(exc, IntegrityError) or (exc.args and exc.args[0] in DEADLOCK_ERRORS)
+            if not retryable or attempt == IMPORT_ATTEMPTS:
+                raise
+            logger.warning("catalog import collided with another import (%s), retry %d", exc, attempt)
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _import_once(
+    doc: CatalogDocument, *, dry_run: bool, force: bool, retire_missing: bool, now: datetime
+) -> ImportReport:
     with transaction.atomic():
         # Serialize imports: one sync at a time decides what disappeared.
         list(Plan.objects.select_for_update().order_by("pk").values_list("pk", flat=True))

@@ -212,3 +212,37 @@ def test_deduct_quota_path_stays_lean(internal_api, django_assert_max_num_querie
     with django_assert_max_num_queries(17):
         r = internal_api.post("/internal/v1/billing/deduct-quota", body, format="json")
     assert r.status_code == 200 and r.json()["data"]["paid_count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("patch", "status", "code", "field"),
+    [
+        ({"count": 0}, 400, 190101, "count"),
+        ({"count": -1}, 400, 190101, "count"),
+        ({"service": "teleport"}, 400, 190205, "service"),
+        ({"namespace": "ghost"}, 404, 190103, "namespace"),
+    ],
+)
+def test_check_quota_bad_input(internal_api, patch, status, code, field):
+    funded_account("acme", "1")
+    body = {"namespace": "acme", "service": "payment", "count": 1, **patch}
+    r = internal_api.post("/internal/v1/billing/check-quota", body, format="json")
+    assert r.status_code == status and r.json()["code"] == code
+    assert field in r.json()["data"]["errors"]
+    assert MonthlyQuota.objects.count() == 0
+
+
+def test_check_quota_reasons(internal_api):
+    acc = funded_account("acme", "1")
+    quota_deduct(account_id=acc.pk, service="asset", count=1000, request_id="x")
+
+    def check(count):
+        body = {"namespace": "acme", "service": "asset", "count": count}
+        return internal_api.post("/internal/v1/billing/check-quota", body, format="json").json()["data"]
+
+    assert check(20) == {"allowed": True, "reason": "balance"}
+    assert check(21) == {"allowed": False, "reason": "insufficient balance"}
+    body = {"namespace": "acme", "service": "passport", "count": 5}
+    r = internal_api.post("/internal/v1/billing/check-quota", body, format="json").json()["data"]
+    assert r == {"allowed": True, "reason": "free"}
+    assert QuotaUsage.objects.count() == 1 and Account.objects.get(pk=acc.pk).balance == Decimal("1")

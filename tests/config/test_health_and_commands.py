@@ -53,10 +53,16 @@ def test_create_api_user_rejects_bad_namespace():
 
 @pytest.mark.django_db
 def test_load_demo_is_idempotent():
+    from billing.models import LedgerEntry
+
     out = io.StringIO()
     call_command("load_demo", stdout=out)
-    call_command("load_demo", stdout=io.StringIO())
     assert "demo API token" in out.getvalue()
+    entries_after_first = LedgerEntry.objects.count()
+    balances_after_first = dict(Account.objects.values_list("namespace", "balance"))
+    call_command("load_demo", stdout=io.StringIO())
+    # A second run moves no money and writes no ledger entry.
+    assert LedgerEntry.objects.count() == entries_after_first
+    assert dict(Account.objects.values_list("namespace", "balance")) == balances_after_first
     demo = Account.objects.get(namespace="demo")
     assert demo.balance == sum(e.amount for e in demo.ledger_entries.all())
-    assert demo.ledger_entries.count() == 1

@@ -138,3 +138,39 @@ def test_vehicle_underwrite_and_cancel(user: Any, finance_user: Any) -> None:
     last = order.events.order_by("occurred_at", "id").last()
     assert last.actor_id == finance_user.pk and last.data.get("reason") == "customer withdrew"
     assert LogEntry.objects.filter(object_id=str(order.pk)).count() == 2
+
+
+class PackageAdmin(OrderActionPermissionsMixin, admin.ModelAdmin):
+    actions: list[Any] = []
+
+
+def test_package_cancel_and_renew(finance_user: Any) -> None:
+    from orders.admin_actions import package_cancel, package_renew
+    from orders.models import InstanceStatus, PackageOrder, PackageOrderStatus
+    from orders.services.package import package_order_charge
+    from tests.orders.package.factories import assert_balanced, create_order, funded_account, make_catalog
+
+    make_catalog()
+    account = funded_account("pkg", "1000")
+    unpaid = create_order(account, ext="i-unpaid").order
+    paid = create_order(account, ext="i-paid").order
+    package_order_charge(order_pk=paid.pk)
+    model_admin = PackageAdmin(PackageOrder, admin.site)
+
+    cancel = _post(finance_user, reason="duplicate order")
+    package_cancel(model_admin, cancel, PackageOrder.objects.filter(pk__in=[unpaid.pk, paid.pk]))
+    texts = [str(m) for m in get_messages(cancel)]
+    assert f"{unpaid.order_id}: canceled (status canceled)." in texts
+    assert any(t.startswith(f"{paid.order_id}: refused: ") for t in texts)
+    unpaid.refresh_from_db()
+    assert unpaid.status == PackageOrderStatus.CANCELED
+
+    before = account.ledger_entries.count()
+    renew = _post(finance_user, reason="customer paid by phone")
+    package_renew(model_admin, renew, PackageOrder.objects.filter(pk=paid.pk))
+    texts = [str(m) for m in get_messages(renew)]
+    assert texts[0].startswith(f"{paid.order_id}: renewed (i-paid charged "), texts
+    assert account.ledger_entries.count() == before + 1
+    assert paid.instances.get().status == InstanceStatus.RUNNING
+    assert_balanced(account)
+    assert LogEntry.objects.filter(object_id=str(paid.pk)).count() == 1

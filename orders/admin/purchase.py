@@ -44,7 +44,7 @@ class PurchaseOrderEventInline(admin.TabularInline):
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(admin.ModelAdmin):
     list_display = (
-        "order_id", "account", "region", "plan", "quantities", "resource_name", "status", "start_time", "deadline",
+        "order_id", "account", "region", "plan", "quantities", "resource_name", "status", "deadline",
     )  # fmt: skip
     list_filter = ("status", "region", "plan__plan_type", "plan", "end_reason")
     search_fields = ("order_id", "resource_name", "account__namespace")

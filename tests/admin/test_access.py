@@ -39,9 +39,12 @@ def test_non_staff_user_cannot_reach_the_admin(make_user: Any, url: str) -> None
 
 def test_non_staff_login_is_refused(make_user: Any) -> None:
     make_user("nostaff2")
-    response = Client().post("/admin/login/", {"username": "nostaff2", "password": "pass-nostaff2"})
+    client = Client()
+    response = client.post("/admin/login/", {"username": "nostaff2", "password": "pass-nostaff2"})
     assert response.status_code == 200  # the form again, with an error
-    assert "_auth_user_id" not in Client().session
+    assert "staff account" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302
 
 
 def test_finance_group_permissions(finance_user: Any) -> None:

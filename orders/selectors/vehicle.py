@@ -61,7 +61,7 @@ def vehicle_order_get(*, user: Any, order_id: Any) -> VehicleOrder:
     try:
         key = uuid.UUID(str(order_id))
     except ValueError as exc:
-        raise VehicleOrderNotFound(f"vehicle order {order_id} not found") from exc
+        raise VehicleOrderNotFound("vehicle order not found") from exc
     order = (
         vehicle_orders_visible(user=user)
         .select_related("owner", "account", "plan")
@@ -70,7 +70,7 @@ def vehicle_order_get(*, user: Any, order_id: Any) -> VehicleOrder:
         .first()
     )
     if order is None:
-        raise VehicleOrderNotFound(f"vehicle order {order_id} not found")
+        raise VehicleOrderNotFound("vehicle order not found")
     return order
 
 

@@ -24,6 +24,7 @@ from config.api.validation import raise_invalid
 from config.exceptions import domain_error
 from config.money import ZERO, money2
 from orders.api.purchase_serializers import (
+    DrytrySerializer,
     OrderActionSerializer,
     OrderCreateSerializer,
     OrderEnvelopeSerializer,
@@ -136,7 +137,7 @@ class PurchaseOrdersView(UsageApiView):
             IDEMPOTENCY_PARAM,
         ],
         request=OrderCreateSerializer,
-        responses={201: OrderMoneySerializer, 200: OrderMoneySerializer},
+        responses={201: OrderMoneySerializer, 200: DrytrySerializer},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -159,7 +160,7 @@ class PurchaseOrdersView(UsageApiView):
             drytry=drytry,
         )
         if result.order is None:
-            preview = {"id": None, "order_id": "", **result.preview, "status": "pending"}
+            preview = {**result.preview, "status": "pending"}
             return Response({"money": money2(result.money), "order": preview}, status=200)
         return Response({"money": money2(result.money), "order": _order_data(result.order)}, status=201)
 

@@ -72,6 +72,23 @@ class OrderEnvelopeSerializer(serializers.Serializer):
     order = PurchaseOrderSerializer()
 
 
+class OrderPreviewSerializer(serializers.Serializer):
+    """What ``drytry=1`` would create (no id: nothing is written)."""
+
+    namespace = serializers.CharField()
+    region = serializers.CharField()
+    quantities = serializers.IntegerField()
+    plan_id = serializers.CharField()
+    plan_type = serializers.CharField()
+    resource_name = serializers.CharField(allow_blank=True)
+    status = serializers.CharField()
+
+
+class DrytrySerializer(serializers.Serializer):
+    money = Money2Field()
+    order = OrderPreviewSerializer()
+
+
 class OrderMoneySerializer(serializers.Serializer):
     money = Money2Field()
     order = PurchaseOrderSerializer(allow_null=True)

@@ -83,3 +83,11 @@ def metering_adapter() -> tuple[str, Callable[[int, list[dict[str, Any]]], tuple
         return int(res.accepted), int(res.duplicates), len(res.rejected)
 
     return label, ingest
+
+
+# --- B1 ---------------------------------------------------------------------------------------
+
+
+def renewal_adapter() -> tuple[str, Callable[..., Any]] | None:
+    """``orders.services.renewal.renewal_run(at=..., chunk_size=...)`` (beat's ``orders.run_renewals``)."""
+    return _lookup("orders.services.renewal", "renewal_run")

@@ -1,0 +1,474 @@
+"""B1: a billing run renewing N due prepaid subscriptions with 2 workers (QUALITY.md).
+
+Project: ``orders.services.renewal.renewal_run`` (beat's ``orders.run_renewals``): per due line it
+locks the account and line (SKIP LOCKED chunks), charges the period (ledger entry + usage record),
+moves the deadline, writes the order event and enqueues the ``order_renewed`` notification.
+Two workers run it at once for the same moment, sharing the work through SKIP LOCKED:
+- ``BENCH_B1_MODE=celery`` (default at full size when Redis answers): two real ``celery worker``
+  processes on Redis, each sent one ``orders.run_renewals`` task;
+- ``BENCH_B1_MODE=processes`` (default at small size): two OS processes calling the service directly
+  (no broker in between; said so in the output line).
+Baseline: the same writes as hand-written batched SQL through MySQLdb in two processes (chunks of
+200 lines per transaction, SKIP LOCKED, multi-row INSERTs for ledger entries, usage records and
+order events). Target: >= 0.5x the baseline's rate; memory flat in N (peak RSS of the workers).
+
+Data: N orders cloned in bulk from one order created through ``purchase_order_create`` (the same
+rows the service writes), over N/5 accounts, for each side.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bench import common
+from bench.common import ROOT, Result, bench_env, emit, fmt_rate, proc_rss_mb, size
+
+ORDERS_PER_ACCOUNT = 5
+PRICE = Decimal("30.0000")
+T0 = datetime(2026, 1, 10, 4, 0, tzinfo=UTC)
+BROKER = os.environ.get("BENCH_CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+
+
+def redis_ok() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(BROKER, socket_connect_timeout=2).ping()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "no Redis"
+        return False
+
+
+def template(prefix: str) -> dict[str, dict[str, Any]]:
+    """One real order (service-created); returns its subscription, line and order rows."""
+    from plans.models import BillingMode, Cycle, Plan, PriceVersion
+
+    plan, _ = Plan.objects.get_or_create(
+        plan_id="bench-vol",
+        defaults={
+            "name": "bench vol",
+            "plan_type": "benchvol",
+            "region": "cn-north-1",
+            "billing_mode": BillingMode.PREPAID,
+            "cycle": Cycle.MONTH,
+        },
+    )
+    PriceVersion.objects.get_or_create(
+        plan=plan, effective_from=datetime(2025, 1, 1, tzinfo=UTC), defaults={"price": PRICE}
+    )
+    from bench.data import make_accounts
+    from billing.models import Account
+    from orders.services.purchase import purchase_order_create
+
+    ids = make_accounts(f"{prefix}t", 1, balance=Decimal("100"))
+    account = Account.objects.get(pk=next(iter(ids.values())))
+    res = purchase_order_create(
+        account=account, creator=None, region="cn-north-1", plan_id="bench-vol", at=T0
+    )
+    assert res.order is not None
+    conn = common.raw_connect()
+    cur = conn.cursor()
+    rows = {}
+    for table, where in (
+        ("orders_purchaseorder", f"id = {res.order.pk}"),
+        ("orders_subscription", f"id = {res.order.subscription_id}"),
+        ("orders_subscriptionline", f"subscription_id = {res.order.subscription_id}"),
+    ):
+        cur.execute(f"SELECT * FROM {table} WHERE {where}")
+        cols = [d[0] for d in cur.description]
+        rows[table] = dict(zip(cols, cur.fetchone(), strict=True))
+    conn.close()
+    return rows
+
+
+def clone(prefix: str, n: int, rows: dict[str, dict[str, Any]], *, due: bool) -> tuple[list[int], list[int]]:
+    """N copies of the template order over N/5 funded accounts. Returns (account ids, line ids)."""
+    from bench.data import insert_many, make_accounts
+
+    accounts = make_accounts(prefix, max(1, n // ORDERS_PER_ACCOUNT), balance=Decimal("1000000"))
+    acc_ids = list(accounts.values())
+    conn = common.raw_connect()
+    cur = conn.cursor()
+    base = {}
+    for table in ("orders_subscription", "orders_subscriptionline", "orders_purchaseorder"):
+        cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        base[table] = int(cur.fetchone()[0]) + 1000
+    sub, line, order = (
+        rows["orders_subscription"],
+        rows["orders_subscriptionline"],
+        rows["orders_purchaseorder"],
+    )
+    far = datetime(2099, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    sub_ids = [base["orders_subscription"] + i for i in range(n)]
+    line_ids = [base["orders_subscriptionline"] + i for i in range(n)]
+
+    def subs() -> Any:
+        for i in range(n):
+            r = dict(sub)
+            r.update(id=sub_ids[i], account_id=acc_ids[i % len(acc_ids)], order_ref=f"{prefix}-{i}")
+            yield tuple(r.values())
+
+    def lines() -> Any:
+        for i in range(n):
+            r = dict(line)
+            r.update(id=line_ids[i], subscription_id=sub_ids[i])
+            if not due:
+                r["next_run_at"] = far
+            yield tuple(r.values())
+
+    def orders() -> Any:
+        for i in range(n):
+            r = dict(order)
+            r.update(
+                id=base["orders_purchaseorder"] + i,
+                order_id=f"{prefix}-{i}",
+                account_id=acc_ids[i % len(acc_ids)],
+                subscription_id=sub_ids[i],
+                resource_name="",
+            )
+            yield tuple(r.values())
+
+    insert_many(conn, "orders_subscription", list(sub), subs())
+    insert_many(conn, "orders_subscriptionline", list(line), lines())
+    insert_many(conn, "orders_purchaseorder", list(order), orders())
+    conn.close()
+    return acc_ids, line_ids
+
+
+# --- project workers ---------------------------------------------------------------------------
+
+
+def _project_proc(at_iso: str, q: Any) -> None:
+    common.setup_django()
+    import resource
+
+    from orders.services.renewal import due_lines, renewal_run
+
+    at = datetime.fromisoformat(at_iso)
+    renewed = errors = passes = 0
+    # Beat sends the task every 5 minutes; a line skipped because the other worker held its account
+    # is renewed by a later run. Here the next run starts at once, until nothing is due.
+    while passes < 50:
+        passes += 1
+        summary = renewal_run(at=at, chunk_size=100)
+        renewed, errors = renewed + summary.renewed, errors + summary.errors
+        if not due_lines(at=at).exists():
+            break
+        if summary.renewed == 0:
+            time.sleep(0.05)
+    q.put((renewed, passes, errors, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3))
+
+
+def run_project_processes(at: datetime) -> tuple[float, int, float]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    t0 = time.perf_counter()
+    procs = [ctx.Process(target=_project_proc, args=(at.isoformat(), q)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    res = [q.get(timeout=3 * 3600) for _ in procs]
+    for p in procs:
+        p.join()
+    return time.perf_counter() - t0, max(r[1] for r in res), max(r[3] for r in res)
+
+
+def run_project_celery(at: datetime, line_ids: list[int]) -> tuple[float, int, float]:
+    """Two ``celery worker`` processes on Redis; one ``orders.run_renewals`` task each."""
+    import redis
+
+    env = bench_env({"CELERY_BROKER_URL": BROKER})
+    redis.Redis.from_url(BROKER).flushdb()
+    logs = []
+    workers = []
+    for i in range(2):
+        log = open(f"/tmp/bench-b1-worker{i}.log", "w")  # noqa: SIM115
+        logs.append(log)
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "-n",
+                    f"bench{i}@%h",
+                    "--loglevel",
+                    "WARNING",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        )
+    peak = 0.0
+    try:
+        from celery import Celery
+
+        sender = Celery(broker=BROKER)
+        time.sleep(4)  # let both workers connect before the tasks go out
+        t0 = time.perf_counter()
+        for _ in range(2):
+            sender.send_task("orders.run_renewals", kwargs={"at": at.isoformat()})
+        from orders.models.engine import SubscriptionLine
+
+        deadline = time.monotonic() + 3 * 3600
+        broker = redis.Redis.from_url(BROKER)
+        passes = 1
+        while time.monotonic() < deadline:
+            if broker.llen("celery") == 0 and passes < 50:
+                # both tasks taken; what the other worker held is due again: beat's next send, early
+                if SubscriptionLine.objects.filter(pk__in=line_ids, periods_billed__lt=2).exists():
+                    for _ in range(2):
+                        sender.send_task("orders.run_renewals", kwargs={"at": at.isoformat()})
+                    passes += 1
+            peak = max(peak, sum(proc_rss_mb(w.pid) for w in workers) / 2)
+            left = SubscriptionLine.objects.filter(pk__in=line_ids[:: max(1, len(line_ids) // 2000)]).filter(
+                periods_billed__lt=2
+            )
+            if (
+                not left.exists()
+                and not SubscriptionLine.objects.filter(pk__in=line_ids, periods_billed__lt=2).exists()
+            ):
+                break
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - t0
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        for log in logs:
+            log.close()
+        redis.Redis.from_url(BROKER).flushdb()  # the order_renewed notifications nobody consumes here
+    return elapsed, passes, peak
+
+
+# --- baseline -------------------------------------------------------------------------------------
+
+
+def _baseline_proc(line_lo: int, line_hi: int, at: datetime, q: Any) -> None:
+    conn = common.raw_connect()
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT v.id FROM plans_priceversion v JOIN plans_plan p ON p.id = v.plan_id WHERE p.plan_id = 'bench-vol'"  # noqa: E501
+    )
+    price_version = int(cur.fetchone()[0])
+    done = 0
+    import resource
+
+    while True:
+        cur.execute(
+            "SELECT l.id, l.subscription_id, l.periods_billed, l.paid_until, s.account_id, s.order_ref, "
+            "o.id, o.plan_id, o.region FROM orders_subscriptionline l "
+            "JOIN orders_subscription s ON s.id = l.subscription_id "
+            "JOIN orders_purchaseorder o ON o.subscription_id = s.id "
+            "WHERE l.id BETWEEN %s AND %s AND l.periods_billed < 2 ORDER BY l.id LIMIT 200",
+            (line_lo, line_hi),
+        )
+        cands = cur.fetchall()
+        if not cands:
+            conn.rollback()
+            break
+        accounts = sorted({r[4] for r in cands})
+        marks = ",".join(["%s"] * len(accounts))
+        cur.execute(
+            f"SELECT id, balance FROM billing_account WHERE id IN ({marks}) ORDER BY id FOR UPDATE SKIP LOCKED",  # noqa: E501
+            accounts,
+        )
+        bal = {int(r[0]): Decimal(r[1]) for r in cur.fetchall()}
+        mine = [r for r in cands if r[4] in bal]
+        if not mine:
+            conn.rollback()
+            time.sleep(0.01)
+            continue
+        ids = [r[0] for r in mine]
+        marks = ",".join(["%s"] * len(ids))
+        cur.execute(
+            f"SELECT id FROM orders_subscriptionline WHERE id IN ({marks}) AND periods_billed < 2 "
+            "ORDER BY id FOR UPDATE SKIP LOCKED",
+            ids,
+        )
+        locked = {int(r[0]) for r in cur.fetchall()}
+        mine = [r for r in mine if r[0] in locked]
+        now = datetime.now(UTC).replace(tzinfo=None)
+        ledger_rows, usage_rows, line_rows, order_rows, event_rows = [], [], [], [], []
+        for line_id, _sub_id, _pb, paid_until, account_id, order_ref, order_pk, plan_id, region in mine:
+            start = paid_until
+            end = _add_month(start)
+            bal[account_id] -= PRICE
+            key = f"line:{line_id}:p:{start:%Y%m%dT%H%M%S}"
+            ledger_rows.append(
+                (account_id, -PRICE, bal[account_id], "charge", "purchase_order", order_ref, "", key, now)
+            )
+            usage_rows.append(
+                (
+                    account_id,
+                    "purchase",
+                    order_ref,
+                    line_id,
+                    f"p:{start:%Y%m%dT%H%M%S}",
+                    region,
+                    plan_id,
+                    start,
+                    end,
+                    Decimal(1),
+                    PRICE,
+                    PRICE,
+                    "renew",
+                    "paid",
+                    now,
+                    now,
+                    key,
+                )
+            )
+            line_rows.append((end, end - timedelta(days=7), now, line_id))
+            order_rows.append((end, now, order_pk))
+            event_rows.append((order_pk, now, 5, 5, "renewed", '{"charged": true}'))
+        cur.executemany(
+            "INSERT INTO billing_ledgerentry (account_id, amount, balance_after, kind, subject_type, subject_id, "  # noqa: E501
+            "memo, idempotency_key, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            ledger_rows,
+        )
+        first_entry = int(cur.lastrowid)  # one multi-row INSERT: consecutive ids (innodb_autoinc_lock_mode 1)
+        cur.executemany(
+            "INSERT INTO usage_usagerecord (account_id, source, order_ref, line_id, period_key, region, "
+            "plan_id, period_start, period_end, quantity, unit_price, amount, kind, status, created_at, paid_at, "  # noqa: E501
+            "ledger_entry_id, price_version_id, component_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '')",
+            [(*r[:-1], first_entry + i, price_version) for i, r in enumerate(usage_rows)],
+        )
+        cur.executemany(
+            "UPDATE billing_account SET balance = %s, updated_at = %s WHERE id = %s",
+            [(b, now, a) for a, b in bal.items()],
+        )
+        cur.executemany(
+            "UPDATE orders_subscriptionline SET periods_billed = 2, paid_until = %s, next_run_at = %s, "
+            "updated_at = %s WHERE id = %s",
+            line_rows,
+        )
+        cur.executemany(
+            "UPDATE orders_purchaseorder SET deadline = %s, updated_at = %s WHERE id = %s", order_rows
+        )
+        cur.executemany(
+            "INSERT INTO orders_purchaseorderevent (order_id, time, from_status, to_status, reason, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            event_rows,
+        )
+        conn.commit()
+        done += len(mine)
+    conn.close()
+    q.put((done, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3))
+
+
+def _add_month(dt: datetime) -> datetime:
+    y, m = (dt.year + dt.month // 12, dt.month % 12 + 1)
+    import calendar
+
+    return dt.replace(year=y, month=m, day=min(dt.day, calendar.monthrange(y, m)[1]))
+
+
+def run_baseline(line_ids: list[int], at: datetime) -> tuple[float, int, float]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    t0 = time.perf_counter()
+    procs = [ctx.Process(target=_baseline_proc, args=(min(line_ids), max(line_ids), at, q)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    res = [q.get(timeout=3 * 3600) for _ in procs]
+    for p in procs:
+        p.join()
+    return time.perf_counter() - t0, sum(r[0] for r in res), max(r[1] for r in res)
+
+
+def main() -> int:
+    if not common.bootstrap("B1"):
+        return 0
+    from bench.project import renewal_adapter
+
+    if renewal_adapter() is None:
+        common.print_skip("B1", "orders.services.renewal.renewal_run not found")
+        return 0
+    n = size("B1")
+    mode = os.environ.get("BENCH_B1_MODE") or ("celery" if common.SCALE == "full" else "processes")
+    if mode == "celery" and not (redis_ok() and shutil.which(sys.executable)):
+        mode = "processes"
+    if mode == "processes":
+        os.environ.setdefault("CELERY_BROKER_URL", BROKER if redis_ok() else "filesystem://")
+    prefix = f"b1x{random.randrange(10**6)}"
+    rows = template(prefix)
+    proj_accounts, proj_lines = clone(f"{prefix}p", n, rows, due=True)
+    base_accounts, base_lines = clone(f"{prefix}b", n, rows, due=False)
+    line = rows["orders_subscriptionline"]
+    at = line["next_run_at"].replace(tzinfo=UTC) + timedelta(hours=1)
+
+    base_s, base_done, base_rss = run_baseline(base_lines, at)
+    if mode == "celery":
+        proj_s, passes, proj_rss = run_project_celery(at, proj_lines)
+    else:
+        proj_s, passes, proj_rss = run_project_processes(at)
+
+    from bench.data import ledger_mismatches
+    from orders.models.engine import SubscriptionLine
+    from usage.models import UsageRecord
+
+    billed = SubscriptionLine.objects.filter(pk__in=proj_lines, periods_billed=2).count()
+    over = SubscriptionLine.objects.filter(pk__in=proj_lines, periods_billed__gt=2).count()
+    records = UsageRecord.objects.filter(line_id__in=proj_lines, kind="renew").count()
+    mismatches = ledger_mismatches(proj_accounts) + ledger_mismatches(base_accounts)
+    checks_ok = billed == n and over == 0 and records == n and not mismatches and base_done == n
+    proj_rate, base_rate = n / proj_s, n / base_s
+    ratio = proj_rate / base_rate
+    how = (
+        "2 celery workers on Redis"
+        if mode == "celery"
+        else "2 OS processes calling renewal_run (no broker hop)"
+    )
+    emit(
+        Result(
+            "B1",
+            "billing run",
+            f"{n:,} due subscriptions over {len(proj_accounts):,} accounts",
+            f"{fmt_rate(proj_rate, 'sub')} ({proj_s:.1f} s)",
+            f"{fmt_rate(base_rate, 'sub')} ({base_s:.1f} s)",
+            f"{ratio:.2f}x",
+            peak_memory=f"{proj_rss:.0f} MB per worker (baseline {base_rss:.0f} MB)",
+            target=">= 0.5x baseline rate; memory flat in N",
+            verdict="MET" if ratio >= 0.5 and checks_ok else ("MISSED" if checks_ok else "FAILED"),
+            notes=f"{how}; {passes} run(s) per worker until nothing was due; "
+            f"billed once {billed:,}/{n:,}, twice {over}, renew records {records:,}, "
+            f"balance==ledger {'yes' if not mismatches else f'NO ({len(mismatches)})'}",
+            numbers={
+                "n": n,
+                "rate": proj_rate,
+                "base_rate": base_rate,
+                "ratio": ratio,
+                "worker_rss_mb": proj_rss,
+            },
+            checks_ok=checks_ok,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

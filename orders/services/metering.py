@@ -2,8 +2,8 @@
 
 Built for volume (benchmarked at 1,000,000 events in batches of 1000): a batch costs a fixed handful
 of queries whatever its size: resolve the instances (package instances and purchase orders), load
-their postpaid lines, count the event ids already stored, one ``bulk_create(ignore_conflicts=True)``,
-and count again. A duplicate ``event_id`` (in the batch or stored earlier) is counted, never stored
+their postpaid lines, and one multi-row ``INSERT IGNORE`` whose affected-row count is the number
+accepted. A duplicate ``event_id`` (in the batch or stored earlier) is counted, never stored
 twice; the database's unique (account, event_id) constraint is the final guard against races.
 """
 
@@ -14,6 +14,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from orders.models.engine import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
@@ -24,6 +26,16 @@ from usage.models import MeterEvent
 
 MAX_EVENTS = 1000
 MAX_QUANTITY = Decimal("1e15")
+COLUMNS = (
+    "account",
+    "event_id",
+    "line_id",
+    "instance_ref",
+    "component_id",
+    "quantity",
+    "timestamp",
+    "created_at",
+)
 
 
 @dataclass
@@ -101,7 +113,7 @@ def meter_events_ingest(*, account_id: int, events: list[Any]) -> IngestResult:
         lines.setdefault(row.subscription_id, []).append(row)
     open_from: dict[int, datetime] = {}
 
-    to_insert: list[MeterEvent] = []
+    to_insert: list[tuple[Any, ...]] = []
     seen_ids: set[str] = set()
     for i, ev in parsed:
         sub_id = sub_of.get(ev["instance"])
@@ -137,25 +149,51 @@ def meter_events_ingest(*, account_id: int, events: list[Any]) -> IngestResult:
             continue
         seen_ids.add(ev["event_id"])
         to_insert.append(
-            MeterEvent(
-                account_id=account_id,
-                event_id=ev["event_id"],
-                line_id=line.pk,
-                instance_ref=ev["instance"],
-                component_id=line.component_id,
-                quantity=ev["quantity"],
-                timestamp=ev["ts"],
-            )
+            (ev["event_id"], line.pk, ev["instance"], line.component_id, ev["quantity"], ev["ts"])
         )
     if to_insert:
-        ids = [e.event_id for e in to_insert]
-        before = MeterEvent.objects.filter(account_id=account_id, event_id__in=ids).count()
-        MeterEvent.objects.bulk_create(to_insert, ignore_conflicts=True, batch_size=MAX_EVENTS)
-        after = MeterEvent.objects.filter(account_id=account_id, event_id__in=ids).count()
-        result.accepted = after - before
+        result.accepted = _insert_ignore(account_id=account_id, rows=to_insert)
         result.duplicates += len(to_insert) - result.accepted
     result.rejected.sort(key=lambda r: r["index"])
     return result
+
+
+def _insert_ignore(*, account_id: int, rows: list[tuple[Any, ...]]) -> int:
+    """One multi-row ``INSERT IGNORE`` (``INSERT OR IGNORE`` on SQLite); returns the rows inserted.
+
+    Hand-written because Django's ``bulk_create`` spends most of a 1000-row batch compiling SQL
+    (per-value field preparation); the unique (account, event_id) constraint drops duplicates, and
+    the affected-row count is exactly the number of new events.
+    """
+    meta = MeterEvent._meta
+    columns = [meta.get_field(name).get_attname_column()[1] for name in COLUMNS]  # type: ignore[union-attr]
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    values = [
+        (
+            account_id,
+            event_id,
+            line_id,
+            ref,
+            component_id,
+            ops.adapt_decimalfield_value(qty, 20, 4),
+            ops.adapt_datetimefield_value(ts),
+            now,
+        )
+        for event_id, line_id, ref, component_id, qty, ts in rows
+    ]
+    verb = "INSERT OR IGNORE" if connection.vendor == "sqlite" else "INSERT IGNORE"
+    qn = ops.quote_name
+    head = f"{verb} INTO {qn(meta.db_table)} ({', '.join(qn(str(c)) for c in columns)}) VALUES "
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    step = 100 if connection.vendor == "sqlite" else MAX_EVENTS  # SQLite's bound-parameter limit
+    inserted = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for i in range(0, len(values), step):
+            part = values[i : i + step]
+            cursor.execute(head + ", ".join([row_marks] * len(part)), [v for row in part for v in row])
+            inserted += max(cursor.rowcount, 0)
+    return inserted
 
 
 def _pick_line(candidates: list[SubscriptionLine], component_id: str) -> SubscriptionLine | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -34,6 +34,7 @@ from orders.api.purchase_serializers import (
     SpeedSerializer,
     UsageRecordSerializer,
 )
+from orders.models.engine import SubscriptionLine
 from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
 from orders.services import purchase as svc
 from usage.selectors import GROUP_BY, parse_time, report_csv, report_range, usage_records, usage_report
@@ -104,7 +105,16 @@ class PurchaseOrdersView(UsageApiView):
     )
     def get(self, request: Request) -> Response:
         account = resolve_account(request.user, namespace_from_request(request))
-        qs = PurchaseOrder.objects.select_related("account", "plan", "creator").filter(account=account)
+        line_paid = (
+            SubscriptionLine.objects.filter(subscription_id=OuterRef("subscription_id"))
+            .order_by("id")
+            .values("paid_until")[:1]
+        )
+        qs = (
+            PurchaseOrder.objects.select_related("account", "plan", "creator")
+            .filter(account=account)
+            .annotate(line_paid_until=Subquery(line_paid))
+        )
         params = request.query_params
         errors: dict[str, list[str]] = {}
         status = params.get("status")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api.fields import Money2Field
+from orders.models.engine import SubscriptionLine
 from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
 
 
@@ -19,6 +22,7 @@ class PurchaseOrderSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     creator = serializers.SerializerMethodField()
     end_time = serializers.DateTimeField(read_only=True, required=False)
+    deadline = serializers.SerializerMethodField()
 
     class Meta:
         model = PurchaseOrder
@@ -41,6 +45,24 @@ class PurchaseOrderSerializer(serializers.ModelSerializer):
 
     def get_status(self, obj: PurchaseOrder) -> str:
         return PurchaseOrderStatus(obj.status).label
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_deadline(self, obj: PurchaseOrder) -> str | None:
+        """End of the paid period. Hourly/postpaid lines are advanced by the billing-jobs runner, so
+        the line's ``paid_until`` wins when it is later than the stored deadline."""
+        deadline = obj.deadline
+        if obj.plan.billing_mode != "prepaid" and obj.subscription_id:
+            paid = getattr(obj, "line_paid_until", None)
+            if not hasattr(obj, "line_paid_until"):
+                paid = (
+                    SubscriptionLine.objects.filter(subscription_id=obj.subscription_id)
+                    .order_by("id")
+                    .values_list("paid_until", flat=True)
+                    .first()
+                )
+            if paid is not None and (deadline is None or paid > deadline):
+                deadline = paid
+        return None if deadline is None else serializers.DateTimeField().to_representation(deadline)
 
     def get_creator(self, obj: PurchaseOrder) -> str:
         return obj.creator.get_username() if obj.creator_id and obj.creator else ""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -181,3 +182,18 @@ def test_service_raises_domain_errors(user):
     with pytest.raises(DomainError):
         purchase_order_create(account=account, creator=user, region="", plan_id="vol-50g", at=T0)
     assert PurchaseOrder.objects.count() == 0
+
+
+def test_hourly_deadline_follows_the_line(api, user):
+    account = account_of(user, "10")
+    make_plan("cpu-hour", "0.25", mode=BillingMode.HOURLY, cycle=Cycle.HOUR, plan_type="cpu")
+    order = purchase_order_create(
+        account=account, creator=user, region="cn-north-1", plan_id="cpu-hour"
+    ).order
+    later = order.deadline + timedelta(hours=5)
+    SubscriptionLine.objects.filter(subscription=order.subscription).update(
+        paid_until=later
+    )  # the jobs runner
+    got = api.get(f"/usageapi/v1/orders/{order.pk}").json()["data"]["order"]["deadline"]
+    listed = api.get("/usageapi/v1/orders").json()["data"]["results"][0]["deadline"]
+    assert got == listed == later.isoformat().replace("+00:00", "Z")

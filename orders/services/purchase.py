@@ -43,6 +43,7 @@ from orders.models.purchase import (
 from orders.services import notify
 from orders.services.engine import (
     PeriodCharge,
+    line_bill_metered_period,
     line_charge_period,
     next_period,
     period_of,
@@ -60,6 +61,7 @@ S = PurchaseOrderStatus
 RUNNING = (S.CONSUMING, S.RENEWALFAILED)
 RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_QUANTITIES = 10000
+MAX_CATCH_UP_PERIODS = 48
 PAID_PERIOD_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.SWITCH, UsageKind.HOURLY)
 
 # The one map of allowed status changes.
@@ -574,12 +576,22 @@ def _stop_subscription(order: PurchaseOrder) -> None:
     line = order_line(order)
     if line is None:
         return
-    updates: dict[str, Any] = {"status": LineStatus.STOPPED}
-    if line.billing_mode != BillingMode.POSTPAID:
-        # A postpaid line keeps its clock so the jobs runner can bill the last, partial cycle.
-        updates["next_run_at"] = None
-    SubscriptionLine.objects.filter(pk=line.pk).update(**updates)
+    SubscriptionLine.objects.filter(pk=line.pk).update(status=LineStatus.STOPPED, next_run_at=None)
     Subscription.objects.filter(pk=line.subscription_id).update(status=SubscriptionStatus.ENDED)
+
+
+def _bill_postpaid_until(*, line: SubscriptionLine, order: PurchaseOrder, at: datetime) -> None:
+    """Bill the ended cycles and the last, partial one of a postpaid line being stopped (metered
+    quantity x unit price; a short balance leaves the record in ``arrears``, as the jobs runner does)."""
+    subject = ("purchase_order", order.order_id)
+    for _ in range(MAX_CATCH_UP_PERIODS):
+        line.refresh_from_db()
+        if next_period(line).end > at:
+            break
+        line_bill_metered_period(line_id=line.pk, at=at, subject=subject)
+    line.refresh_from_db()
+    if next_period(line).start < at:
+        line_bill_metered_period(line_id=line.pk, at=at, final_end=at, subject=subject)
 
 
 def purchase_order_cancel(
@@ -624,6 +636,8 @@ def purchase_order_cancel(
                     region=order.region,
                 )
                 UsageRecord.objects.filter(pk=record.pk).update(ledger_entry=posting.entry, paid_at=at)
+        if line is not None and line.billing_mode == BillingMode.POSTPAID:
+            _bill_postpaid_until(line=line, order=order, at=at)
         _stop_subscription(order)
         order = order_transition(
             order_pk=order.pk,

@@ -197,3 +197,33 @@ def test_hourly_deadline_follows_the_line(api, user):
     got = api.get(f"/usageapi/v1/orders/{order.pk}").json()["data"]["order"]["deadline"]
     listed = api.get("/usageapi/v1/orders").json()["data"]["results"][0]["deadline"]
     assert got == listed == later.isoformat().replace("+00:00", "Z")
+
+
+def test_cancel_postpaid_bills_the_metered_partial_cycle(user):
+    from orders.services.purchase import purchase_order_cancel
+    from usage.models import MeterEvent
+
+    account = account_of(user, "10")
+    make_plan("bw-post", "0.5", mode=BillingMode.POSTPAID, cycle=Cycle.MONTH)
+    order = purchase_order_create(
+        account=account, creator=user, region="cn-north-1", plan_id="bw-post", at=T0
+    ).order
+    line = SubscriptionLine.objects.get(subscription=order.subscription)
+    for i, qty in enumerate(("3", "4.5")):
+        MeterEvent.objects.create(
+            account=account, event_id=f"e{i}", line_id=line.pk, instance_ref=order.order_id,
+            quantity=Decimal(qty), timestamp=T0 + timedelta(days=i + 1),
+        )  # fmt: skip
+    purchase_order_cancel(order_pk=order.pk, actor=user, at=T0 + timedelta(days=5))
+    rec = UsageRecord.objects.get(order_ref=order.order_id)
+    assert (rec.kind, rec.quantity, rec.amount, rec.status) == (
+        UsageKind.USAGE,
+        Decimal("7.5"),
+        Decimal("3.75"),
+        UsageStatus.PAID,
+    )
+    assert rec.period_end == T0 + timedelta(days=5)
+    assert balance(account) == Decimal("6.25")
+    line.refresh_from_db()
+    assert line.status == "stopped" and line.next_run_at is None
+    assert_ledger(account)

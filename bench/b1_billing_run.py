@@ -454,7 +454,7 @@ def main() -> int:
             peak_memory=f"{proj_rss:.0f} MB per worker (baseline {base_rss:.0f} MB)",
             target=">= 0.5x baseline rate; memory flat in N",
             verdict="MET" if ratio >= 0.5 and checks_ok else ("MISSED" if checks_ok else "FAILED"),
-            notes=f"{how}; {passes} run(s) per worker until nothing was due; "
+            notes=f"{how}; {passes} renewal_run sends per worker until nothing was due; "
             f"billed once {billed:,}/{n:,}, twice {over}, renew records {records:,}, "
             f"balance==ledger {'yes' if not mismatches else f'NO ({len(mismatches)})'}",
             numbers={

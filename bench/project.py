@@ -91,3 +91,15 @@ def metering_adapter() -> tuple[str, Callable[[int, list[dict[str, Any]]], tuple
 def renewal_adapter() -> tuple[str, Callable[..., Any]] | None:
     """``orders.services.renewal.renewal_run(at=..., chunk_size=...)`` (beat's ``orders.run_renewals``)."""
     return _lookup("orders.services.renewal", "renewal_run")
+
+
+# --- B5 ---------------------------------------------------------------------------------------
+
+
+def order_list_adapter() -> tuple[str, Callable[[Any, int, int], Any]] | None:
+    """``page(user, offset, limit)`` through the vehicle-order list selector."""
+    found = _lookup("orders.selectors.vehicle", "vehicle_order_list")
+    if found is None:
+        return None
+    label, fn = found
+    return label, lambda user, offset, limit: fn(user=user, offset=offset, limit=limit)

@@ -1,0 +1,159 @@
+"""B5: page through one user's N vehicle orders (QUALITY.md): p99 per page <= 30 ms at any offset
+the UI uses.
+
+Project: ``GET /api/v1/orders?offset=&limit=30`` through the whole Django stack in-process (token
+auth, middleware, view, ``orders.selectors.vehicle.vehicle_order_list``, serializer, envelope), and
+the selector alone. Offsets: the first 10 pages, every 10% of the list, and the last 3 pages; each
+page requested several times. Other users' orders (N/2 more rows) share the table, so the
+owner index is really needed. No baseline in QUALITY.md: the target is absolute.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bench import common
+from bench.common import Result, emit, percentile, size
+
+LIMIT = 30
+REPEAT = 5
+
+
+def build(n: int, prefix: str) -> Any:
+    """One user with N orders (plus N/2 of another user), cloned from one ORM-created row."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from bench.data import insert_many
+    from billing.services import account_get_or_create
+    from orders.models.vehicle import VehicleOrder
+
+    User = get_user_model()
+    owner = User.objects.create_user(username=f"{prefix}-owner", password="x")
+    other = User.objects.create_user(username=f"{prefix}-other", password="x")
+    token = Token.objects.create(user=owner).key
+    tpl = VehicleOrder.objects.create(
+        order_no=f"{prefix}-tpl"[:24],
+        type=0,
+        vid=uuid.uuid4(),
+        owner=owner,
+        account=account_get_or_create(namespace=owner.username, member=owner),
+        summary=Decimal("1000"),
+        payment=Decimal("1000"),
+    )
+    conn = common.raw_connect()
+    cur = conn.cursor()
+    cur.execute("SELECT * FROM orders_vehicleorder WHERE id = %s", (tpl.pk,))
+    cols = [d[0] for d in cur.description]
+    row = dict(zip(cols, cur.fetchone(), strict=True))
+    other_account = account_get_or_create(namespace=other.username, member=other).pk
+    base = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    rng = random.Random(5)
+    vids = [uuid.uuid4().hex for _ in range(50)]
+
+    def rows() -> Any:
+        for i in range(n + n // 2):
+            r = dict(row)
+            mine = i < n
+            r.pop("id")
+            r.update(
+                order_id=uuid.uuid4().hex,
+                order_no=f"{prefix}{i:09d}"[:24],
+                owner_id=owner.pk if mine else other.pk,
+                account_id=row["account_id"] if mine else other_account,
+                type=rng.randrange(3),
+                state_code=rng.randrange(1, 10),
+                vid=rng.choice(vids),
+                updated_at=base + timedelta(seconds=rng.randrange(300 * 24 * 3600)),
+            )
+            yield tuple(r.values())
+
+    cols_wo_id = [c for c in cols if c != "id"]
+    insert_many(conn, "orders_vehicleorder", cols_wo_id, rows())
+    cur.execute("ANALYZE TABLE orders_vehicleorder")
+    conn.close()
+    return owner, token
+
+
+def offsets(total: int) -> list[int]:
+    pages = [i * LIMIT for i in range(10)]
+    pages += [(total * k // 10) // LIMIT * LIMIT for k in range(1, 10)]
+    last = max(0, (total - 1) // LIMIT * LIMIT)
+    pages += [max(0, last - 2 * LIMIT), max(0, last - LIMIT), last]
+    return sorted({p for p in pages if p < total})
+
+
+def main() -> int:
+    if not common.bootstrap("B5"):
+        return 0
+    from bench.project import order_list_adapter
+
+    adapter = order_list_adapter()
+    if adapter is None:
+        common.print_skip("B5", "orders.selectors.vehicle.vehicle_order_list not found")
+        return 0
+    from django.db import reset_queries
+    from django.test import Client
+
+    n = size("B5")
+    owner, token = build(n, f"b5x{random.randrange(10**6)}")
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    total = n + 1  # the clones and the template they were cloned from
+    offs = offsets(total)
+    api_lat: list[float] = []
+    sel_lat: list[float] = []
+    worst: tuple[float, int] = (0.0, 0)
+    checks_ok = True
+    for off in offs:  # warm-up: one pass over every page
+        resp = client.get(f"/api/v1/orders?offset={off}&limit={LIMIT}")
+        body = resp.json()
+        expected = min(LIMIT, total - off)
+        if (
+            resp.status_code != 200
+            or body["data"]["total"] != total
+            or len(body["data"]["results"]) != expected
+        ):
+            checks_ok = False
+            print(f"B5 check failed at offset {off}: {resp.status_code} {str(body)[:300]}", flush=True)
+    for _ in range(REPEAT):
+        for off in offs:
+            t0 = time.perf_counter()
+            client.get(f"/api/v1/orders?offset={off}&limit={LIMIT}")
+            dt = time.perf_counter() - t0
+            api_lat.append(dt)
+            worst = max(worst, (dt, off))
+            t0 = time.perf_counter()
+            adapter[1](owner, off, LIMIT)
+            sel_lat.append(time.perf_counter() - t0)
+            reset_queries()
+    p50, p99 = percentile(api_lat, 50) * 1000, percentile(api_lat, 99) * 1000
+    s50, s99 = percentile(sel_lat, 50) * 1000, percentile(sel_lat, 99) * 1000
+    emit(
+        Result(
+            "B5",
+            "order list",
+            f"{n:,} orders of one user (+{n // 2:,} of another), {len(offs)} offsets x {REPEAT}, "
+            f"limit {LIMIT}",
+            f"{1000 / p50:,.0f} pages/s (API, median)",
+            "- (absolute target)",
+            "-",
+            latency=f"{p50:.1f}/{p99:.1f} ms per page (API); selector alone {s50:.1f}/{s99:.1f} ms",
+            target="p99 <= 30 ms per page",
+            verdict="MET" if p99 <= 30 and checks_ok else ("MISSED" if checks_ok else "FAILED"),
+            notes=f"path GET /api/v1/orders -> {adapter[0]}; slowest page {worst[0] * 1000:.1f} ms at offset "
+            f"{worst[1]:,}",
+            numbers={"n": n, "p50_ms": p50, "p99_ms": p99, "sel_p99_ms": s99},
+            checks_ok=checks_ok,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

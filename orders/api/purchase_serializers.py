@@ -8,9 +8,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api.fields import Money2Field
+from config.api.fields import Money2Field as _Money2Field
 from orders.models.engine import SubscriptionLine
 from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
+
+
+@extend_schema_field({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "12.50"})
+class Money2Field(_Money2Field):
+    """``config.api.fields.Money2Field`` with its schema (a 2-place decimal string)."""
 
 
 class PurchaseOrderSerializer(serializers.ModelSerializer):

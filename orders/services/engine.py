@@ -242,7 +242,8 @@ def metered_quantity(*, line_id: int, start: datetime, end: datetime | None) -> 
     if end is not None:
         qs = qs.filter(timestamp__lt=end)
     total = qs.aggregate(total=Sum("quantity"))["total"]
-    return Decimal(total or 0)
+    # via str and quantized: SQLite sums decimals in floating point
+    return Decimal(str(total or 0)).quantize(Decimal("0.0001"))
 
 
 def line_bill_metered_period(

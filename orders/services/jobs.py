@@ -31,7 +31,7 @@ from orders.models.engine import (
     SubscriptionStatus,
 )
 from orders.models.package import ProductInstance
-from orders.services.engine import line_bill_metered_period, line_charge_period
+from orders.services.engine import line_bill_metered_period, line_charge_period, next_period
 from orders.services.package import instance_renew, subscription_suspend
 from plans.models import BillingMode
 from usage.models import UsageKind, UsageStatus
@@ -132,6 +132,13 @@ def _run_chunk(
                 log.warning("billing job for line %s failed: %s", line_id, exc)
                 summary["failed"] += 1
                 chunk_passed.add(line_id)
+                continue
+            # Still due after MAX_CATCH_UP periods (or a clock that did not move): the next run
+            # continues, so one run is bounded and can never loop on one line.
+            if SubscriptionLine.objects.filter(
+                pk=line_id, status=LineStatus.RUNNING, next_run_at__lte=at
+            ).exists():
+                chunk_passed.add(line_id)
     return True
 
 
@@ -170,6 +177,9 @@ def _run_postpaid(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary
     for _ in range(MAX_CATCH_UP):
         billed = line_bill_metered_period(line_id=line_id, at=at, subject=_subject(sub))
         if billed is None:
+            # the period has not ended: put the job's clock on its end
+            line = SubscriptionLine.objects.select_related("subscription").get(pk=line_id)
+            SubscriptionLine.objects.filter(pk=line_id).update(next_run_at=next_period(line).end)
             return
         summary["postpaid_billed"] += 1
         if billed.record.status == UsageStatus.ARREARS:

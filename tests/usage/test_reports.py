@@ -206,3 +206,16 @@ def test_usage_report_command(history, tmp_path: Path):
 def test_time_field_and_future_records(history):
     later = UsageRecord.objects.filter(period_start__gte=local(2026, 4, 1))
     assert later.count() == 1 and later.first().period_start == history["a1"].start_time + timedelta(days=31)
+
+
+def test_admin_report_page_shows_table_and_chart(history, make_user):
+    from django.test import Client
+
+    boss = make_user("boss", superuser=True)
+    c = Client()
+    c.force_login(boss)
+    r = c.get("/admin/usage/usagerecord/report/?period=2026-03&by=account")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "<svg" in body and "162.0000" in body
+    assert c.get("/admin/usage/usagerecord/report/?period=bad").status_code == 200

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -83,7 +83,7 @@ class Command(BaseCommand):
         return "\n".join(lines) + "\n"
 
 
-def draw_chart(series: list[Any], path: Path, *, title: str) -> None:
+def draw_chart(series: list[Any], path: Path | IO[bytes], *, title: str, fmt: str | None = None) -> None:
     """Stacked bars: one bar per day, one colour per plan (or account). Agg backend: no display."""
     import matplotlib
 
@@ -105,5 +105,5 @@ def draw_chart(series: list[Any], path: Path, *, title: str) -> None:
         ax.legend(fontsize="small")
     ax.tick_params(axis="x", labelrotation=60, labelsize=7)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format=fmt)
     plt.close(fig)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 from config.api.fields import MoneyField
@@ -211,3 +212,28 @@ class ImportReportSerializer(serializers.Serializer):
     new_versions = serializers.ListField(child=serializers.CharField())
     removed_versions = serializers.ListField(child=serializers.CharField())
     kept_used = serializers.ListField(child=serializers.CharField())
+
+
+ERROR_MEANINGS = {
+    400: "3307 invalid parameters (data.errors names each field) or a 36xx catalog error",
+    401: "3305 no or bad credentials",
+    403: "3306 staff only",
+    404: "3601 plan / 3606 product not found",
+    409: "3602 plan exists / 3610 price version used",
+    503: "3608 plan service failed, catalog unchanged",
+}
+
+
+# The error envelope: ``code`` (36xx/33xx), ``msg``, ``data.errors`` {field: [reasons]}.
+ErrorSerializer = inline_serializer(
+    name="PlansError",
+    fields={
+        "code": serializers.IntegerField(),
+        "msg": serializers.CharField(),
+        "data": serializers.JSONField(required=False),
+    },
+)
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    return {s: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[s]) for s in statuses}

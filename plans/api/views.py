@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ from plans.api.serializers import (
     PriceVersionSerializer,
     ProductSerializer,
     SyncRequestSerializer,
+    error_responses,
     reject_unknown,
 )
 from plans.catalog import catalog_export
@@ -75,9 +77,12 @@ def _with_current_price(qs: QuerySet[Plan]) -> QuerySet[Plan]:
 
 @extend_schema(tags=["plans"])
 @extend_schema_view(
-    list=extend_schema(summary="List plans", responses=PlanSerializer(many=True)),
+    list=extend_schema(
+        summary="List plans", responses={200: PlanSerializer(many=True), **error_responses(400, 401)}
+    ),
     retrieve=extend_schema(
-        summary="A plan with its price versions, rules and items", responses=PlanDetailSerializer
+        summary="A plan with its price versions, rules and items",
+        responses={200: PlanDetailSerializer, **error_responses(401, 404)},
     ),
 )
 class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -103,7 +108,9 @@ class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         return Response(PlanDetailSerializer(fresh).data, status=code)
 
     @extend_schema(
-        summary="Create a plan (staff)", request=PlanWriteSerializer, responses={201: PlanDetailSerializer}
+        summary="Create a plan (staff)",
+        request=PlanWriteSerializer,
+        responses={201: PlanDetailSerializer, **error_responses(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:
         ser = PlanWriteSerializer(data=request.data)
@@ -115,7 +122,7 @@ class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     @extend_schema(
         summary="Change a plan (staff); status 'retired' retires it",
         request=PlanWriteSerializer(partial=True),
-        responses=PlanDetailSerializer,
+        responses={200: PlanDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def partial_update(self, request: Request, plan_id: str) -> Response:
         plan = plan_get(plan_id)
@@ -128,7 +135,7 @@ class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     @extend_schema(
         summary="Publish a price version (staff); must start one cycle ahead unless force",
         request=PriceVersionCreateSerializer,
-        responses={201: PriceVersionSerializer},
+        responses={201: PriceVersionSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def prices(self, request: Request, plan_id: str) -> Response:
         plan = plan_get(plan_id)
@@ -142,8 +149,14 @@ class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
 @extend_schema(tags=["plans"])
 @extend_schema_view(
-    list=extend_schema(summary="List products with their components"),
-    retrieve=extend_schema(summary="A product with its components"),
+    list=extend_schema(
+        summary="List products with their components",
+        responses={200: ProductSerializer(many=True), **error_responses(400, 401)},
+    ),
+    retrieve=extend_schema(
+        summary="A product with its components",
+        responses={200: ProductSerializer, **error_responses(401, 404)},
+    ),
 )
 class ProductViewSet(PlansView, viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated]
@@ -170,7 +183,7 @@ class CostView(PlansView, APIView):
     @extend_schema(
         summary="Price components of a product's plan",
         request=CostRequestSerializer,
-        responses={200: CostSerializer, 400: OpenApiResponse(description="3307/3604/3605/3609")},
+        responses={200: CostSerializer, **error_responses(400, 401, 404)},
     )
     def post(self, request: Request) -> Response:
         ser = CostRequestSerializer(data=request.data)
@@ -201,7 +214,10 @@ class CatalogView(PlansView, APIView):
 
     permission_classes = [StaffOnlyPermission]
 
-    @extend_schema(summary="Export the catalog document (staff)", responses={200: dict})
+    @extend_schema(
+        summary="Export the catalog document (staff)",
+        responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403)},
+    )
     def get(self, request: Request) -> Response:
         return Response(catalog_export())
 
@@ -215,10 +231,7 @@ class SyncView(PlansView, APIView):
     @extend_schema(
         summary="Sync the catalog from the plan service now (staff)",
         request=SyncRequestSerializer,
-        responses={
-            200: ImportReportSerializer,
-            503: OpenApiResponse(description="3608: plan service failed"),
-        },
+        responses={200: ImportReportSerializer, **error_responses(400, 401, 403, 503)},
     )
     def post(self, request: Request) -> Response:
         ser = SyncRequestSerializer(data=request.data)

@@ -85,6 +85,7 @@ def test_writes_are_staff_only(api, catalog, client):
     err(api.get("/api/v1/catalog"), 403, 3306)
     err(api.post("/api/v1/plans/sync", {}, format="json"), 403, 3306)
     err(client.get("/api/v1/plans"), 401, 3305)
+    err(client.get("/api/v1/catalog", HTTP_AUTHORIZATION="Token not-a-token"), 401, 3305)
     assert not Plan.objects.filter(plan_id="x1").exists()
     assert Plan.objects.get(plan_id="vol-50g").name == "Volume 50G"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -83,6 +84,18 @@ def _instance(request: Request, ext: str) -> ProductInstance:
     if inst is None:
         raise svc.instance_not_found(ext)
     return inst
+
+
+def jsonable(value: Any) -> Any:
+    """JSON numbers with a fraction arrive as ``Decimal`` (never float); JSON columns cannot store
+    that type, so such numbers are kept as their exact decimal string."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
 
 
 # --- representations -------------------------------------------------------------------------------
@@ -259,7 +272,7 @@ class PackageOrdersView(PackageApiView):
                 prod_id=p["prod_id"],
                 prod_name=p["prod_name"],
                 plan_id=p["plan"]["plan_id"],
-                attrs={a["attr_id"]: a["attr_value"] for a in p["plan"]["attrs_id_value"]},
+                attrs={a["attr_id"]: jsonable(a["attr_value"]) for a in p["plan"]["attrs_id_value"]},
                 instances=[
                     svc.InstanceSpec(prod_inst_id_ext=i["id"], is_auto_renew=bool(i["is_auto_renew"]))
                     for i in p["prod_instance_ext_array"]
@@ -272,7 +285,7 @@ class PackageOrdersView(PackageApiView):
             app_id=v["app_id"],
             order_user_name=v["order_user_name"],
             description=v["description"],
-            extra_info=v["extra_info"],
+            extra_info=jsonable(v["extra_info"]),
             products=products,
             actor=request.user,
         )
@@ -412,7 +425,7 @@ class InstanceChangeConfigView(PackageApiView):
         changes = [
             svc.ComponentChange(
                 component_id=c["component_id"],
-                attrs={a["attr_id"]: a["attr_value"] for a in c["attrs_id_value"]},
+                attrs={a["attr_id"]: jsonable(a["attr_value"]) for a in c["attrs_id_value"]},
             )
             for c in s.validated_data["component_infos"]
         ]

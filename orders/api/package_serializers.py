@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from rest_framework import serializers
 
 from config.api.fields import MoneyField
@@ -13,7 +14,7 @@ ID_FIELD = {"max_length": 100, "allow_blank": False}
 
 class AttrSerializer(serializers.Serializer):
     attr_id = serializers.CharField(max_length=50)
-    attr_value = serializers.JSONField()
+    attr_value = serializers.JSONField(encoder=DjangoJSONEncoder)
 
     def validate_attr_value(self, value: Any) -> Any:
         if isinstance(value, dict | list):
@@ -36,7 +37,7 @@ class InstanceExtSerializer(serializers.Serializer):
 class ProductSetSerializer(serializers.Serializer):
     prod_id = serializers.CharField(max_length=50)
     prod_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    prod_instance_ext_array = InstanceExtSerializer(many=True, min_length=1, max_length=100)
+    prod_instance_ext_array = InstanceExtSerializer(many=True, min_length=1, max_length=100)  # type: ignore[call-arg]
     plan = PlanInSerializer()
 
 
@@ -45,8 +46,10 @@ class PackageOrderCreateSerializer(serializers.Serializer):
     order_user_id = serializers.CharField(max_length=50, help_text="the account namespace")
     order_user_name = serializers.CharField(max_length=200, allow_blank=True)
     description = serializers.CharField(max_length=2000, allow_blank=True)
-    extra_info = serializers.JSONField(help_text="a string or an object, stored as given")
-    order_product_set = ProductSetSerializer(many=True, min_length=1, max_length=50)
+    extra_info = serializers.JSONField(
+        encoder=DjangoJSONEncoder, help_text="a string or an object, stored as given"
+    )
+    order_product_set = ProductSetSerializer(many=True, min_length=1, max_length=50)  # type: ignore[call-arg]
 
 
 class RenewSerializer(serializers.Serializer):
@@ -58,12 +61,12 @@ class RenewSerializer(serializers.Serializer):
 
 class ComponentInfoSerializer(serializers.Serializer):
     component_id = serializers.CharField(max_length=50)
-    attrs_id_value = AttrSerializer(many=True, max_length=100)
+    attrs_id_value = AttrSerializer(many=True, max_length=100)  # type: ignore[call-arg]
 
 
 class ChangeConfigSerializer(serializers.Serializer):
     plan_id = serializers.CharField(max_length=50)
-    component_infos = ComponentInfoSerializer(many=True, min_length=1, max_length=100)
+    component_infos = ComponentInfoSerializer(many=True, min_length=1, max_length=100)  # type: ignore[call-arg]
 
     def validate_component_infos(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ids = [c["component_id"] for c in value]

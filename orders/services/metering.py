@@ -69,7 +69,10 @@ def _parse(index: int, raw: Any) -> tuple[dict[str, Any] | None, str]:
     if not qty.is_finite() or qty < 0 or qty > MAX_QUANTITY or qty != qty.quantize(Decimal("0.0001")):
         return None, "quantity: must be >= 0 with at most 4 decimal places"
     ts_raw = raw.get("timestamp")
-    ts: datetime | None = parse_datetime(ts_raw) if isinstance(ts_raw, str) else None
+    try:
+        ts: datetime | None = parse_datetime(ts_raw) if isinstance(ts_raw, str) else None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        ts = None
     if ts is None or ts.tzinfo is None:
         return None, "timestamp: required, ISO 8601 with a UTC offset"
     return {

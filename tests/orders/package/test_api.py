@@ -223,3 +223,26 @@ def test_meter_events_batch_is_a_few_queries(api, setup, django_assert_max_num_q
         r = api.post("/api/v1/meter-events", {"events": events}, format="json")
     assert r.json()["data"]["accepted"] == 1000
     assert ProductInstance.objects.count() == 1 and UsageRecord.objects.count() == 2
+
+
+def test_fractional_numbers_in_json_fields_are_kept_exact(api, setup):
+    body = create_body(cpu="2")
+    body["extra_info"] = {"ratio": 0.1, "items": [1.25]}
+    r = api.post("/api/v1/package-orders", body, format="json")
+    assert r.status_code == 201, r.content
+    order = PackageOrder.objects.get(order_id=r.json()["data"]["order_id"])
+    assert order.extra_info == {"ratio": "0.1", "items": ["1.25"]}
+
+
+def test_impossible_timestamp_is_rejected_not_a_500(api, setup):
+    oid = create(api)
+    api.post(f"/api/v1/package-orders/{oid}/charge")
+    ev = {
+        "event_id": "z",
+        "instance": "i-1",
+        "component_id": "net",
+        "quantity": "1",
+        "timestamp": "2026-13-45T00:00:00Z",
+    }
+    r = api.post("/api/v1/meter-events", {"events": [ev]}, format="json")
+    assert r.status_code == 200 and r.json()["data"]["rejected"][0]["index"] == 0

@@ -480,8 +480,14 @@ def _parse_services(v: _Validator, root: dict[str, Any]) -> list[DocService] | N
 # --- validation against the database -----------------------------------------------------------
 
 
-def _check_against_db(doc: CatalogDocument, *, now: datetime, force: bool) -> dict[str, list[str]]:
+def _check_against_db(
+    doc: CatalogDocument, *, now: datetime, force: bool, retire_missing: bool = True
+) -> dict[str, list[str]]:
     v = _Validator()
+    if retire_missing and not doc.plans and Plan.objects.filter(status=PlanStatus.ACTIVE).exists():
+        # A plan service that answers an empty list is far more likely broken than retiring
+        # the whole catalog on purpose (staff retire plans one by one in the admin or API).
+        v.err("plans", "empty: that would retire every active plan; refused")
     doc_components: dict[str, set[str]] = {}
     for product in doc.products or []:
         doc_components[product.prod_id] = {c.component_id for c in product.components}
@@ -625,7 +631,7 @@ def _import_once(
     with transaction.atomic():
         # Serialize imports: one sync at a time decides what disappeared.
         list(Plan.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
-        errors = _check_against_db(doc, now=now, force=force)
+        errors = _check_against_db(doc, now=now, force=force, retire_missing=retire_missing)
         if errors:
             raise _invalid(errors)
         report = _apply(doc, now=now, dry_run=dry_run, retire_missing=retire_missing)

@@ -225,3 +225,12 @@ def test_demo_piids_are_fixed():
         for i in p["items"]
         if i["name"] == "Roadside assistance"
     )
+
+
+def test_empty_plan_list_does_not_retire_the_catalog(doc):
+    catalog_import(doc, now=NOW)
+    before = snapshot()
+    with pytest.raises(DomainError) as exc:
+        catalog_import({"plans": []}, now=NOW)
+    assert exc.value.code_for("plans") == 3607 and "plans" in (exc.value.errors or {})
+    assert snapshot() == before

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.db import retry_on_deadlock
@@ -243,80 +243,86 @@ def package_order_create(
             )
         priced.append((product, Plan.objects.get(plan_id=product.plan_id), result))
 
-    with transaction.atomic():
-        _lock_account(account_id)
-        order = PackageOrder.objects.create(
-            order_id=_new_order_id(),
-            account_id=account_id,
-            app_id=app_id,
-            order_user_name=order_user_name,
-            description=description,
-            extra_info=extra_info if extra_info is not None else {},
-            created_by=actor if getattr(actor, "pk", None) else None,
-        )
-        records: list[UsageRecord] = []
-        for product, plan, result in priced:
-            for inst in product.instances:
-                sub = Subscription.objects.create(
-                    account_id=account_id,
-                    kind=SubscriptionKind.PACKAGE,
-                    order_ref=order.order_id,
-                    status=SubscriptionStatus.PENDING,
-                    anchor=at,
-                    auto_renew=inst.is_auto_renew,
-                )
-                ProductInstance.objects.create(
-                    order=order,
-                    prod_id=product.prod_id,
-                    prod_name=product.prod_name,
-                    plan_id=plan.plan_id,
-                    attrs=product.attrs,
-                    prod_inst_id_ext=inst.prod_inst_id_ext,
-                    is_auto_renew=inst.is_auto_renew,
-                    subscription=sub,
-                )
-                for cost in result.components:
-                    cycle = Cycle.HOUR if cost.billing_mode == BillingMode.HOURLY else cost.cycle
-                    line = SubscriptionLine.objects.create(
-                        subscription=sub,
-                        component_id=cost.component_id,
-                        plan=plan,
-                        billing_mode=cost.billing_mode,
-                        cycle=cycle,
-                        attrs=product.attrs,
-                        price=cost.price,
-                        price_rule_id=cost.rule_id,
-                        status=LineStatus.PENDING,
+    try:
+        with transaction.atomic():
+            _lock_account(account_id)
+            order = PackageOrder.objects.create(
+                order_id=_new_order_id(),
+                account_id=account_id,
+                app_id=app_id,
+                order_user_name=order_user_name,
+                description=description,
+                extra_info=extra_info if extra_info is not None else {},
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
+            records: list[UsageRecord] = []
+            for product, plan, result in priced:
+                for inst in product.instances:
+                    sub = Subscription.objects.create(
+                        account_id=account_id,
+                        kind=SubscriptionKind.PACKAGE,
+                        order_ref=order.order_id,
+                        status=SubscriptionStatus.PENDING,
+                        anchor=at,
+                        auto_renew=inst.is_auto_renew,
                     )
-                    line.subscription = sub
-                    if cost.billing_mode in (BillingMode.PREPAID, BillingMode.HOURLY):
-                        period = period_of(anchor=at, cycle=cycle, index=1)
-                        record, _ = usage_record_write(
-                            line=line,
-                            period_start=period.start,
-                            period_end=period.end,
-                            key=period.key,
-                            kind=UsageKind.NEW,
-                            unit_price=cost.price,
+                    ProductInstance.objects.create(
+                        order=order,
+                        prod_id=product.prod_id,
+                        prod_name=product.prod_name,
+                        plan_id=plan.plan_id,
+                        attrs=product.attrs,
+                        prod_inst_id_ext=inst.prod_inst_id_ext,
+                        is_auto_renew=inst.is_auto_renew,
+                        subscription=sub,
+                    )
+                    for cost in result.components:
+                        cycle = Cycle.HOUR if cost.billing_mode == BillingMode.HOURLY else cost.cycle
+                        line = SubscriptionLine.objects.create(
+                            subscription=sub,
+                            component_id=cost.component_id,
+                            plan=plan,
+                            billing_mode=cost.billing_mode,
+                            cycle=cycle,
+                            attrs=product.attrs,
+                            price=cost.price,
                             price_rule_id=cost.rule_id,
+                            status=LineStatus.PENDING,
                         )
-                        records.append(record)
-        total = to_money(sum((r.amount for r in records), Decimal(0)))
-        consume = ConsumeOrder.objects.create(order=order, type=ConsumeOrderType.NEW, amount=total)
-        ConsumeOrderRecord.objects.bulk_create(
-            [ConsumeOrderRecord(consume_order=consume, record=r) for r in records]
-        )
-        order.cost = total
-        order.amount_payable = total
-        order.save(update_fields=["cost", "amount_payable", "updated_at"])
-        _event(
-            order=order,
-            reason="created",
-            at=at,
-            actor=actor,
-            to_status=order.status,
-            data={"cost": str(total)},
-        )
+                        line.subscription = sub
+                        if cost.billing_mode in (BillingMode.PREPAID, BillingMode.HOURLY):
+                            period = period_of(anchor=at, cycle=cycle, index=1)
+                            record, _ = usage_record_write(
+                                line=line,
+                                period_start=period.start,
+                                period_end=period.end,
+                                key=period.key,
+                                kind=UsageKind.NEW,
+                                unit_price=cost.price,
+                                price_rule_id=cost.rule_id,
+                            )
+                            records.append(record)
+            total = to_money(sum((r.amount for r in records), Decimal(0)))
+            consume = ConsumeOrder.objects.create(order=order, type=ConsumeOrderType.NEW, amount=total)
+            ConsumeOrderRecord.objects.bulk_create(
+                [ConsumeOrderRecord(consume_order=consume, record=r) for r in records]
+            )
+            order.cost = total
+            order.amount_payable = total
+            order.save(update_fields=["cost", "amount_payable", "updated_at"])
+            _event(
+                order=order,
+                reason="created",
+                at=at,
+                actor=actor,
+                to_status=order.status,
+                data={"cost": str(total)},
+            )
+    except IntegrityError as exc:  # an instance id taken by a concurrent create
+        raise InvalidInput(
+            "an instance id of this order was just taken by another order",
+            errors={"order_product_set": ["an instance id already exists"]},
+        ) from exc
     return OperationResult(order=order, cost=total, amount_payable=total, consume_order=consume)
 
 

@@ -41,6 +41,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="a repeat with the same key and body returns the first response and changes nothing",
 )
 ORDER_ID = OpenApiParameter("order_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+MAX_OFFSET = 10**9  # far beyond any real list; keeps OFFSET inside the database's integer range
 LIST_PARAMS = [
     OpenApiParameter("offset", OpenApiTypes.INT, description=">= 0; with limit, instead of page/size"),
     OpenApiParameter("limit", OpenApiTypes.INT, description="1..100 (default 30)"),
@@ -161,9 +162,9 @@ class VehicleOrderViewSet(viewsets.ViewSet):
             except ValueError:
                 errors["vid"] = ["must be a UUID"]
         offset_mode = "offset" in q or "limit" in q
-        offset = _int_param(q.get("offset"), "offset", errors, low=0)
+        offset = _int_param(q.get("offset"), "offset", errors, low=0, high=MAX_OFFSET)
         limit = _int_param(q.get("limit"), "limit", errors, low=1, high=MAX_SIZE)
-        page = _int_param(q.get("page"), "page", errors, low=1)
+        page = _int_param(q.get("page"), "page", errors, low=1, high=MAX_OFFSET)
         size = _int_param(q.get("size"), "size", errors, low=1)
         if errors:
             raise_invalid(errors)

@@ -60,6 +60,7 @@ T = VehicleOrderType
 VEHICLE_PLAN_TYPE = "vehicle"
 LEDGER_SUBJECT = "vehicle_order"
 UNDERWRITE_RESULTS = ("approved", "rejected")
+LATEST_DATE = date(3000, 1, 1)  # expect_at + 1 year must stay a valid date
 
 
 class VehicleOrderNotFound(NotFound):
@@ -424,7 +425,8 @@ def _money(value: Any, field: str, errors: _Errors) -> Decimal | None:
     if amount < 0:
         errors.add(field, "must be >= 0")
         return None
-    if amount != amount.quantize(MONEY_PLACES) or amount >= Decimal(10) ** 16:
+    # Magnitude first: quantizing 1e400 to 4 places would overflow the decimal context.
+    if amount >= Decimal(10) ** 16 or amount != amount.quantize(MONEY_PLACES):
         errors.add(field, "at most 16 digits before and 4 after the decimal point")
         return None
     return amount.quantize(MONEY_PLACES)
@@ -457,6 +459,9 @@ def _datetime(value: Any, field: str, errors: _Errors) -> datetime | None:
         return None
     if timezone.is_naive(parsed):
         errors.add(field, "must carry a UTC offset")
+        return None
+    if not LATEST_DATE.year > parsed.year >= 2000:
+        errors.add(field, f"must be between the years 2000 and {LATEST_DATE.year - 1}")
         return None
     return parsed
 

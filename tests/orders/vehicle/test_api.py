@@ -277,3 +277,35 @@ def test_namespace_not_a_member_is_403(api: Any, make_user: Any) -> None:
         format="json",
     )
     assert res.status_code == 403 and res.json()["code"] == 3306
+
+
+@pytest.mark.parametrize("path", ["/api/v1/plan-orders", "/api/v1/driver-orders", "/api/v1/sale-orders"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "text",
+        {},
+        {"plans": [], "items": [], "dids": "abc"},
+        {"plans": {"x": []}, "items": {"k": None}, "dids": [None, 5]},
+        {"summary": "1e400", "payment": "NaN", "vid": 5, "qid": ["x"], "expect_at": 5},
+        {
+            "summary": "Infinity",
+            "payment": True,
+            "service_ratio": [],
+            "expect_at": "9999-12-31T00:00:00+00:00",
+        },
+        {"namespace": 7},
+    ],
+)
+def test_garbage_bodies_are_clean_400s(api: Any, path: str, body: Any) -> None:
+    res = api.post(path, body, format="json")
+    assert res.status_code in (400, 403), res.content
+    assert res.json()["code"] in (3307, 3306)
+    assert VehicleOrder.objects.count() == 0
+
+
+def test_huge_list_params_are_400(api: Any) -> None:
+    for query in ("offset=99999999999999999999999", "page=99999999999999999999", "limit=0", "size=abc"):
+        res = api.get(f"/api/v1/orders?{query}")
+        assert res.status_code == 400 and res.json()["code"] == 3307, query

@@ -69,7 +69,9 @@ class PurchaseOrder(models.Model):
     status = models.PositiveSmallIntegerField(
         choices=PurchaseOrderStatus.choices, default=PurchaseOrderStatus.PENDING
     )
-    end_reason = models.CharField(max_length=20, choices=PurchaseOrderEndReason.choices, blank=True, default="")
+    end_reason = models.CharField(
+        max_length=20, choices=PurchaseOrderEndReason.choices, blank=True, default=""
+    )
     last_renew_fail_notified_at = models.DateTimeField(null=True, blank=True)
     subscription = models.OneToOneField(
         "orders.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="purchase_order"

@@ -123,3 +123,76 @@ def test_two_workers_run_the_billing_jobs_at_once_and_bill_each_period_once():
         # 5 x (31.2 first + 2 x 1.2 hours + 1.0 metered)
         assert account.balance == Decimal("1000") - 5 * (Decimal("31.2") + Decimal("2.4") + Decimal("1.0"))
     assert Account.objects.count() == 4
+
+
+def test_two_workers_auto_renew_each_instance_once():
+    from orders.services.jobs import package_auto_renew_run
+
+    make_catalog()
+    account = funded_account("auto", "1000")
+    for k in range(6):
+        order = create_order(account, ext=f"a-{k}", auto_renew=True).order
+        package_order_charge(order_pk=order.pk, at=T0)
+    due = SubscriptionLine.objects.filter(component_id="sys").first().next_run_at
+    at = due + timedelta(minutes=1)
+
+    errors = run_threads(2, lambda i: package_auto_renew_run(at=at))
+    assert errors == []
+    renew = UsageRecord.objects.filter(kind="renew")
+    assert renew.count() == 6 and renew.values("line_id").distinct().count() == 6
+    assert set(
+        SubscriptionLine.objects.filter(component_id="sys").values_list("periods_billed", flat=True)
+    ) == {2}
+    account.refresh_from_db()
+    assert (
+        account.balance == ledger_sum(account.pk) == Decimal("1000") - 6 * Decimal("31.2") - 6 * Decimal("30")
+    )
+
+
+def test_concurrent_meter_batches_with_the_same_event_ids_store_each_once():
+    from orders.services.metering import meter_events_ingest
+
+    make_catalog()
+    account = funded_account("meter", "100")
+    order = create_order(account, ext="m-1").order
+    package_order_charge(order_pk=order.pk, at=T0)
+    ts = (T0 + timedelta(minutes=1)).isoformat()
+    events = [
+        {"event_id": f"ev-{j}", "instance": "m-1", "component_id": "net", "quantity": "1", "timestamp": ts}
+        for j in range(500)
+    ]
+    results = []
+
+    def ingest(i: int) -> None:
+        results.append(meter_events_ingest(account_id=account.pk, events=events))
+
+    errors = run_threads(4, ingest)
+    assert errors == []
+    assert sum(r.accepted for r in results) == 500
+    assert sum(r.accepted + r.duplicates for r in results) == 2000
+    assert MeterEvent.objects.filter(account=account).count() == 500
+
+
+def test_stop_while_the_runner_bills_the_same_account():
+    from orders.services.package import instance_stop
+
+    make_catalog()
+    account = funded_account("mix", "1000")
+    for k in range(6):
+        order = create_order(account, ext=f"s-{k}").order
+        package_order_charge(order_pk=order.pk, at=T0)
+    at = T0 + timedelta(hours=1, minutes=30)
+
+    def work(i: int) -> None:
+        if i == 0:
+            billing_jobs_run(at=at, chunk_size=2)
+        else:
+            instance_stop(prod_inst_id_ext=f"s-{i}", at=at)
+
+    errors = run_threads(4, work)
+    assert errors == []
+    billing_jobs_run(at=at)
+    account.refresh_from_db()
+    assert account.balance == ledger_sum(account.pk)
+    records = UsageRecord.objects.all()
+    assert records.values("line_id", "period_key").distinct().count() == records.count()

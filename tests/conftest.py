@@ -23,9 +23,13 @@ mariadb_only = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def _celery_eager(settings: Any) -> None:
-    """Tasks run inline in tests (on commit, as in production)."""
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
+    """Tasks run inline in tests (on commit, as in production).
+
+    With the ``CELERY`` settings namespace the prefixed key wins over the plain one: set both.
+    """
+    conf = celery_app.conf
+    conf.task_always_eager = conf.CELERY_TASK_ALWAYS_EAGER = True
+    conf.task_eager_propagates = conf.CELERY_TASK_EAGER_PROPAGATES = True
 
 
 @pytest.fixture

@@ -80,12 +80,12 @@ class VehicleOrderAdmin(admin.ModelAdmin):
 
     def _each(self, request: HttpRequest, queryset: QuerySet, call: Any, verb: str) -> None:
         done = 0
-        for order in queryset.only("order_id", "order_no"):
+        for order_id, order_no in queryset.select_related(None).values_list("order_id", "order_no"):
             try:
-                call(order)
+                call(order_id)
                 done += 1
             except DomainError as exc:
-                self.message_user(request, f"{order.order_no}: {exc.message}", messages.WARNING)
+                self.message_user(request, f"{order_no}: {exc.message}", messages.WARNING)
         self.message_user(request, f"{verb} {done} order(s)")
 
     @admin.action(description="Cancel (refund per the rule)")
@@ -93,7 +93,7 @@ class VehicleOrderAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda o: vehicle_order_cancel(order_id=o.order_id, actor=request.user, reason="admin"),
+            lambda oid: vehicle_order_cancel(order_id=oid, actor=request.user, reason="admin"),
             "canceled",
         )
 
@@ -102,6 +102,6 @@ class VehicleOrderAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda o: vehicle_order_underwrite(order_id=o.order_id, actor=request.user, result="approved"),
+            lambda oid: vehicle_order_underwrite(order_id=oid, actor=request.user, result="approved"),
             "underwrote",
         )

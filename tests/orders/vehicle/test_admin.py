@@ -1,0 +1,60 @@
+"""The back office: list with filters and search, inlines read-only, actions through the services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from orders.models.vehicle import VehicleOrder, VehicleOrderEvent
+from tests.orders.vehicle.factories import fund, make_driver_order, make_plan_order
+from tests.orders.vehicle.helpers import balance
+
+pytestmark = pytest.mark.django_db
+
+URL = "/admin/orders/vehicleorder/"
+
+
+@pytest.fixture
+def admin_client(make_user: Any) -> Client:
+    c = Client()
+    c.force_login(make_user("root", superuser=True))
+    return c
+
+
+def test_changelist_filters_search_and_detail(admin_client: Client, user: Any) -> None:
+    plan_order = make_plan_order(user)
+    driver = make_driver_order(user)
+    res = admin_client.get(URL)
+    assert res.status_code == 200
+    assert plan_order.order_no in res.content.decode() and driver.order_no in res.content.decode()
+    res = admin_client.get(URL, {"type__exact": "1"})
+    assert driver.order_no in res.content.decode() and plan_order.order_no not in res.content.decode()
+    res = admin_client.get(URL, {"q": str(plan_order.vid)})
+    assert plan_order.order_no in res.content.decode() and driver.order_no not in res.content.decode()
+    res = admin_client.get(URL, {"q": driver.order_no})
+    assert driver.order_no in res.content.decode() and plan_order.order_no not in res.content.decode()
+    res = admin_client.get(URL, {"state_code__exact": "1", "created_at__gte": "2020-01-01"})
+    assert res.status_code == 200
+    detail = admin_client.get(f"{URL}{plan_order.pk}/change/")
+    assert detail.status_code == 200
+    assert "placed" in detail.content.decode()
+
+
+def test_cancel_action_refunds_and_writes_event(admin_client: Client, user: Any) -> None:
+    fund(user, "500")
+    order = make_driver_order(user, summary="120.00")
+    from orders.services.vehicle import vehicle_order_pay
+
+    vehicle_order_pay(order_id=order.order_id, actor=user)
+    res = admin_client.post(URL, {"action": "cancel_orders", "_selected_action": [order.pk]})
+    assert res.status_code == 302
+    order.refresh_from_db()
+    assert order.state_code == 8
+    assert balance(order.account_id) == Decimal("500.0000")
+    event = VehicleOrderEvent.objects.get(order=order, kind="cancel")
+    assert event.actor is not None and event.actor.username == "root"
+    assert event.data["reason"] == "admin"
+    assert VehicleOrder.objects.count() == 1

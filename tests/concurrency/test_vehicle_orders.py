@@ -91,3 +91,23 @@ def test_concurrent_pays_of_one_order_charge_once(make_user: Any) -> None:
     assert balance(order.account_id) == Decimal("700.0000")
     assert_balance_matches_ledger(order.account_id)
     assert VehicleOrderEvent.objects.filter(order=order, kind="pay").count() == 1
+
+
+def test_same_idempotency_key_sent_concurrently_pays_once(make_user: Any, client_for: Any) -> None:
+    owner = make_user("keyed")
+    fund(owner, "1000")
+    order = make_driver_order(owner, summary="250.00")
+    url = f"/api/v1/orders/{order.order_id}/pay"
+
+    def pay(i: int) -> tuple[int, Any]:
+        res = client_for(owner).post(url, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+        return res.status_code, res.json()
+
+    responses, errors = _run(10, pay)
+    assert errors == []
+    assert {status for status, _ in responses} == {200}
+    assert all(body == responses[0][1] for _, body in responses)
+    assert responses[0][1]["data"]["state_code"] == 2
+    assert LedgerEntry.objects.filter(account_id=order.account_id, kind=LedgerKind.CHARGE).count() == 1
+    assert balance(order.account_id) == Decimal("750.0000")
+    assert_balance_matches_ledger(order.account_id)

@@ -146,6 +146,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_catalogue",
+        "config.api.schema.wrap_responses_in_envelope",
     ],
 }
 

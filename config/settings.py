@@ -183,6 +183,8 @@ PAYMENT_DEFAULT_PROVIDER = env.str("PAYMENT_DEFAULT_PROVIDER", default="sandbox"
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 PLAN_SERVICE_URL = env.str("PLAN_SERVICE_URL", default="")
 PLAN_SYNC_HOURS = env.int("PLAN_SYNC_HOURS", default=3)
+PLAN_SYNC_RETRIES = env.int("PLAN_SYNC_RETRIES", default=3)
+PLAN_SYNC_BACKOFF_SECONDS = env.float("PLAN_SYNC_BACKOFF_SECONDS", default=1.0)
 NOTIFY_URL = env.str("NOTIFY_URL", default="")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)
 RENEWAL_LEAD = timedelta(days=env.int("RENEWAL_LEAD_DAYS", default=7))

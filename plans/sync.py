@@ -24,7 +24,6 @@ from plans.catalog import ImportReport, catalog_import
 logger = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF_SECONDS = 1.0
 
 
@@ -73,9 +72,9 @@ def _get_once(session: requests.Session, url: str, timeout: float) -> bytes:
 
 def fetch_document(url: str, *, retries: int | None = None, backoff: float | None = None) -> Any:
     """GET the catalog document; retry connection errors, timeouts and 5xx with exponential backoff."""
-    timeout = float(settings.HTTP_TIMEOUT_SECONDS)
-    retries = retries if retries is not None else int(getattr(settings, "PLAN_SYNC_RETRIES", DEFAULT_RETRIES))
-    backoff = backoff if backoff is not None else float(getattr(settings, "PLAN_SYNC_BACKOFF_SECONDS", 1.0))
+    timeout = settings.HTTP_TIMEOUT_SECONDS  # seconds, already a number from the environment
+    retries = retries if retries is not None else settings.PLAN_SYNC_RETRIES
+    backoff = backoff if backoff is not None else settings.PLAN_SYNC_BACKOFF_SECONDS
     attempts = max(1, retries)
     last = ""
     with requests.Session() as session:

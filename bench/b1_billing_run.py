@@ -433,7 +433,9 @@ def main() -> int:
 
     billed = SubscriptionLine.objects.filter(pk__in=proj_lines, periods_billed=2).count()
     over = SubscriptionLine.objects.filter(pk__in=proj_lines, periods_billed__gt=2).count()
-    records = UsageRecord.objects.filter(line_id__in=proj_lines, kind="renew").count()
+    records = UsageRecord.objects.filter(
+        line_id__in=proj_lines, kind="renew", order_ref__startswith=f"{prefix}p-"
+    ).count()
     mismatches = ledger_mismatches(proj_accounts) + ledger_mismatches(base_accounts)
     checks_ok = billed == n and over == 0 and records == n and not mismatches and base_done == n
     proj_rate, base_rate = n / proj_s, n / base_s

@@ -34,6 +34,7 @@ from orders.models.package import ProductInstance
 from orders.services.engine import line_bill_metered_period, line_charge_period, next_period
 from orders.services.package import instance_renew, subscription_suspend
 from plans.models import BillingMode
+from plans.selectors import price_version_in_force
 from usage.models import UsageKind, UsageStatus
 
 log = logging.getLogger(__name__)
@@ -152,15 +153,23 @@ def _subject(sub: Mapping[str, Any]) -> tuple[str, Any]:
 def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:
     """Charge the next hour ahead until the paid time covers ``at``; a failed charge suspends."""
     for _ in range(MAX_CATCH_UP):
-        line = SubscriptionLine.objects.get(pk=line_id)
+        line = SubscriptionLine.objects.select_related("plan").get(pk=line_id)
         if line.next_run_at is None or line.next_run_at > at:
             return
+        unit_price, version_id = line.price, None
+        if line.price_rule_id is None:
+            # a plan-priced line (purchase order): the version in force when the hour starts
+            version = price_version_in_force(line.plan, line.next_run_at)
+            if version is not None:
+                unit_price, version_id = version.price, version.pk
         try:
             charge = line_charge_period(
                 line_id=line_id,
-                unit_price=line.price,
+                unit_price=unit_price,
+                quantity=line.quantity,
                 kind=UsageKind.HOURLY,
                 price_rule_id=line.price_rule_id,
+                price_version_id=version_id,
                 subject=_subject(sub),
                 at=at,
             )

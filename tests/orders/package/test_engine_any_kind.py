@@ -15,8 +15,9 @@ from orders.services import package as svc
 from orders.services.jobs import billing_jobs_run
 from orders.services.metering import meter_events_ingest
 from orders.tasks.package import package_auto_renew, run_billing_jobs
-from plans.models import BillingMode, Cycle
+from plans.models import BillingMode, Cycle, PriceVersion
 from tests.orders.package.factories import (
+    EPOCH,
     T0,
     PlanFactory,
     assert_balanced,
@@ -54,6 +55,9 @@ def purchase_line(account, mode: str, ref: str) -> SubscriptionLine:
 def test_runner_and_metering_serve_purchase_subscriptions():
     account = funded_account("carol", "10")
     hourly = purchase_line(account, BillingMode.HOURLY, "PUR-H")
+    hourly.quantity = Decimal(2)
+    hourly.save(update_fields=["quantity"])
+    version = PriceVersion.objects.create(plan=hourly.plan, price=Decimal("0.30"), effective_from=EPOCH)
     postpaid = purchase_line(account, BillingMode.POSTPAID, "PUR-P")
     res = meter_events_ingest(
         account_id=account.pk,
@@ -69,7 +73,9 @@ def test_runner_and_metering_serve_purchase_subscriptions():
     assert res.accepted == 1 and res.rejected == []
     summary = billing_jobs_run(at=T0 + timedelta(hours=1, minutes=2))
     assert summary["hourly_charged"] == 1 and summary["postpaid_billed"] == 1
-    assert UsageRecord.objects.get(line_id=hourly.pk).source == "purchase"
+    rec = UsageRecord.objects.get(line_id=hourly.pk)
+    assert rec.source == "purchase" and rec.price_version_id == version.pk
+    assert rec.quantity == 2 and rec.amount == Decimal("0.6000")  # the version in force x quantity
     assert UsageRecord.objects.get(line_id=postpaid.pk).amount == Decimal("2.0000")
     assert_balanced(account)
 

@@ -15,11 +15,11 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from billing.db import retry_on_deadlock
 from billing.errors import AccountNotFound, BillingInvalidInput, UnknownService
 from billing.models import Account, MonthlyQuota, QuotaUsage
 from billing.services import account_charge
 from config import clock
+from config.db import retry_on_deadlock
 from config.exceptions import InsufficientFunds
 from config.money import to_money
 from plans.models import MeteredService

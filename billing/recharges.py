@@ -16,7 +16,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from billing.db import retry_on_deadlock
 from billing.errors import (
     BillingInvalidInput,
     CurrencyRequired,
@@ -27,6 +26,7 @@ from billing.errors import (
 from billing.models import Account, RechargeEvent, RechargeOrder, RechargeStatus
 from billing.payments import get_provider
 from billing.services import account_credit
+from config.db import retry_on_deadlock
 from config.exceptions import DomainError
 from config.money import to_money
 

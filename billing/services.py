@@ -14,8 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from billing.db import retry_on_deadlock
 from billing.models import NAMESPACE_VALIDATOR, Account, LedgerEntry, LedgerKind
+from config.db import retry_on_deadlock
 from config.exceptions import InsufficientFunds, InvalidInput
 from config.money import to_money
 

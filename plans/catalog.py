@@ -21,6 +21,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 
 from config import clock
 from config.api.errors import ErrorCode
+from config.db import is_deadlock
 from config.exceptions import DomainError, domain_error
 from config.money import money4
 from plans.models import (
@@ -43,7 +44,6 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 MAX_INTEGER_DIGITS = 16
 IMPORT_ATTEMPTS = 3
-DEADLOCK_ERRORS = {1213}  # MariaDB/MySQL ER_LOCK_DEADLOCK  # DecimalField(max_digits=20, decimal_places=4)
 
 
 # --- the parsed document --------------------------------------------------------------------------
@@ -617,7 +617,7 @@ def catalog_import(
             # Two first imports into an empty catalog have no plan rows to lock: the loser hits a
             # unique key (or a deadlock on MariaDB). Its transaction is gone; run it again on the
             # winner's rows.
-            retryable = isinstance(exc, IntegrityError) or (exc.args and exc.args[0] in DEADLOCK_ERRORS)
+            retryable = isinstance(exc, IntegrityError) or is_deadlock(exc)
             if not retryable or attempt == IMPORT_ATTEMPTS:
                 raise
             logger.warning("catalog import collided with another import (%s), retry %d", exc, attempt)

@@ -20,8 +20,8 @@ from typing import Any
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from billing.db import is_deadlock
 from billing.models import Account
+from config.db import is_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from orders.models.engine import (
     LineStatus,

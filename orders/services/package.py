@@ -20,10 +20,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.db import retry_on_deadlock
 from billing.models import Account
 from billing.services import account_refund
 from config.api.errors import ErrorCode
+from config.db import retry_on_deadlock
 from config.exceptions import DomainError, InvalidInput, domain_error
 from config.money import to_money
 from orders.models.engine import (

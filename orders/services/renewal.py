@@ -20,8 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from billing.db import retry_on_deadlock
 from billing.models import Account
+from config.db import retry_on_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import ZERO, to_money
 from orders.models.engine import LineStatus, SubscriptionKind, SubscriptionLine

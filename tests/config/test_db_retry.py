@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError, transaction
 
-from billing import db as billing_db
-from billing.db import retry_on_deadlock
+from config import db as db
+from config.db import retry_on_deadlock
 
 
 @pytest.fixture(autouse=True)
 def _no_sleep(monkeypatch):
-    monkeypatch.setattr(billing_db.time, "sleep", lambda s: None)
+    monkeypatch.setattr(db.time, "sleep", lambda s: None)
 
 
 def flaky(failures: int, code: int = 1213):
@@ -32,7 +32,7 @@ def test_deadlock_is_retried_a_bounded_number_of_times():
     work, calls = flaky(10)
     with pytest.raises(OperationalError):
         work()
-    assert calls["n"] == billing_db.MAX_ATTEMPTS
+    assert calls["n"] == db.MAX_ATTEMPTS
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from django.db import OperationalError, connection
 
-logger = logging.getLogger("tally.billing")
+logger = logging.getLogger("tally.db")
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -23,6 +23,7 @@ from django.utils.html import format_html
 
 from billing.models import Account, LedgerEntry, MonthlyQuota, QuotaUsage, RechargeEvent, RechargeOrder
 from billing.services import account_adjust
+from config.admin_tools import CsvExportMixin
 from config.exceptions import DomainError, InsufficientFunds
 
 
@@ -150,7 +151,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = [
         "id",
         "account",

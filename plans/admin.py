@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config import clock
+from config.admin_tools import SuperuserChangesOnlyMixin
 from plans.models import (
     Component,
     MeteredService,
@@ -77,7 +78,7 @@ class PlanItemInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = (
         "plan_id",
         "name",
@@ -123,7 +124,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceVersion)
-class PriceVersionAdmin(admin.ModelAdmin):
+class PriceVersionAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = ("plan", "price", "effective_from", "forced", "created_by", "first_used_at")
     list_filter = ("forced", ("first_used_at", admin.EmptyFieldListFilter), "plan__plan_type")
     search_fields = ("plan__plan_id",)
@@ -154,7 +155,7 @@ class ComponentInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = ("prod_id", "name")
     search_fields = ("prod_id", "name", "description")
     inlines = (ComponentInline,)
@@ -164,7 +165,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceRule)
-class PriceRuleAdmin(admin.ModelAdmin):
+class PriceRuleAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = ("plan", "component", "attrs", "price", "effective_from", "first_used_at")
     list_filter = (("first_used_at", admin.EmptyFieldListFilter), "component__component_id", "plan__plan_id")
     search_fields = ("plan__plan_id", "component__component_id")
@@ -183,7 +184,7 @@ class PriceRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlanItem)
-class PlanItemAdmin(admin.ModelAdmin):
+class PlanItemAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = ("name", "plan", "piid", "price")
     list_filter = ("plan__plan_id",)
     search_fields = ("name", "piid", "plan__plan_id")
@@ -191,7 +192,7 @@ class PlanItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(MeteredService)
-class MeteredServiceAdmin(admin.ModelAdmin):
+class MeteredServiceAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = ("service", "unit_price", "monthly_free_quota", "active")
     list_filter = ("active",)
     search_fields = ("service",)

@@ -12,6 +12,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from config.admin_tools import CsvExportMixin
 from config.clock import local_tz
 from usage.models import MeterEvent, UsageRecord
 from usage.selectors import daily_series, report_range, usage_report
@@ -29,7 +30,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(ReadOnlyAdmin):
+class UsageRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "account",

@@ -14,7 +14,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from config.admin_tools import CsvExportMixin
 from config.money import money4
+from orders.admin_actions import OrderActionPermissionsMixin, package_cancel, package_renew
 from orders.models.engine import SubscriptionLine
 from orders.models.package import ConsumeOrder, PackageOrder, PackageOrderEvent, ProductInstance
 from usage.models import UsageRecord, UsageSource
@@ -118,7 +120,7 @@ def _bills_table(records: list[UsageRecord]) -> SafeString:
 
 
 @admin.register(PackageOrder)
-class PackageOrderAdmin(admin.ModelAdmin):
+class PackageOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = [
         "order_id",
         "account",
@@ -131,6 +133,7 @@ class PackageOrderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status"]
     search_fields = ["order_id", "account__namespace", "app_id", "instances__prod_inst_id_ext"]
+    actions = [package_cancel, package_renew]  # issue 8 reason actions
     list_select_related = ["account"]
     date_hierarchy = "created_at"
     readonly_fields = [

@@ -12,7 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.utils import timezone
 
+from config.admin_tools import CsvExportMixin
 from config.exceptions import DomainError
+from orders.admin_actions import OrderActionPermissionsMixin, purchase_cancel, purchase_renew
 from orders.models.purchase import PurchaseOrder, PurchaseOrderEvent
 from orders.services.purchase import purchase_order_cancel, purchase_order_renew
 
@@ -42,7 +44,7 @@ class PurchaseOrderEventInline(admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(admin.ModelAdmin):
+class PurchaseOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = (
         "order_id", "account", "region", "plan", "quantities", "resource_name", "status", "deadline",
     )  # fmt: skip
@@ -52,7 +54,8 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     list_select_related = ("account", "plan")
     readonly_fields = [f.name for f in PurchaseOrder._meta.fields]
     inlines = [PurchaseOrderEventInline]
-    actions = ["renew_now", "cancel_with_refund"]
+    # issue 8: the reason actions (orders/admin_actions.py) gated on orders.cancel_/renew_purchaseorder
+    actions = [purchase_cancel, purchase_renew]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

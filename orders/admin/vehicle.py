@@ -9,7 +9,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.admin_tools import CsvExportMixin
 from config.exceptions import DomainError
+from orders.admin_actions import OrderActionPermissionsMixin, vehicle_cancel, vehicle_underwrite
 from orders.models.vehicle import VehicleOrder, VehicleOrderEvent, VehicleOrderItem
 from orders.services.vehicle import vehicle_order_cancel, vehicle_order_underwrite
 
@@ -43,7 +45,7 @@ class VehicleOrderEventInline(admin.TabularInline):
 
 
 @admin.register(VehicleOrder)
-class VehicleOrderAdmin(admin.ModelAdmin):
+class VehicleOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = [
         "order_no",
         "type",
@@ -61,7 +63,8 @@ class VehicleOrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-updated_at", "-id"]
     inlines = [VehicleOrderItemInline, VehicleOrderEventInline]
-    actions = ["cancel_orders", "underwrite_approve"]
+    # issue 8: the reason actions (orders/admin_actions.py) gated on orders.cancel_/underwrite_vehicleorder
+    actions = [vehicle_cancel, vehicle_underwrite]
     readonly_fields = [f.name for f in VehicleOrder._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -125,3 +125,26 @@ def test_beat_schedules_are_superuser_only(
     index = client.get("/admin/")
     assert b"django_celery_beat" not in index.content
     assert model in admin.site._registry
+
+
+def test_the_finance_migration_builds_the_group(db: Any) -> None:
+    import importlib
+
+    from django.apps import apps as global_apps
+    from django.contrib.auth.models import Group
+
+    migration = importlib.import_module("orders.migrations.0005_finance_group")
+    Group.objects.filter(name="Finance").delete()
+    migration.create_finance_group(global_apps, None)
+    migration.create_finance_group(global_apps, None)  # idempotent
+    group = Group.objects.get(name="Finance")
+    codenames = set(group.permissions.values_list("codename", flat=True))
+    assert {
+        "view_ledgerentry",
+        "view_plan",
+        "adjust_balance",
+        "cancel_purchaseorder",
+        "underwrite_vehicleorder",
+    } <= codenames
+    assert not {c for c in codenames if c.startswith(("add_", "change_", "delete_"))}
+    assert "view_periodictask" not in codenames

@@ -39,6 +39,7 @@ def test_finance_user_cancels_an_order_with_a_reason(
     page.goto(f"{live_server.url}/admin/orders/purchaseorder/")
     page.fill("#searchbar", "web-prod-1")
     page.press("#searchbar", "Enter")
+    page.wait_for_url("**/purchaseorder/?q=web-prod-1")
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 1
     rows.first.locator("input.action-select").check()

@@ -53,7 +53,18 @@ def _check_envelope(case: Any, response: requests.Response, problems: list[str])
 @pytest.mark.django_db(transaction=True)
 def test_r5_every_operation_answers_without_5xx_and_in_the_envelope(live_server, django_user_model):
     user = django_user_model.objects.create_user(username="fuzzer", password="x", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="use_internal_api"))
+    # A transactional test's flush may have left the permission table without it: make sure it exists.
+    from django.contrib.contenttypes.models import ContentType
+
+    from billing.models import Account
+
+    ContentType.objects.clear_cache()
+    perm, _ = Permission.objects.get_or_create(
+        codename="use_internal_api",
+        content_type=ContentType.objects.get_for_model(Account),
+        defaults={"name": "Can call the internal billing API"},
+    )
+    user.user_permissions.add(perm)
     token = Token.objects.create(user=user).key
     headers = {"Authorization": f"Token {token}"}
 

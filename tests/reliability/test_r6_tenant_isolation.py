@@ -71,7 +71,7 @@ def tenant_patterns() -> list[tuple[str, URLPattern, list[str]]]:
             continue
         actions = getattr(pattern.callback, "actions", None)
         if actions:
-            methods = [m.upper() for m in actions]
+            methods = [m.upper() for m in actions if m not in ("head", "options")]  # no body: nothing to leak
         else:
             methods = [m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)]
         out.append((route, pattern, methods))

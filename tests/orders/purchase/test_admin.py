@@ -25,12 +25,19 @@ def test_admin_lists_and_cancels_with_refund_and_reason(user, make_user):
     assert c.get("/admin/usage/usagerecord/").status_code == 200
     assert c.get("/admin/usage/meterevent/").status_code == 200
     url = "/admin/orders/purchaseorder/"
-    r = c.post(url, {"action": "cancel_with_refund", "_selected_action": [order.pk]})
+    r = c.post(url, {"action": "cancel_purchase_orders", "_selected_action": [order.pk]})
     assert r.status_code == 200 and b"Reason" in r.content  # asks for a reason first
     order.refresh_from_db()
     assert order.status == PurchaseOrderStatus.CONSUMING
     r = c.post(
-        url, {"action": "cancel_with_refund", "_selected_action": [order.pk], "apply": "1", "reason": "moved"}
+        url,
+        {
+            "action": "cancel_purchase_orders",
+            "_selected_action": [order.pk],
+            "tally_confirm": "1",
+            "reason": "moved",
+            "refund_unused": "on",
+        },
     )
     assert r.status_code == 302
     order.refresh_from_db()
@@ -50,7 +57,15 @@ def test_admin_renew_now(user, make_user):
     boss = make_user("boss", superuser=True)
     c = Client()
     c.force_login(boss)
-    r = c.post("/admin/orders/purchaseorder/", {"action": "renew_now", "_selected_action": [order.pk]})
+    r = c.post(
+        "/admin/orders/purchaseorder/",
+        {
+            "action": "renew_purchase_orders",
+            "_selected_action": [order.pk],
+            "tally_confirm": "1",
+            "reason": "asked",
+        },
+    )
     assert r.status_code == 302
     assert balance(account) == Decimal("40")
     assert_ledger(account)

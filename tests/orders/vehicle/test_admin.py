@@ -49,7 +49,19 @@ def test_cancel_action_refunds_and_writes_event(admin_client: Client, user: Any)
     from orders.services.vehicle import vehicle_order_pay
 
     vehicle_order_pay(order_id=order.order_id, actor=user)
-    res = admin_client.post(URL, {"action": "cancel_orders", "_selected_action": [order.pk]})
+    res = admin_client.post(URL, {"action": "cancel_vehicle_orders", "_selected_action": [order.pk]})
+    assert res.status_code == 200 and b"reason" in res.content.lower()  # asks for a reason first
+    order.refresh_from_db()
+    assert order.state_code == 2
+    res = admin_client.post(
+        URL,
+        {
+            "action": "cancel_vehicle_orders",
+            "_selected_action": [order.pk],
+            "tally_confirm": "1",
+            "reason": "admin",
+        },
+    )
     assert res.status_code == 302
     order.refresh_from_db()
     assert order.state_code == 8

@@ -20,6 +20,20 @@ def price_version_in_force(plan: Plan, at: datetime) -> PriceVersion | None:
     return plan.price_versions.filter(effective_from__lte=at).order_by("-effective_from").first()
 
 
+def price_versions_of(plan_ids: Iterable[int]) -> dict[int, list[PriceVersion]]:
+    """Every price version of the plans, newest start first, for batch jobs that price many
+    periods at once with ``version_in_force`` (one query instead of one per period)."""
+    out: dict[int, list[PriceVersion]] = {plan_id: [] for plan_id in plan_ids}
+    for version in PriceVersion.objects.filter(plan_id__in=list(out)).order_by("plan_id", "-effective_from"):
+        out[version.plan_id].append(version)
+    return out
+
+
+def version_in_force(versions: list[PriceVersion], at: datetime) -> PriceVersion | None:
+    """``price_version_in_force`` over versions already loaded (newest start first)."""
+    return next((v for v in versions if v.effective_from <= at), None)
+
+
 def price_in_force(plan: Plan, at: datetime) -> Decimal | None:
     version = price_version_in_force(plan, at)
     return version.price if version else None

@@ -134,11 +134,11 @@ def records_pay(
         UsageRecord.objects.filter(pk__in=ids).exclude(status=UsageStatus.PAID).update(
             status=UsageStatus.PAID, ledger_entry=posting.entry, paid_at=at
         )
-        _prices_mark_used(records=records, at=at)
+        prices_mark_used(records=records, at=at)
     return posting
 
 
-def _prices_mark_used(*, records: Sequence[UsageRecord], at: datetime) -> None:
+def prices_mark_used(*, records: Sequence[UsageRecord], at: datetime) -> None:
     """Stamp the price versions/rules of ``records`` as used, touching only unstamped rows.
 
     The plain read first matters on MariaDB: every record insert holds a shared FK lock on its
@@ -213,6 +213,10 @@ def line_charge_period(
             region=region,
         )
         if record.status == UsageStatus.PAID:
+            # Paid before (a replay): the clock moves past it, so it is not found due again.
+            line.periods_billed = period.index
+            line.paid_until = period.end
+            line.save(update_fields=["periods_billed", "paid_until", "updated_at"])
             return PeriodCharge(record=record, period=period, charged=False)
         records_pay(
             account_id=account_id,

@@ -47,6 +47,36 @@ def notify_order(*, event: str, order: Any, data: dict[str, Any] | None = None) 
     transaction.on_commit(lambda: _enqueue(payload), robust=True)
 
 
+def notify_orders(payloads: list[dict[str, Any]]) -> None:
+    """Send many notifications (built with ``order_payload``) once the current transaction commits,
+    as ONE task: a batch job (the renewal engine) enqueues one message per chunk, not per order."""
+    if not payloads:
+        return
+    for payload in payloads:
+        if payload.get("event") not in EVENTS:
+            raise ValueError(f"unknown notification {payload.get('event')!r}")
+    batch = list(payloads)
+    transaction.on_commit(lambda: _enqueue_batch(batch), robust=True)
+
+
+def _enqueue_batch(payloads: list[dict[str, Any]]) -> None:
+    from orders.tasks.purchase import notify_batch
+
+    notify_batch.delay(payloads=payloads)
+
+
+def notify_send_batch(*, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """POST each payload in order; return the ones not delivered (the first failure and the rest)
+    so a retry resends only those."""
+    for index, payload in enumerate(payloads):
+        try:
+            notify_send(payload=payload)
+        except requests.RequestException as exc:
+            logger.warning("notification %s failed: %s", payload.get("event"), exc)
+            return payloads[index:]
+    return []
+
+
 def _enqueue(payload: dict[str, Any]) -> None:
     from orders.tasks.purchase import notify as notify_task
 

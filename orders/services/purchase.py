@@ -103,7 +103,11 @@ def order_get_locked(order_pk: int) -> PurchaseOrder:
     """Lock the account row, then the order row (the fixed lock order)."""
     account_id = PurchaseOrder.objects.filter(pk=order_pk).values_list("account_id", flat=True).get()
     lock_account(account_id)
-    return PurchaseOrder.objects.select_for_update().select_related("plan").get(pk=order_pk)
+    # Not select_related("plan"): under FOR UPDATE the join would lock the plan row too, which
+    # every order of that plan shares, and serialize them all (B1).
+    order = PurchaseOrder.objects.select_for_update().get(pk=order_pk)
+    order.plan = Plan.objects.get(pk=order.plan_id)
+    return order
 
 
 def _event(

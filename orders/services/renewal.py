@@ -18,26 +18,35 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from billing.models import Account
+from billing.postings_bulk import BatchCharge, accounts_charge_locked
 from config.db import retry_on_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import ZERO, to_money
-from orders.models.engine import LineStatus, SubscriptionKind, SubscriptionLine
-from orders.models.purchase import PurchaseOrder, PurchaseOrderEndReason, PurchaseOrderStatus
+from orders.models.engine import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
+from orders.models.purchase import (
+    PurchaseOrder,
+    PurchaseOrderEndReason,
+    PurchaseOrderEvent,
+    PurchaseOrderStatus,
+)
 from orders.services import notify
-from orders.services.engine import next_period
+from orders.services.engine import Period, ledger_key_for, next_period, period_of, prices_mark_used
 from orders.services.purchase import (
     RUNNING,
     _stop_subscription,
+    order_get_locked,
     order_line,
     order_transition,
     renew_locked,
     renewal_lead,
 )
-from plans.models import BillingMode
-from plans.selectors import price_version_in_force
+from plans.models import BillingMode, Plan, PriceVersion
+from plans.selectors import price_version_in_force, price_versions_of, version_in_force
+from usage.models import UsageKind, UsageRecord, UsageStatus
 
 logger = logging.getLogger(__name__)
 
@@ -105,48 +114,220 @@ def renewal_run(
 @retry_on_deadlock
 def _run_chunk(*, ids: list[int], at: datetime, summary: RenewalSummary) -> None:
     chunk = RenewalSummary()
-    with transaction.atomic():
-        pairs = list(
-            SubscriptionLine.objects.filter(pk__in=ids).values_list("pk", "subscription__account_id")
-        )
-        account_ids = sorted({account_id for _, account_id in pairs})
-        locked = set(
-            Account.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=account_ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        # Lines are locked by primary key only: a range scan of the (mode, status, next_run_at)
-        # index would lock index entries of other workers' lines too and deadlock with them.
-        mine = sorted(pk for pk, account_id in pairs if account_id in locked)
-        lines = list(
-            SubscriptionLine.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=mine)
-            .order_by("pk")
-            .values_list("pk", "subscription_id", "status", "next_run_at")
-        )
-        chunk.scanned += len(ids)
-        chunk.skipped += len(ids) - len(lines)
-        for _line_id, subscription_id, status, next_run_at in lines:
-            order = PurchaseOrder.objects.filter(subscription_id=subscription_id).first()
-            if order is None or status != LineStatus.RUNNING or next_run_at is None or next_run_at > at:
-                chunk.skipped += 1  # renewed meanwhile by another worker
-                continue
-            try:
-                with transaction.atomic():
-                    _renew_order(order_pk=order.pk, at=at, summary=chunk)
-            except DomainError as exc:
-                chunk.errors += 1
-                logger.warning("renewal of %s failed: %s", order.order_id, exc.message)
+    try:
+        with transaction.atomic():
+            _renew_chunk_set_based(ids=ids, at=at, chunk=chunk)
+    except IntegrityError:
+        # A period of this chunk was recorded before (only possible if something billed a line
+        # without advancing it). Nothing of the chunk committed; redo it one order at a time,
+        # where a replayed period is found and skipped instead of failing the insert.
+        logger.warning("renewal chunk at line %s hit a recorded period; redoing it per order", ids[0])
+        chunk = RenewalSummary()
+        with transaction.atomic():
+            _renew_chunk_per_order(ids=ids, at=at, chunk=chunk)
     # Counted only once the chunk committed (a deadlock retry starts the chunk over).
     for name in ("scanned", "renewed", "failed", "ended", "skipped", "errors"):
         setattr(summary, name, getattr(summary, name) + getattr(chunk, name))
     summary.money = to_money(summary.money + chunk.money)
 
 
+def _lock_chunk(*, ids: list[int]) -> tuple[dict[int, Account], list[SubscriptionLine]]:
+    """Lock the accounts of the chunk's lines (SKIP LOCKED: another worker's accounts are left to
+    it), then those lines, by primary key. Accounts first: the fixed lock order."""
+    pairs = list(SubscriptionLine.objects.filter(pk__in=ids).values_list("pk", "subscription__account_id"))
+    account_ids = sorted({account_id for _, account_id in pairs})
+    accounts = {
+        account.pk: account
+        for account in Account.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+    }
+    # Lines are locked by primary key only: a range scan of the (mode, status, next_run_at)
+    # index would lock index entries of other workers' lines too and deadlock with them.
+    mine = sorted(pk for pk, account_id in pairs if account_id in accounts)
+    lines = SubscriptionLine.objects.select_for_update(skip_locked=True).filter(pk__in=mine).order_by("pk")
+    return accounts, list(lines)
+
+
+def _still_due(line: SubscriptionLine, at: datetime) -> bool:
+    return line.status == LineStatus.RUNNING and line.next_run_at is not None and line.next_run_at <= at
+
+
+@dataclass
+class _Due:
+    """One period to charge, priced and checked against the account's balance."""
+
+    order: PurchaseOrder
+    line: SubscriptionLine
+    period: Period
+    version: PriceVersion
+    amount: Decimal
+    from_status: int
+
+
+def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummary) -> None:
+    """Renew a chunk with a fixed number of statements, whatever its size (B1): read the locked
+    rows, price and fund every due period in Python, then write the ledger entries, usage records,
+    balances, lines, orders and events with one statement each. Orders that cannot pay go through
+    ``_renewal_failed`` one by one (the rare path)."""
+    accounts, lines = _lock_chunk(ids=ids)
+    chunk.scanned += len(ids)
+    chunk.skipped += len(ids) - len(lines)
+    subscriptions = Subscription.objects.in_bulk([line.subscription_id for line in lines])
+    orders = {
+        order.subscription_id: order
+        for order in PurchaseOrder.objects.select_for_update()
+        .filter(subscription_id__in=[line.subscription_id for line in lines])
+        .order_by("pk")
+    }
+    plans = Plan.objects.in_bulk({order.plan_id for order in orders.values()})
+    versions = price_versions_of(plans)
+    balances = {account_id: account.balance for account_id, account in accounts.items()}
+    due: list[_Due] = []
+    unpaid: list[tuple[PurchaseOrder, datetime]] = []
+    for line in lines:
+        line.subscription = subscriptions[line.subscription_id]
+        order = orders.get(line.subscription_id)
+        if order is None or not _still_due(line, at):
+            chunk.skipped += 1  # renewed meanwhile by another worker
+            continue
+        if order.status not in RUNNING or line.paid_until is None:
+            continue
+        order.account = accounts[order.account_id]
+        order.plan = plans[order.plan_id]
+        mine: list[_Due] = []
+        balance = balances[order.account_id]  # what this account has left after earlier orders
+        lead = renewal_lead(line.cycle)
+        paid_until: datetime = line.paid_until
+        status = order.status
+        for index in range(line.periods_billed + 1, line.periods_billed + 1 + MAX_PERIODS_PER_RUN):
+            if paid_until - lead > at:
+                break
+            period = period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=index)
+            version = version_in_force(versions[order.plan_id], period.start)
+            if version is None:  # the whole order waits for a price, as a failed renewal would
+                chunk.errors += 1
+                logger.warning("renewal of %s: no price for %s", order.order_id, period.start.isoformat())
+                mine = []
+                break
+            amount = to_money(version.price * Decimal(order.quantities))
+            if balance - amount < 0:
+                unpaid.append((order, paid_until))
+                break
+            balance -= amount
+            mine.append(_Due(order, line, period, version, amount, status))
+            paid_until, status = period.end, S.CONSUMING
+        if mine:
+            balances[order.account_id] = balance
+            due.extend(mine)
+    if due:
+        _write_renewals(due=due, accounts=accounts, at=at, chunk=chunk)
+    for order, line_paid_until in unpaid:
+        _renewal_failed(order=order, line_paid_until=line_paid_until, at=at, summary=chunk)
+
+
+def _write_renewals(
+    *, due: list[_Due], accounts: dict[int, Account], at: datetime, chunk: RenewalSummary
+) -> None:
+    """The writes of ``_renew_chunk_set_based``: every due period's ledger entry, usage record and
+    order event, and the new balance, line clock and order deadline, one statement each."""
+    entries = accounts_charge_locked(
+        accounts=accounts,
+        charges=[
+            BatchCharge(
+                account_id=d.order.account_id,
+                amount=d.amount,
+                idempotency_key=ledger_key_for(d.line.pk, d.period.key),
+                subject=("purchase_order", d.order.order_id),
+            )
+            for d in due
+        ],
+    )
+    records = [
+        UsageRecord(
+            account_id=d.order.account_id,
+            source=d.line.subscription.kind,
+            order_ref=d.line.subscription.order_ref,
+            line_id=d.line.pk,
+            period_key=d.period.key,
+            region=d.order.region,
+            plan_id=d.line.plan_id,
+            price_version_id=d.version.pk,
+            component_id=d.line.component_id,
+            period_start=d.period.start,
+            period_end=d.period.end,
+            quantity=Decimal(d.order.quantities),
+            unit_price=d.version.price,
+            amount=d.amount,
+            kind=UsageKind.RENEW,
+            status=UsageStatus.PAID,
+            ledger_entry=entry,
+            paid_at=at,
+        )
+        for d, entry in zip(due, entries, strict=True)
+    ]
+    UsageRecord.objects.bulk_create(records)
+    now = timezone.now()
+    events = []
+    payloads = []
+    for d in due:  # in period order: the last one of an order leaves its final state
+        line, order = d.line, d.order
+        line.periods_billed = d.period.index
+        line.paid_until = d.period.end
+        line.next_run_at = d.period.end - renewal_lead(line.cycle)
+        line.price = d.version.price
+        line.updated_at = now
+        order.status = S.CONSUMING
+        order.deadline = d.period.end
+        order.last_renew_fail_notified_at = None
+        order.updated_at = now
+        money = str(d.amount)
+        events.append(
+            PurchaseOrderEvent(
+                order=order,
+                time=at,
+                from_status=d.from_status,
+                to_status=S.CONSUMING,
+                reason="renewed",
+                data={"money": money, "period_end": d.period.end.isoformat(), "charged": True},
+            )
+        )
+        payloads.append(notify.order_payload(event="order_renewed", order=order, data={"money": money}))
+        chunk.renewed += 1
+        chunk.money = to_money(chunk.money + d.amount)
+    lines = list({d.line.pk: d.line for d in due}.values())
+    line_fields = ["periods_billed", "paid_until", "next_run_at", "price", "updated_at"]
+    SubscriptionLine.objects.bulk_update(lines, line_fields)
+    orders = list({d.order.pk: d.order for d in due}.values())
+    PurchaseOrder.objects.bulk_update(
+        orders, ["status", "deadline", "last_renew_fail_notified_at", "updated_at"]
+    )
+    PurchaseOrderEvent.objects.bulk_create(events)
+    prices_mark_used(records=records, at=at)
+    notify.notify_orders(payloads)
+
+
+def _renew_chunk_per_order(*, ids: list[int], at: datetime, chunk: RenewalSummary) -> None:
+    """The careful path: each order through ``renew_locked`` (replays found and skipped)."""
+    accounts, lines = _lock_chunk(ids=ids)
+    chunk.scanned += len(ids)
+    chunk.skipped += len(ids) - len(lines)
+    for line in lines:
+        order = PurchaseOrder.objects.filter(subscription_id=line.subscription_id).first()
+        if order is None or not _still_due(line, at):
+            chunk.skipped += 1  # renewed meanwhile by another worker
+            continue
+        try:
+            with transaction.atomic():
+                _renew_order(order_pk=order.pk, at=at, summary=chunk)
+        except DomainError as exc:
+            chunk.errors += 1
+            logger.warning("renewal of %s failed: %s", order.order_id, exc.message)
+
+
 def _renew_order(*, order_pk: int, at: datetime, summary: RenewalSummary) -> None:
     """Charge as many periods as are due for one order (account and line locked by the chunk)."""
-    order = PurchaseOrder.objects.select_for_update().select_related("plan", "account").get(pk=order_pk)
+    order = order_get_locked(order_pk)
     for _ in range(MAX_PERIODS_PER_RUN):
         if order.status not in RUNNING:
             return

@@ -36,3 +36,20 @@ def notify(payload: dict[str, Any]) -> bool:
     from orders.services.notify import notify_send
 
     return notify_send(payload=payload)
+
+
+@shared_task(name="orders.notify_batch", bind=True, acks_late=True, ignore_result=True, max_retries=8)
+def notify_batch(self: Any, payloads: list[dict[str, Any]]) -> int:
+    """Send a chunk's notifications; on a failure retry (with backoff) only the undelivered rest.
+    Returns how many were delivered in this attempt."""
+    from celery.utils.time import get_exponential_backoff_interval
+
+    from orders.services.notify import notify_send_batch
+
+    left = notify_send_batch(payloads=payloads)
+    if left:
+        countdown = get_exponential_backoff_interval(
+            factor=1, retries=self.request.retries, maximum=900, full_jitter=True
+        )
+        raise self.retry(kwargs={"payloads": left}, countdown=countdown)
+    return len(payloads)

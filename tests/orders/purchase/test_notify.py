@@ -87,3 +87,39 @@ def test_task_is_registered_with_retry_policy():
     assert task.name == "orders.notify"
     assert requests.RequestException in task.autoretry_for
     assert task.max_retries >= 3 and task.retry_backoff
+
+
+def test_batch_retry_resends_only_what_was_not_delivered(settings, monkeypatch):
+    """``orders.notify_batch`` (one per renewal chunk): the 3rd of 4 POSTs fails, so the retry
+    carries the 3rd and 4th payloads only; the first two are not sent twice."""
+    from celery.exceptions import Retry
+
+    from orders.tasks.purchase import notify_batch
+
+    settings.NOTIFY_URL = "http://hooks.invalid/tally"
+    delivered: list[str] = []
+
+    def flaky_post(url: str, *, json: dict[str, Any], timeout: float) -> FakeResponse:
+        if json["order"]["order_id"] == "PO3" and "PO3" not in attempts:
+            attempts.append("PO3")
+            raise requests.ConnectionError("down")
+        delivered.append(json["order"]["order_id"])
+        return FakeResponse(200)
+
+    attempts: list[str] = []
+    monkeypatch.setattr(requests, "post", flaky_post)
+    retried: list[dict[str, Any]] = []
+
+    def fake_retry(*, kwargs: dict[str, Any], countdown: float) -> Retry:
+        retried.append(kwargs)
+        assert 0 <= countdown <= 900
+        return Retry("retry")
+
+    monkeypatch.setattr(notify_batch, "retry", fake_retry)
+    payloads = [{"event": "order_renewed", "order": {"order_id": f"PO{i}"}} for i in range(1, 5)]
+    with pytest.raises(Retry):
+        notify_batch.run(payloads=payloads)
+    assert delivered == ["PO1", "PO2"]
+    assert [p["order"]["order_id"] for p in retried[0]["payloads"]] == ["PO3", "PO4"]
+    assert notify_batch.run(payloads=retried[0]["payloads"]) == 2
+    assert delivered == ["PO1", "PO2", "PO3", "PO4"]

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Account, LedgerEntry, LedgerKind
+from config.bulk import rows_update
 from config.exceptions import InsufficientFunds, InvalidInput
 from config.money import to_money
 
@@ -90,7 +91,7 @@ def accounts_charge_locked(
         account.balance = balances[account_id]
         account.updated_at = now
         changed.append(account)
-    Account.objects.bulk_update(changed, ["balance", "updated_at"])
+    rows_update(changed, ["balance", "updated_at"])
     return entries
 
 

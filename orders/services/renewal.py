@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from billing.models import Account
 from billing.postings_bulk import BatchCharge, accounts_charge_locked
+from config.bulk import rows_update
 from config.db import retry_on_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import ZERO, to_money
@@ -297,11 +298,9 @@ def _write_renewals(
         chunk.money = to_money(chunk.money + d.amount)
     lines = list({d.line.pk: d.line for d in due}.values())
     line_fields = ["periods_billed", "paid_until", "next_run_at", "price", "updated_at"]
-    SubscriptionLine.objects.bulk_update(lines, line_fields)
+    rows_update(lines, line_fields)
     orders = list({d.order.pk: d.order for d in due}.values())
-    PurchaseOrder.objects.bulk_update(
-        orders, ["status", "deadline", "last_renew_fail_notified_at", "updated_at"]
-    )
+    rows_update(orders, ["status", "deadline", "last_renew_fail_notified_at", "updated_at"])
     PurchaseOrderEvent.objects.bulk_create(events)
     prices_mark_used(records=records, at=at)
     notify.notify_orders(payloads)

@@ -1,0 +1,49 @@
+"""``config.bulk.rows_update``: one UPDATE writes each row's own values, converted by the fields
+(decimals, aware datetimes, None), and touches no other row or column."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.models import Account
+from config.bulk import rows_update
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_row_gets_its_own_values_in_one_statement():
+    accounts = [Account.objects.create(namespace=f"ns{i}", currency="CNY") for i in range(4)]
+    Account.objects.create(namespace="other", currency="CNY", balance=Decimal("7.5"))
+    stamp = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    for i, account in enumerate(accounts[:3]):
+        account.balance = Decimal("10.1234") * (i + 1)
+        account.updated_at = stamp
+        account.currency = "USD"  # not in the field list: must not be written
+    with CaptureQueriesContext(connection) as ctx:
+        assert rows_update(accounts[:3], ["balance", "updated_at"]) == 3
+    assert len(ctx.captured_queries) == 1
+    rows = {a.namespace: a for a in Account.objects.all()}
+    assert [rows[f"ns{i}"].balance for i in range(4)] == [
+        Decimal("10.1234"),
+        Decimal("20.2468"),
+        Decimal("30.3702"),
+        Decimal("0"),
+    ]
+    assert {rows[f"ns{i}"].updated_at for i in range(3)} == {stamp}
+    assert {rows[f"ns{i}"].currency for i in range(4)} == {"CNY"}
+    assert rows["other"].balance == Decimal("7.5")
+
+
+def test_batches_past_the_statement_limit():
+    """(None values are covered by the renewal tests: ``last_renew_fail_notified_at`` reset.)"""
+    accounts = [Account.objects.create(namespace=f"n{i}", currency="CNY") for i in range(1203)]
+    for i, account in enumerate(accounts):
+        account.balance = Decimal(i)
+    assert rows_update(accounts, ["balance"]) == 1203
+    assert Account.objects.get(namespace="n1202").balance == Decimal("1202")
+    assert rows_update([], ["balance"]) == 0

@@ -31,7 +31,12 @@ def rows_update(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
     connection = connections[alias]
     quote = connection.ops.quote_name
     pk_column = quote(meta.pk.column)  # type: ignore[union-attr]
-    columns = [meta.get_field(name) for name in fields]
+    columns: list[models.Field[Any, Any]] = []
+    for name in fields:
+        field = meta.get_field(name)
+        if not isinstance(field, models.Field) or not field.concrete or field.primary_key:
+            raise ValueError(f"{model.__name__}.{name} is not a concrete, non-key column")
+        columns.append(field)
     matched = 0
     with connection.cursor() as cursor:
         for start in range(0, len(objs), MAX_ROWS_PER_STATEMENT):
@@ -40,7 +45,7 @@ def rows_update(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
             assignments: list[str] = []
             params: list[Any] = []
             for field in columns:
-                assignments.append(f"{quote(field.column)} = CASE {pk_column} {whens} END")
+                assignments.append(f"{quote(str(field.column))} = CASE {pk_column} {whens} END")
                 for obj in batch:
                     value = field.get_db_prep_save(getattr(obj, field.attname), connection)
                     params.extend((obj.pk, value))

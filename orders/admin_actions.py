@@ -199,14 +199,14 @@ def _purchase_cancel(order: Any, *, actor: Any, reason: str, refund_unused: bool
 def _purchase_renew(order: Any, *, actor: Any, reason: str) -> str:
     from orders.services.purchase import purchase_order_renew
 
-    result = purchase_order_renew(order_pk=order.pk, actor=actor)
+    result = purchase_order_renew(order_pk=order.pk, actor=actor, note=reason)
     return f"charged {result.money}, paid until {result.period_end:%Y-%m-%d %H:%M}"
 
 
 def _package_cancel(order: Any, *, actor: Any, reason: str) -> str:
     from orders.services.package import package_order_cancel
 
-    canceled = package_order_cancel(order_pk=order.pk, actor=actor)
+    canceled = package_order_cancel(order_pk=order.pk, actor=actor, note=reason)
     return f"status {canceled.status}"
 
 
@@ -224,7 +224,7 @@ def _package_renew(order: Any, *, actor: Any, reason: str) -> str:
     refusals: list[str] = []
     for instance in instances:
         try:
-            result = instance_renew(prod_inst_id_ext=instance.prod_inst_id_ext, actor=actor)
+            result = instance_renew(prod_inst_id_ext=instance.prod_inst_id_ext, actor=actor, note=reason)
         except DomainError as exc:
             refusals.append(f"{instance.prod_inst_id_ext}: {exc.message}")
             continue

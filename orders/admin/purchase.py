@@ -6,30 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.template import engines
-from django.utils import timezone
+from django.contrib import admin
+from django.http import HttpRequest
 
 from config.admin_tools import CsvExportMixin
-from config.exceptions import DomainError
 from orders.admin_actions import OrderActionPermissionsMixin, purchase_cancel, purchase_renew
 from orders.models.purchase import PurchaseOrder, PurchaseOrderEvent
-from orders.services.purchase import purchase_order_cancel, purchase_order_renew
-
-CONFIRM_TEMPLATE = """{% extends "admin/base_site.html" %}
-{% block content %}
-<h1>Cancel {{ orders|length }} order(s) with a refund of the unused days</h1>
-<ul>{% for o in orders %}<li>{{ o.order_id }} ({{ o.account.namespace }}, {{ o.plan.plan_id }},
- paid until {{ o.deadline }})</li>{% endfor %}</ul>
-<form method="post">{% csrf_token %}
-{% for o in orders %}<input type="hidden" name="_selected_action" value="{{ o.pk }}">{% endfor %}
-<input type="hidden" name="action" value="cancel_with_refund">
-<p><label>Reason (required): <input type="text" name="reason" size="80" maxlength="200" required></label></p>
-<input type="submit" name="apply" value="Cancel and refund">
-</form>
-{% endblock %}"""
 
 
 class PurchaseOrderEventInline(admin.TabularInline):
@@ -62,40 +44,3 @@ class PurchaseOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.Mode
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    @admin.action(description="Renew now (charge the next period)", permissions=["change"])
-    def renew_now(self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]) -> None:
-        for order in queryset.order_by("account_id", "pk"):
-            try:
-                result = purchase_order_renew(order_pk=order.pk, actor=request.user)
-            except DomainError as exc:
-                self.message_user(request, f"{order.order_id}: {exc.message}", messages.ERROR)
-                continue
-            self.message_user(request, f"{order.order_id}: renewed until {result.period_end:%Y-%m-%d %H:%M}")
-
-    @admin.action(description="Cancel with a prorated refund of the unused days", permissions=["change"])
-    def cancel_with_refund(
-        self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]
-    ) -> HttpResponse | None:
-        reason = (request.POST.get("reason") or "").strip()
-        if "apply" not in request.POST or not reason:
-            if "apply" in request.POST:
-                self.message_user(request, "a reason is required", messages.ERROR)
-            template = engines["django"].from_string(CONFIRM_TEMPLATE)
-            orders = list(queryset.select_related("account", "plan"))
-            html = template.render({"orders": orders, **self.admin_site.each_context(request)}, request)
-            return HttpResponse(html)
-        for order in queryset.order_by("account_id", "pk"):
-            try:
-                _, refund = purchase_order_cancel(
-                    order_pk=order.pk,
-                    actor=request.user,
-                    refund_unused=True,
-                    reason=reason,
-                    at=timezone.now(),
-                )
-            except DomainError as exc:
-                self.message_user(request, f"{order.order_id}: {exc.message}", messages.ERROR)
-                continue
-            self.message_user(request, f"{order.order_id}: canceled, refunded {refund}")
-        return None

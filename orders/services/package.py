@@ -330,8 +330,11 @@ def package_order_create(
 
 
 @retry_on_deadlock
-def package_order_cancel(*, order_pk: int, actor: Any = None, at: datetime | None = None) -> PackageOrder:
-    """NBCancelPrdOrder: only an unpaid order; it and everything it created become ``canceled``."""
+def package_order_cancel(
+    *, order_pk: int, actor: Any = None, at: datetime | None = None, note: str = ""
+) -> PackageOrder:
+    """NBCancelPrdOrder: only an unpaid order; it and everything it created become ``canceled``.
+    ``note`` (the admin's reason) is kept in the event."""
     at = at or timezone.now()
     account_id = PackageOrder.objects.filter(pk=order_pk).values_list("account_id", flat=True).get()
     with transaction.atomic():
@@ -361,7 +364,13 @@ def package_order_cancel(*, order_pk: int, actor: Any = None, at: datetime | Non
         order.amount_payable = Decimal(0)
         order.save(update_fields=["status", "canceled_at", "amount_payable", "updated_at"])
         _event(
-            order=order, reason="canceled", at=at, actor=actor, from_status=previous, to_status=order.status
+            order=order,
+            reason="canceled",
+            at=at,
+            actor=actor,
+            from_status=previous,
+            to_status=order.status,
+            data={"note": note} if note else None,
         )
     return order
 
@@ -535,10 +544,12 @@ def instance_renew(
     actor: Any = None,
     at: datetime | None = None,
     auto: bool = False,
+    note: str = "",
 ) -> OperationResult:
     """NBRenewProdInstance: every prepaid line of the instance renews for the same period (starting
     where the paid period ends), priced at that start, in ONE charge and one consume order ``renew``.
-    With ``auto`` (the beat runner) it renews only if still due, so a second worker does nothing."""
+    With ``auto`` (the beat runner) it renews only if still due, so a second worker does nothing.
+    ``note`` (the admin's reason) is kept in the event."""
     at = at or timezone.now()
     with transaction.atomic():
         order, instance, sub, lines = _lock_instance(prod_inst_id_ext)
@@ -647,6 +658,7 @@ def instance_renew(
                 "amount": str(total),
                 "until": end.isoformat(),
                 "charge_channel": charge_channel,
+                **({"note": note} if note else {}),
             },
         )
     return OperationResult(

@@ -510,7 +510,9 @@ class RenewResult:
     period_end: datetime
 
 
-def renew_locked(*, order: PurchaseOrder, actor: Any, at: datetime, reason: str) -> RenewResult:
+def renew_locked(
+    *, order: PurchaseOrder, actor: Any, at: datetime, reason: str, note: str = ""
+) -> RenewResult:
     """Charge the next period of a locked, running prepaid order at the price in force at that
     period's start, move the deadline, and bring a ``renewalfailed`` order back to ``consuming``.
 
@@ -549,7 +551,12 @@ def renew_locked(*, order: PurchaseOrder, actor: Any, at: datetime, reason: str)
         reason=reason,
         actor=actor,
         at=at,
-        data={"money": str(money), "period_end": charge.period.end.isoformat(), "charged": charge.charged},
+        data={
+            "money": str(money),
+            "period_end": charge.period.end.isoformat(),
+            "charged": charge.charged,
+            **({"note": note} if note else {}),
+        },
         fields={"deadline": charge.period.end, "last_renew_fail_notified_at": None},
     )
     if charge.charged:
@@ -557,8 +564,11 @@ def renew_locked(*, order: PurchaseOrder, actor: Any, at: datetime, reason: str)
     return RenewResult(order=order, money=money, charged=charge.charged, period_end=charge.period.end)
 
 
-def purchase_order_renew(*, order_pk: int, actor: Any = None, at: datetime | None = None) -> RenewResult:
-    """Manual renewal (API ``action=renew`` or the admin): pay the next period now."""
+def purchase_order_renew(
+    *, order_pk: int, actor: Any = None, at: datetime | None = None, note: str = ""
+) -> RenewResult:
+    """Manual renewal (API ``action=renew`` or the admin, whose reason is ``note``): pay the next
+    period now."""
     at = at or timezone.now()
     with transaction.atomic():
         order = order_get_locked(order_pk)
@@ -570,7 +580,7 @@ def purchase_order_renew(*, order_pk: int, actor: Any = None, at: datetime | Non
             raise domain_error(
                 ErrorCode.RENEW_ORDER, f"order {order.order_id} is not prepaid: nothing to renew"
             )
-        return renew_locked(order=order, actor=actor, at=at, reason="renewed")
+        return renew_locked(order=order, actor=actor, at=at, reason="renewed", note=note)
 
 
 # --- cancel ---------------------------------------------------------------------------------------

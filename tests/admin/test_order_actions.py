@@ -97,6 +97,7 @@ def test_purchase_cancel_without_refund_and_renew(user: Any, finance_user: Any) 
     assert charged.amount == Decimal("-30.0000")
     assert order.account.ledger_entries.count() == before + 1
     assert "renewed (charged 30" in str(list(get_messages(renew))[0])
+    assert other.events.order_by("-id").first().data["note"] == "pay ahead"
 
     cancel = _post(finance_user, reason="no refund wanted")
     purchase_cancel(model_admin, cancel, PurchaseOrder.objects.filter(pk=order.pk))
@@ -164,6 +165,7 @@ def test_package_cancel_and_renew(finance_user: Any) -> None:
     assert any(t.startswith(f"{paid.order_id}: refused: ") for t in texts)
     unpaid.refresh_from_db()
     assert unpaid.status == PackageOrderStatus.CANCELED
+    assert unpaid.events.get(reason="canceled").data == {"note": "duplicate order"}
 
     before = account.ledger_entries.count()
     renew = _post(finance_user, reason="customer paid by phone")
@@ -172,5 +174,6 @@ def test_package_cancel_and_renew(finance_user: Any) -> None:
     assert texts[0].startswith(f"{paid.order_id}: renewed (i-paid charged "), texts
     assert account.ledger_entries.count() == before + 1
     assert paid.instances.get().status == InstanceStatus.RUNNING
+    assert paid.events.get(reason="renewed").data["note"] == "customer paid by phone"
     assert_balanced(account)
     assert LogEntry.objects.filter(object_id=str(paid.pk)).count() == 1

@@ -22,7 +22,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing.models import Account, LedgerEntry, MonthlyQuota, QuotaUsage, RechargeEvent, RechargeOrder
+from billing.recharges import recharge_review_resolve
 from billing.services import account_adjust
+from config.admin_actions import reason_action
 from config.admin_tools import CsvExportMixin
 from config.exceptions import DomainError, InsufficientFunds
 
@@ -182,13 +184,47 @@ class RechargeEventInline(admin.TabularInline):
         return False
 
 
+def _review_approve(order: RechargeOrder, *, actor: Any, reason: str) -> str:
+    done = recharge_review_resolve(recharge_pk=order.pk, approve=True, reason=reason, actor=actor)
+    return f"credited {done.amount} {done.currency}"
+
+
+def _review_reject(order: RechargeOrder, *, actor: Any, reason: str) -> str:
+    recharge_review_resolve(recharge_pk=order.pk, approve=False, reason=reason, actor=actor)
+    return "nothing credited"
+
+
+# Resolving a review credits money by hand: the same authority as a balance adjustment.
+review_approve = reason_action(
+    name="approve_reviewed_recharges",
+    label="Approve review: credit the order amount",
+    service=_review_approve,
+    permission="resolve",
+    verb="approved",
+)
+review_reject = reason_action(
+    name="reject_reviewed_recharges",
+    label="Reject review: mark failed, credit nothing",
+    service=_review_reject,
+    permission="resolve",
+    verb="rejected",
+)
+
+
 @admin.register(RechargeOrder)
 class RechargeOrderAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "account", "amount", "currency", "payment_method", "status", "created_at"]
+    list_display = [
+        "public_id", "account", "amount", "currency", "payment_method", "status", "review_reason",
+        "created_at",
+    ]  # fmt: skip
     list_filter = ["status", "payment_method", "created_at"]
     search_fields = ["public_id", "payment_id", "account__namespace"]
     list_select_related = ["account", "created_by", "ledger_entry"]
     inlines = [RechargeEventInline]
+    actions = [review_approve, review_reject]
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("billing.adjust_balance"))
 
 
 @admin.register(MonthlyQuota)

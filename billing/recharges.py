@@ -35,12 +35,14 @@ MAX_RECHARGE = Decimal("100000000")
 
 S = RechargeStatus
 # A late SUCCESS after FAILED is honoured: the provider says the money arrived. ``review`` and
-# ``success`` are final for callbacks; review is resolved by staff (manual adjustment).
+# ``success`` are final for callbacks; only staff resolve a review (``recharge_review_resolve``):
+# approved -> ``success`` with a credit, rejected -> ``failed``. An order that has been in review
+# is never settled by a callback again, whatever its state.
 TRANSITIONS: dict[str, set[str]] = {
     S.PENDING: {S.SUCCESS, S.FAILED, S.REVIEW},
     S.FAILED: {S.SUCCESS, S.REVIEW},
     S.SUCCESS: set(),
-    S.REVIEW: set(),
+    S.REVIEW: {S.SUCCESS, S.FAILED},
 }
 
 
@@ -159,7 +161,7 @@ def recharge_handle_callback(
         order = RechargeOrder.objects.select_for_update().get(pk=order_pk)
         if order.status == S.SUCCESS:
             return CallbackResult(order, "noop", "already credited")
-        if order.status == S.REVIEW:
+        if order.status == S.REVIEW or order.review_reason:
             return CallbackResult(order, "review", order.review_reason or "under review")
         if status == "FAILED":
             if order.status == S.FAILED:
@@ -186,6 +188,46 @@ def recharge_handle_callback(
     return CallbackResult(order, "credited")
 
 
+@retry_on_deadlock
+def recharge_review_resolve(
+    *, recharge_pk: int, approve: bool, reason: str, actor: Any, amount: Decimal | None = None
+) -> RechargeOrder:
+    """Staff settle a recharge in ``review`` (an amount mismatch): ``approve`` credits ``amount``
+    (default: the order's amount; staff enter what actually arrived) and makes it ``success``;
+    otherwise it becomes ``failed`` with nothing credited. The reason is mandatory and kept in the
+    event and the ledger memo. Idempotent through the ledger key ``recharge:<public id>``."""
+    if not reason or not reason.strip():
+        raise BillingInvalidInput("a reason is required", errors={"reason": ["required"]})
+    reason = reason.strip()
+    ref = RechargeOrder.objects.filter(pk=recharge_pk).values_list("account_id", flat=True).first()
+    if ref is None:
+        raise RechargeNotFound(f"recharge order {recharge_pk} not found")
+    with transaction.atomic():
+        Account.objects.select_for_update().only("id").get(pk=ref)
+        order = RechargeOrder.objects.select_for_update().get(pk=recharge_pk)
+        if order.status != S.REVIEW:
+            raise DomainError(f"recharge {order.public_id} is {order.status}, not in review")
+        who = getattr(actor, "get_username", lambda: "staff")()
+        if not approve:
+            _transition(order, S.FAILED, note=f"review rejected by {who}: {reason}")
+            return order
+        credit = order.amount if amount is None else validate_recharge_amount(amount)
+        posting = account_credit(
+            account_id=order.account_id,
+            amount=credit,
+            idempotency_key=f"recharge:{order.public_id}",
+            subject=("recharge", order.public_id),
+            actor=actor if getattr(actor, "pk", None) else None,
+            memo=f"recharge {order.public_id} approved after review: {reason}",
+        )
+        order.ledger_entry = posting.entry
+        order.save(update_fields=["ledger_entry", "updated_at"])
+        _transition(order, S.SUCCESS, note=f"review approved by {who}, credited {credit}: {reason}")
+        account_id = order.account_id
+        transaction.on_commit(lambda: _enqueue_settle_arrears(account_id))
+    return order
+
+
 __all__ = [
     "CallbackResult",
     "PaymentServiceError",
@@ -193,6 +235,7 @@ __all__ = [
     "new_public_id",
     "recharge_create",
     "recharge_handle_callback",
+    "recharge_review_resolve",
     "validate_currency",
     "validate_recharge_amount",
 ]

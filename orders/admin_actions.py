@@ -1,62 +1,24 @@
-"""Admin actions that need a reason: cancel, renew, underwrite.
-
-:func:`reason_action` builds a Django admin action with an intermediate confirmation page that asks
-for a mandatory reason (and optional checkboxes such as "refund the unused days"). On confirmation
-it calls the given service once per selected order, in primary-key order, each in its own
-transaction (the service owns it), and reports per order what happened. The services write the order
-events; the action adds a ``LogEntry`` so the admin's own history shows who did it and why.
-
-The action is thin: the same service functions back the API, so no rule lives here.
+"""The order admin actions: cancel, renew and underwrite with a mandatory reason, built with
+``config.admin_actions.reason_action`` over the same services as the API (no rule lives here).
+The services keep the reason in the order event (``data.note``); the action adds a ``LogEntry``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.http import HttpRequest
 
+from config.admin_actions import CONFIRM_FIELD, ActionOption, ReasonForm, reason_action
 from config.exceptions import DomainError, InvalidTransition
 
-REASON_MAX_LENGTH = 500
-CONFIRM_FIELD = "tally_confirm"
-
-# service(order, *, actor, reason, **options) -> optional note shown after "done"
-OrderService = Callable[..., Any]
-
-
-@dataclass(frozen=True)
-class ActionOption:
-    """A checkbox on the confirmation page, passed to the service as a keyword argument."""
-
-    name: str
-    label: str
-    initial: bool = False
-    help_text: str = ""
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        max_length=REASON_MAX_LENGTH,
-        required=True,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Mandatory. Stored with the order event and in the admin history.",
-    )
-
-    def __init__(self, *args: Any, options: Sequence[ActionOption] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for option in options:
-            self.fields[option.name] = forms.BooleanField(
-                required=False, initial=option.initial, label=option.label, help_text=option.help_text
-            )
+__all__ = [
+    "CONFIRM_FIELD",
+    "ActionOption",
+    "OrderActionPermissionsMixin",
+    "ReasonForm",
+    "reason_action",
+]
 
 
 class OrderActionPermissionsMixin:
@@ -78,109 +40,6 @@ class OrderActionPermissionsMixin:
 
     def has_underwrite_permission(self, request: HttpRequest) -> bool:
         return self._has_action_permission(request, "underwrite")
-
-
-def _refusal(exc: Exception) -> str:
-    if isinstance(exc, DomainError):
-        return exc.message
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    return str(exc)
-
-
-def reason_action(
-    *,
-    name: str,
-    label: str,
-    service: OrderService,
-    permission: str,
-    verb: str,
-    options: Sequence[ActionOption] = (),
-    refused: tuple[type[Exception], ...] = (DomainError, ValidationError),
-) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Any]], HttpResponse | None]:
-    """Build an admin action ``name`` that asks for a reason, then calls ``service`` per order.
-
-    ``permission`` is the action's ``allowed_permissions`` entry (``cancel`` -> the admin's
-    ``has_cancel_permission``). ``verb`` is the past tense shown to the user ("canceled").
-    Exceptions in ``refused`` are reported as "refused: <why>" for that order; anything else is a
-    bug and propagates.
-    """
-
-    def action(
-        modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
-    ) -> HttpResponse | None:
-        check = getattr(modeladmin, f"has_{permission}_permission", None)
-        if check is None or not check(request):
-            raise PermissionDenied
-        orders = list(queryset.order_by("pk"))
-        form = ReasonForm(request.POST if request.POST.get(CONFIRM_FIELD) else None, options=options)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            chosen = {option.name: bool(form.cleaned_data.get(option.name)) for option in options}
-            _apply(
-                modeladmin,
-                request,
-                orders,
-                service=service,
-                reason=reason,
-                options=chosen,
-                verb=verb,
-                label=label,
-                refused=refused,
-            )
-            return None
-        opts = modeladmin.model._meta
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "title": f"{label}: are you sure?",
-            "subtitle": None,
-            "action_name": name,
-            "action_label": label,
-            "objects": orders,
-            "form": form,
-            "opts": opts,
-            "queryset": queryset,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "confirm_field": CONFIRM_FIELD,
-            "media": modeladmin.media + form.media,
-        }
-        request.current_app = modeladmin.admin_site.name
-        return TemplateResponse(request, "admin/tally/reason_action.html", context)
-
-    action.__name__ = name
-    action.allowed_permissions = (permission,)  # type: ignore[attr-defined]
-    action.short_description = label  # type: ignore[attr-defined]
-    return action
-
-
-def _apply(
-    modeladmin: admin.ModelAdmin,
-    request: HttpRequest,
-    orders: list[Model],
-    *,
-    service: OrderService,
-    reason: str,
-    options: dict[str, bool],
-    verb: str,
-    label: str,
-    refused: tuple[type[Exception], ...],
-) -> None:
-    done = 0
-    for order in orders:
-        try:
-            note = service(order, actor=request.user, reason=reason, **options)
-        except refused as exc:
-            messages.error(request, f"{order}: refused: {_refusal(exc)}")
-            continue
-        done += 1
-        chosen = ", ".join(key for key, value in options.items() if value)
-        log = f"{label} (reason: {reason}{'; ' + chosen if chosen else ''})"
-        modeladmin.log_change(request, order, log)
-        suffix = f" ({note})" if isinstance(note, str) and note else ""
-        messages.success(request, f"{order}: {verb}{suffix}.")
-    if len(orders) > 1:
-        level = messages.SUCCESS if done == len(orders) else messages.WARNING
-        messages.add_message(request, level, f"{label}: {done} of {len(orders)} done.")
 
 
 # --- the order actions (service adapters) ---------------------------------------------------------

@@ -328,6 +328,11 @@ class PackageOrderChargeView(PackageApiView):
 # --- instances -------------------------------------------------------------------------------------
 
 
+def instance_op_repr(inst: ProductInstance) -> dict[str, str]:
+    """The answer of an instance operation (InstanceOpOutSerializer's common part)."""
+    return {"prod_inst_id_ext": inst.prod_inst_id_ext, "order_id": inst.order.order_id, "status": inst.status}
+
+
 class InstanceRenewView(PackageApiView):
     @extend_schema(
         summary="Renew the prepaid components of an instance (NBRenewProdInstance)",
@@ -365,9 +370,7 @@ class InstanceStopView(PackageApiView):
         inst.refresh_from_db()
         return Response(
             {
-                "prod_inst_id_ext": inst.prod_inst_id_ext,
-                "order_id": result.order.order_id,
-                "status": inst.status,
+                **instance_op_repr(inst),
                 "refunded": money4(result.extra.get("refunded", 0)),
                 "postpaid_billed": money4(result.extra.get("postpaid_billed", 0)),
             }
@@ -381,13 +384,7 @@ class InstancePauseView(PackageApiView):
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst = _instance(request, prod_inst_id_ext)
         inst = svc.instance_pause(prod_inst_id_ext=inst.prod_inst_id_ext, actor=request.user)
-        return Response(
-            {
-                "prod_inst_id_ext": inst.prod_inst_id_ext,
-                "order_id": inst.order.order_id,
-                "status": inst.status,
-            }
-        )
+        return Response(instance_op_repr(inst))
 
 
 class InstanceResumeView(PackageApiView):
@@ -401,13 +398,7 @@ class InstanceResumeView(PackageApiView):
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst = _instance(request, prod_inst_id_ext)
         inst = svc.instance_resume(prod_inst_id_ext=inst.prod_inst_id_ext, actor=request.user)
-        return Response(
-            {
-                "prod_inst_id_ext": inst.prod_inst_id_ext,
-                "order_id": inst.order.order_id,
-                "status": inst.status,
-            }
-        )
+        return Response(instance_op_repr(inst))
 
 
 class InstanceChangeConfigView(PackageApiView):

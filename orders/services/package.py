@@ -20,7 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.models import Account
+from billing.models import Account, LedgerEntry
 from billing.services import account_refund
 from config.api.errors import ErrorCode
 from config.db import retry_on_deadlock
@@ -141,6 +141,36 @@ def _event(
         reason=reason,
         data=data or {},
     )
+
+
+def _consume_records_pay(
+    *,
+    consume: ConsumeOrder,
+    order: PackageOrder,
+    records: list[UsageRecord],
+    idempotency_key: str,
+    memo: str,
+    actor: Any,
+    at: datetime,
+) -> tuple[Decimal, LedgerEntry | None]:
+    """Link ``records`` to the consume order and, when their sum is positive, charge it in one
+    ledger entry. Returns the sum and the entry (None when nothing was charged: zero or a credit,
+    which the caller settles)."""
+    total = to_money(sum((r.amount for r in records), Decimal(0)))
+    links = [ConsumeOrderRecord(consume_order=consume, record=r) for r in records]
+    ConsumeOrderRecord.objects.bulk_create(links)
+    if total <= 0:
+        return total, None
+    posting = records_pay(
+        account_id=order.account_id,
+        records=records,
+        idempotency_key=idempotency_key,
+        subject=("package_order", order.order_id),
+        actor=actor if getattr(actor, "pk", None) else None,
+        memo=memo,
+        at=at,
+    )
+    return total, posting.entry
 
 
 def _lock_account(account_id: int) -> None:
@@ -606,22 +636,16 @@ def instance_renew(
             records.append(record)
             ln.price = price.price
             ln.price_rule_id = price.rule_id
-        total = to_money(sum((r.amount for r in records), Decimal(0)))
-        ConsumeOrderRecord.objects.bulk_create(
-            [ConsumeOrderRecord(consume_order=consume, record=r) for r in records]
+        total, entry = _consume_records_pay(
+            consume=consume,
+            order=order,
+            records=records,
+            idempotency_key=f"pkg-renew:{prod_inst_id_ext}:{period_key(start)}",
+            memo=f"renew {prod_inst_id_ext} x{cycles} ({charge_channel or 'balance'})",
+            actor=actor,
+            at=at,
         )
-        entry = None
-        if total > 0:
-            entry = records_pay(
-                account_id=order.account_id,
-                records=records,
-                idempotency_key=f"pkg-renew:{prod_inst_id_ext}:{period_key(start)}",
-                subject=("package_order", order.order_id),
-                actor=actor if getattr(actor, "pk", None) else None,
-                memo=f"renew {prod_inst_id_ext} x{cycles} ({charge_channel or 'balance'})",
-                at=at,
-            ).entry
-        else:
+        if entry is None:
             UsageRecord.objects.filter(pk__in=[r.pk for r in records]).update(
                 status=UsageStatus.PAID, paid_at=at
             )
@@ -919,22 +943,16 @@ def instance_change_config(
             ln.price = after.price
             ln.price_rule_id = after.rule_id
             ln.save(update_fields=["attrs", "plan", "price", "price_rule", "updated_at"])
-        net = to_money(sum((r.amount for r in records), Decimal(0)))
-        ConsumeOrderRecord.objects.bulk_create(
-            [ConsumeOrderRecord(consume_order=consume, record=r) for r in records]
+        net, entry = _consume_records_pay(
+            consume=consume,
+            order=order,
+            records=records,
+            idempotency_key=f"pkg-change:{consume.pk}",
+            memo=f"change of {prod_inst_id_ext}",
+            actor=actor,
+            at=at,
         )
-        entry = None
-        if net > 0:
-            entry = records_pay(
-                account_id=order.account_id,
-                records=records,
-                idempotency_key=f"pkg-change:{consume.pk}",
-                subject=("package_order", order.order_id),
-                actor=actor if getattr(actor, "pk", None) else None,
-                memo=f"change of {prod_inst_id_ext}",
-                at=at,
-            ).entry
-        elif net < 0:
+        if net < 0:
             entry = account_refund(
                 account_id=order.account_id,
                 amount=-net,

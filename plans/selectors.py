@@ -14,6 +14,10 @@ from config.api.errors import ErrorCode
 from config.exceptions import DomainError, domain_error
 from plans.models import Component, Plan, PlanItem, PlanStatus, PriceRule, PriceVersion, Product
 
+# Met through a package order, a pricing failure is the order family's "price error" (API.md: 34xx
+# for package orders); the message and the field still say which rule failed and why.
+PRICE_ERROR_IN_ORDERS = {"package": ErrorCode.PACKAGE_PRICE_ERROR}
+
 
 def price_version_in_force(plan: Plan, at: datetime) -> PriceVersion | None:
     """The latest version with ``effective_from <= at`` (DOMAIN.md 3)."""
@@ -169,6 +173,7 @@ def get_cost(*, prod_id: str, plan_id: str, components: list[dict[str, Any]], at
                 ErrorCode.PRICE_NO_MATCH,
                 f"product {product.prod_id!r} has no component {component_id!r}",
                 errors={f"components[{i}].component_id": [f"unknown component {component_id!r}"]},
+                family_codes=PRICE_ERROR_IN_ORDERS,
             )
         candidates = rules_in_force(rules_by_component.get(component.pk, []), at)
         matching = [r for r in candidates if r.matches(given)]
@@ -197,13 +202,17 @@ def _match_error(
             f"no price rule of plan {plan.plan_id!r} matches component {component_id!r} "
             f"with {_describe(given)}"
         )
-        return domain_error(ErrorCode.PRICE_NO_MATCH, msg, errors={field: [msg]})
+        return domain_error(
+            ErrorCode.PRICE_NO_MATCH, msg, errors={field: [msg]}, family_codes=PRICE_ERROR_IN_ORDERS
+        )
     conditions = ", ".join(_describe(r.attrs) for r in matching)
     msg = (
         f"{len(matching)} price rules of plan {plan.plan_id!r} match component {component_id!r} "
         f"with {_describe(given)}: {conditions}"
     )
-    return domain_error(ErrorCode.PRICE_AMBIGUOUS, msg, errors={field: [msg]})
+    return domain_error(
+        ErrorCode.PRICE_AMBIGUOUS, msg, errors={field: [msg]}, family_codes=PRICE_ERROR_IN_ORDERS
+    )
 
 
 def plans_active_for_region(region: str) -> list[Plan]:

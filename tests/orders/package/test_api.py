@@ -90,7 +90,8 @@ def test_validation_names_every_bad_field(api, setup):
 
 def test_pricing_error_is_reported_and_writes_nothing(api, setup):
     r = api.post("/api/v1/package-orders", create_body(cpu="99"), format="json")
-    assert r.status_code == 400 and r.json()["code"] == 3604 and "cpu" in r.json()["msg"]
+    assert r.status_code == 400 and r.json()["code"] == 3407 and "cpu" in r.json()["msg"]
+    assert any("attrs" in field for field in r.json()["data"]["errors"])
     assert PackageOrder.objects.count() == 0
 
 
@@ -149,7 +150,7 @@ def test_instance_operations(api, setup):
         },
         format="json",
     )
-    assert r.status_code == 400 and r.json()["code"] == 3604
+    assert r.status_code == 400 and r.json()["code"] == 3407
     r = api.post(
         "/api/v1/instances/i-1/change-config",
         {

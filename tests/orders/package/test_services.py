@@ -92,7 +92,7 @@ def test_create_writes_unpaid_first_period_records_and_one_consume_order(account
 def test_create_with_pricing_error_writes_nothing(account):
     with pytest.raises(DomainError) as exc:
         create_order(account, cpu="16")
-    assert int(exc.value.code_for("package")) == 3604
+    assert int(exc.value.code_for("package")) == 3407 and int(exc.value.code_for("plans")) == 3604
     assert "cpu" in exc.value.message
     assert PackageOrder.objects.count() == 0 and UsageRecord.objects.count() == 0
 
@@ -320,7 +320,8 @@ def test_change_config_with_zero_or_two_matching_rules_changes_nothing(account, 
             changes=[ComponentChange("cpu", attrs)],
             at=PAID_AT + timedelta(minutes=30),
         )
-    assert int(exc.value.code_for("package")) == code and "cpu" in exc.value.message
+    assert int(exc.value.code_for("package")) == 3407 and "cpu" in exc.value.message
+    assert int(exc.value.code_for("plans")) == code  # which failure it was, outside the order family
     assert LedgerEntry.objects.count() == entries
     assert not ConsumeOrder.objects.filter(type="change").exists()
     assert lines_of("i-1")["cpu"].attrs == {"cpu": "2"}

@@ -2,26 +2,44 @@
 
 ``quota_deduct`` locks the account row first (the same lock every money path takes, so a deduction
 serialises with charges and with itself for one account), then the month's quota row. Free calls
-are used first; only the calls the quota does not cover are charged, through ``account_charge``
-with a key derived from the request id. Quota, ledger entry and usage record commit together or not
-at all: a short balance raises ``InsufficientFunds`` and leaves nothing behind.
+are used first; only the calls the quota does not cover are charged, through
+``account_charge_locked`` on the row already locked, with a key derived from the request id. Quota,
+ledger entry and usage record commit together or not at all: a short balance raises
+``InsufficientFunds`` and leaves nothing behind.
+
+The hot path (``POST /internal/v1/billing/deduct-quota``, benchmark B2) is one transaction of four
+statements for a paid call: one SELECT ... FOR UPDATE locks the account (by namespace) and then its
+quota row of the month, UPDATE the balance, INSERT the ledger entry, INSERT the usage row (a free
+call: UPDATE the quota row instead of the two ledger statements). There is no replay lookup up
+front: a repeated ``request_id`` hits the unique ``(account, request_id)`` constraint of the usage
+row (or ``(account, idempotency_key)`` of the ledger entry), the whole transaction rolls back and
+only then is the first result read and answered (also when the repeat no longer fits the balance).
+The metered service is read from a per-process cache, and the statements are plain parameterised
+SQL: the ORM's statement building cost more CPU than the database work (docs/billing.md).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Context as DecimalContext
 from decimal import Decimal
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import post_delete, post_migrate, post_save
+from django.utils import timezone
 
 from billing.errors import AccountNotFound, BillingInvalidInput, UnknownService
-from billing.models import Account, MonthlyQuota, QuotaUsage
-from billing.services import account_charge
+from billing.models import Account, LedgerEntry, MonthlyQuota, QuotaUsage
+from billing.services import account_charge_locked
 from config import clock
 from config.db import retry_on_deadlock
 from config.exceptions import InsufficientFunds
-from config.money import to_money
+from config.money import MONEY_PLACES, to_money
 from plans.models import MeteredService
 
 __all__ = [
@@ -31,12 +49,18 @@ __all__ = [
     "quota_deduct",
     "quota_open_month",
     "metered_service_get",
+    "metered_service_cache_clear",
 ]
 
 REASON_FREE = "free"
 REASON_BALANCE = "balance"
 REASON_INSUFFICIENT = "insufficient balance"
 MAX_COUNT = 1_000_000_000
+# How long a process may answer from its cached copy of a metered service row. A change saved in
+# this process (admin, catalog import: ``save()``) clears the cache at once; other processes see it
+# within this many seconds. ``QuerySet.update()`` sends no signal: only the TTL covers it.
+SERVICE_CACHE_SECONDS = float(getattr(settings, "BILLING_SERVICE_CACHE_SECONDS", 10.0))
+_now = time.monotonic  # replaced in tests to let the TTL pass
 
 
 @dataclass(frozen=True)
@@ -69,10 +93,52 @@ class QuotaDeduction:
         return self.usage.balance_after
 
 
+# --- the metered-service cache ------------------------------------------------------------------
+
+_services: dict[str, tuple[float, MeteredService | None]] = {}
+_services_generation = 0
+_services_lock = threading.Lock()
+
+
+def metered_service_cache_clear(**_: Any) -> None:
+    """Forget every cached service row (a signal receiver too: any save/delete of a service)."""
+    global _services_generation
+    with _services_lock:
+        _services_generation += 1
+        _services.clear()
+
+
+post_save.connect(metered_service_cache_clear, sender=MeteredService, dispatch_uid="billing.quota.svc.save")
+post_delete.connect(metered_service_cache_clear, sender=MeteredService, dispatch_uid="billing.quota.svc.del")
+post_migrate.connect(metered_service_cache_clear, dispatch_uid="billing.quota.svc.flush")  # flush, migrate
+
+
+def _active_service(service: str) -> MeteredService | None:
+    """The active service named ``service`` or None; cached per process (unknown names too)."""
+    if not service:
+        return None
+    now = _now()
+    hit = _services.get(service)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    generation = _services_generation
+    svc = MeteredService.objects.filter(service=service, active=True).first()
+    with _services_lock:
+        if generation == _services_generation:  # no change was saved while we read
+            _services[service] = (now + SERVICE_CACHE_SECONDS, svc)
+    return svc
+
+
+def _unknown(service: str) -> UnknownService:
+    return UnknownService(f"unknown metered service: {service}", errors={"service": ["unknown service"]})
+
+
 def metered_service_get(*, service: str) -> MeteredService:
-    svc = MeteredService.objects.filter(service=service, active=True).first() if service else None
+    """The active service ``service`` (from the per-process cache); ``UnknownService`` if none.
+    The row is shared by the threads of the process: read it, never change it."""
+    svc = _active_service(service)
     if svc is None:
-        raise UnknownService(f"unknown metered service: {service}", errors={"service": ["unknown service"]})
+        raise _unknown(service)
     return svc
 
 
@@ -100,82 +166,229 @@ def quota_check(*, account: Account, service: str, count: int, at: datetime | No
     return QuotaCheck(False, REASON_INSUFFICIENT, remaining, amount)
 
 
-def _locked_quota_row(*, account_id: int, svc: MeteredService, month: date) -> MonthlyQuota:
-    """The month's row, locked; created on first use (insert-and-catch: the month-opening task may
-    insert the same row concurrently, and it does not take the account lock)."""
-    row = (
-        MonthlyQuota.objects.select_for_update()
-        .filter(account_id=account_id, service=svc, month=month)
-        .first()
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+_SQL: dict[str, dict[str, str]] = {}
+_USAGE_FIELDS = (
+    "account",
+    "service",
+    "quota",
+    "request_id",
+    "count",
+    "free_count",
+    "paid_count",
+    "unit_price",
+    "amount",
+    "balance_after",
+    "ledger_entry",
+    "created_at",
+)
+
+
+def _statements() -> dict[str, str]:
+    """The hot path's statements, quoted for the current database (built once per vendor)."""
+    sql = _SQL.get(connection.vendor)
+    if sql is not None:
+        return sql
+    a, q, u = Account._meta, MonthlyQuota._meta, QuotaUsage._meta
+    ta, tq, tu = _q(a.db_table), _q(q.db_table), _q(u.db_table)
+    ca = {f.name: _q(f.column) for f in a.concrete_fields}
+    cq = {f.name: _q(f.column) for f in q.concrete_fields}
+    cu = {f.name: _q(f.column) for f in u.concrete_fields}
+    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    # Identifiers come from the models' _meta, every value is a placeholder. LEFT JOIN: the account
+    # row is read (and locked) first, then its quota row if there is one: the house lock order
+    # (account, then everything else) in one round trip.
+    lock = (
+        f"SELECT a.{ca['id']}, a.{ca['balance']}, q.{cq['id']}, q.{cq['total']}, q.{cq['used']} "  # noqa: S608
+        f"FROM {ta} a LEFT JOIN {tq} q ON q.{cq['account']} = a.{ca['id']} "
+        f"AND q.{cq['service']} = %s AND q.{cq['month']} = %s WHERE a.{{where}} = %s{for_update}"
     )
-    if row is not None:
-        return row
-    try:
-        with transaction.atomic():
-            return MonthlyQuota.objects.create(
-                account_id=account_id, service=svc, month=month, total=svc.monthly_free_quota
-            )
-    except IntegrityError:
-        return MonthlyQuota.objects.select_for_update().get(account_id=account_id, service=svc, month=month)
+    sql = {
+        "lock_by_id": lock.format(where=ca["id"]),
+        "lock_by_namespace": lock.format(where=ca["namespace"]),
+        "use_free": f"UPDATE {tq} SET {cq['used']} = %s WHERE {cq['id']} = %s",  # noqa: S608
+        "insert_usage": (
+            f"INSERT INTO {tu} ({', '.join(cu[f] for f in _USAGE_FIELDS)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(_USAGE_FIELDS))})"
+        ),
+    }
+    return _SQL.setdefault(connection.vendor, sql)
+
+
+_SQLITE_DECIMAL = DecimalContext(prec=15)
+
+
+def _money_from_db(value: Any) -> Decimal:
+    """A DECIMAL column read by a plain cursor: MariaDB gives a ``Decimal``; SQLite stores numeric
+    affinity and gives an int or float, converted the way Django's own SQLite converter does."""
+    if isinstance(value, Decimal):
+        return value
+    return _SQLITE_DECIMAL.create_decimal_from_float(value).quantize(MONEY_PLACES)
+
+
+def _lock(
+    *, account_id: int | None, namespace: str | None, svc: MeteredService | None, month: date
+) -> tuple[Account, int | None, int, int]:
+    """Lock the account row and its quota row of ``month`` (if it exists) in one statement.
+    Returns the account (``id`` and ``balance`` loaded) and the quota row's id, total and used."""
+    sql = _statements()
+    by_id = account_id is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql["lock_by_id" if by_id else "lock_by_namespace"],
+            [
+                svc.pk if svc else None,
+                connection.ops.adapt_datefield_value(month),
+                account_id if by_id else namespace,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        if by_id:
+            raise AccountNotFound(f"account {account_id} not found")
+        raise AccountNotFound(f"namespace {namespace} not found", errors={"namespace": ["unknown namespace"]})
+    account = Account.from_db(connection.alias, ["id", "balance"], [row[0], _money_from_db(row[1])])
+    return account, row[2], row[3] or 0, row[4] or 0
+
+
+def _create_quota_row(*, account_id: int, svc: MeteredService, month: date) -> MonthlyQuota:
+    """First use of the month: create the row and lock it. The month-opening task may insert the
+    same row concurrently without the account lock: ``INSERT IGNORE`` waits for its commit, then
+    does nothing, and the row is read (locked) again; no savepoint inside the caller's transaction."""
+    MonthlyQuota.objects.bulk_create(
+        [MonthlyQuota(account_id=account_id, service=svc, month=month, total=svc.monthly_free_quota)],
+        ignore_conflicts=True,
+    )
+    return MonthlyQuota.objects.select_for_update().get(account_id=account_id, service=svc, month=month)
+
+
+def _first_usage(account_id: int | None, request_id: str) -> QuotaUsage | None:
+    if account_id is None:
+        return None
+    return QuotaUsage.objects.filter(account_id=account_id, request_id=request_id).first()
+
+
+def _record_usage(
+    *,
+    account: Account,
+    svc: MeteredService,
+    quota_id: int,
+    used: int,
+    request_id: str,
+    count: int,
+    free: int,
+    amount: Decimal,
+    entry: LedgerEntry | None,
+) -> QuotaUsage:
+    """Use ``free`` calls of the locked quota row and insert the usage row; return it."""
+    sql = _statements()
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "account_id": account.pk,
+        "service_id": svc.pk,
+        "quota_id": quota_id,
+        "request_id": request_id,
+        "count": count,
+        "free_count": free,
+        "paid_count": count - free,
+        "unit_price": svc.unit_price,
+        "amount": amount,
+        "balance_after": account.balance,
+        "ledger_entry_id": entry.pk if entry is not None else None,
+    }
+    with connection.cursor() as cursor:
+        if free:
+            cursor.execute(sql["use_free"], [used + free, quota_id])
+        cursor.execute(sql["insert_usage"], [*values.values(), connection.ops.adapt_datetimefield_value(now)])
+        usage_id = cursor.lastrowid
+    usage = QuotaUsage(id=usage_id, **values, created_at=now)
+    usage._state.adding = False
+    usage._state.db = connection.alias
+    usage.service = svc
+    if entry is not None:
+        usage.ledger_entry = entry
+    return usage
 
 
 @retry_on_deadlock
 def quota_deduct(
-    *, account_id: int, service: str, count: int, request_id: str, at: datetime | None = None
+    *,
+    service: str,
+    count: int,
+    request_id: str,
+    account_id: int | None = None,
+    namespace: str | None = None,
+    at: datetime | None = None,
 ) -> QuotaDeduction:
-    """Use ``count`` calls: free quota first, the balance for the rest; idempotent by ``request_id``."""
+    """Use ``count`` calls of the account ``account_id`` (or the account of ``namespace``): free
+    quota first, the balance for the rest; idempotent by ``request_id`` (a repeat answers the first
+    result, ``replayed=True``, and moves nothing).
+
+    Error precedence: invalid count/request_id, then (by ``account_id``) unknown service before an
+    unknown account, or (by ``namespace``, the API) unknown namespace before unknown service."""
+    if (account_id is None) == (namespace is None):
+        raise TypeError("quota_deduct needs exactly one of account_id and namespace")
     _check_count(count)
     if not request_id or not isinstance(request_id, str) or len(request_id) > 128:
         raise BillingInvalidInput(
             "request_id is required", errors={"request_id": ["must be 1-128 characters"]}
         )
-    svc = metered_service_get(service=service)
+    svc = _active_service(service)
+    if svc is None and account_id is not None:
+        raise _unknown(service)
     month = clock.month_of(at or clock.now())
-    with transaction.atomic():
-        account = Account.objects.select_for_update().only("id", "balance").filter(pk=account_id).first()
-        if account is None:
-            raise AccountNotFound(f"account {account_id} not found")
-        # Under the account lock a concurrent first request has either committed or not started.
-        existing = QuotaUsage.objects.filter(account_id=account_id, request_id=request_id).first()
-        if existing is not None:
-            return QuotaDeduction(existing, replayed=True)
-        quota = _locked_quota_row(account_id=account_id, svc=svc, month=month)
-        free = min(count, quota.remaining)
-        paid = count - free
-        amount = to_money(paid * svc.unit_price)
-        entry = None
-        balance = account.balance
-        if amount > 0:
-            if amount > balance:
-                raise InsufficientFunds(
-                    f"insufficient balance: {balance} available, {amount} needed",
-                    balance=str(balance),
-                    required=str(amount),
-                )
-            posting = account_charge(
-                account_id=account_id,
-                amount=amount,
-                idempotency_key=f"quota:{request_id}",
-                subject=("quota_request", request_id),
-                memo=f"{svc.service} x{paid}",
+    locked_id: int | None = None
+    try:
+        with transaction.atomic():
+            account, quota_id, total, used = _lock(
+                account_id=account_id, namespace=namespace, svc=svc, month=month
             )
-            entry = posting.entry
-            balance = posting.balance
-        if free:
-            MonthlyQuota.objects.filter(pk=quota.pk).update(used=quota.used + free)
-        usage = QuotaUsage.objects.create(
-            account_id=account_id,
-            service=svc,
-            quota=quota,
-            request_id=request_id,
-            count=count,
-            free_count=free,
-            paid_count=paid,
-            unit_price=svc.unit_price,
-            amount=amount,
-            balance_after=balance,
-            ledger_entry=entry,
-        )
+            locked_id = account.pk
+            if svc is None:
+                raise _unknown(service)
+            if quota_id is None:
+                quota = _create_quota_row(account_id=account.pk, svc=svc, month=month)
+                quota_id, total, used = quota.pk, quota.total, quota.used
+            free = min(count, total - used)
+            paid = count - free
+            amount = to_money(paid * svc.unit_price)
+            entry = None
+            if amount > 0:
+                if amount > account.balance:
+                    raise InsufficientFunds(
+                        f"insufficient balance: {account.balance} available, {amount} needed",
+                        balance=str(account.balance),
+                        required=str(amount),
+                    )
+                entry = account_charge_locked(
+                    account=account,
+                    amount=amount,
+                    idempotency_key=f"quota:{request_id}",
+                    subject=("quota_request", request_id),
+                    memo=f"{svc.service} x{paid}",
+                ).entry
+            usage = _record_usage(
+                account=account,
+                svc=svc,
+                quota_id=quota_id,
+                used=used,
+                request_id=request_id,
+                count=count,
+                free=free,
+                amount=amount,
+                entry=entry,
+            )
+    except (IntegrityError, InsufficientFunds):
+        # Everything of this attempt is rolled back. A request id answered before (committed
+        # before we got the account lock) collides with its usage row or ledger entry, or no
+        # longer fits the balance: answer the first result. Anything else is a real error.
+        first = _first_usage(locked_id, request_id)
+        if first is None:
+            raise
+        return QuotaDeduction(first, replayed=True)
     return QuotaDeduction(usage, replayed=False)
 
 

@@ -33,6 +33,7 @@ from orders.models.engine import (
 from orders.models.package import ProductInstance
 from orders.services.engine import line_bill_metered_period, line_charge_period, next_period
 from orders.services.package import instance_renew, subscription_suspend
+from orders.services.renewal import purchase_hourly_paid, purchase_hourly_unpaid
 from plans.models import BillingMode
 from plans.selectors import price_version_in_force
 from usage.models import UsageKind, UsageStatus
@@ -174,11 +175,21 @@ def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: 
                 at=at,
             )
         except InsufficientFunds:
+            if sub["kind"] == SubscriptionKind.PURCHASE:
+                # A purchase order has no suspended state: renewalfailed, then ended after the grace
+                # period (DOMAIN.md 5); the line stays due and is tried again every run.
+                outcome = purchase_hourly_unpaid(
+                    order_ref=sub["order_ref"], line_paid_until=line.paid_until or at, at=at
+                )
+                summary[f"hourly_unpaid_{outcome}"] += 1
+                return
             subscription_suspend(subscription_id=sub["pk"], reason="hourly_charge_failed", at=at)
             summary["suspended"] += 1
             return
         SubscriptionLine.objects.filter(pk=line_id).update(next_run_at=charge.period.end)
         summary["hourly_charged" if charge.charged else "hourly_replayed"] += 1
+        if sub["kind"] == SubscriptionKind.PURCHASE and charge.charged:
+            purchase_hourly_paid(order_ref=sub["order_ref"], period_end=charge.period.end, at=at)
 
 
 def _run_postpaid(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:

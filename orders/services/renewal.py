@@ -170,7 +170,7 @@ def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummar
     """Renew a chunk with a fixed number of statements, whatever its size (B1): read the locked
     rows, price and fund every due period in Python, then write the ledger entries, usage records,
     balances, lines, orders and events with one statement each. Orders that cannot pay go through
-    ``_renewal_failed`` one by one (the rare path)."""
+    ``renewal_unpaid`` one by one (the rare path)."""
     accounts, lines = _lock_chunk(ids=ids)
     chunk.scanned += len(ids)
     chunk.skipped += len(ids) - len(lines)
@@ -224,7 +224,7 @@ def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummar
     if due:
         _write_renewals(due=due, accounts=accounts, at=at, chunk=chunk)
     for order, line_paid_until in unpaid:
-        _renewal_failed(order=order, line_paid_until=line_paid_until, at=at, summary=chunk)
+        renewal_unpaid(order=order, line_paid_until=line_paid_until, at=at, summary=chunk)
 
 
 def _write_renewals(
@@ -339,7 +339,7 @@ def _renew_order(*, order_pk: int, at: datetime, summary: RenewalSummary) -> Non
             with transaction.atomic():
                 result = renew_locked(order=order, actor=None, at=at, reason="renewed")
         except InsufficientFunds:
-            _renewal_failed(order=order, line_paid_until=line.paid_until, at=at, summary=summary)
+            renewal_unpaid(order=order, line_paid_until=line.paid_until, at=at, summary=summary)
             return
         order = result.order
         if result.charged:
@@ -347,11 +347,15 @@ def _renew_order(*, order_pk: int, at: datetime, summary: RenewalSummary) -> Non
             summary.money = to_money(summary.money + result.money)
 
 
-def _renewal_failed(
+def renewal_unpaid(
     *, order: PurchaseOrder, line_paid_until: datetime, at: datetime, summary: RenewalSummary
 ) -> None:
+    """The next period (a month, or an hour of an hourly order) could not be paid: ``renewalfailed``
+    with a notification at most once per 24 h, and ``ended`` once ``RENEWAL_GRACE`` has passed
+    since the end of the last paid period (DOMAIN.md 5). Locks through ``order_transition``."""
     grace = settings.RENEWAL_GRACE
-    deadline = order.deadline or line_paid_until
+    # An hourly order's stored deadline is its first hour; the line knows the last paid one.
+    deadline = max(order.deadline, line_paid_until) if order.deadline else line_paid_until
     if at >= deadline + grace:
         _stop_subscription(order)
         closed = order_transition(
@@ -403,3 +407,37 @@ def _dry_run(*, at: datetime, summary: RenewalSummary) -> None:
         summary.would_charge.append(
             {"order_id": order.order_id, "period_start": period.start.isoformat(), "money": str(amount)}
         )
+
+
+# --- hourly purchase orders (charged hour by hour by the billing-jobs runner) ---------------------
+
+
+def purchase_hourly_unpaid(*, order_ref: str, line_paid_until: datetime, at: datetime) -> str:
+    """An hour of an hourly purchase order could not be paid: the same path as an unpaid renewal.
+    The line stays due, so every run of the jobs runner tries again; the hours used meanwhile are
+    charged one by one once the wallet can pay. Returns ``failed``, ``ended`` or ``none``."""
+    order = PurchaseOrder.objects.select_related("plan", "account").filter(order_id=order_ref).first()
+    if order is None or order.status not in RUNNING:
+        return "none"
+    summary = RenewalSummary()
+    renewal_unpaid(order=order, line_paid_until=line_paid_until, at=at, summary=summary)
+    return "ended" if summary.ended else "failed"
+
+
+def purchase_hourly_paid(*, order_ref: str, period_end: datetime, at: datetime) -> None:
+    """An hour was paid: a ``renewalfailed`` hourly order is ``consuming`` again."""
+    order_pk = (
+        PurchaseOrder.objects.filter(order_id=order_ref, status=S.RENEWALFAILED)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if order_pk is None:
+        return
+    order_transition(
+        order_pk=order_pk,
+        to=S.CONSUMING,
+        reason="hourly_paid",
+        at=at,
+        data={"period_end": period_end.isoformat()},
+        fields={"last_renew_fail_notified_at": None},
+    )

@@ -14,3 +14,17 @@ def _tasks_eager(_celery_eager: Any) -> None:
     # With the "CELERY" namespace the prefixed key wins over the plain one, so set both.
     conf.task_always_eager = conf.CELERY_TASK_ALWAYS_EAGER = True
     conf.task_eager_propagates = conf.CELERY_TASK_EAGER_PROPAGATES = True
+
+
+@pytest.fixture
+def sent(monkeypatch: Any, settings: Any) -> list[dict[str, Any]]:
+    """Notifications as they would be POSTed to ``NOTIFY_URL`` (after commit, through the tasks)."""
+    settings.NOTIFY_URL = "http://notify.invalid/hook"
+    out: list[dict[str, Any]] = []
+
+    def fake_send(*, payload: dict[str, Any]) -> bool:
+        out.append(payload)
+        return True
+
+    monkeypatch.setattr("orders.services.notify.notify_send", fake_send)
+    return out

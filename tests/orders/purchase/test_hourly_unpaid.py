@@ -21,19 +21,6 @@ pytestmark = pytest.mark.django_db
 S = PurchaseOrderStatus
 
 
-@pytest.fixture
-def sent(monkeypatch: Any, settings: Any) -> list[dict[str, Any]]:
-    settings.NOTIFY_URL = "http://notify.invalid/hook"
-    out: list[dict[str, Any]] = []
-
-    def fake_send(*, payload: dict[str, Any]) -> bool:
-        out.append(payload)
-        return True
-
-    monkeypatch.setattr("orders.services.notify.notify_send", fake_send)
-    return out
-
-
 def hourly_order(user: Any, funds: str) -> PurchaseOrder:
     make_plan("cpu-hour", "1", mode=BillingMode.HOURLY, cycle=Cycle.HOUR, plan_type="cpu")
     account = account_of(user, funds)

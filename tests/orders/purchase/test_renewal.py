@@ -29,20 +29,6 @@ S = PurchaseOrderStatus
 START = local(2026, 3, 10, 12)
 
 
-@pytest.fixture
-def sent(monkeypatch: Any, settings: Any) -> list[dict[str, Any]]:
-    """Notifications as they would be POSTed."""
-    settings.NOTIFY_URL = "http://notify.invalid/hook"
-    out: list[dict[str, Any]] = []
-
-    def fake_send(*, payload: dict[str, Any]) -> bool:
-        out.append(payload)
-        return True
-
-    monkeypatch.setattr("orders.services.notify.notify_send", fake_send)
-    return out
-
-
 def make_order(user: Any, funds: str, plan_id: str = "vol-50g", price: str = "30", at=START) -> PurchaseOrder:
     account = account_of(user, funds)
     make_plan(plan_id, price)

@@ -25,19 +25,6 @@ START = local(2026, 3, 10, 12)
 DUE = local(2026, 4, 4)  # the Apr 10 deadlines are within the 7-day lead
 
 
-@pytest.fixture
-def sent(monkeypatch: Any, settings: Any) -> list[dict[str, Any]]:
-    settings.NOTIFY_URL = "http://notify.invalid/hook"
-    out: list[dict[str, Any]] = []
-
-    def fake_send(*, payload: dict[str, Any]) -> bool:
-        out.append(payload)
-        return True
-
-    monkeypatch.setattr("orders.services.notify.notify_send", fake_send)
-    return out
-
-
 def orders_for(
     make_user: Any, *, accounts: int, per_account: int, funds: str, prefix: str = "a", at: Any = START
 ) -> list[PurchaseOrder]:

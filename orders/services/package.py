@@ -173,6 +173,14 @@ def _consume_records_pay(
     return total, posting.entry
 
 
+def _consume_paid(consume: ConsumeOrder, *, amount: Decimal, entry: LedgerEntry | None, at: datetime) -> None:
+    consume.amount = amount
+    consume.status = ConsumeOrderStatus.PAID
+    consume.paid_at = at
+    consume.ledger_entry = entry
+    consume.save(update_fields=["amount", "status", "paid_at", "ledger_entry"])
+
+
 def _lock_account(account_id: int) -> None:
     Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
 
@@ -664,11 +672,7 @@ def instance_renew(
                     "updated_at",
                 ]
             )
-        consume.amount = total
-        consume.status = ConsumeOrderStatus.PAID
-        consume.paid_at = at
-        consume.ledger_entry = entry
-        consume.save(update_fields=["amount", "status", "paid_at", "ledger_entry"])
+        _consume_paid(consume, amount=total, entry=entry, at=at)
         _event(
             order=order,
             instance=instance,
@@ -964,11 +968,7 @@ def instance_change_config(
             UsageRecord.objects.filter(pk__in=[r.pk for r in records]).exclude(
                 status=UsageStatus.PAID
             ).update(status=UsageStatus.PAID, ledger_entry=entry, paid_at=at)
-        consume.amount = net
-        consume.status = ConsumeOrderStatus.PAID
-        consume.paid_at = at
-        consume.ledger_entry = entry
-        consume.save(update_fields=["amount", "status", "paid_at", "ledger_entry"])
+        _consume_paid(consume, amount=net, entry=entry, at=at)
         instance.plan_id = plan.plan_id
         merged = dict(instance.attrs)
         for ch in changes:

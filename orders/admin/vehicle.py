@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.admin_tools import CsvExportMixin
-from config.exceptions import DomainError
-from orders.admin_actions import OrderActionPermissionsMixin, vehicle_cancel, vehicle_underwrite
+from orders.admin_actions import ActionOption, OrderActionPermissionsMixin, reason_action, vehicle_cancel
 from orders.models.vehicle import VehicleOrder, VehicleOrderEvent, VehicleOrderItem
-from orders.services.vehicle import vehicle_order_cancel, vehicle_order_underwrite
+from orders.services.vehicle import vehicle_order_underwrite
 
 
 class VehicleOrderItemInline(admin.TabularInline):
@@ -42,6 +41,25 @@ class VehicleOrderEventInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _underwrite_with_reason(order: Any, *, actor: Any, reason: str, reject: bool = False) -> str:
+    done = vehicle_order_underwrite(
+        order_id=order.order_id, actor=actor, result="rejected" if reject else "approved", reason=reason
+    )
+    return f"now {done.get_state_code_display()}"
+
+
+# The shared ``orders.admin_actions.vehicle_underwrite`` does not hand the reason to the service
+# (it reaches only the LogEntry); this one, same name, label and option, stores it in the event too.
+vehicle_underwrite = reason_action(
+    name="underwrite_vehicle_orders",
+    label="Underwrite",
+    service=_underwrite_with_reason,
+    permission="underwrite",
+    verb="underwritten",
+    options=[ActionOption("reject", "Reject (cancels the paid order with a full refund)")],
+)
 
 
 @admin.register(VehicleOrder)
@@ -80,31 +98,3 @@ class VehicleOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.Model
             return queryset.filter(vid=uuid.UUID(term)), False
         except ValueError:
             return queryset.filter(order_no__istartswith=term) if term else queryset, False
-
-    def _each(self, request: HttpRequest, queryset: QuerySet, call: Any, verb: str) -> None:
-        done = 0
-        for order_id, order_no in queryset.select_related(None).values_list("order_id", "order_no"):
-            try:
-                call(order_id)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"{order_no}: {exc.message}", messages.WARNING)
-        self.message_user(request, f"{verb} {done} order(s)")
-
-    @admin.action(description="Cancel (refund per the rule)")
-    def cancel_orders(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(
-            request,
-            queryset,
-            lambda oid: vehicle_order_cancel(order_id=oid, actor=request.user, reason="admin"),
-            "canceled",
-        )
-
-    @admin.action(description="Underwrite: approve")
-    def underwrite_approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(
-            request,
-            queryset,
-            lambda oid: vehicle_order_underwrite(order_id=oid, actor=request.user, result="approved"),
-            "underwrote",
-        )

@@ -243,6 +243,9 @@ class VehicleOrderViewSet(viewsets.ViewSet):
         body = UnderwriteRequest(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
         services.vehicle_order_underwrite(
-            order_id=order.order_id, actor=request.user, result=body.validated_data["result"]
+            order_id=order.order_id,
+            actor=request.user,
+            result=body.validated_data["result"],
+            reason=body.validated_data.get("reason", ""),
         )
         return self._detail(request, order_id)

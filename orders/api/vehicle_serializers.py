@@ -56,6 +56,9 @@ class CancelRequest(serializers.Serializer):
 
 class UnderwriteRequest(serializers.Serializer):
     result = serializers.ChoiceField(choices=["approved", "rejected"])
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="kept in the order's event"
+    )
 
 
 class VehicleOrderItemSerializer(serializers.Serializer):

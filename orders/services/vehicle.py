@@ -310,10 +310,16 @@ def vehicle_order_cancel(
 
 
 def vehicle_order_underwrite(
-    *, order_id: uuid.UUID | str | int, actor: Any, result: str, now: datetime | None = None
+    *,
+    order_id: uuid.UUID | str | int,
+    actor: Any,
+    result: str,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> VehicleOrder:
     """Record the underwriting ``result``: ``approved`` moves 2 -> 3 and sets start/stop;
-    ``rejected`` cancels the paid order (2 -> 8) with a full refund."""
+    ``rejected`` cancels the paid order (2 -> 8) with a full refund. The event keeps ``result`` and
+    the underwriter's ``reason`` (a rejection without one records "underwriting rejected")."""
     if result not in UNDERWRITE_RESULTS:
         raise InvalidInput(
             "invalid parameters: result: must be one of approved, rejected",
@@ -323,9 +329,11 @@ def vehicle_order_underwrite(
     order = VehicleOrder.objects.filter(**lookup).only("state_code", "type", "order_no").first()
     if order is None:
         raise VehicleOrderNotFound(f"vehicle order {order_id} not found")
+    reason = (reason or "").strip()
     if result == "approved":
+        data = {"result": result, "reason": reason} if reason else {"result": result}
         return vehicle_order_transition(
-            order_id=order_id, to_state=S.UNDERWRITTEN, actor=actor, data={"result": result}, now=now
+            order_id=order_id, to_state=S.UNDERWRITTEN, actor=actor, data=data, now=now
         )
     if order.state_code != S.PAID or order.type != T.PLAN:
         raise _refused(order, S.CANCELED_AFTER_PAYMENT, "only paid plan orders are underwritten")
@@ -333,7 +341,7 @@ def vehicle_order_underwrite(
         order_id=order_id,
         to_state=S.CANCELED_AFTER_PAYMENT,
         actor=actor,
-        data={"result": result, "reason": "underwriting rejected"},
+        data={"result": result, "reason": reason or "underwriting rejected"},
         now=now,
     )
 

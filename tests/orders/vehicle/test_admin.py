@@ -70,3 +70,37 @@ def test_cancel_action_refunds_and_writes_event(admin_client: Client, user: Any)
     assert event.actor is not None and event.actor.username == "root"
     assert event.data["reason"] == "admin"
     assert VehicleOrder.objects.count() == 1
+
+
+def test_underwrite_action_keeps_the_reason_in_the_event(admin_client: Client, user: Any) -> None:
+    from django.contrib.admin.models import LogEntry
+
+    from orders.services.vehicle import vehicle_order_pay
+
+    fund(user, "5000")
+    approve, reject = make_plan_order(user), make_plan_order(user)
+    for order in (approve, reject):
+        vehicle_order_pay(order_id=order.order_id, actor=user)
+    action = {"action": "underwrite_vehicle_orders", "tally_confirm": "1"}
+    res = admin_client.post(URL, {**action, "_selected_action": [approve.pk], "reason": "photos checked"})
+    assert res.status_code == 302
+    res = admin_client.post(
+        URL, {**action, "_selected_action": [reject.pk], "reason": "salvage title", "reject": "on"}
+    )
+    assert res.status_code == 302
+    approve.refresh_from_db()
+    reject.refresh_from_db()
+    assert approve.state_code == 3 and reject.state_code == 8
+    event = VehicleOrderEvent.objects.get(order=approve, kind="underwrite")
+    assert event.data == {"result": "approved", "reason": "photos checked", **_dates(event.data)}
+    assert event.actor is not None and event.actor.username == "root"
+    event = VehicleOrderEvent.objects.get(order=reject, kind="cancel")
+    assert event.data["result"] == "rejected" and event.data["reason"] == "salvage title"
+    assert balance(reject.account_id) == Decimal("4000.0000")  # the rejected order refunded in full
+    assert LogEntry.objects.filter(
+        object_id=str(approve.pk), change_message__contains="photos checked"
+    ).exists()
+
+
+def _dates(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: data[k] for k in ("start_at", "stop_at")}

@@ -309,3 +309,35 @@ def test_huge_list_params_are_400(api: Any) -> None:
     for query in ("offset=99999999999999999999999", "page=99999999999999999999", "limit=0", "size=abc"):
         res = api.get(f"/api/v1/orders?{query}")
         assert res.status_code == 400 and res.json()["code"] == 3307, query
+
+
+def test_the_underwriting_reason_is_kept_in_the_event(api: Any, staff_api: Any, user: Any) -> None:
+    fund(user, "5000")
+    approved, rejected, silent = (make_plan_order(user) for _ in range(3))
+    for order in (approved, rejected, silent):
+        assert api.post(f"/api/v1/orders/{order.order_id}/pay", format="json").status_code == 200
+    url = "/api/v1/orders/{}/underwrite"
+    res = staff_api.post(
+        url.format(approved.order_id), {"result": "approved", "reason": "docs ok"}, format="json"
+    )
+    assert res.status_code == 200
+    res = staff_api.post(
+        url.format(rejected.order_id), {"result": "rejected", "reason": "vehicle too old"}, format="json"
+    )
+    assert res.status_code == 200 and res.json()["data"]["state_code"] == 8
+    assert (
+        staff_api.post(url.format(silent.order_id), {"result": "rejected"}, format="json").status_code == 200
+    )
+    event = VehicleOrderEvent.objects.get(order=approved, kind="underwrite")
+    assert event.data["result"] == "approved" and event.data["reason"] == "docs ok"
+    event = VehicleOrderEvent.objects.get(order=rejected, kind="cancel")
+    assert event.data["result"] == "rejected" and event.data["reason"] == "vehicle too old"
+    assert event.data["refund"] == "1000.0000"
+    event = VehicleOrderEvent.objects.get(order=silent, kind="cancel")
+    assert event.data["reason"] == "underwriting rejected"
+    events = api.get(f"/api/v1/orders/{approved.order_id}/events").json()["data"]["results"]
+    assert events[-1]["data"]["reason"] == "docs ok" and events[-1]["actor"] == "staffer"
+    too_long = staff_api.post(
+        url.format(approved.order_id), {"result": "approved", "reason": "x" * 501}, format="json"
+    )
+    assert too_long.status_code == 400 and set(too_long.json()["data"]["errors"]) == {"reason"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -30,7 +31,13 @@ from orders.api.vehicle_serializers import (
     VehicleOrderSerializer,
 )
 from orders.models.vehicle import VehicleOrder, VehicleOrderState, VehicleOrderType
-from orders.selectors.vehicle import vehicle_order_events, vehicle_order_get, vehicle_order_list
+from orders.selectors.vehicle import (
+    vehicle_order_cursor,
+    vehicle_order_events,
+    vehicle_order_get,
+    vehicle_order_list,
+    vehicle_order_list_after,
+)
 from orders.services import vehicle as services
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -50,6 +57,12 @@ LIST_PARAMS = [
     OpenApiParameter("type", OpenApiTypes.INT, enum=VehicleOrderType.values),
     OpenApiParameter("state_code", OpenApiTypes.INT, enum=VehicleOrderState.values),
     OpenApiParameter("vid", OpenApiTypes.UUID),
+    OpenApiParameter(
+        "after",
+        OpenApiTypes.STR,
+        description="the `next` of a previous page: the orders after its last one (keyset, any depth at "
+        "the cost of the first page); with limit or size, not with offset or page",
+    ),
 ]
 
 
@@ -166,8 +179,17 @@ class VehicleOrderViewSet(viewsets.ViewSet):
         limit = _int_param(q.get("limit"), "limit", errors, low=1, high=MAX_SIZE)
         page = _int_param(q.get("page"), "page", errors, low=1, high=MAX_OFFSET)
         size = _int_param(q.get("size"), "size", errors, low=1)
+        after = q.get("after") or None
+        if after is not None and (q.get("offset") or q.get("page")):
+            errors["after"] = ["cannot be combined with offset or page"]
         if errors:
             raise_invalid(errors)
+        if after is not None:
+            count = limit or min(size or DEFAULT_SIZE, MAX_SIZE)
+            total, rows, more = vehicle_order_list_after(
+                user=request.user, after=after, limit=count, type=type_, state_code=state_code, vid=vid
+            )
+            return self._list(total, rows, more)
         if offset_mode:
             start, count = offset or 0, limit or DEFAULT_SIZE
         else:
@@ -179,7 +201,14 @@ class VehicleOrderViewSet(viewsets.ViewSet):
         if not offset_mode and page and page > 1 and start >= total:
             last_page = max(1, -(-total // count))
             raise_invalid({"page": [f"out of range: there are {last_page} page(s)"]})
-        return Response({"total": total, "results": VehicleOrderSerializer(rows, many=True).data})
+        return self._list(total, rows, start + len(rows) < total)
+
+    def _list(self, total: int, rows: Sequence[VehicleOrder], more: bool) -> Response:
+        """``next`` continues after the page's last order (``?after=``); null at the end."""
+        next_ = vehicle_order_cursor(rows[-1]) if rows and more else None
+        return Response(
+            {"total": total, "results": VehicleOrderSerializer(rows, many=True).data, "next": next_}
+        )
 
     @extend_schema(
         parameters=[ORDER_ID], responses={200: VehicleOrderDetailSerializer}, operation_id="vehicle_order_get"

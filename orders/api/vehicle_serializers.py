@@ -141,6 +141,10 @@ class VehicleOrderEventSerializer(serializers.ModelSerializer):
 class VehicleOrderListSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     results = VehicleOrderSerializer(many=True)
+    next = serializers.CharField(
+        allow_null=True,
+        help_text="pass as `after` for the orders after this page (keyset); null on the last page",
+    )
 
 
 class VehicleOrderEventListSerializer(serializers.Serializer):

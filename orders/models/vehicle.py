@@ -4,7 +4,8 @@ The three types share every column that lists and the state machine need; type-s
 (quotation, promotion, service ratio, expected start, the sale order's plan) are nullable columns so
 money stays ``Decimal`` and underwriting can read ``expect_at`` without parsing JSON; the driver ids
 of a driver order, which nothing queries, live in ``extra``. Priced plan items are rows of
-``VehicleOrderItem``. Every change appends a ``VehicleOrderEvent``.
+``VehicleOrderItem``. Every change appends a ``VehicleOrderEvent``. ``VehicleOrderOwnerCount`` keeps
+each user's number of orders, so the unfiltered list's ``total`` needs no ``COUNT(*)`` (B5).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete
 from django.utils import timezone
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "VehicleOrderEvent",
     "VehicleOrderItem",
     "VehicleOrderNoCounter",
+    "VehicleOrderOwnerCount",
     "VehicleOrderState",
     "VehicleOrderType",
 ]
@@ -172,3 +175,33 @@ class VehicleOrderNoCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.last}"
+
+
+class VehicleOrderOwnerCount(models.Model):
+    """How many vehicle orders a user owns: the unfiltered list's ``total`` without ``COUNT(*)`` (B5).
+
+    Changed only in the transaction that inserts an order (``orders.services.vehicle._create``) or
+    deletes one (the ``post_delete`` receiver below), so it cannot disagree with the table for
+    anything written through the ORM; a missing row means "not counted yet" and readers fall back to
+    ``COUNT(*)``. Rows written around the ORM (raw imports) need
+    ``orders.services.vehicle.vehicle_order_counts_rebuild``. State changes do not touch it.
+    """
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["owner"]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.total}"
+
+
+def _uncount_deleted_order(sender: Any, instance: VehicleOrder, **kwargs: Any) -> None:
+    # Runs inside the deleting transaction (``Collector.delete`` is atomic), for queryset deletes too.
+    VehicleOrderOwnerCount.objects.filter(owner_id=instance.owner_id).update(total=models.F("total") - 1)
+
+
+post_delete.connect(_uncount_deleted_order, sender=VehicleOrder, dispatch_uid="vehicle_order_owner_count")

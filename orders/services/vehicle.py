@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -27,6 +27,7 @@ from billing.services import account_charge, account_refund
 from config.api.errors import ErrorCode
 from config.api.validation import invalid_message
 from config.clock import add_cycles, local, local_tz
+from config.db import retry_on_deadlock
 from config.exceptions import InvalidInput, InvalidTransition, NotFound
 from config.money import MONEY_PLACES, floor_cents, to_money
 from orders.models.vehicle import (
@@ -34,6 +35,7 @@ from orders.models.vehicle import (
     VehicleOrderEvent,
     VehicleOrderItem,
     VehicleOrderNoCounter,
+    VehicleOrderOwnerCount,
     VehicleOrderState,
     VehicleOrderType,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "place_plan_order",
     "place_sale_order",
     "vehicle_order_cancel",
+    "vehicle_order_counts_rebuild",
     "vehicle_order_pay",
     "vehicle_order_transition",
     "vehicle_order_underwrite",
@@ -706,6 +709,36 @@ def _create(
     now = timezone.now()
     day = _order_day(now)
     _ensure_counter(day)
+    return _insert(
+        owner=owner,
+        account=account,
+        type=type,
+        vid=vid,
+        summary=summary,
+        payment=payment,
+        rows=rows,
+        fields=fields,
+        now=now,
+        day=day,
+    )
+
+
+@retry_on_deadlock
+def _insert(
+    *,
+    owner: Any,
+    account: Account,
+    type: int,  # noqa: A002 - the domain's name
+    vid: uuid.UUID | None,
+    summary: Decimal,
+    payment: Decimal,
+    rows: list[_ItemRow],
+    fields: dict[str, Any],
+    now: datetime,
+    day: date,
+) -> VehicleOrder:
+    """The placement transaction: number, order, items, owner count, event. Re-run whole when
+    MariaDB picks it as a deadlock victim (first-of-day counter rows created by two placements)."""
     with transaction.atomic():
         order = VehicleOrder.objects.create(
             order_no=allocate_order_no(day=day),
@@ -730,6 +763,7 @@ def _create(
                 for r in rows
             ]
         )
+        _count_placed(order.owner_id)
         VehicleOrderEvent.objects.create(
             order=order,
             actor=_user_or_none(owner),
@@ -740,3 +774,64 @@ def _create(
             data={"order_no": order.order_no, "summary": str(summary), "payment": str(payment)},
         )
     return order
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-owner order counts (the unfiltered list's total, B5)
+# --------------------------------------------------------------------------------------------------
+
+
+def _count_placed(owner_id: int) -> None:
+    """+1 on the owner's count, in the placement transaction after the order row is inserted (the
+    row lock is held until the order commits, so the count and the table change together).
+
+    The owner's first counted order creates the row from ``COUNT(*)``, which sees the new order and
+    any committed rows that reached the table around the services. A concurrent creator (the day
+    rolled over between two placements) makes our insert fail: we add one to its row instead, which
+    its ``COUNT(*)`` could not have included (our order was not committed)."""
+    counts = VehicleOrderOwnerCount.objects.filter(owner_id=owner_id)
+    if counts.update(total=F("total") + 1):
+        return
+    try:
+        with transaction.atomic():
+            VehicleOrderOwnerCount.objects.create(
+                owner_id=owner_id, total=VehicleOrder.objects.filter(owner_id=owner_id).count()
+            )
+    except IntegrityError:
+        counts.update(total=F("total") + 1)
+
+
+def vehicle_order_counts_rebuild(*, owner_ids: Iterable[int] | None = None) -> int:
+    """Recount the orders of ``owner_ids`` (default: every owner with orders or a count row) and
+    store the counts; returns how many owners were recounted.
+
+    For rows that reached the table around the services (a bulk import, a fix by hand) and once
+    after a rolling deploy of migration 0006. Safe while orders are being placed: each owner's row is
+    locked before counting, so a placement either committed before the count (and is in it) or
+    waits for the lock and adds its one afterwards."""
+    if owner_ids is None:
+        owners = set(VehicleOrder.objects.order_by().values_list("owner_id", flat=True).distinct())
+        owners |= set(VehicleOrderOwnerCount.objects.values_list("owner_id", flat=True))
+    else:
+        owners = set(owner_ids)
+    for owner_id in sorted(owners):
+        _recount(owner_id)
+    return len(owners)
+
+
+def _recount(owner_id: int) -> None:
+    for _ in range(2):
+        with transaction.atomic():
+            counts = VehicleOrderOwnerCount.objects.filter(owner_id=owner_id)
+            if counts.select_for_update().exists():
+                counts.update(total=VehicleOrder.objects.filter(owner_id=owner_id).count())
+                return
+            try:
+                with transaction.atomic():
+                    VehicleOrderOwnerCount.objects.create(
+                        owner_id=owner_id, total=VehicleOrder.objects.filter(owner_id=owner_id).count()
+                    )
+                return
+            except IntegrityError:
+                pass  # a placement created it meanwhile: lock it and count again
+    raise AssertionError(f"could not recount the vehicle orders of owner {owner_id}")

@@ -8,10 +8,17 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from billing.tenancy import personal_account
 from orders.models.vehicle import VehicleOrder
-from orders.selectors.vehicle import vehicle_order_list, vehicle_order_list_queryset
+from orders.selectors.vehicle import (
+    vehicle_order_cursor,
+    vehicle_order_list,
+    vehicle_order_list_after,
+    vehicle_order_list_queryset,
+)
+from orders.services.vehicle import vehicle_order_counts_rebuild
 from tests.conftest import mariadb_only
 
 # ANALYZE TABLE commits implicitly on MariaDB, so this test owns its transactions (flushed after).
@@ -62,3 +69,51 @@ def test_list_query_uses_the_owner_index(make_user: Any) -> None:
     total, page = vehicle_order_list(user=me, offset=990, limit=30)
     assert total == 1000 and len(page) == 10
     assert [p.updated_at for p in page] == sorted((p.updated_at for p in page), reverse=True)
+
+
+def _ids_query(queries: list[dict[str, Any]]) -> str:
+    (sql,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT `orders_vehicleorder`.`id` AS `id`")]
+    return sql
+
+
+def test_deep_pages_and_cursors_use_the_owner_index(make_user: Any) -> None:
+    """The statements the list really sends (captured, then EXPLAINed): a page in the older half
+    reads the same index ascending, the ``after`` cursor seeks into it; never a filesort."""
+    me, other = make_user("deep"), make_user("other")
+    rows = [
+        VehicleOrder(
+            order_no=f"VDEEP-{n:06d}",
+            type=n % 3,
+            vid=uuid.uuid4(),
+            owner=me if n % 3 else other,
+            account=personal_account(me if n % 3 else other),
+            summary=Decimal("1"),
+            payment=Decimal("1"),
+            state_code=1 + n % 9,
+        )  # fmt: skip
+        for n in range(3000)
+    ]
+    VehicleOrder.objects.bulk_create(rows, batch_size=1000)
+    vehicle_order_counts_rebuild()
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE TABLE " + VehicleOrder._meta.db_table)
+        cur.fetchall()
+    naive = list(
+        VehicleOrder.objects.filter(owner=me).order_by("-updated_at", "-id").values_list("id", flat=True)
+    )
+    with CaptureQueriesContext(connection) as deep:
+        total, page = vehicle_order_list(user=me, offset=1900, limit=30)
+    assert total == 2000 and [o.pk for o in page] == naive[1900:1930]
+    sql = _ids_query(deep.captured_queries)
+    assert "ORDER BY `orders_vehicleorder`.`updated_at` ASC" in sql and "COUNT(" not in " ".join(
+        q["sql"] for q in deep.captured_queries
+    )
+    plan = _explain(sql, None)
+    assert plan[0]["key"] == "veh_ord_owner_upd" and "filesort" not in (plan[0]["Extra"] or ""), plan
+    after = vehicle_order_cursor(page[-1])
+    with CaptureQueriesContext(connection) as keyset:
+        _, nxt, more = vehicle_order_list_after(user=me, after=after, limit=30)
+    assert [o.pk for o in nxt] == naive[1930:1960] and more
+    plan = _explain(_ids_query(keyset.captured_queries), None)
+    assert plan[0]["key"] == "veh_ord_owner_upd" and "filesort" not in (plan[0]["Extra"] or ""), plan
+    assert plan[0]["type"] == "range", plan

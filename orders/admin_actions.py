@@ -104,7 +104,7 @@ def _vehicle_underwrite(order: Any, *, actor: Any, reason: str, reject: bool = F
     from orders.services.vehicle import vehicle_order_underwrite
 
     done = vehicle_order_underwrite(
-        order_id=order.order_id, actor=actor, result="rejected" if reject else "approved"
+        order_id=order.order_id, actor=actor, result="rejected" if reject else "approved", reason=reason
     )
     return f"now {done.get_state_code_display()}"
 

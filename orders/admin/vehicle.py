@@ -10,9 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.admin_tools import CsvExportMixin
-from orders.admin_actions import ActionOption, OrderActionPermissionsMixin, reason_action, vehicle_cancel
+from orders.admin_actions import OrderActionPermissionsMixin, vehicle_cancel, vehicle_underwrite
 from orders.models.vehicle import VehicleOrder, VehicleOrderEvent, VehicleOrderItem
-from orders.services.vehicle import vehicle_order_underwrite
 
 
 class VehicleOrderItemInline(admin.TabularInline):
@@ -41,25 +40,6 @@ class VehicleOrderEventInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-def _underwrite_with_reason(order: Any, *, actor: Any, reason: str, reject: bool = False) -> str:
-    done = vehicle_order_underwrite(
-        order_id=order.order_id, actor=actor, result="rejected" if reject else "approved", reason=reason
-    )
-    return f"now {done.get_state_code_display()}"
-
-
-# The shared ``orders.admin_actions.vehicle_underwrite`` does not hand the reason to the service
-# (it reaches only the LogEntry); this one, same name, label and option, stores it in the event too.
-vehicle_underwrite = reason_action(
-    name="underwrite_vehicle_orders",
-    label="Underwrite",
-    service=_underwrite_with_reason,
-    permission="underwrite",
-    verb="underwritten",
-    options=[ActionOption("reject", "Reject (cancels the paid order with a full refund)")],
-)
 
 
 @admin.register(VehicleOrder)

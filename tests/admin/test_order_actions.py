@@ -132,6 +132,8 @@ def test_vehicle_underwrite_and_cancel(user: Any, finance_user: Any) -> None:
     vehicle_underwrite(model_admin, underwrite, VehicleOrder.objects.filter(pk=order.pk))
     order.refresh_from_db()
     assert order.state_code == S.UNDERWRITTEN
+    underwritten = order.events.order_by("occurred_at", "id").last()
+    assert underwritten.data.get("reason") == "documents checked"
     cancel = _post(finance_user, reason="customer withdrew")
     vehicle_cancel(model_admin, cancel, VehicleOrder.objects.filter(pk=order.pk))
     order.refresh_from_db()

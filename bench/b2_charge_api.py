@@ -3,7 +3,9 @@
 Project: deduct-quota, every call paid (the accounts' monthly free quota is used up beforehand, so
 each call writes a quota usage row *and* a ledger entry: the expensive path), first over many
 accounts, then with all clients on one account (maximum lock contention). Baseline: a trivial
-token-authenticated DRF endpoint (``bench/urls.py``) on the same server at the same concurrency.
+token-authenticated DRF endpoint (``bench/urls.py``) on the same server at the same concurrency,
+measured before and after the project's runs (the ratio uses the mean of both; both endpoints are
+warmed up first).
 Targets: >= 0.5x its requests/s; p99 <= 2x its p99; 0 errors; balance == ledger sum afterwards.
 """
 
@@ -15,6 +17,7 @@ from decimal import Decimal
 
 from bench import common
 from bench.common import Result, emit, size
+from bench.server import LoadResult
 
 CONCURRENCY = 32
 ACCOUNTS = 1_000
@@ -55,6 +58,19 @@ def setup(prefix: str) -> tuple[str, list[int], int]:
     return token, list(many.values()), next(iter(one.values()))
 
 
+def _mean(a: LoadResult, b: LoadResult) -> LoadResult:
+    """Two runs of the baseline as one: all requests over all seconds, percentiles averaged."""
+    return LoadResult(
+        a.tool,
+        a.requests + b.requests,
+        a.seconds + b.seconds,
+        a.errors + b.errors,
+        (a.p50_ms + b.p50_ms) / 2,
+        (a.p99_ms + b.p99_ms) / 2,
+        a.sample_error or b.sample_error,
+    )
+
+
 def main() -> int:
     if not common.bootstrap("B2"):
         return 0
@@ -68,20 +84,22 @@ def main() -> int:
         ping = f"{server.base}/internal/v1/bench/ping"
         deduct = f"{server.base}/internal/v1/billing/deduct-quota"
         common_args = {"token": token, "seconds": seconds, "concurrency": CONCURRENCY}
-        # a short warm-up so every worker has imported everything and holds a DB connection
-        run_load(
-            url=ping,
-            namespace_prefix=f"{prefix}o-0",
-            accounts=1,
-            run_id="warm",
-            **common_args | {"seconds": 2},
-        )
-        base = run_load(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping", **common_args)
+        # a short warm-up of *both* endpoints so every worker has imported everything, holds a DB
+        # connection and has filled its per-process caches before anything is measured
+        for url, ns, n_acc in ((ping, f"{prefix}o-0", 1), (deduct, f"{prefix}m", ACCOUNTS)):
+            run_load(
+                url=url, namespace_prefix=ns, accounts=n_acc, run_id="warm", **common_args | {"seconds": 2}
+            )
+        # the baseline is measured before and after the project's runs and averaged: on a shared
+        # machine the load drifts within minutes, and a single sample taken first biases the ratio
+        before = run_load(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping", **common_args)
         many = run_load(
             url=deduct, namespace_prefix=f"{prefix}m", accounts=ACCOUNTS, run_id="many", **common_args
         )
         one = run_load(url=deduct, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="one", **common_args)
+        after = run_load(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping2", **common_args)
         server_peak = server.peak_rss_mb
+    base = _mean(before, after)
     mismatches = ledger_mismatches([*many_ids, one_id])
     for label, res, n_acc in (("many accounts", many, ACCOUNTS), ("one account", one, 1)):
         ratio = res.rps / base.rps if base.rps else 0.0
@@ -92,6 +110,7 @@ def main() -> int:
             f"{CONCURRENCY} clients, {seconds} s, load by {res.tool}",
             f"errors {res.errors} (baseline {base.errors})",
             f"p99 ratio {p99_ratio:.2f}x (baseline p50/p99 {base.p50_ms:.1f}/{base.p99_ms:.1f} ms)",
+            f"baseline before/after {before.rps:,.0f}/{after.rps:,.0f} req/s (mean used)",
             f"balance==ledger: {'yes' if not mismatches else f'NO ({len(mismatches)} accounts)'}",
         ]
         if res.sample_error:
@@ -117,6 +136,8 @@ def main() -> int:
                     "base_p50_ms": base.p50_ms,
                     "base_p99_ms": base.p99_ms,
                     "errors": res.errors,
+                    "base_rps_before": before.rps,
+                    "base_rps_after": after.rps,
                     "mismatches": len(mismatches),
                 },
                 checks_ok=checks_ok,

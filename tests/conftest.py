@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
@@ -19,6 +20,23 @@ mariadb_only = pytest.mark.skipif(
     not ON_MARIADB,
     reason="needs MariaDB/MySQL row locks and real concurrent connections; set DATABASE_URL=mysql://...",
 )
+
+
+@pytest.fixture(autouse=True)
+def _app_registry_untouched() -> Iterator[None]:
+    """Fail the test that leaves the global app registry changed, not a later one.
+
+    Migration helpers flip ``AppConfig.models_module`` on the apps they are given; run on the global
+    registry that silenced ``post_migrate`` (no content types or permissions after a flush) for the rest
+    of the session, and the e2e tests got 403s long after the leaking test.
+    """
+    before = {c.label: c.models_module for c in django_apps.get_app_configs()}
+    yield
+    after = {c.label: c.models_module for c in django_apps.get_app_configs()}
+    changed = sorted(label for label in before if after.get(label) is not before[label])
+    for config in django_apps.get_app_configs():  # put it back: one error here, not a poisoned session
+        config.models_module = before.get(config.label, config.models_module)
+    assert not changed, f"the test changed models_module of the global app configs: {changed}"
 
 
 @pytest.fixture(autouse=True)

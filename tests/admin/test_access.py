@@ -132,11 +132,19 @@ def test_the_finance_migration_builds_the_group(db: Any) -> None:
 
     from django.apps import apps as global_apps
     from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
     migration = importlib.import_module("orders.migrations.0005_finance_group")
+    # Run it on the historical apps, as ``migrate`` does: the function flips ``models_module`` on every
+    # app config it is given, and on the global registry that silenced ``post_migrate`` for the rest
+    # of the session (no content types or permissions after a flush: the e2e Finance user got 403s).
+    state_apps = MigrationLoader(connection).project_state(("orders", "0005_finance_group")).apps
+    models_modules = {c.label: c.models_module for c in global_apps.get_app_configs()}
     Group.objects.filter(name="Finance").delete()
-    migration.create_finance_group(global_apps, None)
-    migration.create_finance_group(global_apps, None)  # idempotent
+    migration.create_finance_group(state_apps, None)
+    migration.create_finance_group(state_apps, None)  # idempotent
+    assert {c.label: c.models_module for c in global_apps.get_app_configs()} == models_modules
     group = Group.objects.get(name="Finance")
     codenames = set(group.permissions.values_list("codename", flat=True))
     assert {

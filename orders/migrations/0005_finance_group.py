@@ -23,9 +23,14 @@ HIDDEN_APPS = ("django_celery_beat", "sessions", "authtoken")
 
 def create_finance_group(apps, schema_editor):
     for app_config in apps.get_app_configs():
+        # create_permissions skips app configs without a models module, which historical apps lack;
+        # restore the value after, so the function is harmless on any registry (a live one too).
+        before = app_config.models_module
         app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        try:
+            create_permissions(app_config, apps=apps, verbosity=0)
+        finally:
+            app_config.models_module = before
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

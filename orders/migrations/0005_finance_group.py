@@ -25,7 +25,7 @@ def create_finance_group(apps, schema_editor):
     for app_config in apps.get_app_configs():
         # create_permissions skips app configs without a models module, which historical apps lack;
         # restore the value after, so the function is harmless on any registry (a live one too).
-        before = app_config.models_module
+        before = getattr(app_config, "models_module", None)
         app_config.models_module = True
         try:
             create_permissions(app_config, apps=apps, verbosity=0)

@@ -11,6 +11,7 @@ Targets: >= 0.5x its requests/s; p99 <= 2x its p99; 0 errors; balance == ledger 
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from decimal import Decimal
@@ -22,6 +23,11 @@ from bench.server import LoadResult
 CONCURRENCY = 32
 ACCOUNTS = 1_000
 BALANCE = Decimal("1000000.0000")
+
+
+# The same server for the project and the baseline; BENCH_B2_WORKERS/THREADS try other shapes.
+WORKERS = int(os.environ.get("BENCH_B2_WORKERS", "4"))
+THREADS = int(os.environ.get("BENCH_B2_THREADS", "2"))
 
 
 def setup(prefix: str) -> tuple[str, list[int], int]:
@@ -80,7 +86,7 @@ def main() -> int:
     seconds = size("B2")
     prefix = f"b2x{random.randrange(10**6)}"
     token, many_ids, one_id = setup(prefix)
-    with gunicorn(workers=4, threads=2) as server:
+    with gunicorn(workers=WORKERS, threads=THREADS) as server:
         ping = f"{server.base}/internal/v1/bench/ping"
         deduct = f"{server.base}/internal/v1/billing/deduct-quota"
         common_args = {"token": token, "seconds": seconds, "concurrency": CONCURRENCY}

@@ -40,6 +40,9 @@ def main() -> int:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
+    # Started from a script in the background, SIGINT arrives ignored (inherited SIG_IGN) and
+    # Python keeps it so; install the usual handler so Ctrl-C / kill -INT always stops everything.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while True:
             for name, proc in procs.items():

@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Context as DecimalContext
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +38,7 @@ from billing.services import account_charge_locked
 from config import clock
 from config.db import retry_on_deadlock
 from config.exceptions import InsufficientFunds
-from config.money import MONEY_PLACES, to_money
+from config.money import to_money
 from plans.models import MeteredService
 
 __all__ = [
@@ -218,15 +217,15 @@ def _statements() -> dict[str, str]:
     return _SQL.setdefault(connection.vendor, sql)
 
 
-_SQLITE_DECIMAL = DecimalContext(prec=15)
-
-
-def _money_from_db(value: Any) -> Decimal:
-    """A DECIMAL column read by a plain cursor: MariaDB gives a ``Decimal``; SQLite stores numeric
-    affinity and gives an int or float, converted the way Django's own SQLite converter does."""
-    if isinstance(value, Decimal):
-        return value
-    return _SQLITE_DECIMAL.create_decimal_from_float(value).quantize(MONEY_PLACES)
+def _balance_from_db(value: Any) -> Decimal:
+    """``Account.balance`` read by a plain cursor, through the backend's own converters (what the
+    ORM would apply: nothing on MariaDB, which returns a ``Decimal``; the DECIMAL converter on
+    SQLite, whose numeric column comes back as int or float)."""
+    field: Any = Account._meta.get_field("balance")
+    column = field.cached_col
+    for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+        value = convert(value, column, connection)
+    return Decimal(value)
 
 
 def _lock(
@@ -250,7 +249,7 @@ def _lock(
         if by_id:
             raise AccountNotFound(f"account {account_id} not found")
         raise AccountNotFound(f"namespace {namespace} not found", errors={"namespace": ["unknown namespace"]})
-    account = Account.from_db(connection.alias, ["id", "balance"], [row[0], _money_from_db(row[1])])
+    account = Account.from_db(connection.alias, ["id", "balance"], [row[0], _balance_from_db(row[1])])
     return account, row[2], row[3] or 0, row[4] or 0
 
 
@@ -356,13 +355,7 @@ def quota_deduct(
             paid = count - free
             amount = to_money(paid * svc.unit_price)
             entry = None
-            if amount > 0:
-                if amount > account.balance:
-                    raise InsufficientFunds(
-                        f"insufficient balance: {account.balance} available, {amount} needed",
-                        balance=str(account.balance),
-                        required=str(amount),
-                    )
+            if amount > 0:  # raises InsufficientFunds (nothing written) if the balance is short
                 entry = account_charge_locked(
                     account=account,
                     amount=amount,

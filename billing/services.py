@@ -7,6 +7,7 @@ Lock order, everywhere in Tally: account rows first (by primary key), then order
 ``account_charge_locked`` is the same posting for a caller that already holds the account row
 locked in its own transaction (the deduct-quota hot path): no second lock, no key lookup; a
 repeated key raises ``IntegrityError`` from the unique constraint and the caller rolls back.
+``accounts_charge_locked`` is its set-based form for batch jobs (many charges, one INSERT).
 
 The write itself (``_write``: UPDATE the balance, INSERT the entry) is two plain parameterised
 statements rather than ``save()``/``create()``: it runs on every paid API call while the account row
@@ -16,6 +17,7 @@ docs/benchmarks.md). The rows and the returned ``LedgerEntry`` are the same as t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,15 +27,18 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.models import NAMESPACE_VALIDATOR, Account, LedgerEntry, LedgerKind
+from config.bulk import rows_update
 from config.db import retry_on_deadlock
 from config.exceptions import InsufficientFunds, InvalidInput
 from config.money import to_money
 
 __all__ = [
+    "BatchCharge",
     "Posting",
     "account_adjust",
     "account_charge",
     "account_charge_locked",
+    "accounts_charge_locked",
     "account_credit",
     "account_get_or_create",
     "account_refund",
@@ -259,6 +264,82 @@ def account_charge_locked(
         memo=memo,
     )
     return Posting(entry, replayed=False)
+
+
+@dataclass(frozen=True)
+class BatchCharge:
+    account_id: int
+    amount: Decimal  # >= 0, debited
+    idempotency_key: str
+    subject: tuple[str, Any]
+    memo: str = ""
+
+
+def accounts_charge_locked(
+    *, accounts: Mapping[int, Account], charges: Sequence[BatchCharge]
+) -> list[LedgerEntry]:
+    """Set-based ``account_charge_locked`` for batch jobs (the renewal engine, B1): debit every
+    charge, in order, from ``accounts`` (rows locked FOR UPDATE in the current transaction, their
+    ``balance`` updated in place), with one multi-row INSERT of entries and one UPDATE of the
+    balances. Returns the entries in the order of ``charges``. Funds are checked charge by charge
+    before anything is written: one short account raises ``InsufficientFunds`` and nothing is
+    written. A key posted before raises ``IntegrityError`` (the caller rolls back and redoes its
+    work one posting at a time)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("accounts_charge_locked needs the caller's transaction and account locks")
+    balances = {account_id: account.balance for account_id, account in accounts.items()}
+    entries: list[LedgerEntry] = []
+    for charge in charges:
+        _check_key(charge.idempotency_key)
+        amount = _positive(charge.amount)
+        before = balances[charge.account_id]
+        after = before - amount
+        if after < 0:
+            raise InsufficientFunds(
+                f"insufficient balance: {before} available, {amount} needed",
+                balance=str(before),
+                required=str(amount),
+            )
+        balances[charge.account_id] = after
+        entries.append(
+            LedgerEntry(
+                account_id=charge.account_id,
+                amount=-amount,
+                balance_after=after,
+                kind=LedgerKind.CHARGE,
+                subject_type=charge.subject[0],
+                subject_id=str(charge.subject[1]),
+                memo=charge.memo[:500],
+                idempotency_key=charge.idempotency_key,
+            )
+        )
+    if not entries:
+        return []
+    LedgerEntry.objects.bulk_create(entries)
+    if any(entry.pk is None for entry in entries):  # a backend without INSERT ... RETURNING (MySQL)
+        _load_entry_pks(entries)
+    now = timezone.now()
+    changed = []
+    for account_id in sorted({charge.account_id for charge in charges}):
+        account = accounts[account_id]
+        account.balance = balances[account_id]
+        account.updated_at = now
+        changed.append(account)
+    rows_update(changed, ["balance", "updated_at"])
+    return entries
+
+
+def _load_entry_pks(entries: list[LedgerEntry]) -> None:
+    by_key = {(e.account_id, e.idempotency_key): e for e in entries}
+    rows = LedgerEntry.objects.filter(
+        account_id__in={e.account_id for e in entries},
+        idempotency_key__in={e.idempotency_key for e in entries},
+    ).values_list("pk", "account_id", "idempotency_key", "created_at")
+    for pk, account_id, key, created_at in rows:
+        entry = by_key.get((account_id, key))
+        if entry is not None:
+            entry.pk = pk
+            entry.created_at = created_at
 
 
 def account_refund(

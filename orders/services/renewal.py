@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import Account
-from billing.postings_bulk import BatchCharge, accounts_charge_locked
+from billing.services import BatchCharge, accounts_charge_locked
 from config.bulk import rows_update
 from config.db import retry_on_deadlock
 from config.exceptions import DomainError, InsufficientFunds

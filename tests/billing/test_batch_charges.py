@@ -1,4 +1,4 @@
-"""``billing.postings_bulk.accounts_charge_locked``: the set-based posting of batch jobs keeps the
+"""``billing.services.accounts_charge_locked``: the set-based posting of batch jobs keeps the
 ledger rules of ``_post`` (funds checked in order, nothing written when short, keys unique)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from billing.models import Account, LedgerEntry
-from billing.postings_bulk import BatchCharge, accounts_charge_locked
+from billing.services import BatchCharge, accounts_charge_locked
 from config.exceptions import InsufficientFunds
 from tests.billing.factories import funded_account, ledger_sum
 

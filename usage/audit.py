@@ -1,0 +1,406 @@
+"""The ledger audit (issue 15, QUALITY.md B9): does the money add up?
+
+``ledger_audit()`` returns a list of :class:`Finding`, empty when everything is consistent. Each
+finding names its check (one of ``CHECKS``) and the offending row. ``manage.py audit_ledger``, the
+nightly beat job and the simulator call this one function.
+
+Checks (each a set-based statement; the ledger is read once, in primary-key chunks):
+
+- ``balance_mismatch``: an account's balance differs from the sum of its ledger entries;
+- ``negative_balance``: an account below zero;
+- ``entry_without_subject``: a ledger entry that does not say what the money was for;
+- ``paid_record_without_entry``: a paid usage record with a non-zero amount and no ledger entry;
+- ``record_entry_mismatch``: the paid usage records pointing at a ledger entry do not add up to
+  that entry (a record is positive for a charge, the entry negative; one entry may pay several
+  records of one account, so the comparison is per entry), or belong to another account;
+- ``period_billed_twice``: two billed periods (``new``/``renew``/``hourly``/``usage`` records that
+  are not canceled) of one subscription line overlap;
+- ``recharge_not_credited_once``: a ``success`` recharge without exactly one credit entry (the one
+  it points at), or a recharge that is not ``success`` yet has a credit;
+- ``recharge_credit_without_order``: a ``recharge`` credit entry naming no recharge order.
+
+Amounts are compared in integer units of 1/10000 (``CAST(ROUND(x * 10000))``): SQLite sums
+decimals as floats, and integers add up exactly on every database.
+
+The audit only reads, in autocommit mode, so it never holds locks that a charge would wait on. A
+posting that commits while the audit runs may be seen by one chunk and not by the account scan;
+such a transient mismatch is re-checked on the locked rows before it is reported (``_recheck``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model, Q
+
+from billing.models import Account, LedgerEntry, LedgerKind, RechargeOrder, RechargeStatus
+from usage.models import UsageKind, UsageRecord, UsageStatus
+
+CHECKS = (
+    "balance_mismatch",
+    "negative_balance",
+    "entry_without_subject",
+    "paid_record_without_entry",
+    "record_entry_mismatch",
+    "period_billed_twice",
+    "recharge_not_credited_once",
+    "recharge_credit_without_order",
+)
+BILLED_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.HOURLY, UsageKind.USAGE)
+CHUNK = 200_000  # ledger entries per statement of the ledger pass
+UNIT = Decimal("0.0001")
+
+# progress(step, done): called as the audit moves on; ``done`` counts ledger entries read so far
+# for the step "ledger" and is 1 for every other step when it completes.
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One inconsistency: which check, which row, what was expected and what was found."""
+
+    check: str
+    object_type: str  # account | ledger_entry | usage_record | recharge_order
+    object_id: str
+    account_id: int | None
+    namespace: str
+    expected: str
+    actual: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def ledger_audit(*, namespace: str | None = None, progress: Progress | None = None) -> list[Finding]:
+    """Every check of the module docstring, over every account or only ``namespace``'s.
+
+    An unknown namespace has nothing to audit (an empty list)."""
+    account_id: int | None = None
+    if namespace is not None:
+        account_id = Account.objects.filter(namespace=namespace).values_list("pk", flat=True).first()
+        if account_id is None:
+            return []
+    tick: Progress = progress or (lambda step, done: None)
+    findings: list[Finding] = []
+    findings += _ledger_pass(account_id=account_id, tick=tick)
+    findings += _records_vs_entries(account_id=account_id)
+    tick("records", 1)
+    findings += _periods_billed_twice(account_id=account_id)
+    tick("periods", 1)
+    findings += _recharges(account_id=account_id)
+    tick("recharges", 1)
+    return _named(findings)
+
+
+def ledger_entry_count(*, namespace: str | None = None) -> int:
+    """What the ledger pass will read (for a progress bar's total)."""
+    qs = LedgerEntry.objects.all()
+    if namespace is not None:
+        qs = qs.filter(account__namespace=namespace)
+    return qs.count()
+
+
+# --- SQL helpers ------------------------------------------------------------------------------------
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _units(column: str) -> str:
+    kind = "SIGNED" if connection.vendor == "mysql" else "INTEGER"
+    return f"CAST(ROUND({column} * 10000) AS {kind})"
+
+
+def _money(units: int | Decimal | None) -> str:
+    return str((Decimal(int(units or 0)) * UNIT).quantize(UNIT))
+
+
+def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return list(cursor.fetchall())
+
+
+def _t(model: type[Model]) -> str:
+    return _q(model._meta.db_table)
+
+
+def _finding(*, account_id: int | None, **fields: str) -> Finding:
+    return Finding(account_id=account_id, namespace="", **fields)
+
+
+def _named(findings: list[Finding]) -> list[Finding]:
+    """Fill in the namespaces (one query for the accounts that have findings)."""
+    ids = {f.account_id for f in findings if f.account_id is not None}
+    names = dict(Account.objects.filter(pk__in=ids).values_list("pk", "namespace")) if ids else {}
+    return [replace(f, namespace=names.get(f.account_id, "")) if f.account_id else f for f in findings]
+
+
+# --- the ledger pass: balances, negative balances, entries without a subject -------------------------
+
+
+def _ledger_pass(*, account_id: int | None, tick: Progress) -> list[Finding]:
+    entry = _t(LedgerEntry)
+    nosubject = f"CASE WHEN {_q('subject_type')} = '' OR {_q('subject_id')} = '' THEN 1 ELSE 0 END"
+    select = (
+        f"SELECT {_q('account_id')}, SUM({_units(_q('amount'))}), SUM({nosubject}), COUNT(*) "  # noqa: S608
+        f"FROM {entry} WHERE "
+    )
+    sums: dict[int, int] = {}
+    subjectless: set[int] = set()
+    if account_id is not None:
+        parts = [(f"{_q('account_id')} = %s GROUP BY {_q('account_id')}", [account_id])]
+    else:
+        bounds = _rows(f"SELECT MIN({_q('id')}), MAX({_q('id')}) FROM {entry}")[0]  # noqa: S608
+        low, high = (int(bounds[0]), int(bounds[1])) if bounds[0] is not None else (1, 0)
+        parts = [
+            (f"{_q('id')} >= %s AND {_q('id')} < %s GROUP BY {_q('account_id')}", [start, start + CHUNK])
+            for start in range(low, high + 1, CHUNK)
+        ]
+    for where, params in parts:
+        read = 0
+        for acc, total, nosubj, count in _rows(select + where, params):
+            sums[acc] = sums.get(acc, 0) + int(total or 0)
+            read += int(count)
+            if nosubj:
+                subjectless.add(acc)
+        tick("ledger", read)
+
+    findings: list[Finding] = []
+    balance_units = _units(_q("balance"))
+    for acc, units in _rows(
+        f"SELECT {_q('id')}, {balance_units} FROM {_t(Account)}"  # noqa: S608
+        + ("" if account_id is None else f" WHERE {_q('id')} = %s"),
+        [] if account_id is None else [account_id],
+    ):
+        units = int(units)
+        if units != sums.get(acc, 0):
+            findings.append(
+                _finding(
+                    account_id=acc,
+                    check="balance_mismatch",
+                    object_type="account",
+                    object_id=str(acc),
+                    expected=_money(sums.get(acc, 0)),
+                    actual=_money(units),
+                    detail="balance != sum of ledger entries",
+                )
+            )
+        if units < 0:
+            findings.append(
+                _finding(
+                    account_id=acc,
+                    check="negative_balance",
+                    object_type="account",
+                    object_id=str(acc),
+                    expected=">= 0",
+                    actual=_money(units),
+                )
+            )
+    findings = _recheck(findings)
+    if subjectless:
+        for pk, acc, kind, amount in (
+            LedgerEntry.objects.filter(account_id__in=sorted(subjectless))
+            .filter(_no_subject())
+            .order_by("pk")
+            .values_list("pk", "account_id", "kind", "amount")
+            .iterator()
+        ):
+            findings.append(
+                _finding(
+                    account_id=acc,
+                    check="entry_without_subject",
+                    object_type="ledger_entry",
+                    object_id=str(pk),
+                    expected="a subject",
+                    actual="",
+                    detail=f"{kind} {amount}",
+                )
+            )
+    return findings
+
+
+def _no_subject() -> Q:
+    return Q(subject_type="") | Q(subject_id="")
+
+
+def _recheck(findings: list[Finding]) -> list[Finding]:
+    """Confirm each balance mismatch on a consistent snapshot of that one account (the account row
+    and its entries read in one transaction under the account's row lock), so a posting that
+    committed between two statements of the pass is not reported as drift."""
+    kept: list[Finding] = []
+    for finding in findings:
+        if finding.check != "balance_mismatch":
+            kept.append(finding)
+            continue
+        with transaction.atomic():
+            balance = (
+                Account.objects.select_for_update()
+                .filter(pk=finding.account_id)
+                .values_list("balance", flat=True)
+                .first()
+            )
+            total = _rows(
+                f"SELECT SUM({_units(_q('amount'))}) FROM {_t(LedgerEntry)} "  # noqa: S608
+                f"WHERE {_q('account_id')} = %s",
+                [finding.account_id],
+            )[0][0]
+        if balance is None:
+            continue
+        units = int((Decimal(balance) / UNIT).to_integral_value())
+        if units != int(total or 0):
+            kept.append(replace(finding, expected=_money(total), actual=_money(units)))
+    return kept
+
+
+# --- usage records against their ledger entries ------------------------------------------------------
+
+
+def _records_vs_entries(*, account_id: int | None) -> list[Finding]:
+    record, entry = _t(UsageRecord), _t(LedgerEntry)
+    scope = "" if account_id is None else f" AND r.{_q('account_id')} = %s"
+    params: list[object] = [UsageStatus.PAID] + ([] if account_id is None else [account_id])
+    findings: list[Finding] = []
+    for pk, acc, amount, kind in _rows(
+        f"SELECT r.{_q('id')}, r.{_q('account_id')}, r.{_q('amount')}, r.{_q('kind')} "  # noqa: S608
+        f"FROM {record} r WHERE r.{_q('status')} = %s AND r.{_q('ledger_entry_id')} IS NULL "
+        f"AND r.{_q('amount')} <> 0" + scope,
+        params,
+    ):
+        findings.append(
+            _finding(
+                account_id=acc,
+                check="paid_record_without_entry",
+                object_type="usage_record",
+                object_id=str(pk),
+                expected="a ledger entry",
+                actual="none",
+                detail=f"{kind} {amount}",
+            )
+        )
+    sql = (
+        f"SELECT r.{_q('ledger_entry_id')}, MAX(e.{_q('account_id')}), "  # noqa: S608
+        f"SUM({_units('r.' + _q('amount'))}), MAX({_units('e.' + _q('amount'))}), "
+        f"MIN(r.{_q('account_id')}), MAX(r.{_q('account_id')}), COUNT(*) "
+        f"FROM {record} r JOIN {entry} e ON e.{_q('id')} = r.{_q('ledger_entry_id')} "
+        f"WHERE r.{_q('status')} = %s" + scope + f" GROUP BY r.{_q('ledger_entry_id')} "
+        f"HAVING SUM({_units('r.' + _q('amount'))}) + MAX({_units('e.' + _q('amount'))}) <> 0 "
+        f"OR MIN(r.{_q('account_id')}) <> MAX(e.{_q('account_id')}) "
+        f"OR MAX(r.{_q('account_id')}) <> MAX(e.{_q('account_id')})"
+    )
+    for entry_id, acc, records_units, entry_units, low, high, count in _rows(sql, params):
+        detail = f"{count} paid record(s)"
+        if low != acc or high != acc:
+            detail += f" of account(s) {low}..{high}"
+        findings.append(
+            _finding(
+                account_id=acc,
+                check="record_entry_mismatch",
+                object_type="ledger_entry",
+                object_id=str(entry_id),
+                expected=_money(-int(records_units or 0)),
+                actual=_money(entry_units),
+                detail=detail,
+            )
+        )
+    return findings
+
+
+# --- periods billed twice ----------------------------------------------------------------------------
+
+
+def _periods_billed_twice(*, account_id: int | None) -> list[Finding]:
+    """Consecutive billed periods of a line (by start) must not overlap: one sorted pass with LAG."""
+    record = _t(UsageRecord)
+    kinds = ", ".join(["%s"] * len(BILLED_KINDS))
+    scope = "" if account_id is None else f" AND {_q('account_id')} = %s"
+    params: list[object] = [*BILLED_KINDS, UsageStatus.CANCELED] + (
+        [] if account_id is None else [account_id]
+    )
+    sql = (
+        f"SELECT id, account_id, line_id, period_start, prev_id, prev_end FROM ("  # noqa: S608
+        f"SELECT {_q('id')} AS id, {_q('account_id')} AS account_id, {_q('line_id')} AS line_id, "
+        f"{_q('period_start')} AS period_start, "
+        f"LAG({_q('id')}) OVER w AS prev_id, LAG({_q('period_end')}) OVER w AS prev_end "
+        f"FROM {record} WHERE {_q('kind')} IN ({kinds}) AND {_q('status')} <> %s" + scope + " "
+        f"WINDOW w AS (PARTITION BY {_q('line_id')} ORDER BY {_q('period_start')}, {_q('id')})"
+        f") t WHERE prev_end > period_start"
+    )
+    findings: list[Finding] = []
+    for pk, acc, line_id, start, prev_id, prev_end in _rows(sql, params):
+        findings.append(
+            _finding(
+                account_id=acc,
+                check="period_billed_twice",
+                object_type="usage_record",
+                object_id=str(pk),
+                expected=f"a period starting at or after {prev_end}",
+                actual=str(start),
+                detail=f"line {line_id} overlaps record {prev_id}",
+            )
+        )
+    return findings
+
+
+# --- recharges ---------------------------------------------------------------------------------------
+
+
+def _recharges(*, account_id: int | None) -> list[Finding]:
+    recharge, entry = _t(RechargeOrder), _t(LedgerEntry)
+    scope = "" if account_id is None else f" AND o.{_q('account_id')} = %s"
+    sql = (
+        f"SELECT o.{_q('id')}, o.{_q('public_id')}, o.{_q('account_id')}, o.{_q('status')}, "  # noqa: S608
+        f"o.{_q('ledger_entry_id')}, COUNT(e.{_q('id')}), MAX(e.{_q('id')}) "
+        f"FROM {recharge} o LEFT JOIN {entry} e ON e.{_q('subject_type')} = %s "
+        f"AND e.{_q('subject_id')} = o.{_q('public_id')} AND e.{_q('account_id')} = o.{_q('account_id')} "
+        f"WHERE 1 = 1" + scope + " "
+        f"GROUP BY o.{_q('id')}, o.{_q('public_id')}, o.{_q('account_id')}, o.{_q('status')}, "
+        f"o.{_q('ledger_entry_id')} "
+        f"HAVING (o.{_q('status')} = %s AND (COUNT(e.{_q('id')}) <> 1 OR o.{_q('ledger_entry_id')} IS NULL "
+        f"OR o.{_q('ledger_entry_id')} <> MAX(e.{_q('id')}))) "
+        f"OR (o.{_q('status')} <> %s AND COUNT(e.{_q('id')}) > 0)"
+    )
+    # placeholders in textual order: subject type, [account], success, success
+    ordered: list[object] = ["recharge"] + ([] if account_id is None else [account_id])
+    ordered += [RechargeStatus.SUCCESS, RechargeStatus.SUCCESS]
+    findings: list[Finding] = []
+    for _pk, public_id, acc, status, linked, credits, last in _rows(sql, ordered):
+        findings.append(
+            _finding(
+                account_id=acc,
+                check="recharge_not_credited_once",
+                object_type="recharge_order",
+                object_id=public_id,
+                expected="1 credit" if status == RechargeStatus.SUCCESS else "no credit",
+                actual=f"{credits} credit(s)",
+                detail=f"status {status}, points at entry {linked}, last credit entry {last}",
+            )
+        )
+    scope = "" if account_id is None else f" AND e.{_q('account_id')} = %s"
+    sql = (
+        f"SELECT e.{_q('id')}, e.{_q('account_id')}, e.{_q('subject_id')}, e.{_q('amount')} "  # noqa: S608
+        f"FROM {entry} e LEFT JOIN {recharge} o ON o.{_q('public_id')} = e.{_q('subject_id')} "
+        f"AND o.{_q('account_id')} = e.{_q('account_id')} "
+        f"WHERE e.{_q('subject_type')} = %s AND e.{_q('kind')} = %s AND o.{_q('id')} IS NULL" + scope
+    )
+    for pk, acc, subject_id, amount in _rows(
+        sql, ["recharge", LedgerKind.RECHARGE] + ([] if account_id is None else [account_id])
+    ):
+        findings.append(
+            _finding(
+                account_id=acc,
+                check="recharge_credit_without_order",
+                object_type="ledger_entry",
+                object_id=str(pk),
+                expected="a recharge order",
+                actual=f"none named {subject_id}",
+                detail=f"credit {amount}",
+            )
+        )
+    return findings

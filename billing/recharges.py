@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -25,12 +24,11 @@ from billing.errors import (
 )
 from billing.models import Account, RechargeEvent, RechargeOrder, RechargeStatus
 from billing.payments import get_provider
-from billing.services import account_credit
+from billing.services import SETTLE_ARREARS_TASK, account_credit
 from config.db import retry_on_deadlock
 from config.exceptions import DomainError
 from config.money import to_money
 
-SETTLE_ARREARS_TASK = "usage.settle_arrears"
 MAX_RECHARGE = Decimal("100000000")
 
 S = RechargeStatus
@@ -138,11 +136,6 @@ class CallbackResult:
     message: str = ""
 
 
-def _enqueue_settle_arrears(account_id: int) -> None:
-    if SETTLE_ARREARS_TASK in current_app.tasks:
-        current_app.signature(SETTLE_ARREARS_TASK, kwargs={"account_id": account_id}).apply_async()
-
-
 @retry_on_deadlock
 def recharge_handle_callback(
     *, recharge_order_id: str, payment_id: str, amount: Decimal, status: str
@@ -184,7 +177,7 @@ def recharge_handle_callback(
         order.ledger_entry = posting.entry
         order.save(update_fields=["payment_id", "ledger_entry", "updated_at"])
         _transition(order, S.SUCCESS, note=f"SUCCESS {payment_id}")
-        transaction.on_commit(lambda: _enqueue_settle_arrears(account_id))
+        # account_credit enqueued usage.settle_arrears for the commit (billing/services.py)
     return CallbackResult(order, "credited")
 
 
@@ -223,12 +216,11 @@ def recharge_review_resolve(
         order.ledger_entry = posting.entry
         order.save(update_fields=["ledger_entry", "updated_at"])
         _transition(order, S.SUCCESS, note=f"review approved by {who}, credited {credit}: {reason}")
-        account_id = order.account_id
-        transaction.on_commit(lambda: _enqueue_settle_arrears(account_id))
     return order
 
 
 __all__ = [
+    "SETTLE_ARREARS_TASK",
     "CallbackResult",
     "PaymentServiceError",
     "TRANSITIONS",

@@ -9,6 +9,10 @@ locked in its own transaction (the deduct-quota hot path): no second lock, no ke
 repeated key raises ``IntegrityError`` from the unique constraint and the caller rolls back.
 ``accounts_charge_locked`` is its set-based form for batch jobs (many charges, one INSERT).
 
+Every credit (a recharge or a positive adjustment, whatever path it came by: callback, review,
+batch file, admin form) enqueues ``usage.settle_arrears`` by name on commit (DOMAIN.md 2: after a
+credit, arrears are settled oldest first); the usage app's sweep repairs a lost message.
+
 The write itself (``_write``: UPDATE the balance, INSERT the entry) is two plain parameterised
 statements rather than ``save()``/``create()``: it runs on every paid API call while the account row
 is locked, and the ORM's statement building cost several times the database work there (B2 in
@@ -29,10 +33,12 @@ from django.utils import timezone
 from billing.models import NAMESPACE_VALIDATOR, Account, LedgerEntry, LedgerKind
 from config.bulk import rows_update
 from config.db import retry_on_deadlock
+from config.enqueue import enqueue_on_commit
 from config.exceptions import InsufficientFunds, InvalidInput
 from config.money import to_money
 
 __all__ = [
+    "SETTLE_ARREARS_TASK",
     "BatchCharge",
     "Posting",
     "account_adjust",
@@ -43,6 +49,10 @@ __all__ = [
     "account_get_or_create",
     "account_refund",
 ]
+
+
+SETTLE_ARREARS_TASK = "usage.settle_arrears"
+_CREDITS = (LedgerKind.RECHARGE, LedgerKind.ADJUSTMENT)
 
 
 @dataclass(frozen=True)
@@ -203,6 +213,8 @@ def _post(
             actor=actor,
             memo=memo,
         )
+        if amount > 0 and kind in _CREDITS:
+            enqueue_on_commit(SETTLE_ARREARS_TASK, account_id=account_id)
     return Posting(entry, replayed=False)
 
 
@@ -395,7 +407,9 @@ def account_adjust(
     actor: Any,
     idempotency_key: str,
 ) -> Posting:
-    """A staff correction with a mandatory reason; signed; still never below zero."""
+    """A staff correction with a mandatory reason; signed; still never below zero. Its subject is
+    ``("adjustment", <idempotency key>)`` (the key is unique per account, so the entry is traceable
+    to the form or file that made it)."""
     if not reason or not reason.strip():
         raise InvalidInput("a reason is required", errors={"reason": ["required"]})
     amount = to_money(amount)
@@ -406,6 +420,7 @@ def account_adjust(
         amount=amount,
         kind=LedgerKind.ADJUSTMENT,
         idempotency_key=idempotency_key,
+        subject=("adjustment", idempotency_key[:64]),
         actor=actor,
         memo=reason.strip(),
     )

@@ -39,6 +39,13 @@ def _app_registry_untouched() -> Iterator[None]:
     assert not changed, f"the test changed models_module of the global app configs: {changed}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _celery_tasks_registered() -> None:
+    """Register every app's tasks as a worker does at start-up, so a task sent by name runs inline
+    whichever test modules happened to be imported (tests/live/ checks the real send by name)."""
+    celery_app.loader.import_default_modules()
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager(settings: Any) -> None:
     """Tasks run inline in tests (on commit, as in production).

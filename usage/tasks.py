@@ -6,11 +6,18 @@ from typing import Any
 
 from celery import shared_task
 
-from usage.services import arrears_settle
+from usage.services import arrears_settle, arrears_sweep
 
 
 @shared_task(name="usage.settle_arrears", acks_late=True)
 def settle_arrears(account_id: int) -> dict[str, Any]:
-    """Enqueued by name by the billing app after a recharge credit."""
+    """Enqueued by name by the billing app after every credit."""
     result = arrears_settle(account_id=account_id)
     return {"settled": result.settled, "amount": str(result.amount), "remaining": result.remaining}
+
+
+@shared_task(name="usage.settle_arrears_sweep", acks_late=True)
+def settle_arrears_sweep() -> dict[str, Any]:
+    """Beat: settle every account that can pay its oldest arrears (repairs a lost message)."""
+    result = arrears_sweep()
+    return {"accounts": result.accounts, "settled": result.settled, "amount": str(result.amount)}

@@ -1,4 +1,4 @@
-"""The Celery app. Periodic work comes from each app's ``schedule.BEAT_SCHEDULE``.
+"""The Celery app. Periodic work comes from the one list of jobs, ``orders.services.jobs.JOBS``.
 
 django-celery-beat's DatabaseScheduler copies ``beat_schedule`` into its tables at start-up, so the
 schedule lives in code (reviewed, versioned) and stays visible and pausable in the admin.
@@ -7,8 +7,10 @@ schedule lives in code (reviewed, versioned) and stays visible and pausable in t
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -17,8 +19,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.on_after_finalize.connect
-def _load_beat_schedule(sender: Celery, **_: object) -> None:
+@beat_init.connect
+def _load_beat_schedule(sender: Any, **_: object) -> None:
+    """Only beat reads the schedule. It is loaded when beat starts, before its scheduler does, and
+    not when the app is finalized: the list imports the task modules, and finalizing happens while
+    they are being imported (a task proxy resolves through the registry)."""
     from config.schedule import beat_schedule
 
-    sender.conf.beat_schedule = beat_schedule()
+    sender.app.conf.beat_schedule = beat_schedule()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import calendar
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 
 def local_tz() -> ZoneInfo:
@@ -20,6 +24,50 @@ def now() -> datetime:
 
 def local(dt: datetime) -> datetime:
     return dt.astimezone(local_tz())
+
+
+def parse_moment(value: str | None) -> datetime:
+    """An ISO 8601 date-time (or a date: its local midnight); a value without an offset is local
+    time in ``TALLY_TIME_ZONE``. None or empty: now. Raises ``ValueError`` on anything else."""
+    if not value:
+        return timezone.now()
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        try:
+            day = parse_date(value)
+        except ValueError:
+            day = None
+        if day is None:
+            raise ValueError(f"{value!r} is not an ISO 8601 date-time")
+        return datetime(day.year, day.month, day.day, tzinfo=local_tz())
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=local_tz())
+    return parsed
+
+
+@contextmanager
+def simulated_now(at: datetime) -> Iterator[None]:
+    """Within the block ``django.utils.timezone.now()`` is ``at`` plus the real time elapsed since
+    the block began: every ``auto_now``/``auto_now_add`` field and every ``timezone.now()`` a
+    service writes carries the simulated moment (``manage.py run_billing --at``). The clock still
+    moves, so timeouts and orderings by time keep working. Process-wide: for a command, not for a
+    server that serves other requests meanwhile."""
+    if timezone.is_naive(at):
+        raise ValueError("a simulated moment must carry its time zone")
+    real = timezone.now
+    started = time.monotonic()
+
+    def simulated() -> datetime:
+        return at + timedelta(seconds=time.monotonic() - started)
+
+    timezone.now = simulated
+    try:
+        yield
+    finally:
+        timezone.now = real
 
 
 def month_of(dt: datetime) -> date:

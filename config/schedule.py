@@ -1,19 +1,12 @@
-"""One beat entry per kind of periodic job, collected from the apps' ``schedule`` modules."""
+"""Beat's schedule: one entry per periodic job of ``orders.services.jobs.JOBS``, the list
+``manage.py run_billing`` runs from too (config/jobs.py)."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
-
-APPS_WITH_SCHEDULES = ("plans", "billing", "usage", "orders")
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
-    schedule: dict[str, dict[str, Any]] = {}
-    for app_label in APPS_WITH_SCHEDULES:
-        try:
-            module = importlib.import_module(f"{app_label}.schedule")
-        except ModuleNotFoundError:
-            continue
-        schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
-    return schedule
+    from orders.services.jobs import beat_schedule as jobs_beat_schedule
+
+    return jobs_beat_schedule()

@@ -1,11 +1,9 @@
-"""Beat entries of this app: one per kind of periodic job, from each order family's module."""
+"""Periodic jobs of this app, from each order family's module (collected by orders.services.jobs)."""
 
 from typing import Any
 
+from config.jobs import PeriodicJob, beat_entries
 from orders.schedules import package, purchase, vehicle
 
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    **purchase.BEAT_SCHEDULE,
-    **package.BEAT_SCHEDULE,
-    **vehicle.BEAT_SCHEDULE,
-}
+JOBS: tuple[PeriodicJob, ...] = (*purchase.JOBS, *package.JOBS, *vehicle.JOBS)
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = beat_entries(JOBS)

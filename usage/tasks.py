@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from config.clock import parse_moment
 from usage.services import arrears_settle, arrears_sweep
 
 
@@ -17,7 +18,7 @@ def settle_arrears(account_id: int) -> dict[str, Any]:
 
 
 @shared_task(name="usage.settle_arrears_sweep", acks_late=True)
-def settle_arrears_sweep() -> dict[str, Any]:
+def settle_arrears_sweep(at: str | None = None) -> dict[str, Any]:
     """Beat: settle every account that can pay its oldest arrears (repairs a lost message)."""
-    result = arrears_sweep()
+    result = arrears_sweep(at=parse_moment(at))
     return {"accounts": result.accounts, "settled": result.settled, "amount": str(result.amount)}

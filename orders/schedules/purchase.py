@@ -1,11 +1,16 @@
-"""Beat entries of purchase orders."""
+"""Periodic jobs of purchase orders."""
 
-from typing import Any
+from config.jobs import PeriodicJob
+from orders.tasks.purchase import run_renewals
 
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "orders.run_renewals": {
-        "task": "orders.run_renewals",
-        "schedule": 300.0,  # every 5 minutes (DOMAIN.md 5)
-        "options": {"expires": 290},
-    },
-}
+JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob(
+        kind="renewals",
+        beat_name="orders.run_renewals",
+        task=run_renewals,
+        schedule=300.0,  # every 5 minutes (DOMAIN.md 5)
+        about="renew due prepaid purchase orders; renewal-failed notices, ended after the grace period",
+        takes_chunk_size=True,
+        options={"expires": 290},
+    ),
+)

@@ -256,6 +256,7 @@ def line_bill_metered_period(
     at: datetime | None = None,
     final_end: datetime | None = None,
     subject: tuple[str, Any] | None = None,
+    region: str = "",
 ) -> PeriodCharge | None:
     """Bill the next (ended) postpaid period of a line: metered quantity x unit price.
 
@@ -292,6 +293,7 @@ def line_bill_metered_period(
             unit_price=line.price,
             quantity=quantity,
             price_rule_id=line.price_rule_id,
+            region=region,
         )
         charged = False
         if created:

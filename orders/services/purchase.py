@@ -602,10 +602,10 @@ def _bill_postpaid_until(*, line: SubscriptionLine, order: PurchaseOrder, at: da
         line.refresh_from_db()
         if next_period(line).end > at:
             break
-        line_bill_metered_period(line_id=line.pk, at=at, subject=subject)
+        line_bill_metered_period(line_id=line.pk, at=at, subject=subject, region=order.region)
     line.refresh_from_db()
     if next_period(line).start < at:
-        line_bill_metered_period(line_id=line.pk, at=at, final_end=at, subject=subject)
+        line_bill_metered_period(line_id=line.pk, at=at, final_end=at, subject=subject, region=order.region)
 
 
 def purchase_order_cancel(

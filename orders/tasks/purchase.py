@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import requests
 from celery import shared_task
 from django.conf import settings
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+
+from config.clock import parse_moment
 
 
 @shared_task(name="orders.run_renewals", acks_late=True, ignore_result=True)
-def run_renewals(at: str | None = None) -> dict[str, Any]:
-    """Renew due prepaid purchase orders. Idempotent: periods are billed once by constraint."""
+def run_renewals(at: str | None = None, chunk_size: int | None = None) -> dict[str, Any]:
+    """Renew due prepaid purchase orders (and mark, notify, end the ones that cannot pay).
+    Idempotent: periods are billed once by constraint."""
     from orders.services.renewal import renewal_run
 
-    moment: datetime = (parse_datetime(at) if at else None) or timezone.now()
-    summary = renewal_run(at=moment, chunk_size=getattr(settings, "RENEWAL_CHUNK_SIZE", 100))
+    summary = renewal_run(at=parse_moment(at), chunk_size=chunk_size or settings.BILLING_CHUNK_SIZE)
     return summary.as_dict()
 
 

@@ -1,60 +1,140 @@
-"""``manage.py run_billing [--at ISO] [--dry-run]``: one pass of the renewal engine, then (when it is
-installed) the billing-jobs runner for hourly/postpaid lines — the same services beat runs."""
+"""``manage.py run_billing [--at T] [--dry-run] [--only KIND ...]``: every periodic money or state
+job beat runs, once, at the (simulated) moment T: the list in ``orders.services.jobs.JOBS``."""
 
 from __future__ import annotations
 
-import importlib
+import json
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
-from orders.services.renewal import due_lines, renewal_run
+from config.clock import local, parse_moment
+from config.exceptions import InvalidInput
+from config.money import ZERO
+from orders.services.jobs import JOBS, JobOutcome, jobs_run, jobs_select
+
+SKIPPED_KEYS = {"at", "dry_run", "would_charge"}
+
+
+def kinds_help() -> str:
+    lines = [f"{job.kind}{'' if job.time_travel else ' (only with --only)'}: {job.about}" for job in JOBS]
+    return "; ".join(lines)
+
+
+def counts_text(result: Any, unit: str = "") -> str:
+    """A task's result as words: ``renewed 3, money 90.0000``; zeros left out."""
+    if result is None:
+        return "skipped"
+    if isinstance(result, int | Decimal | str):
+        return f"{result} {unit}".strip()
+    if not isinstance(result, dict):
+        return str(result)
+    parts = []
+    for key, value in result.items():
+        if key in SKIPPED_KEYS or value in (0, "0", "0.0000", None, [], {}):
+            continue
+        if isinstance(value, Decimal | int | float | str):
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(parts) or "nothing due"
+
+
+def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
+    w = outcome.written
+    return {
+        "kind": outcome.kind,
+        "result": outcome.result,
+        "seconds": round(outcome.seconds, 3),
+        "ledger_entries": w.entries,
+        "charged": str(w.charged),
+        "credited": str(w.credited),
+        "usage_records": dict(w.records),
+        "events": w.events,
+        "quota_rows": w.quota_rows,
+        "rows": w.lines,
+        "more_rows": w.more,
+    }
 
 
 class Command(BaseCommand):
-    help = "Renew due prepaid purchase orders (and run hourly/postpaid billing jobs) once."
+    help = "Run every periodic money/state job beat runs, once, at --at (default now). Jobs: " + kinds_help()
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--at", help="the moment to bill for, ISO 8601 (default: now)")
         parser.add_argument(
-            "--dry-run", action="store_true", help="report what would be charged, write nothing"
+            "--at",
+            help="the moment to run for, ISO 8601 (a date or a time without offset is TALLY_TIME_ZONE)",
         )
-        parser.add_argument("--chunk-size", type=int, default=100)
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list what each job would do; write nothing"
+        )
+        parser.add_argument(
+            "--only",
+            action="append",
+            metavar="KIND",
+            help="run only these jobs (repeat or comma-separate); see the list above",
+        )
+        parser.add_argument("--chunk-size", type=int, default=None, help="default BILLING_CHUNK_SIZE")
+        parser.add_argument("--detail", type=int, default=20, help="rows listed per job (default 20)")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        at = timezone.now()
-        if opts["at"]:
-            try:
-                parsed = parse_datetime(opts["at"])
-            except ValueError:
-                parsed = None
-            if parsed is None:
-                raise CommandError(f"--at {opts['at']!r} is not an ISO 8601 date-time")
-            at = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
-        total = due_lines(at=at).count()
-        with tqdm(total=total, desc="renewals", unit="line", file=self.stderr, disable=total == 0) as bar:
-            summary = renewal_run(
-                at=at, chunk_size=opts["chunk_size"], dry_run=opts["dry_run"], progress=bar.update
-            )
-        prefix = "dry run: would renew" if opts["dry_run"] else "renewed"
-        self.stdout.write(
-            f"{prefix} {summary.renewed} period(s) for {summary.money} at {at.isoformat()}; "
-            f"scanned {summary.scanned}, renewal failed {summary.failed}, ended {summary.ended}, "
-            f"skipped {summary.skipped}, errors {summary.errors}"
-        )
-        for item in summary.would_charge:
-            self.stdout.write(f"  {item['order_id']} {item['period_start']} {item['money']}")
-        if opts["dry_run"]:
-            return
         try:
-            jobs = importlib.import_module("orders.services.jobs")
-        except ModuleNotFoundError:
+            at = parse_moment(opts["at"])
+        except ValueError as exc:
+            raise CommandError(f"--at: {exc}") from exc
+        only = [kind.strip() for item in opts["only"] or [] for kind in item.split(",") if kind.strip()]
+        try:
+            selected = jobs_select(only)
+        except InvalidInput as exc:
+            raise CommandError(exc.message) from exc
+        dry_run = opts["dry_run"]
+        listed = opts["detail"] if dry_run or opts["verbosity"] > 1 else 0
+        with tqdm(total=len(selected), desc="jobs", unit="job", file=self.stderr) as bar:
+            outcomes = jobs_run(
+                at=at,
+                only=only,
+                dry_run=dry_run,
+                chunk_size=opts["chunk_size"],
+                detail=listed,
+                progress=lambda _: bar.update(1),
+            )
+        if opts["format"] == "json":
+            self.stdout.write(
+                json.dumps(
+                    {"at": at.isoformat(), "dry_run": dry_run, "jobs": [outcome_json(o) for o in outcomes]},
+                    default=str,
+                )
+            )
             return
-        runner = getattr(jobs, "billing_jobs_run", None)
-        if runner is None:
-            return
-        result = runner(at=at, chunk_size=opts["chunk_size"])
-        self.stdout.write(f"billing jobs: {result}")
+        self._text(at=at, dry_run=dry_run, outcomes=outcomes)
+
+    def _text(self, *, at: Any, dry_run: bool, outcomes: list[JobOutcome]) -> None:
+        head = "dry run: nothing written; " if dry_run else ""
+        self.stdout.write(f"{head}run_billing at {local(at):%Y-%m-%d %H:%M:%S %Z} ({at.isoformat()})")
+        width = max((len(o.kind) for o in outcomes), default=0)
+        verb = "would write" if dry_run else "wrote"
+        units = {job.kind: job.unit for job in JOBS}
+        entries, charged, credited = 0, ZERO, ZERO
+        for o in outcomes:
+            self.stdout.write(f"  {o.kind.ljust(width)}  {counts_text(o.result, units[o.kind])}")
+            w = o.written
+            entries += w.entries
+            charged += w.charged
+            credited += w.credited
+            if not w.empty:
+                records = ", ".join(f"{n} {status}" for status, n in sorted(w.records.items()))
+                self.stdout.write(
+                    f"  {''.ljust(width)}  {verb}: {w.entries} ledger entr{'y' if w.entries == 1 else 'ies'} "
+                    f"(charged {w.charged}, credited {w.credited}), "
+                    f"usage records {sum(w.records.values())}{f' ({records})' if records else ''}, "
+                    f"order events {w.events}, quota rows {w.quota_rows}"
+                )
+            for line in w.lines:
+                self.stdout.write(f"  {''.ljust(width)}    {line}")
+            if w.more and w.lines:
+                self.stdout.write(f"  {''.ljust(width)}    ... and {w.more} more")
+        self.stdout.write(
+            f"total: {entries} ledger entr{'y' if entries == 1 else 'ies'}, "
+            f"charged {charged}, credited {credited}" + (" (dry run: rolled back)" if dry_run else "")
+        )

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
@@ -31,6 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 from billing.models import LedgerEntry, LedgerKind
 from config.clock import local_tz, month_of, month_start_utc, next_month
 from config.clock import now as clock_now
+from config.money_sql import ExactMoneySum
 from orders.models import PurchaseOrderEvent, PurchaseOrderStatus
 from usage.models import UsageRecord, UsageStatus
 
@@ -67,8 +68,8 @@ def revenue_by_day(*, days: int = REVENUE_DAYS, today: date | None = None) -> li
     aggregates: dict[str, Any] = {}
     for i in range(days):
         window = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
-        aggregates[f"c{i}"] = Sum("amount", filter=window & Q(kind=LedgerKind.CHARGE))
-        aggregates[f"r{i}"] = Sum("amount", filter=window & Q(kind=LedgerKind.REFUND))
+        aggregates[f"c{i}"] = ExactMoneySum("amount", filter=window & Q(kind=LedgerKind.CHARGE))
+        aggregates[f"r{i}"] = ExactMoneySum("amount", filter=window & Q(kind=LedgerKind.REFUND))
     totals = LedgerEntry.objects.filter(
         kind__in=[LedgerKind.CHARGE, LedgerKind.REFUND], created_at__gte=bounds[0], created_at__lt=bounds[-1]
     ).aggregate(**aggregates)
@@ -91,7 +92,7 @@ def consumption_per_plan(*, month: date | None = None) -> list[dict[str, Any]]:
         )
         .exclude(status=UsageStatus.CANCELED)
         .values("plan__plan_id")
-        .annotate(total=Sum("amount"), records=Count("id"))
+        .annotate(total=ExactMoneySum("amount"), records=Count("id"))
         .order_by("-total", "plan__plan_id")
     )
     return [
@@ -109,10 +110,10 @@ def accounts_in_arrears(*, limit: int = ARREARS_LIMIT) -> dict[str, Any]:
     arrears = UsageRecord.objects.filter(status=UsageStatus.ARREARS)
     top = list(
         arrears.values("account_id", "account__namespace")
-        .annotate(owed=Sum("amount"), records=Count("id"), oldest=Min("period_start"))
+        .annotate(owed=ExactMoneySum("amount"), records=Count("id"), oldest=Min("period_start"))
         .order_by("-owed", "account_id")[:limit]
     )
-    overall = arrears.aggregate(owed=Sum("amount"), accounts=Count("account_id", distinct=True))
+    overall = arrears.aggregate(owed=ExactMoneySum("amount"), accounts=Count("account_id", distinct=True))
     return {"top": top, "owed": overall["owed"] or ZERO, "accounts": overall["accounts"] or 0}
 
 

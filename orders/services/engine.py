@@ -23,6 +23,7 @@ from billing.models import Account
 from billing.services import Posting, account_charge
 from config.clock import add_cycles
 from config.money import to_money
+from config.money_sql import money_sum
 from orders.models.engine import SubscriptionLine
 from plans.services import price_mark_used
 from usage.models import UsageKind, UsageRecord, UsageStatus
@@ -238,16 +239,13 @@ def line_charge_period(
 
 def metered_quantity(*, line_id: int, start: datetime, end: datetime | None) -> Decimal:
     """Sum of the line's meter events in ``[start, end)`` (``end=None``: everything from ``start``)."""
-    from django.db.models import Sum
-
     from usage.models import MeterEvent
 
     qs = MeterEvent.objects.filter(line_id=line_id, timestamp__gte=start)
     if end is not None:
         qs = qs.filter(timestamp__lt=end)
-    total = qs.aggregate(total=Sum("quantity"))["total"]
-    # via str and quantized: SQLite sums decimals in floating point
-    return Decimal(str(total or 0)).quantize(Decimal("0.0001"))
+    # exact on SQLite too (a plain Sum adds floats there); quantities have 4 places like money
+    return money_sum(qs, "quantity")
 
 
 def line_bill_metered_period(

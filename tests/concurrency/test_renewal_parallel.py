@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.models import Sum
 
 from billing.models import LedgerEntry
+from config.money_sql import money_sum
 from orders.models import PurchaseOrder, PurchaseOrderStatus
 from orders.services.purchase import purchase_order_create
 from orders.services.renewal import RenewalSummary, renewal_run
@@ -66,7 +66,7 @@ def test_two_parallel_renewal_runs_charge_each_order_once(make_user: Any) -> Non
     for account in accounts:
         account.refresh_from_db()
         assert account.balance == Decimal("10")
-        total = LedgerEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"]
+        total = money_sum(LedgerEntry.objects.filter(account=account))
         assert account.balance == total
     # and a third run for the same moment charges nothing
     assert renewal_run(at=at, chunk_size=3).renewed == 0

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from billing.models import Account, LedgerEntry
 from billing.services import account_credit, account_get_or_create
+from config.money_sql import money_sum
 from plans.models import BillingMode, Cycle, Plan, PriceVersion
 from tests.conftest import mariadb_only
 
@@ -52,7 +52,7 @@ def funded(user: Any, amount: str = "1000") -> Account:
 
 def assert_balanced(account: Account) -> None:
     account.refresh_from_db()
-    total = LedgerEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    total = money_sum(LedgerEntry.objects.filter(account=account))
     assert account.balance == total
 
 

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count
 
 from billing.models import Account, LedgerEntry
 from billing.services import account_credit, account_get_or_create
+from config.money_sql import money_sum
 from plans.models import BillingMode, Cycle, Plan, PriceVersion
 from tests.conftest import mariadb_only
 
@@ -130,6 +131,6 @@ def test_r4_sigkill_mid_run_then_restart_and_race_bills_each_period_once(tmp_pat
         == ORDERS
     )
     for acc in Account.objects.filter(pk__in=[a.pk for a in accounts]):
-        total = LedgerEntry.objects.filter(account=acc).aggregate(s=Sum("amount"))["s"]
+        total = money_sum(LedgerEntry.objects.filter(account=acc))
         assert acc.balance == total, acc.namespace
     connection.close()

@@ -16,10 +16,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db.models import Sum
 
 from billing.models import Account, LedgerEntry, MonthlyQuota
 from billing.services import account_credit, account_get_or_create
+from config.money_sql import money_sum
 from plans.models import BillingMode, Cycle, MeteredService, Plan, PriceVersion
 from usage.models import UsageRecord
 
@@ -72,7 +72,7 @@ def funded(user: Any, amount: str) -> Account:
 
 def assert_balanced(account: Account) -> None:
     account.refresh_from_db()
-    total = LedgerEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    total = money_sum(LedgerEntry.objects.filter(account=account))
     assert account.balance == total
 
 

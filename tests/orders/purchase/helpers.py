@@ -8,10 +8,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Sum
-
 from billing.models import Account, LedgerEntry
 from billing.services import account_credit, account_get_or_create
+from config.money_sql import money_sum
 from plans.models import BillingMode, Cycle, Plan, PriceVersion
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -73,5 +72,5 @@ def balance(account: Account) -> Decimal:
 def assert_ledger(account: Account) -> None:
     """The invariant of every test: balance == sum of the ledger."""
     account.refresh_from_db()
-    total = LedgerEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    total = money_sum(LedgerEntry.objects.filter(account=account))
     assert account.balance == total, (account.balance, total)

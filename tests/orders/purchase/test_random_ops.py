@@ -1,19 +1,24 @@
-"""Random sequences of purchase-order operations keep the money invariants."""
+"""Random sequences of purchase-order operations keep the money invariants.
+
+Money is summed with ``config.money_sql.money_sum``: a plain ``Sum`` adds floats on SQLite and
+made this test fail about 3 runs in 5 (``Decimal('9.3500') != Decimal('9.34999999999999')``,
+issue 15). The examples are derandomized (the ``tally`` Hypothesis profile, tests/conftest.py) and
+the sequence that failed is pinned as an ``@example``."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Sum
-from hypothesis import HealthCheck, given, settings
+from django.db.models import Count
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from billing.models import LedgerEntry
 from config.exceptions import DomainError
+from config.money_sql import money_sum
 from orders.models import PurchaseOrder, PurchaseOrderStatus
 from orders.services.purchase import (
     purchase_order_cancel,
@@ -41,6 +46,7 @@ OPS = st.lists(
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
+@example(ops=[("create", 1, 1), ("cancel", 1, 19), ("create", 0, 1), ("create", 1, 1)])
 def test_random_operations_keep_balance_equal_to_ledger(ops, db):
     make_plan("vol-50g", "30")
     make_plan("vol-100g", "50")
@@ -69,14 +75,11 @@ def test_random_operations_keep_balance_equal_to_ledger(ops, db):
         except DomainError:
             pass
         account.refresh_from_db()
-        ledger = LedgerEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+        ledger = money_sum(LedgerEntry.objects.filter(account=account))
         assert account.balance == ledger >= 0
     # usage records that are paid add up to what the ledger took for orders
-    paid = UsageRecord.objects.filter(account=account, status="paid").aggregate(s=Sum("amount"))["s"] or 0
-    spent = -(
-        LedgerEntry.objects.filter(account=account).exclude(kind="recharge").aggregate(s=Sum("amount"))["s"]
-        or 0
-    )
+    paid = money_sum(UsageRecord.objects.filter(account=account, status="paid"))
+    spent = -money_sum(LedgerEntry.objects.filter(account=account).exclude(kind="recharge"))
     assert paid == spent
     dupes = UsageRecord.objects.values("line_id", "period_key").annotate(n=Count("id")).filter(n__gt=1)
     assert not dupes.exists()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
-
 from billing.models import Account, LedgerEntry
+from config.money_sql import money_sum
 
 
 def balance(account_id: int) -> Decimal:
@@ -15,7 +14,7 @@ def balance(account_id: int) -> Decimal:
 
 
 def assert_balance_matches_ledger(account_id: int) -> None:
-    total = LedgerEntry.objects.filter(account_id=account_id).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    total = money_sum(LedgerEntry.objects.filter(account_id=account_id))
     assert balance(account_id) == total
 
 

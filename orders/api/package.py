@@ -20,6 +20,12 @@ from billing.tenancy import accessible_account_ids, namespace_from_request, reso
 from config.api.pagination import PageSizePagination
 from config.api.validation import raise_invalid
 from config.money import money4
+from orders.api.package_preview import (
+    OPERATION_OR_PREVIEW,
+    change_preview_repr,
+    create_preview_repr,
+    renew_preview_repr,
+)
 from orders.api.package_serializers import (
     BillOutSerializer,
     ChangeConfigSerializer,
@@ -31,11 +37,14 @@ from orders.api.package_serializers import (
     PackageOrderCreateSerializer,
     PackageOrderDetailOutSerializer,
     PackageOrderOutSerializer,
+    PreviewOutSerializer,
     RenewSerializer,
 )
+from orders.api.preview import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
 from orders.models.engine import SubscriptionLine
 from orders.models.package import ConsumeOrder, ConsumeOrderRecord, PackageOrder, ProductInstance
 from orders.services import package as svc
+from orders.services import previews
 from orders.services.metering import MAX_EVENTS, meter_events_ingest
 from usage.models import UsageRecord, UsageSource, UsageStatus
 
@@ -48,7 +57,7 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
 PAGE_PARAMS = [OpenApiParameter("page", int, required=False), OpenApiParameter("size", int, required=False)]
 
 
-class PackageApiView(APIView):
+class PackageApiView(PreviewGuardMixin, APIView):
     error_family = "package"
 
 
@@ -239,6 +248,8 @@ def operation_repr(result: svc.OperationResult) -> dict[str, Any]:
 
 
 class PackageOrdersView(PackageApiView):
+    preview_handlers = frozenset({"post"})
+
     @extend_schema(
         summary="List package orders",
         parameters=[NS_PARAM, *PAGE_PARAMS, OpenApiParameter("status", str, required=False)],
@@ -256,13 +267,19 @@ class PackageOrdersView(PackageApiView):
         return paginator.get_paginated_response([order_repr(o) for o in page])
 
     @extend_schema(
-        summary="Create a package order (NBCreatePrdOrder)",
+        summary="Create a package order (NBCreatePrdOrder); drytry=1: only its cost, nothing written",
         request=PackageOrderCreateSerializer,
-        responses={201: OperationOutSerializer},
-        parameters=[IDEMPOTENCY_PARAM],
+        responses={201: OperationOutSerializer, 200: PreviewOutSerializer},
+        parameters=[DRYTRY_PARAM, IDEMPOTENCY_PARAM],
     )
-    @idempotent
     def post(self, request: Request) -> Response:
+        if drytry_requested(request):
+            _, _, products = self._input(request)
+            quote = previews.package_order_create_preview(products=products)
+            return Response(create_preview_repr(quote))
+        return self._create(request)
+
+    def _input(self, request: Request) -> tuple[Any, dict[str, Any], list[svc.ProductSpec]]:
         s = PackageOrderCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         v = s.validated_data
@@ -280,6 +297,11 @@ class PackageOrdersView(PackageApiView):
             )
             for p in v["order_product_set"]
         ]
+        return account, v, products
+
+    @idempotent
+    def _create(self, request: Request) -> Response:
+        account, v, products = self._input(request)
         result = svc.package_order_create(
             account_id=account.pk,
             app_id=v["app_id"],
@@ -334,14 +356,27 @@ def instance_op_repr(inst: ProductInstance) -> dict[str, str]:
 
 
 class InstanceRenewView(PackageApiView):
+    preview_handlers = frozenset({"post"})
+
     @extend_schema(
-        summary="Renew the prepaid components of an instance (NBRenewProdInstance)",
+        summary="Renew the prepaid components of an instance (NBRenewProdInstance); drytry=1: the price",
         request=RenewSerializer,
-        responses=OperationOutSerializer,
-        parameters=[IDEMPOTENCY_PARAM],
+        responses={200: OPERATION_OR_PREVIEW},
+        parameters=[DRYTRY_PARAM, IDEMPOTENCY_PARAM],
     )
-    @idempotent
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
+        if not drytry_requested(request):
+            return self._renew(request, prod_inst_id_ext)
+        s = RenewSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        inst = _instance(request, prod_inst_id_ext)
+        state, quote = previews.instance_renew_preview(
+            prod_inst_id_ext=inst.prod_inst_id_ext, duration=s.validated_data["duration"]
+        )
+        return Response(renew_preview_repr(state, quote))
+
+    @idempotent
+    def _renew(self, request: Request, prod_inst_id_ext: str) -> Response:
         s = RenewSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         inst = _instance(request, prod_inst_id_ext)
@@ -402,14 +437,26 @@ class InstanceResumeView(PackageApiView):
 
 
 class InstanceChangeConfigView(PackageApiView):
+    preview_handlers = frozenset({"post"})
+
     @extend_schema(
-        summary="Change attribute values of an instance (NBChangeProdInstanceConfig)",
+        summary="Change attribute values of an instance (NBChangeProdInstanceConfig); drytry=1: the price",
         request=ChangeConfigSerializer,
-        responses=OperationOutSerializer,
-        parameters=[IDEMPOTENCY_PARAM],
+        responses={200: OPERATION_OR_PREVIEW},
+        parameters=[DRYTRY_PARAM, IDEMPOTENCY_PARAM],
     )
-    @idempotent
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
+        if not drytry_requested(request):
+            return self._change(request, prod_inst_id_ext)
+        inst, s, changes = self._input(request, prod_inst_id_ext)
+        state, quote = previews.instance_change_config_preview(
+            prod_inst_id_ext=inst.prod_inst_id_ext, plan_id=s.validated_data["plan_id"], changes=changes
+        )
+        return Response(change_preview_repr(state, quote))
+
+    def _input(
+        self, request: Request, prod_inst_id_ext: str
+    ) -> tuple[ProductInstance, ChangeConfigSerializer, list[svc.ComponentChange]]:
         s = ChangeConfigSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         inst = _instance(request, prod_inst_id_ext)
@@ -420,6 +467,11 @@ class InstanceChangeConfigView(PackageApiView):
             )
             for c in s.validated_data["component_infos"]
         ]
+        return inst, s, changes
+
+    @idempotent
+    def _change(self, request: Request, prod_inst_id_ext: str) -> Response:
+        inst, s, changes = self._input(request, prod_inst_id_ext)
         result = svc.instance_change_config(
             prod_inst_id_ext=inst.prod_inst_id_ext,
             plan_id=s.validated_data["plan_id"],

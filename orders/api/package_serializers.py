@@ -196,3 +196,33 @@ class MeterResultOutSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.ListField(child=serializers.DictField())
+
+
+# --- previews (drytry=1: nothing written) ----------------------------------------------------------
+
+
+class PreviewComponentOutSerializer(serializers.Serializer):
+    prod_inst_id_ext = serializers.CharField(required=False, help_text="create: the instance")
+    component_id = serializers.CharField()
+    billing_mode = serializers.CharField(required=False)
+    cycle = serializers.CharField(required=False)
+    unit_price = MoneyField(required=False)
+    quantity = serializers.DecimalField(max_digits=20, decimal_places=4, required=False)
+    old_price = MoneyField(required=False, help_text="change-config: the price before")
+    new_price = MoneyField(required=False, help_text="change-config: the price after")
+    amount = MoneyField(help_text="what this component's record would charge (< 0: credit)")
+
+
+class PreviewOutSerializer(serializers.Serializer):
+    drytry = serializers.BooleanField(help_text="always true: nothing was written")
+    order_id = serializers.CharField(allow_null=True, help_text="null for a create (no order yet)")
+    order_status = serializers.CharField()
+    prod_inst_id_ext = serializers.CharField(required=False)
+    plan_id = serializers.CharField(required=False)
+    cost = MoneyField(help_text="net: charged when > 0, refunded when < 0")
+    amount_payable = MoneyField()
+    refund = MoneyField(required=False, help_text="change-config: refunded when the net is a credit")
+    cycles = serializers.IntegerField(required=False, help_text="renew")
+    period_start = serializers.DateTimeField(required=False, help_text="renew: start of the paid span")
+    paid_until = serializers.DateTimeField(required=False, help_text="renew: the new end of the paid span")
+    components = PreviewComponentOutSerializer(many=True)

@@ -4,6 +4,7 @@ parameters, field names and codes unchanged."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -11,6 +12,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,8 +25,10 @@ from config.api.pagination import PageSizePagination
 from config.api.validation import raise_invalid
 from config.exceptions import domain_error
 from config.money import ZERO, money2
+from orders.api.preview import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
 from orders.api.purchase_serializers import (
     DrytrySerializer,
+    OrderActionResultSerializer,
     OrderActionSerializer,
     OrderCreateSerializer,
     OrderEnvelopeSerializer,
@@ -36,6 +40,7 @@ from orders.api.purchase_serializers import (
 )
 from orders.models.engine import SubscriptionLine
 from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
+from orders.services import previews
 from orders.services import purchase as svc
 from usage.selectors import GROUP_BY, parse_time, report_csv, report_range, usage_records, usage_report
 
@@ -45,7 +50,7 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
 )
 
 
-class UsageApiView(APIView):
+class UsageApiView(PreviewGuardMixin, APIView):
     error_family = "usageapi"
 
 
@@ -71,14 +76,9 @@ def _order_lookup(request: Request, ident: str) -> PurchaseOrder:
     return order
 
 
-def _bool_param(request: Request, name: str, errors: dict[str, list[str]]) -> bool:
-    raw = request.query_params.get(name, "0")
-    if raw in ("", "0", "false"):
-        return False
-    if raw in ("1", "true"):
-        return True
-    errors[name] = ["must be 0 or 1"]
-    return False
+def _dt(value: datetime) -> Any:
+    """Datetimes of hand-built answers render as the serializers render them."""
+    return serializers.DateTimeField().to_representation(value)
 
 
 def _order_data(order: PurchaseOrder) -> dict[str, Any]:
@@ -86,6 +86,8 @@ def _order_data(order: PurchaseOrder) -> dict[str, Any]:
 
 
 class PurchaseOrdersView(UsageApiView):
+    preview_handlers = frozenset({"post"})
+
     @extend_schema(
         operation_id="usageapi_orders_list",
         summary="List purchase orders (newest start first; no status = every non-pending order)",
@@ -141,23 +143,23 @@ class PurchaseOrdersView(UsageApiView):
     @extend_schema(
         operation_id="usageapi_orders_create",
         summary="Create a purchase order (drytry=1: only the price, nothing written)",
-        parameters=[
-            OpenApiParameter("drytry", int, enum=[0, 1], required=False),
-            OpenApiParameter("region", str, required=False),
-            IDEMPOTENCY_PARAM,
-        ],
+        parameters=[DRYTRY_PARAM, OpenApiParameter("region", str, required=False), IDEMPOTENCY_PARAM],
         request=OrderCreateSerializer,
         responses={201: OrderMoneySerializer, 200: DrytrySerializer},
     )
-    @idempotent
     def post(self, request: Request) -> Response:
+        if drytry_requested(request):
+            return self._create(request, drytry=True)  # writes nothing: no Idempotency-Key row either
+        return self._create_once(request)
+
+    @idempotent
+    def _create_once(self, request: Request) -> Response:
+        return self._create(request, drytry=False)
+
+    def _create(self, request: Request, *, drytry: bool) -> Response:
         body = request.data if isinstance(request.data, dict) else None
         if body is None:
             raise_invalid({"body": ["must be a JSON object"]})
-        errors: dict[str, list[str]] = {}
-        drytry = _bool_param(request, "drytry", errors)
-        if errors:
-            raise_invalid(errors)
         account = resolve_account(request.user, namespace_from_request(request))
         result = svc.purchase_order_create(
             account=account,
@@ -171,11 +173,13 @@ class PurchaseOrdersView(UsageApiView):
         )
         if result.order is None:
             preview = {**result.preview, "status": "pending"}
-            return Response({"money": money2(result.money), "order": preview}, status=200)
+            return Response({"drytry": True, "money": money2(result.money), "order": preview}, status=200)
         return Response({"money": money2(result.money), "order": _order_data(result.order)}, status=201)
 
 
 class PurchaseOrderDetailView(UsageApiView):
+    preview_handlers = frozenset({"put"})
+
     @extend_schema(
         operation_id="usageapi_orders_get",
         parameters=[NS_PARAM],
@@ -186,13 +190,17 @@ class PurchaseOrderDetailView(UsageApiView):
 
     @extend_schema(
         operation_id="usageapi_orders_update",
-        summary="cancel | renew | modify (switch plan) a purchase order",
-        parameters=[IDEMPOTENCY_PARAM],
+        summary="cancel | renew | modify (switch plan) a purchase order (drytry=1: only the money)",
+        parameters=[DRYTRY_PARAM, IDEMPOTENCY_PARAM],
         request=OrderActionSerializer,
-        responses=OrderMoneySerializer,
+        responses={200: OrderActionResultSerializer},
     )
-    @idempotent
     def put(self, request: Request, order_id: str) -> Response:
+        if drytry_requested(request):
+            return self._preview(request, order_id)
+        return self._act(request, order_id)
+
+    def _action(self, request: Request) -> tuple[str, dict[str, Any]]:
         body = request.data if isinstance(request.data, dict) else None
         if body is None:
             raise_invalid({"body": ["must be a JSON object"]})
@@ -201,6 +209,52 @@ class PurchaseOrderDetailView(UsageApiView):
             raise_invalid({"action": ["one of cancel, renew, modify"]})
         if action == "modify" and not body.get("plan_id"):
             raise_invalid({"plan_id": ["required for modify"]})
+        return action, body
+
+    def _preview(self, request: Request, order_id: str) -> Response:
+        """The same checks and prices as ``_act``, nothing written (orders.services.previews)."""
+        action, body = self._action(request)
+        order = _order_lookup(request, order_id)
+        if action == "cancel":
+            order = previews.purchase_cancel_preview(order_pk=order.pk)
+            return Response({"drytry": True, "money": money2(ZERO), "order": _order_data(order)})
+        if action == "renew":
+            order, renew = previews.purchase_renew_preview(order_pk=order.pk)
+            return Response(
+                {
+                    "drytry": True,
+                    "money": money2(renew.money),
+                    "order": _order_data(order),
+                    "period_start": _dt(renew.period.start),
+                    "period_end": _dt(renew.period.end),
+                }
+            )
+        order, switch = previews.purchase_modify_preview(order_pk=order.pk, plan_id=body.get("plan_id"))
+        new = {
+            "namespace": order.account.namespace,
+            "region": order.region,
+            "quantities": order.quantities,
+            "plan_id": switch.plan.plan_id,
+            "plan_type": switch.plan.plan_type,
+            "resource_name": order.resource_name,
+            "start_time": _dt(switch.period.start),
+            "deadline": _dt(switch.period.end),
+            "status": "pending",
+        }
+        return Response(
+            {
+                "drytry": True,
+                "money": money2(switch.money),
+                "credit": money2(switch.credit),
+                "price": money2(switch.price),
+                "order": new,
+                "old_order": _order_data(order),
+            }
+        )
+
+    @idempotent
+    def _act(self, request: Request, order_id: str) -> Response:
+        action, body = self._action(request)
         order = _order_lookup(request, order_id)
         if action == "cancel":
             ended, _ = svc.purchase_order_cancel(order_pk=order.pk, actor=request.user, reason="api")

@@ -108,12 +108,28 @@ class OrderPreviewSerializer(serializers.Serializer):
     plan_id = serializers.CharField()
     plan_type = serializers.CharField()
     resource_name = serializers.CharField(allow_blank=True)
+    start_time = serializers.DateTimeField(required=False, help_text="modify preview: the new order's start")
+    deadline = serializers.DateTimeField(required=False, help_text="modify preview: end of its first period")
     status = serializers.CharField()
 
 
 class DrytrySerializer(serializers.Serializer):
+    drytry = serializers.BooleanField(help_text="always true: a preview, nothing was written")
     money = Money2Field()
     order = OrderPreviewSerializer()
+
+
+class OrderActionResultSerializer(serializers.Serializer):
+    """``PUT /usageapi/v1/orders/{id}``; with ``drytry=1`` the same figures, nothing written."""
+
+    drytry = serializers.BooleanField(required=False, help_text="present (true) only on a preview")
+    money = Money2Field(help_text="net: charged when > 0, refunded when < 0 (a switch)")
+    credit = Money2Field(required=False, help_text="modify: the unused part of the old order")
+    price = Money2Field(required=False, help_text="modify preview: the new plan's first period")
+    order = PurchaseOrderSerializer(help_text="after the action; a modify preview: the new order (no id)")
+    old_order = PurchaseOrderSerializer(required=False, help_text="modify: the switched order")
+    period_start = serializers.DateTimeField(required=False, help_text="renew preview: the period paid")
+    period_end = serializers.DateTimeField(required=False, help_text="renew preview: the new deadline")
 
 
 class OrderMoneySerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -17,6 +17,7 @@ from billing.idempotency import idempotent
 from billing.tenancy import namespace_from_request, resolve_account
 from config.api.pagination import DEFAULT_SIZE, MAX_SIZE
 from config.api.validation import raise_invalid
+from orders.api.preview import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
 from orders.api.vehicle_serializers import (
     CancelRequest,
     DriverOrderRequest,
@@ -29,6 +30,7 @@ from orders.api.vehicle_serializers import (
     VehicleOrderEventSerializer,
     VehicleOrderListSerializer,
     VehicleOrderSerializer,
+    VehiclePreviewSerializer,
 )
 from orders.models.vehicle import VehicleOrder, VehicleOrderState, VehicleOrderType
 from orders.selectors.vehicle import (
@@ -38,6 +40,7 @@ from orders.selectors.vehicle import (
     vehicle_order_list,
     vehicle_order_list_after,
 )
+from orders.services import previews
 from orders.services import vehicle as services
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -48,6 +51,11 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="a repeat with the same key and body returns the first response and changes nothing",
 )
 ORDER_ID = OpenApiParameter("order_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+DETAIL_OR_PREVIEW = PolymorphicProxySerializer(
+    component_name="VehicleOrderOrPreview",
+    serializers=[VehicleOrderDetailSerializer, VehiclePreviewSerializer],
+    resource_type_field_name=None,
+)
 MAX_OFFSET = 10**9  # far beyond any real list; keeps OFFSET inside the database's integer range
 LIST_PARAMS = [
     OpenApiParameter("offset", OpenApiTypes.INT, description=">= 0; with limit, instead of page/size"),
@@ -82,10 +90,11 @@ def _int_param(
     return value
 
 
-class VehicleOrderViewSet(viewsets.ViewSet):
+class VehicleOrderViewSet(PreviewGuardMixin, viewsets.ViewSet):
     """Plan, driver and sale orders of the caller (staff: everyone's)."""
 
     error_family = "vehicle"
+    preview_handlers = frozenset({"pay", "cancel"})
 
     def _placed(self, order: VehicleOrder) -> Response:
         return Response(PlacedSerializer(order).data, status=201)
@@ -232,24 +241,38 @@ class VehicleOrderViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=None,
-        parameters=[ORDER_ID, IDEMPOTENCY_HEADER],
-        responses={200: VehicleOrderDetailSerializer},
+        parameters=[ORDER_ID, DRYTRY_PARAM, IDEMPOTENCY_HEADER],
+        responses={200: DETAIL_OR_PREVIEW},
         operation_id="vehicle_order_pay",
     )
-    @idempotent
     def pay(self, request: Request, order_id: str) -> Response:
+        if drytry_requested(request):
+            order = vehicle_order_get(user=request.user, order_id=order_id)
+            return Response(previews.vehicle_pay_preview(order_id=order.order_id))
+        return self._pay(request, order_id)
+
+    @idempotent
+    def _pay(self, request: Request, order_id: str) -> Response:
         order = vehicle_order_get(user=request.user, order_id=order_id)
         services.vehicle_order_pay(order_id=order.order_id, actor=request.user)
         return self._detail(request, order_id)
 
     @extend_schema(
         request=CancelRequest,
-        parameters=[ORDER_ID, IDEMPOTENCY_HEADER],
-        responses={200: VehicleOrderDetailSerializer},
+        parameters=[ORDER_ID, DRYTRY_PARAM, IDEMPOTENCY_HEADER],
+        responses={200: DETAIL_OR_PREVIEW},
         operation_id="vehicle_order_cancel",
     )
-    @idempotent
     def cancel(self, request: Request, order_id: str) -> Response:
+        if drytry_requested(request):
+            order = vehicle_order_get(user=request.user, order_id=order_id)
+            body = CancelRequest(data=request.data if isinstance(request.data, dict) else {})
+            body.is_valid(raise_exception=True)
+            return Response(previews.vehicle_cancel_preview(order_id=order.order_id))
+        return self._cancel(request, order_id)
+
+    @idempotent
+    def _cancel(self, request: Request, order_id: str) -> Response:
         order = vehicle_order_get(user=request.user, order_id=order_id)
         body = CancelRequest(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)

@@ -150,3 +150,20 @@ class VehicleOrderListSerializer(serializers.Serializer):
 class VehicleOrderEventListSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     results = VehicleOrderEventSerializer(many=True)
+
+
+class VehiclePreviewSerializer(serializers.Serializer):
+    """``pay`` / ``cancel`` with ``drytry=1``: what the call would charge or refund, nothing written."""
+
+    drytry = serializers.BooleanField(help_text="always true")
+    order_id = serializers.UUIDField()
+    order_no = serializers.CharField()
+    state_code = serializers.IntegerField()
+    to_state_code = serializers.IntegerField(help_text="the state the call would move the order to")
+    to_state = serializers.CharField()
+    charge = serializers.CharField(help_text="4-place decimal string: charged to the wallet")
+    refund = serializers.CharField(help_text="4-place decimal string: refunded to the wallet")
+    rule = serializers.CharField(required=False, help_text="cancel: full or prorated")
+    total_days = serializers.IntegerField(required=False)
+    used_days = serializers.IntegerField(required=False)
+    unused_days = serializers.IntegerField(required=False)

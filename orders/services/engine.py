@@ -60,6 +60,12 @@ def ledger_key_for(line_id: int, key: str) -> str:
     return f"line:{line_id}:{key}"
 
 
+def period_amount(*, unit_price: Decimal, quantity: Decimal | int) -> Decimal:
+    """THE price of one billed period: unit price x quantity, half-up to 4 places. Every charge
+    and every preview of one (``drytry``) computes it here, so the two cannot differ."""
+    return to_money(unit_price * Decimal(quantity))
+
+
 def usage_record_write(
     *,
     line: SubscriptionLine,
@@ -78,7 +84,7 @@ def usage_record_write(
     """Insert the record of one period of ``line`` (or return the one already there)."""
     sub = line.subscription
     if amount is None:
-        amount = to_money(unit_price * quantity)
+        amount = period_amount(unit_price=unit_price, quantity=quantity)
     try:
         with transaction.atomic():
             record = UsageRecord.objects.create(

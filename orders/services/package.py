@@ -9,7 +9,6 @@ same transaction as the state change, so a failed charge leaves nothing behind.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,12 +52,18 @@ from orders.services.engine import (
     records_pay,
     usage_record_write,
 )
-from plans.models import BillingMode, Component, Cycle, Plan
-from plans.selectors import get_cost
+from orders.services.package_quote import (
+    instance_state,
+    line_cycle,
+    quote_change,
+    quote_create,
+    quote_renew,
+    renewable_lines,
+)
+from plans.models import BillingMode, Cycle
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 HOUR = timedelta(hours=1)
-MAX_RENEW_CYCLES = 120
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -78,8 +83,7 @@ def _order_state(msg: str) -> DomainError:
     return domain_error(ErrorCode.PACKAGE_ORDER_STATE, msg, http_status=409)
 
 
-def _instance_state(msg: str) -> DomainError:
-    return domain_error(ErrorCode.PACKAGE_INSTANCE_STATE, msg, http_status=409)
+_instance_state = instance_state
 
 
 # --- inputs ----------------------------------------------------------------------------------------
@@ -243,43 +247,7 @@ def package_order_create(
     order, per instance a subscription with one line per component, the unpaid first-period records
     and one consume order ``new`` gathering them."""
     at = at or timezone.now()
-    errors: dict[str, list[str]] = {}
-    seen: set[str] = set()
-    for i, product in enumerate(products):
-        for j, inst in enumerate(product.instances):
-            key = f"order_product_set[{i}].prod_instance_ext_array[{j}].id"
-            if inst.prod_inst_id_ext in seen:
-                errors[key] = [f"instance id {inst.prod_inst_id_ext!r} is given twice"]
-            seen.add(inst.prod_inst_id_ext)
-    taken = set(
-        ProductInstance.objects.filter(prod_inst_id_ext__in=seen).values_list("prod_inst_id_ext", flat=True)
-    )
-    for i, product in enumerate(products):
-        for j, inst in enumerate(product.instances):
-            if inst.prod_inst_id_ext in taken:
-                errors[f"order_product_set[{i}].prod_instance_ext_array[{j}].id"] = [
-                    f"instance id {inst.prod_inst_id_ext!r} already exists"
-                ]
-    if errors:
-        raise InvalidInput("invalid parameters", errors=errors)
-
-    priced = []
-    for i, product in enumerate(products):
-        component_ids = list(
-            Component.objects.filter(product__prod_id=product.prod_id).values_list("component_id", flat=True)
-        )
-        result = get_cost(
-            prod_id=product.prod_id,
-            plan_id=product.plan_id,
-            components=[{"component_id": c, "attrs": product.attrs} for c in component_ids],
-            at=at,
-        )
-        if not result.components:
-            raise InvalidInput(
-                f"product {product.prod_id!r} has no billed components",
-                errors={f"order_product_set[{i}].prod_id": ["the product has no components"]},
-            )
-        priced.append((product, Plan.objects.get(plan_id=product.plan_id), result))
+    priced = [(p.product, p.plan, p.cost) for p in quote_create(products=products, at=at).priced]
 
     try:
         with transaction.atomic():
@@ -315,7 +283,7 @@ def package_order_create(
                         subscription=sub,
                     )
                     for cost in result.components:
-                        cycle = Cycle.HOUR if cost.billing_mode == BillingMode.HOURLY else cost.cycle
+                        cycle = line_cycle(cost)
                         line = SubscriptionLine.objects.create(
                             subscription=sub,
                             component_id=cost.component_id,
@@ -544,34 +512,6 @@ def _set_instance_status(
 
 # --- renew -----------------------------------------------------------------------------------------
 
-DURATION_RE = re.compile(r"^([1-9][0-9]{0,3})([MY]?)$")
-
-
-def duration_cycles(*, duration: str, cycle: str) -> int:
-    """``"N"`` is N of the line's cycles; ``"NM"`` months; ``"NY"`` years (converted to the cycle)."""
-    m = DURATION_RE.match(str(duration).strip().upper())
-    if not m:
-        raise InvalidInput(
-            "duration must be a whole number of cycles, or N followed by M or Y",
-            errors={"duration": ['use e.g. "1", "3M" or "1Y"']},
-        )
-    n, unit = int(m.group(1)), m.group(2)
-    months = {"M": n, "Y": 12 * n}.get(unit)
-    if months is None:
-        cycles = n
-    elif cycle == Cycle.MONTH:
-        cycles = months
-    elif cycle == Cycle.YEAR and months % 12 == 0:
-        cycles = months // 12
-    else:
-        raise InvalidInput(
-            f"duration {duration!r} does not fit the {cycle} cycle of the instance's prepaid components",
-            errors={"duration": [f"not a whole number of {cycle} cycles"]},
-        )
-    if cycles > MAX_RENEW_CYCLES:
-        raise InvalidInput("duration too long", errors={"duration": [f"at most {MAX_RENEW_CYCLES} cycles"]})
-    return cycles
-
 
 @retry_on_deadlock
 def instance_renew(
@@ -591,42 +531,17 @@ def instance_renew(
     at = at or timezone.now()
     with transaction.atomic():
         order, instance, sub, lines = _lock_instance(prod_inst_id_ext)
-        if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.PAUSED):
-            raise _instance_state(
-                f"instance {prod_inst_id_ext} is {instance.status}: only a running or paused instance renews"
-            )
-        prepaid = [
-            ln
-            for ln in lines
-            if ln.billing_mode == BillingMode.PREPAID and ln.status in (LineStatus.RUNNING, LineStatus.PAUSED)
-        ]
-        if not prepaid:
-            raise domain_error(
-                ErrorCode.PACKAGE_NOTHING_TO_RENEW,
-                f"instance {prod_inst_id_ext} has no prepaid components to renew",
-            )
+        prepaid = renewable_lines(instance=instance, lines=lines)
         if auto and not any(ln.next_run_at is not None and ln.next_run_at <= at for ln in prepaid):
             return OperationResult(
                 order=order, cost=Decimal(0), amount_payable=Decimal(0), extra={"skipped": True}
             )
-        if len({(ln.cycle, ln.periods_billed, ln.paid_until) for ln in prepaid}) != 1:
-            raise _instance_state(
-                f"instance {prod_inst_id_ext}: prepaid components are not on one shared period"
-            )
-        first = prepaid[0]
-        cycles = duration_cycles(duration=duration, cycle=first.cycle)
-        start_index = first.periods_billed + 1
-        start = period_of(anchor=sub.anchor, cycle=first.cycle, index=start_index).start
-        end = period_of(anchor=sub.anchor, cycle=first.cycle, index=first.periods_billed + cycles).end
-        cost = get_cost(
-            prod_id=instance.prod_id,
-            plan_id=first.plan.plan_id,
-            components=[{"component_id": ln.component_id, "attrs": ln.attrs} for ln in prepaid],
-            at=start,
-        )
+        quote = quote_renew(instance=instance, sub=sub, prepaid=prepaid, duration=duration)
+        first, cycles, start, end = prepaid[0], quote.cycles, quote.start, quote.end
         consume = ConsumeOrder.objects.create(order=order, instance=instance, type=ConsumeOrderType.RENEW)
         records = []
-        for ln, price in zip(prepaid, cost.components, strict=True):
+        for rl in quote.lines:
+            ln, price = rl.line, rl.cost
             record, created = usage_record_write(
                 line=ln,
                 period_start=start,
@@ -892,57 +807,26 @@ def instance_change_config(
     at = at or timezone.now()
     with transaction.atomic():
         order, instance, sub, lines = _lock_instance(prod_inst_id_ext)
-        if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.PAUSED):
-            raise _instance_state(
-                f"instance {prod_inst_id_ext} is {instance.status}: only a running or paused instance changes"
-            )
-        by_component = {
-            ln.component_id: ln for ln in lines if ln.status in (LineStatus.RUNNING, LineStatus.PAUSED)
-        }
-        errors: dict[str, list[str]] = {}
-        for i, ch in enumerate(changes):
-            if ch.component_id not in by_component:
-                errors[f"component_infos[{i}].component_id"] = [
-                    f"instance {prod_inst_id_ext} has no component {ch.component_id!r}"
-                ]
-        if errors:
-            raise InvalidInput("invalid parameters", errors=errors)
-        targets = [
-            (by_component[ch.component_id], {**by_component[ch.component_id].attrs, **ch.attrs})
-            for ch in changes
-        ]
-        old = get_cost(
-            prod_id=instance.prod_id,
-            plan_id=targets[0][0].plan.plan_id,
-            components=[{"component_id": ln.component_id, "attrs": ln.attrs} for ln, _ in targets],
-            at=at,
-        )
-        new = get_cost(
-            prod_id=instance.prod_id,
-            plan_id=plan_id,
-            components=[{"component_id": ln.component_id, "attrs": attrs} for ln, attrs in targets],
-            at=at,
-        )
-        plan = Plan.objects.get(plan_id=plan_id)
+        quote = quote_change(instance=instance, lines=lines, plan_id=plan_id, changes=changes, at=at)
+        plan = quote.plan
         consume = ConsumeOrder.objects.create(order=order, instance=instance, type=ConsumeOrderType.CHANGE)
         records: list[UsageRecord] = []
-        for (ln, attrs), before, after in zip(targets, old.components, new.components, strict=True):
-            diff = after.price - before.price
-            fraction = _rest_of_period(line=ln, at=at)
-            if diff != 0 and fraction > 0 and ln.billing_mode != BillingMode.POSTPAID:
+        for change in quote.lines:
+            ln, after = change.line, change.after
+            if change.amount is not None:
                 record, _ = usage_record_write(
                     line=ln,
                     period_start=at,
                     period_end=ln.paid_until or at,
                     key=f"change:{consume.pk}",
                     kind=UsageKind.CHANGE,
-                    unit_price=diff,
-                    quantity=fraction.quantize(Decimal("0.0001")),
-                    amount=to_money(diff * fraction),
+                    unit_price=change.diff,
+                    quantity=change.fraction.quantize(Decimal("0.0001")),
+                    amount=change.amount,
                     price_rule_id=after.rule_id,
                 )
                 records.append(record)
-            ln.attrs = attrs
+            ln.attrs = change.attrs
             ln.plan = plan
             ln.price = after.price
             ln.price_rule_id = after.rule_id
@@ -986,15 +870,6 @@ def instance_change_config(
             data={"plan_id": plan.plan_id, "net": str(net), "consume_order": consume.pk},
         )
     return OperationResult(order=order, cost=net, amount_payable=max(net, Decimal(0)), consume_order=consume)
-
-
-def _rest_of_period(*, line: SubscriptionLine, at: datetime) -> Decimal:
-    """How many cycles of the line are paid but not yet used at ``at`` (0 if none)."""
-    if line.paid_until is None or line.paid_until <= at or line.periods_billed < 1:
-        return Decimal(0)
-    last = period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed)
-    length = (last.end - last.start).total_seconds()
-    return Decimal(int((line.paid_until - at).total_seconds())) / Decimal(int(length))
 
 
 # --- suspension (billing jobs) ---------------------------------------------------------------------

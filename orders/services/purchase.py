@@ -9,8 +9,6 @@ transaction).
 from __future__ import annotations
 
 import logging
-import math
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,8 +23,8 @@ from django.utils import timezone
 from billing.models import Account
 from billing.services import Posting, account_refund
 from config.api.errors import ErrorCode
-from config.exceptions import DomainError, InvalidInput, domain_error
-from config.money import ZERO, floor_cents, to_money
+from config.exceptions import domain_error
+from config.money import ZERO, to_money
 from orders.models.engine import (
     LineStatus,
     Subscription,
@@ -50,6 +48,17 @@ from orders.services.engine import (
     records_pay,
     usage_record_write,
 )
+from orders.services.purchase_quote import (
+    RUNNING,
+    check_duplicate,
+    check_renewable,
+    order_line,
+    quote_create,
+    quote_modify,
+    quote_renew,
+    require_plan_id,
+    unused_credit,
+)
 from plans.models import BillingMode, Cycle, Plan, PriceVersion
 from plans.selectors import price_version_in_force
 from plans.services import price_mark_used
@@ -58,11 +67,7 @@ from usage.models import UsageKind, UsageRecord, UsageStatus
 logger = logging.getLogger(__name__)
 
 S = PurchaseOrderStatus
-RUNNING = (S.CONSUMING, S.RENEWALFAILED)
-RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-MAX_QUANTITIES = 10000
 MAX_CATCH_UP_PERIODS = 48
-PAID_PERIOD_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.SWITCH, UsageKind.HOURLY)
 
 # The one map of allowed status changes.
 ALLOWED: dict[int, set[int]] = {
@@ -91,12 +96,6 @@ def renewal_lead(cycle: str) -> timedelta:
     one = {Cycle.HOUR: timedelta(hours=1), Cycle.DAY: timedelta(days=1)}.get(Cycle(cycle))
     lead: timedelta = settings.RENEWAL_LEAD
     return min(lead, one) if one else lead
-
-
-def order_line(order: PurchaseOrder) -> SubscriptionLine | None:
-    if order.subscription_id is None:
-        return None
-    return SubscriptionLine.objects.filter(subscription_id=order.subscription_id).order_by("id").first()
 
 
 def order_get_locked(order_pk: int) -> PurchaseOrder:
@@ -205,33 +204,6 @@ def records_settle(
     return posting
 
 
-def unused_credit(*, line: SubscriptionLine, at: datetime) -> Decimal:
-    """What the unused part of the paid periods is worth at ``at``.
-
-    The current period: ``floor(days_left) / round(period_days) x its charge``, rounded down to the
-    cent (DOMAIN.md 5). A period paid ahead (renewed in the lead window) and not started is credited
-    in full.
-    """
-    credit = Decimal(0)
-    records = UsageRecord.objects.filter(
-        line_id=line.pk,
-        kind__in=PAID_PERIOD_KINDS,
-        status=UsageStatus.PAID,
-        amount__gt=0,
-        period_end__gt=at,
-    )
-    for rec in records:
-        if rec.period_start >= at:
-            credit += rec.amount
-            continue
-        days_left = math.floor((rec.period_end - at).total_seconds() / 86400)
-        period_days = round((rec.period_end - rec.period_start).total_seconds() / 86400)
-        if period_days <= 0:
-            continue
-        credit += floor_cents(Decimal(days_left) / Decimal(period_days) * rec.amount)
-    return to_money(credit)
-
-
 # --- create ---------------------------------------------------------------------------------------
 
 
@@ -242,112 +214,6 @@ class CreateResult:
     plan: Plan
     price_version: PriceVersion | None
     preview: dict[str, Any]
-
-
-def plan_for_order(*, plan_id: str, region: str, at: datetime) -> tuple[Plan, PriceVersion | None]:
-    """The plan if a new order may use it (exists, active, serves the region, has a price): else
-    3315 naming ``plan_id``."""
-    plan = Plan.objects.filter(plan_id=str(plan_id)).first()
-
-    def bad(reason: str, http_status: int = 400) -> DomainError:
-        return domain_error(
-            ErrorCode.GET_PLAN,
-            f"plan {plan_id}: {reason}",
-            http_status=http_status,
-            errors={"plan_id": [reason]},
-        )
-
-    if plan is None:
-        raise bad("not found", 404)
-    if not plan.is_active:
-        raise bad("retired")
-    if not plan.serves_region(region):
-        raise bad(f"not offered in region {region}")
-    if plan.billing_mode not in BillingMode.values or plan.cycle not in Cycle.values:
-        raise bad("not a plan for purchase orders (no billing mode and cycle)")
-    version = price_version_in_force(plan, at)
-    if version is None and plan.billing_mode != BillingMode.POSTPAID:
-        raise bad("no price in force")
-    return plan, version
-
-
-def validate_create(
-    *, region: Any, plan_id: Any, quantities: Any, parameters: Any, resource_name: Any
-) -> tuple[str, str, int, dict[str, Any], str]:
-    """Check every field and report every problem at once (3307)."""
-    errors: dict[str, list[str]] = {}
-    if not isinstance(region, str) or not region.strip():
-        errors["region"] = ["required"]
-    elif len(region) > 50:
-        errors["region"] = ["at most 50 characters"]
-    if plan_id in (None, "") or not isinstance(plan_id, str | int) or isinstance(plan_id, bool):
-        errors["plan_id"] = ["required"]
-    elif len(str(plan_id)) > 50:
-        errors["plan_id"] = ["at most 50 characters"]
-    qty = 1
-    if quantities is not None:
-        if isinstance(quantities, bool) or not isinstance(quantities, int | str | Decimal):
-            errors["quantities"] = ["must be a whole number"]
-        else:
-            try:
-                qty = int(str(quantities))
-            except ValueError:
-                errors["quantities"] = ["must be a whole number"]
-            else:
-                if qty < 1 or qty > MAX_QUANTITIES:
-                    errors["quantities"] = [f"must be between 1 and {MAX_QUANTITIES}"]
-    params: dict[str, Any] = {}
-    if parameters is not None:
-        if not isinstance(parameters, dict):
-            errors["parameters"] = ["must be an object"]
-        else:
-            params = parameters
-    name = resource_name if resource_name is not None else params.get("resource_name", "")
-    field = "resource_name" if resource_name is not None else "parameters.resource_name"
-    if name is None:
-        name = ""
-    if not isinstance(name, str):
-        errors[field] = ["must be a string"]
-        name = ""
-    elif name:
-        if len(name) > 30:
-            errors.setdefault(field, []).append("at most 30 characters")
-        if not RESOURCE_NAME_RE.match(name):
-            errors.setdefault(field, []).append(
-                "lower-case letters, digits and '-', starting and ending with a letter or digit"
-            )
-    if errors:
-        raise InvalidInput(
-            "invalid parameters: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()),
-            errors=errors,
-        )
-    return str(region).strip(), str(plan_id), qty, params, name
-
-
-def _first_price(plan: Plan, version: PriceVersion | None, qty: int) -> Decimal:
-    if plan.billing_mode == BillingMode.POSTPAID or version is None:
-        return ZERO
-    return to_money(version.price * qty)
-
-
-def _check_duplicate(*, account_id: int, region: str, plan_type: str, resource_name: str) -> None:
-    if not resource_name:
-        return
-    clash = PurchaseOrder.objects.filter(
-        account_id=account_id,
-        region=region,
-        plan__plan_type=plan_type,
-        resource_name=resource_name,
-        status__in=RUNNING,
-    ).first()
-    if clash is not None:
-        raise domain_error(
-            ErrorCode.CREATE_ORDER,
-            f"resource {resource_name!r} already has a running {plan_type} order ({clash.order_id})",
-            http_status=409,
-            errors={"resource_name": ["duplicated"]},
-            order_id=clash.order_id,
-        )
 
 
 def _open_subscription(
@@ -418,21 +284,21 @@ def purchase_order_create(
     drytry: bool = False,
     at: datetime | None = None,
 ) -> CreateResult:
-    """Validate, then (unless ``drytry``) open the order and charge its first period in ONE
-    transaction: a short balance (3316) or any error leaves no order, subscription or record."""
+    """Validate and price (``quote_create``), then (unless ``drytry``) open the order and charge its
+    first period in ONE transaction: a short balance (3316) or any error leaves no order,
+    subscription or record. The charge is the quote's ``money`` (both are ``period_amount``)."""
     at = at or timezone.now()
-    region_s, plan_id_s, qty, params, name = validate_create(
+    quote = quote_create(
+        account_id=account.pk,
         region=region,
         plan_id=plan_id,
         quantities=quantities,
         parameters=parameters,
         resource_name=resource_name,
+        at=at,
     )
-    plan, version = plan_for_order(plan_id=plan_id_s, region=region_s, at=at)
-    money = _first_price(plan, version, qty)
-    _check_duplicate(account_id=account.pk, region=region_s, plan_type=plan.plan_type, resource_name=name)
-    if name:
-        params = {**params, "resource_name": name}
+    region_s, qty, params, name = quote.region, quote.quantities, quote.parameters, quote.resource_name
+    plan, version, money = quote.plan, quote.version, quote.money
     preview = {
         "namespace": account.namespace,
         "region": region_s,
@@ -447,7 +313,7 @@ def purchase_order_create(
     order_id = new_order_id(at)
     with transaction.atomic():
         lock_account(account.pk)
-        _check_duplicate(account_id=account.pk, region=region_s, plan_type=plan.plan_type, resource_name=name)
+        check_duplicate(account_id=account.pk, region=region_s, plan_type=plan.plan_type, resource_name=name)
         unit = version.price if version else ZERO
         line = _open_subscription(
             account_id=account.pk, order_id=order_id, plan=plan, price=unit, qty=qty, at=at, params=params
@@ -519,15 +385,8 @@ def renew_locked(
     Must run inside the caller's transaction with the account and order rows locked. Raises
     ``InsufficientFunds`` with nothing written (the engine's savepoint rolls back).
     """
-    line = order_line(order)
-    if line is None:
-        raise domain_error(ErrorCode.RENEW_ORDER, f"order {order.order_id} has no subscription")
-    period = next_period(line)
-    version = price_version_in_force(order.plan, period.start)
-    if version is None:
-        raise domain_error(
-            ErrorCode.RENEW_ORDER, f"plan {order.plan.plan_id} has no price for {period.start.isoformat()}"
-        )
+    quote = quote_renew(order=order)
+    line, version = quote.line, quote.version
     with transaction.atomic():
         charge = line_charge_period(
             line_id=line.pk,
@@ -572,14 +431,7 @@ def purchase_order_renew(
     at = at or timezone.now()
     with transaction.atomic():
         order = order_get_locked(order_pk)
-        if order.status not in RUNNING:
-            raise domain_error(
-                ErrorCode.RENEW_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
-            )
-        if order.plan.billing_mode != BillingMode.PREPAID:
-            raise domain_error(
-                ErrorCode.RENEW_ORDER, f"order {order.order_id} is not prepaid: nothing to renew"
-            )
+        check_renewable(order)
         return renew_locked(order=order, actor=actor, at=at, reason="renewed", note=note)
 
 
@@ -694,37 +546,13 @@ def purchase_order_modify(
     difference (a refund when the credit is larger).
     """
     at = at or timezone.now()
-    if plan_id in (None, "") or not isinstance(plan_id, str | int) or isinstance(plan_id, bool):
-        raise InvalidInput("invalid parameters: plan_id: required", errors={"plan_id": ["required"]})
+    require_plan_id(plan_id)
     with transaction.atomic():
         order = order_get_locked(order_pk)
-        if order.status not in RUNNING:
-            raise domain_error(
-                ErrorCode.MODIFY_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
-            )
-        plan, version = plan_for_order(plan_id=str(plan_id), region=order.region, at=at)
-        old_plan = order.plan
-
-        def refuse(reason: str) -> DomainError:
-            return domain_error(
-                ErrorCode.MODIFY_ORDER,
-                f"cannot switch to {plan.plan_id}: {reason}",
-                errors={"plan_id": [reason]},
-            )
-
-        if plan.pk == old_plan.pk:
-            raise refuse("it is the current plan")
-        if plan.plan_type != old_plan.plan_type:
-            raise refuse(f"plan type {plan.plan_type} differs from {old_plan.plan_type}")
-        if plan.billing_mode != BillingMode.PREPAID or old_plan.billing_mode != BillingMode.PREPAID:
-            raise refuse("only prepaid orders switch plans")
-        assert version is not None
-        old_line = order_line(order)
-        if old_line is None:
-            raise refuse("the order has no subscription")
-        credit = unused_credit(line=old_line, at=at)
+        quote = quote_modify(order=order, plan_id=plan_id, at=at)
+        plan, version, old_line = quote.plan, quote.version, quote.old_line
+        credit, price, period = quote.credit, quote.price, quote.period
         qty = order.quantities
-        price = to_money(version.price * qty)
 
         new_id = new_order_id(at)
         line = _open_subscription(
@@ -759,7 +587,6 @@ def purchase_order_modify(
             at=at,
             data={"from": order.order_id},
         )
-        period = period_of(anchor=at, cycle=plan.cycle, index=1)
         new_rec, _ = usage_record_write(
             line=line,
             period_start=period.start,
@@ -821,7 +648,7 @@ def purchase_order_modify(
         )
         notify.notify_order(event="order_closed", order=old, data={"reason": "switched", "to": new_id})
         notify.notify_order(event="order_created", order=new, data={"money": str(price - credit)})
-    return SwitchResult(old=old, new=new, credit=credit, price=price, money=to_money(price - credit))
+    return SwitchResult(old=old, new=new, credit=credit, price=price, money=quote.money)
 
 
 # --- speed (a read) -------------------------------------------------------------------------------

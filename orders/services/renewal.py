@@ -35,7 +35,14 @@ from orders.models.purchase import (
     PurchaseOrderStatus,
 )
 from orders.services import notify
-from orders.services.engine import Period, ledger_key_for, next_period, period_of, prices_mark_used
+from orders.services.engine import (
+    Period,
+    ledger_key_for,
+    next_period,
+    period_amount,
+    period_of,
+    prices_mark_used,
+)
 from orders.services.purchase import (
     RUNNING,
     _stop_subscription,
@@ -211,7 +218,7 @@ def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummar
                 logger.warning("renewal of %s: no price for %s", order.order_id, period.start.isoformat())
                 mine = []
                 break
-            amount = to_money(version.price * Decimal(order.quantities))
+            amount = period_amount(unit_price=version.price, quantity=order.quantities)
             if balance - amount < 0:
                 unpaid.append((order, paid_until))
                 break
@@ -401,7 +408,7 @@ def _dry_run(*, at: datetime, summary: RenewalSummary) -> None:
         if version is None:
             summary.errors += 1
             continue
-        amount = to_money(version.price * order.quantities)
+        amount = period_amount(unit_price=version.price, quantity=order.quantities)
         summary.renewed += 1
         summary.money = to_money(summary.money + amount)
         summary.would_charge.append(

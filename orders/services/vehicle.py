@@ -188,14 +188,20 @@ def prorated_refund(
     }
 
 
-def _cancel(order: VehicleOrder, actor: Any, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+def cancel_refund(order: VehicleOrder, now: datetime) -> dict[str, Any]:
+    """What canceling ``order`` at ``now`` refunds (a read; the cancel and its preview both call it):
+    nothing before payment, the unused whole days once in force, everything in between."""
     if order.state_code == S.CREATED:
         return {"refund": str(to_money(0))}
     if order.state_code == S.IN_FORCE and order.start_at and order.stop_at:
         info = prorated_refund(payment=order.payment, start_at=order.start_at, stop_at=order.stop_at, now=now)
         info["rule"] = "prorated"
-    else:
-        info = {"refund": str(to_money(order.payment)), "rule": "full"}
+        return info
+    return {"refund": str(to_money(order.payment)), "rule": "full"}
+
+
+def _cancel(order: VehicleOrder, actor: Any, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    info = cancel_refund(order, now)
     amount = Decimal(info["refund"])
     if amount > 0:
         posting = account_refund(
@@ -232,6 +238,24 @@ def _user_or_none(actor: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
+def move_for(order: VehicleOrder, to_state: int) -> Move:
+    """The move from the order's state to ``to_state``, or 409/3502 naming the current state."""
+    move = TRANSITIONS.get((order.state_code, to_state))
+    if move is None:
+        raise _refused(order, to_state)
+    if order.type not in move.types:
+        raise _refused(
+            order, to_state, f"a {T(order.type).label} order cannot {move.action.replace('_', ' ')}"
+        )
+    return move
+
+
+def cancel_target(state_code: int) -> int:
+    """The state a cancel moves to from ``state_code`` (unknown/terminal states: "canceled", which
+    the transition map refuses)."""
+    return CANCEL_TARGET.get(S(state_code), S.CANCELED)
+
+
 def _order_filter(order_id: Any) -> dict[str, Any]:
     if isinstance(order_id, int):
         return {"pk": order_id}
@@ -264,13 +288,7 @@ def vehicle_order_transition(
             Account.objects.select_for_update().filter(pk=head["account_id"]).values_list("pk").get()
         order = VehicleOrder.objects.select_for_update().get(pk=head["pk"])
         from_state = order.state_code
-        move = TRANSITIONS.get((from_state, to_state))
-        if move is None:
-            raise _refused(order, to_state)
-        if order.type not in move.types:
-            raise _refused(
-                order, to_state, f"a {T(order.type).label} order cannot {move.action.replace('_', ' ')}"
-            )
+        move = move_for(order, to_state)
         event_data = dict(data or {})
         event_data.update(EFFECTS[move.action](order, actor, event_data, now))
         order.state_code = to_state
@@ -306,8 +324,7 @@ def vehicle_order_cancel(
     current = VehicleOrder.objects.filter(**lookup).values_list("state_code", flat=True).first()
     if current is None:
         raise VehicleOrderNotFound(f"vehicle order {order_id} not found")
-    # Unknown current states (terminal ones) map to "canceled" and are refused by the map.
-    target = CANCEL_TARGET.get(S(current), S.CANCELED)
+    target = cancel_target(current)
     data = {"reason": reason} if reason else {}
     return vehicle_order_transition(order_id=order_id, to_state=target, actor=actor, data=data, now=now)
 

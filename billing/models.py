@@ -227,3 +227,13 @@ class RechargeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recharge_id} {self.from_status}->{self.to_status}"
+
+
+from billing.statements.models import (  # noqa: E402,F401 - the statement models belong to this app
+    CreditNote,
+    DocumentPdf,
+    DocumentSequence,
+    Statement,
+    StatementBatch,
+    StatementLine,
+)

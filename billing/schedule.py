@@ -4,6 +4,7 @@ from typing import Any
 
 from celery.schedules import crontab
 
+from billing.statements.tasks import issue_statements, statements_sweep
 from billing.tasks import open_quota_month, purge_idempotency_keys
 from config.jobs import PeriodicJob, beat_entries
 
@@ -25,6 +26,26 @@ JOBS: tuple[PeriodicJob, ...] = (
         about="forget stored Idempotency-Key responses past their TTL",
         time_travel=False,
         unit="stored responses purged",
+    ),
+    # Daily, 01:30 local: on the 1st it issues the month just closed; later runs find nothing
+    # pending (they repair a run that died). Not time-travelled by run_billing: issuing fans out to
+    # worker tasks and renders PDFs; `manage.py issue_statements --period` is its by-hand form.
+    PeriodicJob(
+        kind="statements",
+        beat_name="billing.issue_statements",
+        task=issue_statements,
+        schedule=crontab(minute=30, hour=1),
+        about="issue the statements of the month just closed (docs/statements.md)",
+        time_travel=False,
+        unit="slices pending",
+    ),
+    PeriodicJob(
+        kind="statements_sweep",
+        beat_name="billing.statements_sweep",
+        task=statements_sweep,
+        schedule=crontab(minute=10, hour=3),
+        about="credit notes and statement PDFs a lost task left undone",
+        time_travel=False,
     ),
 )
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = beat_entries(JOBS)

@@ -31,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.models import NAMESPACE_VALIDATOR, Account, LedgerEntry, LedgerKind
+from billing.statements.after_issue import entry_posted
 from config.bulk import rows_update
 from config.db import retry_on_deadlock
 from config.enqueue import enqueue_on_commit
@@ -215,6 +216,7 @@ def _post(
         )
         if amount > 0 and kind in _CREDITS:
             enqueue_on_commit(SETTLE_ARREARS_TASK, account_id=account_id)
+    entry_posted(entry)  # money given back may need a credit note (billing/statements/credit_notes.py)
     return Posting(entry, replayed=False)
 
 
@@ -406,10 +408,12 @@ def account_adjust(
     reason: str,
     actor: Any,
     idempotency_key: str,
+    subject: tuple[str, Any] | None = None,
 ) -> Posting:
     """A staff correction with a mandatory reason; signed; still never below zero. Its subject is
     ``("adjustment", <idempotency key>)`` (the key is unique per account, so the entry is traceable
-    to the form or file that made it)."""
+    to the form or file that made it), unless ``subject`` names what it corrects: ("statement",
+    number) marks money given back for an issued statement (a credit note follows)."""
     if not reason or not reason.strip():
         raise InvalidInput("a reason is required", errors={"reason": ["required"]})
     amount = to_money(amount)
@@ -420,7 +424,7 @@ def account_adjust(
         amount=amount,
         kind=LedgerKind.ADJUSTMENT,
         idempotency_key=idempotency_key,
-        subject=("adjustment", idempotency_key[:64]),
+        subject=subject or ("adjustment", idempotency_key[:64]),
         actor=actor,
         memo=reason.strip(),
     )

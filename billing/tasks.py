@@ -27,3 +27,7 @@ def open_quota_month(month: str | None = None, at: str | None = None) -> int:
     ``TALLY_TIME_ZONE``). Idempotent."""
     target = date.fromisoformat(month) if month else month_of(parse_moment(at))
     return quota_open_month(month=target)
+
+
+# Statement and credit-note tasks live beside their services; importing them registers them.
+from billing.statements import tasks as statement_tasks  # noqa: E402,F401

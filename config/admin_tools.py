@@ -199,7 +199,10 @@ ORDER_ACTION_PERMISSIONS: dict[str, tuple[str, str, str]] = {
     "underwrite_vehicleorder": ("orders", "vehicleorder", "Can underwrite vehicle orders (admin action)"),
 }
 # Extra permissions Finance gets besides "view" on every model, as (app label, codename).
-FINANCE_EXTRA_PERMISSIONS: tuple[tuple[str, str], ...] = (("billing", "adjust_balance"),)
+FINANCE_EXTRA_PERMISSIONS: tuple[tuple[str, str], ...] = (
+    ("billing", "adjust_balance"),
+    ("billing", "issue_statement"),
+)
 # Apps whose models finance may only look at, never change; superusers edit them.
 FINANCE_VIEW_ONLY_APPS = ("plans",)
 # Never granted, not even "view": operational internals finance has no use for.

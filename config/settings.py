@@ -192,6 +192,10 @@ RENEWAL_GRACE = timedelta(days=env.int("RENEWAL_GRACE_DAYS", default=7))
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48))
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=200)
+STATEMENT_NUMBER_PREFIX = env.str("STATEMENT_NUMBER_PREFIX", default="TLY")
+STATEMENT_CHUNK_SIZE = env.int("STATEMENT_CHUNK_SIZE", default=500)
+STATEMENT_WORKERS = env.int("STATEMENT_WORKERS", default=2)
+STATEMENT_SWEEP_WINDOW = timedelta(days=env.int("STATEMENT_SWEEP_DAYS", default=40))
 
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {
@@ -208,5 +212,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        "weasyprint": {"level": "WARNING"},  # its INFO lines narrate every rendering step
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -87,9 +87,10 @@ def notify_send(*, payload: dict[str, Any]) -> bool:
     """POST the payload. Raises ``requests.RequestException`` (the task retries); False if no URL."""
     url = settings.NOTIFY_URL
     if not url:
-        logger.info(
-            "notification %s for %s (no NOTIFY_URL)", payload.get("event"), payload["order"]["order_id"]
-        )
+        # Order events name the order; billing's documents (statement_issued, credit_note_issued,
+        # sent through this task by name) carry "subject".
+        subject = payload.get("subject") or (payload.get("order") or {}).get("order_id")
+        logger.info("notification %s for %s (no NOTIFY_URL)", payload.get("event"), subject)
         return False
     response = requests.post(url, json=payload, timeout=getattr(settings, "NOTIFY_TIMEOUT", 5))
     response.raise_for_status()

@@ -711,7 +711,7 @@ def instance_stop(*, prod_inst_id_ext: str, actor: Any = None, at: datetime | No
             if ln.status in (LineStatus.STOPPED, LineStatus.CANCELED):
                 continue
             if ln.billing_mode == BillingMode.HOURLY and ln.paid_until and ln.paid_until > at:
-                refunded += _refund_hour(line=ln, order=order, at=at)
+                refunded += _refund_hour(line=ln, order=order, at=at, actor=actor)
             elif ln.billing_mode == BillingMode.POSTPAID:
                 while True:
                     done = line_bill_metered_period(
@@ -747,7 +747,7 @@ def instance_stop(*, prod_inst_id_ext: str, actor: Any = None, at: datetime | No
     )
 
 
-def _refund_hour(*, line: SubscriptionLine, order: PackageOrder, at: datetime) -> Decimal:
+def _refund_hour(*, line: SubscriptionLine, order: PackageOrder, at: datetime, actor: Any = None) -> Decimal:
     assert line.paid_until is not None  # noqa: S101 - checked by the caller
     hour_start = line.paid_until - HOUR
     paid = UsageRecord.objects.filter(
@@ -777,6 +777,7 @@ def _refund_hour(*, line: SubscriptionLine, order: PackageOrder, at: datetime) -
         amount=refund,
         idempotency_key=f"line:{line.pk}:stop-refund",
         subject=("package_order", order.order_id),
+        actor=actor,  # the credit note names who stopped it
         memo=f"unused part of the hour of {line}",
     )
     UsageRecord.objects.filter(pk=record.pk).update(
@@ -846,6 +847,7 @@ def instance_change_config(
                 amount=-net,
                 idempotency_key=f"pkg-change:{consume.pk}",
                 subject=("package_order", order.order_id),
+                actor=actor,
                 memo=f"change of {prod_inst_id_ext}",
             ).entry
         if records:

@@ -45,6 +45,13 @@ class AdjustmentForm(forms.Form):
         max_digits=20, decimal_places=4, help_text="signed: positive adds money, negative takes it away"
     )
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    corrects = forms.CharField(
+        required=False,
+        max_length=40,
+        label="Correction of statement",
+        help_text="optional: the issued statement (number, or number#line) this money corrects; "
+        "a positive correction gets a credit note",
+    )
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def clean_amount(self) -> Decimal:
@@ -58,6 +65,27 @@ class AdjustmentForm(forms.Form):
         if not reason:
             raise forms.ValidationError("a reason is required")
         return reason
+
+    def correction_for(self, account: Account) -> tuple[str, str] | None:
+        """The ledger subject of a correction of one of ``account``'s statements (or None); adds the
+        form error and returns None when the statement or line does not fit."""
+        from billing.statements.credit_notes import correction_subject
+        from billing.statements.models import Statement
+
+        raw = (self.cleaned_data.get("corrects") or "").strip()
+        if not raw:
+            return None
+        number, _, line = raw.partition("#")
+        statement = Statement.objects.filter(account=account, number=number.strip()).first()
+        if statement is None:
+            self.add_error("corrects", f"{account.namespace} has no statement {number.strip()}")
+        elif line and (not line.isdigit() or not statement.lines.filter(position=int(line)).exists()):
+            self.add_error("corrects", f"{statement.number} has no line {line}")
+        elif self.cleaned_data.get("amount", 0) <= 0:
+            self.add_error("amount", "a correction gives money back: it must be positive")
+        else:
+            return correction_subject(number=statement.number, position=int(line) if line else None)
+        return None
 
 
 @admin.register(Account)
@@ -117,6 +145,7 @@ class AccountAdmin(admin.ModelAdmin):
         account = get_object_or_404(Account, pk=account_id)
         if request.method == "POST":
             form = AdjustmentForm(request.POST)
+            subject = form.correction_for(account) if form.is_valid() else None
             if form.is_valid():
                 try:
                     posting = account_adjust(
@@ -125,6 +154,7 @@ class AccountAdmin(admin.ModelAdmin):
                         reason=form.cleaned_data["reason"],
                         actor=request.user,
                         idempotency_key=f"admin-adjust:{form.cleaned_data['token']}",
+                        subject=subject,
                     )
                 except InsufficientFunds as exc:
                     form.add_error("amount", exc.message)
@@ -250,3 +280,7 @@ class QuotaUsageAdmin(ReadOnlyAdmin):
     list_filter = ["service", "created_at"]
     search_fields = ["account__namespace", "request_id"]
     list_select_related = ["account", "service", "ledger_entry"]
+
+
+# Statements and credit notes (billing/statements/admin.py) register with the same site.
+from billing.statements import admin as statement_admin  # noqa: E402,F401

@@ -85,3 +85,15 @@ class PaymentServiceTimeout(DomainError):
 
     http_status = 504
     codes = {"default": ErrorCode.PAYMENT_SERVICE_TIMEOUT}
+
+
+class StatementNotFound(NotFound):
+    """statement not found"""
+
+    codes = {"default": ErrorCode.STATEMENT_NOT_FOUND}
+
+
+class CreditNoteNotFound(NotFound):
+    """credit note not found"""
+
+    codes = {"default": ErrorCode.CREDIT_NOTE_NOT_FOUND}

@@ -26,7 +26,7 @@ from django.db.models import Exists, OuterRef, Q
 from billing.models import LedgerEntry, LedgerKind
 from billing.statements import after_issue
 from billing.statements.models import CreditNote, DocumentKind, Statement, StatementLine
-from billing.statements.numbering import format_number, numbers_allocate, sequence_lock
+from billing.statements.numbering import format_number, numbers_allocate, sequence_ensure, sequence_lock
 from billing.statements.periods import Period, period_of
 from config import clock
 from config.db import retry_on_deadlock
@@ -70,7 +70,11 @@ def _corrected(entry: LedgerEntry) -> tuple[Statement, list[StatementLine]] | No
     statement = Statement.objects.filter(account_id=entry.account_id, period=charged_in.month).first()
     if statement is None:
         return None  # not issued yet; issuing it runs credit_notes_after_period
-    lines = list(statement.lines.filter(group_type=entry.subject_type, group_id=entry.subject_id))
+    lines = list(
+        statement.lines.filter(
+            kind=LedgerKind.CHARGE, group_type=entry.subject_type, group_id=entry.subject_id
+        )
+    )
     return statement, lines
 
 
@@ -90,6 +94,7 @@ def credit_note_for_entry(*, entry_id: int, at: datetime | None = None) -> Credi
     statement, lines = target
     at = at or clock.now()
     year = clock.local(at).year
+    sequence_ensure(kind=DocumentKind.CREDIT_NOTE, year=year)
     with transaction.atomic():
         row = sequence_lock(kind=DocumentKind.CREDIT_NOTE, year=year)
         existing = CreditNote.objects.filter(ledger_entry_id=entry_id).first()  # decided under the lock

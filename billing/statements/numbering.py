@@ -22,19 +22,24 @@ def format_number(kind: str, year: int, sequence: int) -> str:
     return f"{prefix}{middle}-{year}-{sequence:06d}"
 
 
+def sequence_ensure(*, kind: str, year: int) -> None:
+    """Create the counter row if it is missing, in its own short statement, *before* the issuing
+    transaction: two issuers that both inserted it inside their transactions would each keep the
+    shared lock of the duplicate-key check and deadlock on the ``FOR UPDATE`` that follows."""
+    if DocumentSequence.objects.filter(kind=kind, year=year).exists():
+        return
+    try:
+        with transaction.atomic():
+            DocumentSequence.objects.create(kind=kind, year=year, last=0)
+    except IntegrityError:  # created concurrently
+        pass
+
+
 def sequence_lock(*, kind: str, year: int) -> DocumentSequence:
-    """The counter row, locked until the caller's transaction ends (created on first use)."""
+    """The counter row (``sequence_ensure`` made it), locked until the caller's transaction ends."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("document numbers are allocated inside the issuing transaction")
-    row = DocumentSequence.objects.select_for_update().filter(kind=kind, year=year).first()
-    if row is None:
-        try:
-            with transaction.atomic():
-                DocumentSequence.objects.create(kind=kind, year=year, last=0)
-        except IntegrityError:  # created concurrently; the lock below waits for that transaction
-            pass
-        row = DocumentSequence.objects.select_for_update().get(kind=kind, year=year)
-    return row
+    return DocumentSequence.objects.select_for_update().get(kind=kind, year=year)
 
 
 def numbers_allocate(*, row: DocumentSequence, count: int) -> list[int]:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
@@ -22,11 +25,58 @@ from billing.statements.models import CreditNote, DocumentKind, DocumentPdf, Sta
 from config import clock
 
 
+def _quantity(value: Decimal | str | None) -> str:
+    if value is None or value == "":
+        return ""
+    q = Decimal(value)
+    return str(int(q)) if q == q.to_integral_value() else str(q.normalize())
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _display_line(ln: Any, position: int) -> dict[str, Any]:
+    """A line as the documents show it: quantities without trailing zeros, details with datetimes
+    (the template shows them in TALLY_TIME_ZONE) and a compact label."""
+    details = []
+    for d in ln.details:
+        label = " · ".join(str(p) for p in (d.get("instance"), d.get("component"), d.get("usage_kind")) if p)
+        details.append(
+            {
+                "label": label,
+                "start": _when(d.get("period_start")),
+                "end": _when(d.get("period_end")),
+                "records": d.get("records") or 0,
+                "quantity": _quantity(d.get("quantity")),
+                "unit_price": d.get("unit_price"),
+                "amount": d.get("amount"),
+            }
+        )
+    return {
+        "position": position,
+        "kind": ln.kind,
+        "description": ln.description,
+        "entry_count": ln.entry_count,
+        "first_at": ln.first_at,
+        "last_at": ln.last_at,
+        "quantity": _quantity(ln.quantity),
+        "unit_price": ln.unit_price,
+        "amount": ln.amount,
+        "negative": ln.amount < 0,
+        "details": details,
+    }
+
+
+def _base_context() -> dict[str, Any]:
+    return {"tz": settings.TALLY_TIME_ZONE}
+
+
 def _statement_context(statement: Statement | None, data: StatementData | None = None) -> dict[str, Any]:
     if statement is not None:
-        lines = list(statement.lines.order_by("position"))
+        lines = [_display_line(ln, ln.position) for ln in statement.lines.order_by("position")]
         corrections = list(statement.corrections.order_by("sequence"))
-        return {"s": statement, "lines": lines, "draft": False, "corrections": corrections}
+        return {**_base_context(), "s": statement, "lines": lines, "draft": False, "corrections": corrections}
     assert data is not None
     draft = {
         "number": "DRAFT",
@@ -46,8 +96,8 @@ def _statement_context(statement: Statement | None, data: StatementData | None =
         "credit_notes": data.credit_notes,
         "issued_at": clock.now(),
     }
-    lines = [dict(vars(ln), position=i) for i, ln in enumerate(data.lines, start=1)]
-    return {"s": draft, "lines": lines, "draft": True, "corrections": []}
+    lines = [_display_line(ln, i) for i, ln in enumerate(data.lines, start=1)]
+    return {**_base_context(), "s": draft, "lines": lines, "draft": True, "corrections": []}
 
 
 def statement_html(statement: Statement) -> str:
@@ -59,7 +109,8 @@ def draft_html(data: StatementData) -> str:
 
 
 def credit_note_html(note: CreditNote) -> str:
-    context = {"n": note, "lines": list(note.lines.order_by("position")), "statement": note.statement}
+    lines = list(note.lines.order_by("position"))
+    context = {**_base_context(), "n": note, "lines": lines, "statement": note.statement}
     return render_to_string("billing/credit_note.html", context)
 
 

@@ -28,7 +28,7 @@ from billing.models import Account
 from billing.statements import after_issue
 from billing.statements.compute import AccountRef, StatementData, statements_compute
 from billing.statements.models import DocumentKind, Statement, StatementBatch, StatementLine
-from billing.statements.numbering import format_number, numbers_allocate, sequence_lock
+from billing.statements.numbering import format_number, numbers_allocate, sequence_ensure, sequence_lock
 from billing.statements.periods import Period
 from config import clock
 from config.db import retry_on_deadlock
@@ -117,6 +117,7 @@ def _line_rows(statement: Statement, data: StatementData) -> Iterator[StatementL
         )
 
 
+@retry_on_deadlock
 def statements_issue_for(
     *,
     accounts: Sequence[AccountRef],
@@ -149,6 +150,7 @@ def statements_issue_for(
     if not good:
         return result
     year = clock.local(at).year
+    sequence_ensure(kind=DocumentKind.STATEMENT, year=year)  # a no-op after the first issue of the year
     with transaction.atomic():
         row = sequence_lock(kind=DocumentKind.STATEMENT, year=year)
         existing = set(
@@ -191,10 +193,12 @@ def statement_issue_now(*, account: Account, period: Period, actor: Any, reason:
     return statements_issue_for(accounts=refs, period=period, actor=actor, reason=reason.strip())
 
 
+@retry_on_deadlock
 def statement_batches_plan(*, period: Period, chunk_size: int | None = None) -> int:
     """Cut the period's accounts into id slices (idempotent: the same slices every time for a chunk
     size). Returns how many slices are still pending."""
     _check_closed(period, clock.now())
+    sequence_ensure(kind=DocumentKind.STATEMENT, year=clock.local(clock.now()).year)
     size = max(1, chunk_size or settings.STATEMENT_CHUNK_SIZE)
     bounds = Account.objects.filter(created_at__lt=period.end).aggregate(lo=Min("pk"), hi=Max("pk"))
     if bounds["lo"] is not None:
@@ -215,6 +219,8 @@ def statement_batches_plan(*, period: Period, chunk_size: int | None = None) -> 
 def statement_batch_issue_next(*, period: Period) -> IssueResult | None:
     """Take one pending slice (``SKIP LOCKED``: another worker's slice is not waited for), issue it
     and mark it done in the same transaction. None when no slice is left."""
+    at = clock.now()
+    sequence_ensure(kind=DocumentKind.STATEMENT, year=clock.local(at).year)  # before the transaction
     with transaction.atomic():
         batch = (
             StatementBatch.objects.select_for_update(skip_locked=True)
@@ -225,7 +231,7 @@ def statement_batch_issue_next(*, period: Period) -> IssueResult | None:
         if batch is None:
             return None
         refs = candidates(period=period, id_range=(batch.first_account_id, batch.last_account_id))
-        result = statements_issue_for(accounts=refs, period=period)
+        result = statements_issue_for(accounts=refs, period=period, at=at)
         batch.state = StatementBatch.State.DONE
         batch.issued = len(result.issued)
         batch.finished_at = clock.now()

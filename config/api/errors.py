@@ -1,6 +1,7 @@
 """The one catalogue of API error codes (API.md "Error-code families").
 
-33xx purchase orders and usage (the origin's codes), 1901xx-1905xx billing (the origin's), 34xx
+33xx purchase orders and usage (the origin's codes), 1901xx-1905xx billing (the origin's), 1906xx
+billing documents (statements, credit notes), 34xx
 package orders, 35xx vehicle orders, 36xx plans, 3320 idempotency conflict. The OpenAPI schema
 publishes this table (``x-error-codes``), so every code a client can see is listed here.
 """
@@ -51,6 +52,8 @@ class ErrorCode(IntEnum):
     PAYMENT_SERVICE_TIMEOUT = 190502
     CURRENCY_REQUIRED = 190503
     CURRENCY_UNSUPPORTED = 190504
+    STATEMENT_NOT_FOUND = 190601
+    CREDIT_NOTE_NOT_FOUND = 190602
     # --- 34xx: package orders (seed 002) ---------------------------------------------------------
     PACKAGE_ORDER_NOT_FOUND = 3401
     PACKAGE_ORDER_STATE = 3402
@@ -118,6 +121,8 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.PAYMENT_SERVICE_TIMEOUT: "the payment service did not answer in time",
     ErrorCode.CURRENCY_REQUIRED: "currency required",
     ErrorCode.CURRENCY_UNSUPPORTED: "currency not supported by this deployment",
+    ErrorCode.STATEMENT_NOT_FOUND: "statement not found",
+    ErrorCode.CREDIT_NOTE_NOT_FOUND: "credit note not found",
     ErrorCode.PACKAGE_ORDER_NOT_FOUND: "package order not found",
     ErrorCode.PACKAGE_ORDER_STATE: "package order state does not allow this",
     ErrorCode.PACKAGE_INSUFFICIENT_BALANCE: "insufficient balance",

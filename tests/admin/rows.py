@@ -144,5 +144,26 @@ def _ledger(model: type[models.Model]) -> models.Model:
     ).entry
 
 
+@override("billing.Statement")
+def _statement(model: type[models.Model]) -> models.Model:
+    """Documents are numbered (unique year + sequence); the generic 1 for both would collide."""
+    n = next(_seq)
+    values = {f.name: _value(f, 1) for f in model._meta.concrete_fields if _generic(f)}
+    values.update(number=f"TST-{n}", year=2000, sequence=n, issued_by=None)
+    return model.objects.create(**values)
+
+
+@override("billing.CreditNote")
+def _credit_note(model: type[models.Model]) -> models.Model:
+    n = next(_seq)
+    values = {f.name: _value(f, 1) for f in model._meta.concrete_fields if _generic(f)}
+    values.update(number=f"TST-CN-{n}", year=2000, sequence=n, actor=None)
+    return model.objects.create(**values)
+
+
+def _generic(field: models.Field) -> bool:
+    return not (field.primary_key or field.null or field.name in ("number", "year", "sequence"))
+
+
 def builder_for(model: type[models.Model]) -> Builder:
     return lambda: build(model)

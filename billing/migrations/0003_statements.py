@@ -84,6 +84,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'indexes': [models.Index(fields=['period', 'state'], name='billing_sta_period_43e5f3_idx')],
+                'verbose_name_plural': 'statement batches',
                 'constraints': [models.UniqueConstraint(fields=('period', 'first_account_id'), name='uniq_statement_batch')],
             },
         ),

@@ -107,12 +107,17 @@ class StatementLineInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="dates")
+    def dates(self, obj: StatementLine) -> str:
+        first, last = (clock.local(t).strftime("%m-%d") for t in (obj.first_at, obj.last_at))
+        return first if first == last else f"{first} – {last}"
+
     @admin.display(description="usage records")
     def detail(self, obj: StatementLine) -> str:
         parts = [
-            f"{d.get('instance') or d.get('order')} {d.get('component') or ''} {d.get('usage_kind')} "
-            f"{(d.get('period_start') or '')[:16]}→{(d.get('period_end') or '')[:16]} "
-            f"x{d.get('quantity')} @ {d.get('unit_price')} = {d.get('amount')}"
+            f"{' '.join(str(p) for p in (d.get('instance'), d.get('component'), d.get('usage_kind')) if p)}: "
+            f"{(d.get('period_start') or '')[:10]} → {(d.get('period_end') or '')[:10]}, "
+            f"{d.get('records')} record(s), {d.get('amount')}"
             for d in obj.details
         ]
         return "; ".join(parts) or "-"

@@ -133,7 +133,7 @@ class StatementLine(ImmutableModel):
         indexes = [models.Index(fields=["group_type", "group_id"])]
 
     def __str__(self) -> str:
-        return f"{self.statement_id}#{self.position} {self.kind} {self.group_type}:{self.group_id}"
+        return f"line {self.position}"
 
 
 class CreditNote(ImmutableModel):
@@ -205,6 +205,7 @@ class StatementBatch(models.Model):
             models.UniqueConstraint(fields=["period", "first_account_id"], name="uniq_statement_batch"),
         ]
         indexes = [models.Index(fields=["period", "state"])]
+        verbose_name_plural = "statement batches"
 
     def __str__(self) -> str:
         return f"{self.period:%Y-%m} [{self.first_account_id}..{self.last_account_id}] {self.state}"

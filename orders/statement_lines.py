@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min
 
+from config.money_sql import ExactMoneySum
 from orders.models import SubscriptionLine
 from usage.models import UsageRecord
 
@@ -40,8 +41,8 @@ def statement_line_details(
         )
         .annotate(
             records=Count("id"),
-            quantity_sum=Sum("quantity"),
-            amount_sum=Sum("amount"),
+            quantity_sum=ExactMoneySum("quantity"),
+            amount_sum=ExactMoneySum("amount"),
             first_start=Min("period_start"),
             last_end=Max("period_end"),
         )

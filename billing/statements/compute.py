@@ -41,6 +41,7 @@ from billing.statements import hooks
 from billing.statements.models import CreditNote, Statement
 from billing.statements.periods import Period
 from config.money import to_money
+from config.money_sql import ExactMoneySum
 
 ZERO = Decimal("0.0000")
 METERED = "metered_service"
@@ -146,7 +147,7 @@ def _group_rows(ids: Sequence[int], period: Period) -> list[dict[str, Any]]:
         .values("account_id", "kind", "g_type", "g_id", "g_solo", "g_service", "g_price")
         .annotate(
             n=Count("id"),
-            total=Sum("amount"),
+            total=ExactMoneySum("amount"),
             calls=Sum("quota_usages__paid_count"),
             first_at=Min("created_at"),
             last_at=Max("created_at"),

@@ -226,7 +226,7 @@ def build(n: int, prefix: str, period: Any) -> list[int]:
                     )
                 )
             elif subject_type == "purchase_order":
-                line_id = 10_000_000 + 2 * i + order
+                line_id = 10_000_000 + 2 * account_id + order  # unique across runs in one database
                 usages.append(
                     (
                         account_id,

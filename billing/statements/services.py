@@ -30,6 +30,7 @@ from billing.statements.compute import AccountRef, StatementData, statements_com
 from billing.statements.models import DocumentKind, Statement, StatementBatch, StatementLine
 from billing.statements.numbering import format_number, numbers_allocate, sequence_ensure, sequence_lock
 from billing.statements.periods import Period
+from billing.statements.writes import rows_insert
 from config import clock
 from config.db import retry_on_deadlock
 
@@ -167,19 +168,13 @@ def statements_issue_for(
             _statement_row(d, year=year, seq=seq, at=at, actor=actor, reason=reason)
             for d, seq in zip(todo, seqs, strict=True)
         ]
-        Statement.objects.bulk_create(statements)
-        if any(s.pk is None for s in statements):  # a backend without INSERT ... RETURNING
-            pks = dict(
-                Statement.objects.filter(number__in=[s.number for s in statements]).values_list(
-                    "number", "pk"
-                )
-            )
-            for s in statements:
-                s.pk = pks[s.number]
-        StatementLine.objects.bulk_create(
-            [line for s, d in zip(statements, todo, strict=True) for line in _line_rows(s, d)],
-            batch_size=2000,
-        )
+        rows_insert(statements)
+        numbers = [s.number for s in statements]
+        pks = dict(Statement.objects.filter(number__in=numbers).values_list("number", "pk"))
+        for s in statements:
+            s.pk = pks[s.number]
+            s._state.adding = False  # stored: from now on the model refuses save()
+        rows_insert([line for s, d in zip(statements, todo, strict=True) for line in _line_rows(s, d)])
         after_issue.statements_issued(statements=statements, period=period)
     result.issued = statements
     return result

@@ -92,7 +92,7 @@ class StatementLineInline(admin.TabularInline):
         "kind",
         "description",
         "entry_count",
-        "first_at",
+        "dates",
         "quantity",
         "unit_price",
         "amount",

@@ -1,10 +1,12 @@
 """B3: the monthly report per account and per order over N usage records (QUALITY.md).
 
 Project: the usage report selector (``usage.selectors``), per account and per order, for one month
-holding all N records (the worst case: every record is aggregated). Baseline: the same two
-GROUP BY queries in raw SQL through MySQLdb. Target: <= 2x the baseline's time; peak memory of the
-project's call < 300 MB (measured as the RSS peak of this process during the call, above the RSS
-before it).
+holding all N records (the worst case: every record is aggregated). A report counts the money that
+moved (issue 15): every record is paid by a ledger entry booked in the month, and one in 50 is
+billed into arrears instead (shown beside the money). Baseline: the same GROUP BY statements (paid
+by an entry of the month, paid without an entry, arrears) in raw SQL through MySQLdb. Target:
+<= 2x the baseline's time; peak memory of the project's call < 300 MB (measured as the RSS peak of
+this process during the call, above the RSS before it).
 """
 
 from __future__ import annotations
@@ -39,17 +41,41 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
     )
     ids = make_accounts(prefix, ACCOUNTS)
     account_ids = list(ids.values())
-    rng = random.Random(3)
     created = now_utc()
     kinds = ["renew", "hourly", "usage", "new"]
     minutes_in_month = 29 * 24 * 60
 
-    def rows() -> Any:
+    conn = raw_connect()
+    cur = conn.cursor()
+    cur.execute("SELECT COALESCE(MAX(id), 0) FROM billing_ledgerentry")
+    first_entry = cur.fetchone()[0] + 1
+
+    def plan() -> Any:  # (i, account index, start, amount, arrears): the same stream on every call
+        rng = random.Random(3)
         for i in range(n):
-            acc_idx = i % ACCOUNTS
-            order_idx = (i // ACCOUNTS) % ORDERS_PER_ACCOUNT
             start = month_start + timedelta(minutes=rng.randrange(minutes_in_month))
-            amount = Decimal(rng.randrange(1, 100_000)) / Decimal(100)
+            yield i, i % ACCOUNTS, start, Decimal(rng.randrange(1, 100_000)) / Decimal(100), i % 50 == 49
+
+    def entries() -> Any:  # one charge per paid record, booked a minute after its period starts
+        for i, acc_idx, start, amount, arrears in plan():
+            if arrears:
+                continue
+            yield (
+                first_entry + i,
+                account_ids[acc_idx],
+                -amount,
+                Decimal(0),
+                "charge",
+                "usage_record",
+                str(i + 1),
+                f"{prefix}:{i}",
+                "",
+                start + timedelta(minutes=1),
+            )
+
+    def rows() -> Any:
+        for i, acc_idx, start, amount, arrears in plan():
+            order_idx = (i // ACCOUNTS) % ORDERS_PER_ACCOUNT
             yield (
                 account_ids[acc_idx],
                 "purchase",
@@ -64,12 +90,30 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
                 amount,
                 amount,
                 kinds[i % 4],
-                "paid",
-                created,
+                "arrears" if arrears else "paid",
+                start if arrears else created,
+                None if arrears else first_entry + i,
+                None if arrears else start + timedelta(minutes=1),
             )
 
-    conn = raw_connect()
     try:
+        insert_many(
+            conn,
+            "billing_ledgerentry",
+            [
+                "id",
+                "account_id",
+                "amount",
+                "balance_after",
+                "kind",
+                "subject_type",
+                "subject_id",
+                "idempotency_key",
+                "memo",
+                "created_at",
+            ],
+            entries(),
+        )
         insert_many(
             conn,
             "usage_usagerecord",
@@ -89,10 +133,13 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
                 "kind",
                 "status",
                 "created_at",
+                "ledger_entry_id",
+                "paid_at",
             ],
             rows(),
         )
         conn.cursor().execute("ANALYZE TABLE usage_usagerecord")
+        conn.cursor().execute("ANALYZE TABLE billing_ledgerentry")
     finally:
         conn.close()
     return account_ids, "2026-06"
@@ -115,29 +162,30 @@ def baseline(month: str) -> tuple[int, int, Decimal]:
     conn = raw_connect()
     try:
         cur = conn.cursor()
-        where = "u.period_start >= %s AND u.period_start < %s"
-        cur.execute(
-            "SELECT a.namespace, SUM(u.amount), COUNT(u.id) FROM usage_usagerecord u "
-            f"JOIN billing_account a ON a.id = u.account_id WHERE {where} "
-            "GROUP BY a.namespace ORDER BY a.namespace",
-            (start, end),
+        wheres = (  # paid by an entry of the month, paid without an entry, arrears billed in the month
+            "JOIN billing_ledgerentry l ON l.id = u.ledger_entry_id "
+            "WHERE u.status = 'paid' AND l.created_at >= %s AND l.created_at < %s",
+            "WHERE u.status = 'paid' AND u.ledger_entry_id IS NULL AND u.paid_at >= %s AND u.paid_at < %s",
+            "WHERE u.status = 'arrears' AND u.created_at >= %s AND u.created_at < %s",
         )
-        per_account = cur.fetchall()
-        cur.execute(f"SELECT SUM(u.amount), COUNT(u.id) FROM usage_usagerecord u WHERE {where}", (start, end))
-        cur.fetchall()
-        cur.execute(
-            "SELECT a.namespace, u.order_ref, u.region, p.plan_id, SUM(u.amount), COUNT(u.id) "
-            "FROM usage_usagerecord u JOIN billing_account a ON a.id = u.account_id "
-            f"LEFT JOIN plans_plan p ON p.id = u.plan_id WHERE {where} "
-            "GROUP BY a.namespace, u.order_ref, u.region, p.plan_id "
-            "ORDER BY a.namespace, u.order_ref, u.region, p.plan_id",
-            (start, end),
-        )
-        per_order = cur.fetchall()
-        cur.execute(f"SELECT SUM(u.amount), COUNT(u.id) FROM usage_usagerecord u WHERE {where}", (start, end))
-        cur.fetchall()
-        total = sum((Decimal(r[1]) for r in per_account), Decimal(0))
-        return len(per_account), len(per_order), total
+        groups: dict[str, dict[tuple[Any, ...], Decimal]] = {"account": {}, "order": {}}
+        plan_join = "LEFT JOIN plans_plan p ON p.id = u.plan_id "
+        for by, keys, joins in (
+            ("account", "a.namespace", ""),
+            ("order", "a.namespace, u.order_ref, u.region, p.plan_id", plan_join),
+        ):
+            for index, where in enumerate(wheres):
+                cur.execute(
+                    f"SELECT {keys}, SUM(u.amount), COUNT(u.id) FROM usage_usagerecord u "
+                    f"JOIN billing_account a ON a.id = u.account_id {joins}{where} GROUP BY {keys}",
+                    (start, end),
+                )
+                for row in cur.fetchall():
+                    key = tuple(row[:-2])
+                    money = Decimal(row[-2]) if index < 2 else Decimal(0)  # arrears: beside the money
+                    groups[by][key] = groups[by].get(key, Decimal(0)) + money
+        total = sum(groups["account"].values(), Decimal(0))
+        return len(groups["account"]), len(groups["order"]), total
     finally:
         conn.rollback()
         conn.close()

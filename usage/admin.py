@@ -15,7 +15,7 @@ from django.utils.safestring import mark_safe
 from config.admin_tools import CsvExportMixin
 from config.clock import local_tz
 from usage.models import MeterEvent, UsageRecord
-from usage.selectors import daily_series, report_range, usage_report
+from usage.selectors import daily_series, range_label, report_range, usage_report
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -83,7 +83,10 @@ def report_view(request: HttpRequest) -> HttpResponse:
         report = usage_report(start=start, end=end, group_by=by)
         buf = io.BytesIO()
         draw_chart(
-            daily_series(start=start, end=end, by=by), buf, title=f"Consumption per day {period}", fmt="svg"
+            daily_series(start=start, end=end, by=by),
+            buf,
+            title=f"Money per day {range_label(start, end)}",
+            fmt="svg",
         )
         svg = buf.getvalue().decode()
         context.update(report=report, chart=mark_safe(svg[svg.find("<svg") :]))  # noqa: S308 - our own SVG
@@ -102,10 +105,11 @@ REPORT_TEMPLATE = """{% extends "admin/base_site.html" %}
 <div style="max-width:1000px">{{ chart }}</div>
 <table><thead><tr><th>namespace</th>
 {% if by == "order" %}<th>order</th><th>region</th><th>plan</th>{% endif %}
-<th>money</th><th>records</th></tr></thead><tbody>
+<th>money</th><th>records</th><th>arrears</th></tr></thead><tbody>
 {% for r in report.rows %}<tr><td>{{ r.namespace }}</td>{% if by == "order" %}<td>{{ r.order_id }}</td>
-<td>{{ r.region }}</td><td>{{ r.plan_id }}</td>{% endif %}<td>{{ r.amount }}</td><td>{{ r.records }}</td></tr>
+<td>{{ r.region }}</td><td>{{ r.plan_id }}</td>{% endif %}<td>{{ r.amount }}</td><td>{{ r.records }}</td>
+<td>{{ r.arrears }}</td></tr>
 {% endfor %}<tr><th>TOTAL</th>{% if by == "order" %}<td></td><td></td><td></td>{% endif %}
-<th>{{ report.total }}</th><th>{{ report.records }}</th></tr></tbody></table>
+<th>{{ report.total }}</th><th>{{ report.records }}</th><th>{{ report.arrears }}</th></tr></tbody></table>
 {% endif %}
 {% endblock %}"""

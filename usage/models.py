@@ -73,6 +73,10 @@ class UsageRecord(models.Model):
             models.Index(fields=["order_ref", "period_start"]),
             models.Index(fields=["account", "status"]),
             models.Index(fields=["period_start", "account"]),
+            # the usage history of an account, newest first, paged in the database
+            models.Index(fields=["account", "created_at"], name="usage_account_created"),
+            # reports: records paid without a ledger entry, and arrears, by status and moment
+            models.Index(fields=["status", "paid_at"], name="usage_status_paid_at"),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,17 @@
 """Reads of the consumption history: lists, reports and the daily series of the chart.
 
-Reports are aggregated in the database (``SUM``/``COUNT`` with ``GROUP BY``); the API
-(``GET /usageapi/v1/reports``) and ``manage.py usage_report`` call the same functions, so the two
-can never disagree. A record belongs to the period containing its ``period_start``.
+Reports count only money that moved (issue 15): ``paid`` records, refunds and credits included
+(their amounts are negative), each in the period in which its money moved, i.e. when the ledger
+entry that paid it was booked (a record settled without an entry, a zero or net-zero sum, at its
+``paid_at``). So a report's total for an account and a period is minus the sum of the account's
+``charge`` and ``refund`` ledger entries booked in that period for usage records. ``unpaid``
+(a package order not charged yet) and ``canceled`` records are left out; ``arrears`` (billed, not
+paid) are shown beside the money, in the period in which they were billed, never in the total.
+
+Everything is aggregated in the database with ``config.money_sql.ExactMoneySum`` (exact on SQLite
+too); the API (``GET /usageapi/v1/reports``), ``manage.py usage_report`` and the admin report call
+the same functions, so they can never disagree. Periods are ``[start, end)`` in UTC; calendar
+months and days are those of ``TALLY_TIME_ZONE``.
 """
 
 from __future__ import annotations
@@ -11,20 +20,24 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, QuerySet, Sum, Value
-from django.db.models.functions import TruncDay
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from config.clock import local_tz, month_start_utc, next_month
-from config.money import ZERO, money2, to_money
-from usage.models import UsageRecord
+from config.clock import local, local_tz, month_start_utc, next_month
+from config.money import ZERO, money2
+from config.money_sql import ExactMoneySum
+from usage.models import UsageRecord, UsageStatus
 
 GROUP_BY = ("order", "account")
+KEYS = {
+    "order": ("account__namespace", "order_ref", "region", "plan__plan_id"),
+    "account": ("account__namespace",),
+}
 
 
 def usage_records(
@@ -35,7 +48,9 @@ def usage_records(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> QuerySet[UsageRecord]:
-    """Records newest first; ``account_ids=None`` means every account (staff)."""
+    """Records newest first (by ``created_at``, the ``time`` of the API); ``account_ids=None`` means
+    every account (staff); ``start``/``end`` bound that time, ``[start, end)``. A lazy queryset: the
+    caller pages it in the database (LIMIT/OFFSET), on the (account, created_at) index."""
     qs = UsageRecord.objects.select_related("account", "plan")
     if account_ids is not None:
         qs = qs.filter(account_id__in=list(account_ids))
@@ -44,9 +59,9 @@ def usage_records(
     if region:
         qs = qs.filter(region=region)
     if start is not None:
-        qs = qs.filter(period_start__gte=start)
+        qs = qs.filter(created_at__gte=start)
     if end is not None:
-        qs = qs.filter(period_start__lt=end)
+        qs = qs.filter(created_at__lt=end)
     return qs.order_by("-created_at", "-id")
 
 
@@ -55,85 +70,144 @@ def month_range(month: date) -> tuple[datetime, datetime]:
     return month_start_utc(month), month_start_utc(next_month(month))
 
 
+def local_days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The first and the last local calendar day of ``[start, end)`` (December, not
+    "2026-11-30 - 2026-12-31")."""
+    return local(start).date(), local(end - timedelta(microseconds=1)).date()
+
+
+def range_label(start: datetime, end: datetime) -> str:
+    first, last = local_days(start, end)
+    return f"{first:%Y-%m-%d} - {last:%Y-%m-%d} ({local_tz().key})"
+
+
+# --- which records count --------------------------------------------------------------------------
+
+
+def _scope(qs: QuerySet[UsageRecord], account_ids: Iterable[int] | None) -> QuerySet[UsageRecord]:
+    return qs if account_ids is None else qs.filter(account_id__in=list(account_ids))
+
+
+def moved_records(
+    *, start: datetime, end: datetime, account_ids: Iterable[int] | None = None
+) -> tuple[QuerySet[UsageRecord], QuerySet[UsageRecord]]:
+    """The paid records whose money moved in ``[start, end)``: (those paid by a ledger entry booked
+    then, those paid without an entry at a ``paid_at`` then). Two querysets, so each can use its
+    index; together they partition the paid records of the range."""
+    paid = _scope(UsageRecord.objects.filter(status=UsageStatus.PAID), account_ids)
+    by_entry = paid.filter(ledger_entry__created_at__gte=start, ledger_entry__created_at__lt=end)
+    without = paid.filter(ledger_entry__isnull=True, paid_at__gte=start, paid_at__lt=end)
+    return by_entry, without
+
+
+def arrears_records(
+    *, start: datetime, end: datetime, account_ids: Iterable[int] | None = None
+) -> QuerySet[UsageRecord]:
+    """Records billed in ``[start, end)`` and still in ``arrears`` (owed, no money moved)."""
+    qs = UsageRecord.objects.filter(status=UsageStatus.ARREARS, created_at__gte=start, created_at__lt=end)
+    return _scope(qs, account_ids)
+
+
+def _grouped(qs: QuerySet[UsageRecord], keys: tuple[str, ...]) -> dict[tuple[str, ...], tuple[Decimal, int]]:
+    out: dict[tuple[str, ...], tuple[Decimal, int]] = {}
+    rows = qs.values(*keys).annotate(amount=ExactMoneySum("amount"), n=Count("id")).order_by()
+    for row in rows:
+        key = tuple(row[k] or "" for k in keys)
+        amount, n = out.get(key, (ZERO, 0))
+        out[key] = (amount + (row["amount"] or ZERO), n + row["n"])
+    return out
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
 @dataclass
 class Report:
     start: datetime
     end: datetime
     group_by: str
     rows: list[dict[str, Any]] = field(default_factory=list)
-    total: Decimal = ZERO
+    total: Decimal = ZERO  # money that moved: charges net of refunds and credits
     records: int = 0
+    arrears: Decimal = ZERO  # billed and not paid (not in ``total``)
+    arrears_records: int = 0
 
     def as_dict(self) -> dict[str, Any]:
+        first, last = local_days(self.start, self.end)
         return {
-            "from": self.start,
-            "to": self.end,
+            "from": local(self.start),
+            "to": local(self.end),
+            "first_day": first,
+            "last_day": last,
+            "time_zone": local_tz().key,
             "group_by": self.group_by,
             "rows": self.rows,
             "total": self.total,
             "records": self.records,
+            "arrears": self.arrears,
+            "arrears_records": self.arrears_records,
         }
 
 
 def usage_report(
     *, start: datetime, end: datetime, group_by: str = "order", account_ids: Iterable[int] | None = None
 ) -> Report:
-    """Consumption per order (or per account) in ``[start, end)``, with totals."""
+    """Money that moved in ``[start, end)`` per order (or per account), the arrears billed in it, and
+    the totals. Rows are sorted by their keys; the totals are the exact sums of the rows."""
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {GROUP_BY}")
-    qs = UsageRecord.objects.filter(period_start__gte=start, period_start__lt=end)
-    if account_ids is not None:
-        qs = qs.filter(account_id__in=list(account_ids))
-    if group_by == "order":
-        keys = ["account__namespace", "order_ref", "region", "plan__plan_id"]
-    else:
-        keys = ["account__namespace"]
-    grouped = qs.values(*keys).annotate(amount=Sum("amount"), records=Count("id")).order_by(*keys)
-    rows = []
-    for row in grouped:
-        out: dict[str, Any] = {"namespace": row["account__namespace"]}
+    keys = KEYS[group_by]
+    by_entry, without = moved_records(start=start, end=end, account_ids=account_ids)
+    moved = _grouped(by_entry, keys)
+    for key, (amount, n) in _grouped(without, keys).items():
+        had, had_n = moved.get(key, (ZERO, 0))
+        moved[key] = (had + amount, had_n + n)
+    owed = _grouped(arrears_records(start=start, end=end, account_ids=account_ids), keys)
+    report = Report(start=start, end=end, group_by=group_by)
+    for key in sorted(set(moved) | set(owed)):
+        amount, n = moved.get(key, (ZERO, 0))
+        arrears, arrears_n = owed.get(key, (ZERO, 0))
+        row: dict[str, Any] = {"namespace": key[0]}
         if group_by == "order":
-            out.update(order_id=row["order_ref"], region=row["region"], plan_id=row["plan__plan_id"] or "")
-        out.update(amount=to_money(row["amount"] or 0), records=row["records"])
-        rows.append(out)
-    totals = qs.aggregate(amount=Sum("amount"), records=Count("id"))
-    return Report(
-        start=start,
-        end=end,
-        group_by=group_by,
-        rows=rows,
-        total=to_money(totals["amount"] or 0),
-        records=totals["records"] or 0,
-    )
+            row.update(order_id=key[1], region=key[2], plan_id=key[3])
+        row.update(amount=amount, records=n, arrears=arrears, arrears_records=arrears_n)
+        report.rows.append(row)
+        report.total += amount
+        report.records += n
+        report.arrears += arrears
+        report.arrears_records += arrears_n
+    return report
 
 
 def daily_series(
     *, start: datetime, end: datetime, by: str = "order", account_ids: Iterable[int] | None = None
 ) -> list[tuple[date, str, Decimal]]:
-    """``(local day, plan id or namespace, amount)`` per day in ``[start, end)``, summed in the DB.
+    """``(local day, plan id or namespace, money moved)`` per day of ``[start, end)``, summed in the DB.
 
-    The day is the local day of ``TALLY_TIME_ZONE``; the shift is applied as a fixed offset (taken
-    at ``start``) so the database needs no time-zone tables (MariaDB often has none).
+    A day is a calendar day of ``TALLY_TIME_ZONE``: each record falls in a bucket by comparing its
+    moment with the exact local midnights (a ``CASE``), so the database needs no time-zone tables
+    (MariaDB often has none) and DST days are right.
     """
-    offset = local_tz().utcoffset(start.replace(tzinfo=None)) or timedelta(0)
-    qs = UsageRecord.objects.filter(period_start__gte=start, period_start__lt=end)
-    if account_ids is not None:
-        qs = qs.filter(account_id__in=list(account_ids))
+    bounds = [start]
+    day = local(start).date() + timedelta(days=1)
+    while (midnight := datetime.combine(day, datetime.min.time(), tzinfo=local_tz())) < end:
+        bounds.append(midnight)
+        day += timedelta(days=1)
+    days = [local(b).date() for b in bounds]
     key = "plan__plan_id" if by == "order" else "account__namespace"
-    shifted = ExpressionWrapper(F("period_start") + Value(offset), output_field=DateTimeField())
-    grouped = (
-        qs.annotate(day=TruncDay(shifted, tzinfo=UTC))
-        .values("day", key)
-        .annotate(amount=Sum("amount"))
-        .order_by("day", key)
-    )
-    out = []
-    for row in grouped:
-        day = row["day"]
-        out.append(
-            (day.date() if isinstance(day, datetime) else day, row[key] or "", to_money(row["amount"] or 0))
+    totals: dict[tuple[int, str], Decimal] = {}
+    by_entry, without = moved_records(start=start, end=end, account_ids=account_ids)
+    for qs, moment in ((by_entry, "ledger_entry__created_at"), (without, "paid_at")):
+        bucket = Case(
+            *[When(**{f"{moment}__lt": b}, then=Value(i)) for i, b in enumerate(bounds[1:])],
+            default=Value(len(bounds) - 1),
+            output_field=IntegerField(),
         )
-    return out
+        rows = qs.annotate(day=bucket).values("day", key).annotate(amount=ExactMoneySum("amount")).order_by()
+        for row in rows:
+            k = (row["day"], row[key] or "")
+            totals[k] = totals.get(k, ZERO) + (row["amount"] or ZERO)
+    return [(days[i], k, amount) for (i, k), amount in sorted(totals.items())]
 
 
 # --- parameters shared by the API and the report command ------------------------------------
@@ -162,6 +236,28 @@ def parse_time(raw: str | None, name: str, errors: dict[str, list[str]]) -> date
     return dt
 
 
+def time_range(
+    params: Any, errors: dict[str, list[str]], names: tuple[tuple[str, str], ...]
+) -> tuple[datetime | None, datetime | None]:
+    """An optional ``[start, end)`` given by any one of the name pairs (``starttime``/``endtime``,
+    ``from``/``to``); a bound given twice with different values, or an end not after the start, is
+    an error naming the field."""
+    found: dict[str, tuple[str, datetime]] = {}
+    for pair in names:
+        for side, name in zip(("start", "end"), pair, strict=True):
+            value = parse_time(params.get(name), name, errors)
+            if value is None:
+                continue
+            if side in found and found[side][1] != value:
+                errors[name] = [f"contradicts {found[side][0]}"]
+            found.setdefault(side, (name, value))
+    start = found.get("start", ("", None))[1]
+    end = found.get("end", ("", None))[1]
+    if start is not None and end is not None and end <= start:
+        errors[found["end"][0]] = [f"must be after {found['start'][0]}"]
+    return start, end
+
+
 def report_range(
     period: str | None, start_raw: str | None, end_raw: str | None, errors: dict[str, list[str]]
 ) -> tuple[datetime | None, datetime | None]:
@@ -186,19 +282,63 @@ def report_range(
     return start, end
 
 
-def report_csv(report: Any) -> str:
+# --- CSV: data rows only --------------------------------------------------------------------------
+
+ORDER_COLUMNS = [
+    "namespace",
+    "order_id",
+    "region",
+    "plan_id",
+    "money",
+    "records",
+    "arrears",
+    "arrears_records",
+]
+ACCOUNT_COLUMNS = ["namespace", "money", "records", "arrears", "arrears_records"]
+TOTAL_COLUMNS = [
+    "first_day",
+    "last_day",
+    "time_zone",
+    "group_by",
+    "money",
+    "records",
+    "arrears",
+    "arrears_records",
+]
+
+
+def report_csv(report: Report) -> str:
+    """The rows, a header and nothing else: no TOTAL row a spreadsheet would add into the sums (the
+    totals are ``report_totals_csv``, a file, or response headers, of their own)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    if report.group_by == "order":
-        writer.writerow(["namespace", "order_id", "region", "plan_id", "money", "records"])
-        for r in report.rows:
-            writer.writerow(
-                [r["namespace"], r["order_id"], r["region"], r["plan_id"], money2(r["amount"]), r["records"]]
-            )
-        writer.writerow(["TOTAL", "", "", "", money2(report.total), report.records])
-    else:
-        writer.writerow(["namespace", "money", "records"])
-        for r in report.rows:
-            writer.writerow([r["namespace"], money2(r["amount"]), r["records"]])
-        writer.writerow(["TOTAL", money2(report.total), report.records])
+    columns = ORDER_COLUMNS if report.group_by == "order" else ACCOUNT_COLUMNS
+    writer.writerow(columns)
+    for r in report.rows:
+        values = {**r, "money": money2(r["amount"]), "arrears": money2(r["arrears"])}
+        writer.writerow([values[c] for c in columns])
+    return buf.getvalue()
+
+
+def report_totals(report: Report) -> dict[str, Any]:
+    first, last = local_days(report.start, report.end)
+    return {
+        "first_day": first.isoformat(),
+        "last_day": last.isoformat(),
+        "time_zone": local_tz().key,
+        "group_by": report.group_by,
+        "money": money2(report.total),
+        "records": report.records,
+        "arrears": money2(report.arrears),
+        "arrears_records": report.arrears_records,
+    }
+
+
+def report_totals_csv(report: Report) -> str:
+    """One header and one line: the period (local calendar days) and the totals."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    totals = report_totals(report)
+    writer.writerow(TOTAL_COLUMNS)
+    writer.writerow([totals[c] for c in TOTAL_COLUMNS])
     return buf.getvalue()

@@ -8,12 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import HttpResponse
-from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,15 +30,11 @@ from orders.api.purchase_serializers import (
     OrderEnvelopeSerializer,
     OrderMoneySerializer,
     PurchaseOrderSerializer,
-    ReportSerializer,
-    SpeedSerializer,
-    UsageRecordSerializer,
 )
 from orders.models.engine import SubscriptionLine
 from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
 from orders.services import previews
 from orders.services import purchase as svc
-from usage.selectors import GROUP_BY, parse_time, report_csv, report_range, usage_records, usage_report
 
 NS_PARAM = OpenApiParameter("namespace", str, required=False, description="defaults to your own")
 IDEMPOTENCY_PARAM = OpenApiParameter(
@@ -277,132 +269,3 @@ class PurchaseOrderDetailView(UsageApiView):
 
 def _reload(order: PurchaseOrder) -> PurchaseOrder:
     return PurchaseOrder.objects.select_related("account", "plan", "creator").get(pk=order.pk)
-
-
-class UsagesView(UsageApiView):
-    @extend_schema(
-        operation_id="usageapi_usages_list",
-        summary="Consumption history, newest first",
-        parameters=[
-            NS_PARAM,
-            OpenApiParameter("order", str, required=False, description="order id (int) or order_id"),
-            OpenApiParameter("region", str, required=False),
-        ],
-        responses=UsageRecordSerializer(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        account = resolve_account(request.user, namespace_from_request(request))
-        refs = None
-        ident = request.query_params.get("order")
-        if ident:
-            refs = [_order_lookup(request, ident).order_id]
-        qs = usage_records(
-            account_ids=[account.pk], order_refs=refs, region=request.query_params.get("region")
-        )
-        paginator = PageSizePagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(UsageRecordSerializer(page, many=True).data)
-
-
-class SpeedView(UsageApiView):
-    @extend_schema(
-        operation_id="usageapi_speed",
-        summary="How fast an account (or one order) consumes money at a time",
-        parameters=[
-            NS_PARAM,
-            OpenApiParameter("order", str, required=False, description="order id (int) or order_id"),
-            OpenApiParameter("time", OpenApiTypes.DATETIME, required=False, description="default now"),
-        ],
-        responses=SpeedSerializer,
-    )
-    def get(self, request: Request) -> Response:
-        errors: dict[str, list[str]] = {}
-        at = parse_time(request.query_params.get("time"), "time", errors)
-        if errors:
-            raise_invalid(errors)
-        at = at or timezone.now()
-        ident = request.query_params.get("order")
-        if ident:
-            order = _order_lookup(request, ident)
-            speed = svc.purchase_speed(at=at, order_pks=[order.pk])
-        else:
-            account = resolve_account(request.user, namespace_from_request(request))
-            speed = svc.purchase_speed(at=at, account_ids=[account.pk])
-        return Response(
-            {
-                "per_hour": money2(speed.per_hour),
-                "per_day": money2(speed.per_day),
-                "time": at,
-                "orders": speed.orders,
-            }
-        )
-
-
-class CSVRenderer(BaseRenderer):
-    """Lets ``?format=csv`` through DRF's negotiation; the view writes the CSV itself."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
-    ) -> bytes:
-        return b"" if data is None else str(data).encode()
-
-
-class ReportsView(UsageApiView):
-    def get_renderers(self) -> list[BaseRenderer]:
-        return [*super().get_renderers(), CSVRenderer()]
-
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        """An unknown ``format`` is a 3307 from ``get`` (naming the field), not DRF's 404."""
-        return super().perform_content_negotiation(request, force=True)
-
-    @extend_schema(
-        operation_id="usageapi_reports",
-        summary="Consumption per order or per account for a month or a [from, to) range",
-        parameters=[
-            NS_PARAM,
-            OpenApiParameter("period", str, required=False, description="YYYY-MM (local calendar month)"),
-            OpenApiParameter("from", OpenApiTypes.DATETIME, required=False),
-            OpenApiParameter("to", OpenApiTypes.DATETIME, required=False),
-            OpenApiParameter("group_by", str, enum=list(GROUP_BY), required=False),
-            OpenApiParameter("format", str, enum=["json", "csv"], required=False),
-        ],
-        responses={200: ReportSerializer, (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
-    )
-    def get(self, request: Request) -> Response | HttpResponse:
-        params = request.query_params
-        errors: dict[str, list[str]] = {}
-        start, end = report_range(params.get("period"), params.get("from"), params.get("to"), errors)
-        group_by = params.get("group_by") or "order"
-        if group_by not in GROUP_BY:
-            errors["group_by"] = ["one of order, account"]
-        fmt = params.get("format") or "json"
-        if fmt not in ("json", "csv"):
-            errors["format"] = ["one of json, csv"]
-        if errors:
-            raise_invalid(errors)
-        assert start is not None and end is not None
-        ns = namespace_from_request(request)
-        account_ids = None if (request.user.is_staff and not ns) else [resolve_account(request.user, ns).pk]
-        report = usage_report(start=start, end=end, group_by=group_by, account_ids=account_ids)
-        if fmt == "csv":
-            response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="usage-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
-            return response
-        rows = [
-            {**{k: v for k, v in r.items() if k != "amount"}, "money": money2(r["amount"])}
-            for r in report.rows
-        ]
-        return Response(
-            {
-                "from": report.start,
-                "to": report.end,
-                "group_by": group_by,
-                "rows": rows,
-                "total": money2(report.total),
-                "records": report.records,
-            }
-        )

@@ -165,12 +165,21 @@ class ReportRowSerializer(serializers.Serializer):
     order_id = serializers.CharField(required=False)
     region = serializers.CharField(required=False)
     plan_id = serializers.CharField(required=False)
-    money = serializers.CharField()
-    records = serializers.IntegerField()
+    money = serializers.CharField(help_text="money that moved: paid charges net of refunds and credits")
+    records = serializers.IntegerField(help_text="paid records counted in money")
+    arrears = serializers.CharField(help_text="billed in the range and not paid (not in money)")
+    arrears_records = serializers.IntegerField()
 
 
 class ReportSerializer(serializers.Serializer):
+    locals()["from"] = serializers.DateTimeField(help_text="start, in TALLY_TIME_ZONE")  # a keyword
+    to = serializers.DateTimeField(help_text="end (exclusive), in TALLY_TIME_ZONE")
+    first_day = serializers.DateField(help_text="first local calendar day")
+    last_day = serializers.DateField(help_text="last local calendar day (inclusive)")
+    time_zone = serializers.CharField()
     group_by = serializers.CharField()
     rows = ReportRowSerializer(many=True)
-    total = serializers.CharField()
+    total = serializers.CharField(help_text="= minus the charge and refund ledger entries of the range")
     records = serializers.IntegerField()
+    arrears = serializers.CharField()
+    arrears_records = serializers.IntegerField()

@@ -2,13 +2,8 @@
 
 from django.urls import path
 
-from orders.api.purchase import (
-    PurchaseOrderDetailView,
-    PurchaseOrdersView,
-    ReportsView,
-    SpeedView,
-    UsagesView,
-)
+from orders.api.purchase import PurchaseOrderDetailView, PurchaseOrdersView
+from orders.api.usage import ReportsView, SpeedView, UsagesView
 
 urlpatterns: list = [
     path("usageapi/v1/orders", PurchaseOrdersView.as_view(), name="usageapi-orders"),

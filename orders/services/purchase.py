@@ -60,7 +60,6 @@ from orders.services.purchase_quote import (
     unused_credit,
 )
 from plans.models import BillingMode, Cycle, Plan, PriceVersion
-from plans.selectors import price_version_in_force
 from plans.services import price_mark_used
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
@@ -649,56 +648,3 @@ def purchase_order_modify(
         notify.notify_order(event="order_closed", order=old, data={"reason": "switched", "to": new_id})
         notify.notify_order(event="order_created", order=new, data={"money": str(price - credit)})
     return SwitchResult(old=old, new=new, credit=credit, price=price, money=quote.money)
-
-
-# --- speed (a read) -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Speed:
-    per_hour: Decimal
-    per_day: Decimal
-    orders: int
-
-
-def _period_hours(order: PurchaseOrder, at: datetime) -> Decimal:
-    cycle = order.plan.cycle
-    if cycle == Cycle.HOUR:
-        return Decimal(1)
-    if cycle == Cycle.DAY:
-        return Decimal(24)
-    index = 1
-    while True:  # months/years: a few dozen steps at most
-        period = period_of(anchor=order.start_time, cycle=cycle, index=index)
-        if period.end > at or index > 1200:
-            return Decimal((period.end - period.start).total_seconds()) / Decimal(3600)
-        index += 1
-
-
-def purchase_speed(
-    *, at: datetime, account_ids: Sequence[int] | None = None, order_pks: Sequence[int] | None = None
-) -> Speed:
-    """How fast money is consumed at ``at`` (DOMAIN.md 4): the sum over orders running at ``at`` of
-    price in force x quantities / length of the period containing ``at``. Postpaid orders have no
-    price per period (they are billed by metered quantity) and are not counted."""
-    qs = (
-        PurchaseOrder.objects.select_related("plan")
-        .filter(start_time__lte=at)
-        .exclude(status=S.PENDING)
-        .exclude(end_time__lte=at)
-    )
-    if account_ids is not None:
-        qs = qs.filter(account_id__in=list(account_ids))
-    if order_pks is not None:
-        qs = qs.filter(pk__in=list(order_pks))
-    per_hour = Decimal(0)
-    count = 0
-    for order in qs:
-        if order.plan.billing_mode == BillingMode.POSTPAID:
-            continue
-        version = price_version_in_force(order.plan, at)
-        if version is None:
-            continue
-        count += 1
-        per_hour += version.price * order.quantities / _period_hours(order, at)
-    return Speed(per_hour=to_money(per_hour), per_day=to_money(per_hour * 24), orders=count)

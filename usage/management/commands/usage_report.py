@@ -1,8 +1,14 @@
 """``manage.py usage_report --period YYYY-MM | --from --to [--namespace NS] [--by order|account]
-[--format table|csv|json] [--output FILE] [--chart FILE.png|.svg]``
+[--format table|csv|json] [--output FILE] [--totals FILE] [--chart FILE.png|.svg]``
 
-The same selector as ``GET /usageapi/v1/reports`` (``usage.selectors.usage_report``); the chart is the
-consumption per day of the range, stacked by plan (``--by order``) or by account.
+The same selector as ``GET /usageapi/v1/reports`` (``usage.selectors.usage_report``): money that
+moved (paid records and refunds), arrears beside it. The chart is the money moved per local day of
+the range, stacked by plan (``--by order``) or by account.
+
+Only the report goes to stdout (or ``--output``), so ``--format csv|json`` can be piped into another
+program; every message ("written to ...") goes to stderr. A CSV holds the data rows only: the totals
+are a CSV of their own (``--totals FILE``; with ``--output X.csv`` they go to ``X.totals.csv``
+unless ``--totals`` names another file; on stdout alone they are a line on stderr).
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from billing.models import Account
 from config.api.envelope import TallyJSONEncoder
 from config.money import money2
-from usage.selectors import daily_series, report_csv, report_range, usage_report
+from usage.selectors import (
+    daily_series,
+    range_label,
+    report_csv,
+    report_range,
+    report_totals_csv,
+    usage_report,
+)
 
 
 class Command(BaseCommand):
@@ -31,7 +44,8 @@ class Command(BaseCommand):
         parser.add_argument("--by", choices=["order", "account"], default="order")
         parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
         parser.add_argument("--output", help="write the report to this file instead of stdout")
-        parser.add_argument("--chart", help="also draw consumption per day to FILE.png or FILE.svg")
+        parser.add_argument("--totals", help="csv: write the totals to this file (default X.totals.csv)")
+        parser.add_argument("--chart", help="also draw the money moved per local day to FILE.png or FILE.svg")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         errors: dict[str, list[str]] = {}
@@ -50,36 +64,52 @@ class Command(BaseCommand):
         text = self._render(report, opts["format"])
         if opts["output"]:
             Path(opts["output"]).write_text(text, encoding="utf-8")
-            self.stdout.write(f"report written to {opts['output']}")
+            self.stderr.write(f"report written to {opts['output']}")
         else:
-            self.stdout.write(text)
+            self.stdout.write(text, ending="")
+        if opts["format"] == "csv":
+            totals = opts["totals"] or (
+                str(Path(opts["output"]).with_suffix(".totals.csv")) if opts["output"] else None
+            )
+            if totals:
+                Path(totals).write_text(report_totals_csv(report), encoding="utf-8")
+                self.stderr.write(f"totals written to {totals}")
+            else:
+                self.stderr.write(self._total_line(report))
         if opts["chart"]:
             series = daily_series(start=start, end=end, by=opts["by"], account_ids=account_ids)
-            draw_chart(
-                series, Path(opts["chart"]), title=f"Consumption per day {start:%Y-%m-%d} - {end:%Y-%m-%d}"
-            )
-            self.stdout.write(f"chart written to {opts['chart']}")
+            draw_chart(series, Path(opts["chart"]), title=f"Money per day {range_label(start, end)}")
+            self.stderr.write(f"chart written to {opts['chart']}")
+
+    def _total_line(self, report: Any) -> str:
+        return (
+            f"TOTAL {money2(report.total)} in {report.records} record(s); "
+            f"arrears {money2(report.arrears)} in {report.arrears_records} record(s); "
+            f"{range_label(report.start, report.end)}"
+        )
 
     def _render(self, report: Any, fmt: str) -> str:
         if fmt == "csv":
             return report_csv(report)
         if fmt == "json":
-            return json.dumps(report.as_dict(), cls=TallyJSONEncoder, indent=2)
-        lines = []
+            return json.dumps(report.as_dict(), cls=TallyJSONEncoder, indent=2) + "\n"
+        lines = [range_label(report.start, report.end)]
         if report.group_by == "order":
             lines.append(
                 f"{'namespace':<20} {'order_id':<30} {'region':<14} {'plan':<16} {'money':>12} {'n':>5}"
+                f" {'arrears':>10}"
             )
             for r in report.rows:
                 lines.append(
                     f"{r['namespace']:<20} {r['order_id']:<30} {r['region']:<14} {r['plan_id']:<16} "
-                    f"{money2(r['amount']):>12} {r['records']:>5}"
+                    f"{money2(r['amount']):>12} {r['records']:>5} {money2(r['arrears']):>10}"
                 )
         else:
-            lines.append(f"{'namespace':<20} {'money':>12} {'n':>5}")
+            lines.append(f"{'namespace':<20} {'money':>12} {'n':>5} {'arrears':>10}")
             for r in report.rows:
-                lines.append(f"{r['namespace']:<20} {money2(r['amount']):>12} {r['records']:>5}")
-        lines.append(f"TOTAL {money2(report.total)} in {report.records} record(s)")
+                money, arrears = money2(r["amount"]), money2(r["arrears"])
+                lines.append(f"{r['namespace']:<20} {money:>12} {r['records']:>5} {arrears:>10}")
+        lines.append(self._total_line(report))
         return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,7 @@ ifneq ($(findstring mysql,$(DATABASE_URL)),)
 EXTRAS := dev,mysql
 endif
 
-.PHONY: run test lint bench demo venv migrate clean
+.PHONY: run test lint bench demo venv migrate clean simulate
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ lint: venv
 
 bench: venv
 	$(PY) -m bench.run_all
+
+# The billing simulator (docs/reliability.md): SEEDS seeds from SEED on, MONTHS simulated months each,
+# with faults unless FAULTS=0, on a scratch database of its own. The nightly-style long run:
+#   make simulate SEEDS=200 MONTHS=36
+SEED ?= 1
+SEEDS ?= 10
+MONTHS ?= 3
+ACCOUNTS ?= 3
+FAULTS ?= 1
+simulate: venv
+	TALLY_TESTING=$${TALLY_TESTING:-1} $(PY) manage.py simulate --seed $(SEED) --seeds $(SEEDS) \
+		--months $(MONTHS) --accounts $(ACCOUNTS) $(if $(filter 1,$(FAULTS)),--faults) $(SIMULATE_ARGS)
 
 clean:
 	rm -rf var/broker var/*.sqlite3* .pytest_cache .mypy_cache

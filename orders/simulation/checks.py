@@ -1,0 +1,149 @@
+"""Whole-table invariants (each a function returning findings), used by ``invariants.Checker``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import F, Q, Sum
+
+from billing.models import LedgerEntry, MonthlyQuota, QuotaUsage, RechargeOrder
+from orders.models import PurchaseOrder, SubscriptionLine
+from usage.models import MeterEvent, UsageKind, UsageRecord, UsageStatus
+
+Finding = tuple[str, str]
+PERIOD_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.SWITCH, UsageKind.HOURLY, UsageKind.USAGE)
+
+
+def metered(rec: Mapping[str, Any]) -> list[Finding]:
+    events = MeterEvent.objects.filter(line_id=rec["line_id"], timestamp__gte=rec["period_start"])
+    within = sum(
+        events.filter(timestamp__lt=rec["period_end"]).values_list("quantity", flat=True), Decimal(0)
+    )
+    if rec["quantity"] == within:
+        return []
+    since = sum(events.values_list("quantity", flat=True), Decimal(0))  # a stop bills all from the start
+    last = not UsageRecord.objects.filter(
+        line_id=rec["line_id"], period_start__gt=rec["period_start"]
+    ).exists()
+    if last and rec["quantity"] == since:
+        return []
+    return [("metered_usage_billed_exactly", f"usage record {rec['pk']} billed {rec['quantity']}, its period "
+                                             f"has events for {within}")]  # fmt: skip
+
+
+def periods_billed_once() -> list[Finding]:
+    """No two billing records of one line cover the same time (a period billed twice)."""
+    rows = (
+        UsageRecord.objects.filter(kind__in=PERIOD_KINDS)
+        .exclude(status=UsageStatus.CANCELED)
+        .order_by("line_id", "period_start", "pk")
+        .values_list("pk", "line_id", "period_start", "period_end")
+    )
+    out: list[Finding] = []
+    last: tuple[int, int, Any] | None = None
+    for pk, line_id, start, end in rows.iterator(chunk_size=5000):
+        if last is not None and last[1] == line_id and start < last[2]:
+            out.append(
+                (
+                    "period_billed_once",
+                    f"line {line_id}: records {last[0]} and {pk} overlap at {start.isoformat()}",
+                )
+            )
+        if last is None or last[1] != line_id or end > last[2]:
+            last = (pk, line_id, end)
+    return out[:5]
+
+
+def recharges_credited_once() -> list[Finding]:
+    out: list[Finding] = []
+    credits: dict[str, int] = defaultdict(int)
+    for key in LedgerEntry.objects.filter(idempotency_key__startswith="recharge:").values_list(
+        "idempotency_key", flat=True
+    ):
+        credits[key.removeprefix("recharge:")] += 1
+    for public_id, status, entry_id in RechargeOrder.objects.values_list(
+        "public_id", "status", "ledger_entry_id"
+    ):
+        n = credits.get(public_id, 0)
+        if status == "success" and (n != 1 or entry_id is None):
+            out.append(("recharge_credited_once", f"{public_id} is success with {n} credit(s)"))
+        if status != "success" and n:
+            out.append(("recharge_credited_once", f"{public_id} is {status} but was credited {n} time(s)"))
+    return out
+
+
+def quota() -> list[Finding]:
+    out: list[Finding] = []
+    used = dict(
+        QuotaUsage.objects.values("quota_id").annotate(s=Sum("free_count")).values_list("quota_id", "s")
+    )
+    for pk, total, n in MonthlyQuota.objects.values_list("pk", "total", "used"):
+        if n > total or n != (used.get(pk) or 0):
+            out.append(
+                (
+                    "quota_within_total",
+                    f"quota {pk}: used {n} of {total}, its calls used {used.get(pk) or 0} free",
+                )
+            )
+    bad = QuotaUsage.objects.filter(
+        Q(paid_count__gt=0, ledger_entry__isnull=True) | Q(free_count__gt=F("count"))
+    )
+    for pk in bad.values_list("pk", flat=True)[:5]:
+        out.append(
+            (
+                "quota_within_total",
+                f"metered call {pk}: paid part without a ledger entry or free part > count",
+            )
+        )
+    return out
+
+
+def deadlines() -> list[Finding]:
+    """A running prepaid purchase order's deadline is the end of its paid period."""
+    out: list[Finding] = []
+    rows = PurchaseOrder.objects.filter(status__in=[5, 7], plan__billing_mode="prepaid").values_list(
+        "order_id", "deadline", "subscription_id"
+    )
+    paid = dict(
+        SubscriptionLine.objects.filter(subscription__kind="purchase").values_list(
+            "subscription_id", "paid_until"
+        )
+    )
+    for order_id, deadline, sub_id in rows:
+        if paid.get(sub_id) != deadline:
+            out.append(
+                ("deadline_is_paid_period", f"{order_id}: deadline {deadline}, paid until {paid.get(sub_id)}")
+            )
+    return out
+
+
+def report_matches_ledger() -> list[Finding]:
+    """The all-time report of each account (the API's selector) equals the money its ledger moved
+    for usage records."""
+    from usage.selectors import usage_report
+
+    report = usage_report(
+        start=datetime(2000, 1, 1, tzinfo=UTC), end=datetime(2100, 1, 1, tzinfo=UTC), group_by="account"
+    )
+    moved: dict[str, Decimal] = defaultdict(Decimal)
+    linked = (
+        UsageRecord.objects.filter(ledger_entry__isnull=False)
+        .values_list("ledger_entry_id", flat=True)
+        .distinct()
+    )
+    for ns, amount in LedgerEntry.objects.filter(pk__in=linked).values_list("account__namespace", "amount"):
+        moved[ns] -= amount
+    out = []
+    for row in report.rows:
+        if row["amount"] != moved.get(row["namespace"], Decimal(0)):
+            out.append(
+                (
+                    "report_matches_ledger",
+                    f"{row['namespace']}: report {row['amount']}, ledger {moved.get(row['namespace'], 0)}",
+                )
+            )
+    return out

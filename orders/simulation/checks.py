@@ -147,3 +147,17 @@ def report_matches_ledger() -> list[Finding]:
                 )
             )
     return out
+
+
+def audit_ledger() -> list[Finding]:
+    """Everything ``manage.py audit_ledger`` checks (``usage.audit.ledger_audit``), by its names."""
+    from usage.audit import ledger_audit
+
+    return [
+        (
+            f"audit_ledger:{f.check}",
+            f"{f.object_type} {f.object_id} ({f.namespace}): expected {f.expected}, "
+            f"found {f.actual} {f.detail}".rstrip(),
+        )  # fmt: skip
+        for f in ledger_audit()
+    ]

@@ -37,7 +37,6 @@ def test_schedule_is_a_pure_function_of_its_config() -> None:
 
 def test_every_kind_of_step_is_scheduled_by_the_ci_seeds() -> None:
     from orders.simulation.runner import EXECUTORS
-
     from tests.simulation.test_seeds import CI_SEEDS
 
     kinds = set()

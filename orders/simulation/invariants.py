@@ -53,8 +53,6 @@ from usage.models import UsageKind, UsageRecord, UsageStatus
 
 KNOWN_OPEN: dict[str, str] = {
     "report_matches_ledger": "issue 15 item 3: reports count unpaid and canceled records (helper truth)",
-    "modify_preview_wrote_nothing": "issue 15 item 2: PUT /usageapi/v1/orders/{id}?drytry=1 ignores drytry "
-    "and switches the plan (helper truth)",
 }
 
 # Package instances have no transition map in the code; this is DOMAIN.md 6 written out.

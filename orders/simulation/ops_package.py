@@ -11,6 +11,7 @@ from typing import Any
 from orders.models import PackageOrder, ProductInstance
 from orders.simulation.context import Ctx
 from orders.simulation.schedule import Op
+from orders.simulation.snapshot import preview_agrees, previewed, unchanged
 from orders.simulation.world import Resp, call
 from usage.models import MeterEvent
 
@@ -62,8 +63,10 @@ def op_pkg_create(ctx: Ctx, op: Op) -> str:
         ],
     }
     api = ctx.world.api(k)
+    preview = previewed(ctx, api, "POST", "/api/v1/package-orders", body) if ctx.rng.random() < 0.4 else None
     before = ctx.world.balance(k)
     r = ctx.answered(call(api, "POST", "/api/v1/package-orders", body, key=ctx.key()), "package create")
+    preview_agrees(ctx, preview, r, "cost")
     ctx.money_moved(k, before, Decimal(0), "package order created (nothing is charged before /charge)")
     if not r.ok:
         return f"refused {r.code}"
@@ -119,15 +122,23 @@ def op_inst_op(ctx: Ctx, op: Op) -> str:
     k = a["account"]
     api = ctx.world.api(k)
     path = f"/api/v1/instances/{inst.prod_inst_id_ext}/{a['op'].replace('_', '-')}"
+    preview = None
+    if a["op"] in ("renew", "change_config") and ctx.rng.random() < 0.4:
+        preview = previewed(ctx, api, "POST", path, _body(a))
+    if a["op"] == "stop" and ctx.rng.random() < 0.3:  # no preview: refused, nothing settled
+        with unchanged(ctx, f"POST {path}?drytry=1"):
+            refused = ctx.answered(call(api, "POST", path, {}, query={"drytry": 1}), "stop drytry")
+        ctx.expect(
+            "preview_refused_where_none", refused.code == 3307, f"stop?drytry=1 answered {refused.code}"
+        )
     before = ctx.world.balance(k)
     if a["op"] == "renew":
-        r = ctx.answered(call(api, "POST", path, {"duration": a["duration"]}, key=ctx.key()), "renew")
+        r = ctx.answered(call(api, "POST", path, _body(a), key=ctx.key()), "renew")
+        preview_agrees(ctx, preview, r, "amount_payable")
         ctx.money_moved(k, before, -_dec(r, "amount_payable"), f"renew of {inst.prod_inst_id_ext}")
     elif a["op"] == "change_config":
-        infos = [{"component_id": "cpu", "attrs_id_value": [{"attr_id": "cores", "attr_value": a["cores"]}]}]
-        r = ctx.answered(
-            call(api, "POST", path, {"plan_id": "ecs-std", "component_infos": infos}, key=ctx.key()), "change"
-        )
+        r = ctx.answered(call(api, "POST", path, _body(a), key=ctx.key()), "change")
+        preview_agrees(ctx, preview, r, "cost")
         ctx.money_moved(k, before, -_dec(r, "cost"), f"change-config of {inst.prod_inst_id_ext}")
     elif a["op"] == "stop":
         r = ctx.answered(call(api, "POST", path, {}, key=ctx.key()), "stop")
@@ -145,6 +156,13 @@ def op_inst_op(ctx: Ctx, op: Op) -> str:
         if a["op"] == "pause":
             ctx.money_moved(k, before, Decimal(0), f"pause of {inst.prod_inst_id_ext}")
     return f"{a['op']}: {'ok' if r.ok else r.code}"
+
+
+def _body(a: dict[str, Any]) -> dict[str, Any]:
+    if a["op"] == "renew":
+        return {"duration": a["duration"]}
+    infos = [{"component_id": "cpu", "attrs_id_value": [{"attr_id": "cores", "attr_value": a["cores"]}]}]
+    return {"plan_id": "ecs-std", "component_infos": infos}
 
 
 def _dec(resp: Resp, name: str) -> Decimal:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from orders.models import PurchaseOrder, PurchaseOrderEvent
 from orders.simulation.context import Ctx
 from orders.simulation.schedule import Op
-from orders.simulation.snapshot import unchanged
+from orders.simulation.snapshot import preview_agrees, previewed
 from orders.simulation.world import Resp, call
 
 ORDERS = "/usageapi/v1/orders"
@@ -45,8 +45,7 @@ def op_po_create(ctx: Ctx, op: Op) -> str:
     api = ctx.world.api(k)
     preview: Resp | None = None
     if a.get("drytry"):
-        with unchanged(ctx, "POST /usageapi/v1/orders?drytry=1"):
-            preview = ctx.answered(call(api, "POST", ORDERS, body, query={"drytry": 1}), "create drytry")
+        preview = previewed(ctx, api, "POST", ORDERS, body)
     before = ctx.world.balance(k)
     r = ctx.answered(call(api, "POST", ORDERS, body, key=ctx.key()), "create")
     if preview is not None:
@@ -86,11 +85,11 @@ def op_po_modify(ctx: Ctx, op: Op) -> str:
     body = {"action": "modify", "plan_id": SWITCH.get(order.plan.plan_id, "vol-50g")}
     api = ctx.world.api(k)
     path = f"{ORDERS}/{order.order_id}"
-    if op.args.get("drytry"):
-        with unchanged(ctx, f"PUT {path}?drytry=1 (modify)", invariant="modify_preview_wrote_nothing"):
-            ctx.answered(call(api, "PUT", path, body, query={"drytry": 1}), "modify drytry")
+    preview = previewed(ctx, api, "PUT", path, body) if op.args.get("drytry") else None
     before = ctx.world.balance(k)
     r = ctx.answered(call(api, "PUT", path, body, key=ctx.key()), "modify")
+    preview_agrees(ctx, preview, r, "money")
+    preview_agrees(ctx, preview, r, "credit")
     ctx.money_moved(k, before, -_money(r) if r.ok else Decimal(0), f"modify {order.order_id}")
     if r.ok:
         ctx.world.created[op.index] = r.data["order"]["order_id"]

@@ -11,6 +11,7 @@ from typing import Any
 from orders.models import VehicleOrder, VehicleOrderEvent
 from orders.simulation.context import Ctx
 from orders.simulation.schedule import Op
+from orders.simulation.snapshot import previewed
 from orders.simulation.world import call
 from plans.demo import demo_piid
 
@@ -97,6 +98,7 @@ def op_veh_pay(ctx: Ctx, op: Op) -> str:
     k = op.args["account"]
     api = ctx.world.api(k)
     path = f"/api/v1/orders/{order.order_id}/pay"
+    preview = previewed(ctx, api, "POST", path, {}) if ctx.rng.random() < 0.4 else None
     before, was = ctx.world.balance(k), order.state_code
     calls = [
         lambda i=i: call(api, "POST", path, {}, key=ctx.key(str(i)))
@@ -110,6 +112,9 @@ def op_veh_pay(ctx: Ctx, op: Op) -> str:
     ctx.money_moved(
         k, before, -order.payment if paid and was == 1 else Decimal(0), f"pay of {order.order_no}"
     )
+    if preview is not None and paid:
+        charge = Decimal(str(preview.data.get("charge"))) if preview.ok else None
+        ctx.expect("preview_matches_effect", charge == order.payment, f"pay preview {preview.data}")
     return "paid" if paid else f"refused {[r.code for r in answers]}"
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
+
+from orders.simulation.world import Resp, call
 
 if TYPE_CHECKING:
     from orders.simulation.context import Ctx
@@ -59,3 +62,25 @@ def unchanged(ctx: Ctx, what: str, *, invariant: str = "preview_wrote_nothing") 
     ctx.counters["previews"] += 1
     changes = diff(before, after)
     ctx.expect(invariant, not changes, f"{what} changed {', '.join(changes)}")
+
+
+def previewed(ctx: Ctx, client: Any, method: str, path: str, body: Any = None) -> Resp:
+    """``?drytry=1`` of a call: it must write nothing (and answer like the call would)."""
+    with unchanged(ctx, f"{method} {path}?drytry=1"):
+        return ctx.answered(call(client, method, path, body, query={"drytry": 1}), f"{path} drytry")
+
+
+def preview_agrees(
+    ctx: Ctx, preview: Resp | None, real: Resp, field: str, *, real_field: str | None = None
+) -> None:
+    """A preview's figure is what the call then moved (when the call went through)."""
+    if preview is None or not real.ok:
+        return
+    want = Decimal(str(preview.data.get(field) if preview.ok else "nan"))
+    got = Decimal(str(real.data.get(real_field or field)))
+    ctx.expect(
+        "preview_matches_effect",
+        preview.ok and want == got,
+        f"the preview answered {preview.code} {field}="
+        f"{preview.data.get(field) if preview.ok else preview.msg}, the call {real_field or field}={got}",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -121,31 +121,39 @@ def deadlines() -> list[Finding]:
     return out
 
 
-def report_matches_ledger() -> list[Finding]:
-    """The all-time report of each account (the API's selector) equals the money its ledger moved
-    for usage records."""
+def report_matches_ledger(*, every_month: bool = False) -> list[Finding]:
+    """Each account's report (the API's selector) for all time, for the current and the previous
+    local month (``every_month``: for every month with money) equals what its ledger moved for
+    usage records in that period (entries paying records; issue 15: booked when the money moves)."""
+    from django.utils import timezone
+
+    from config.clock import month_of, month_start_utc, next_month
     from usage.selectors import usage_report
 
-    report = usage_report(
-        start=datetime(2000, 1, 1, tzinfo=UTC), end=datetime(2100, 1, 1, tzinfo=UTC), group_by="account"
+    linked = UsageRecord.objects.filter(ledger_entry__isnull=False).values_list("ledger_entry_id", flat=True)
+    entries = list(
+        LedgerEntry.objects.filter(pk__in=linked.distinct()).values_list(
+            "account__namespace", "amount", "created_at"
+        )
     )
-    moved: dict[str, Decimal] = defaultdict(Decimal)
-    linked = (
-        UsageRecord.objects.filter(ledger_entry__isnull=False)
-        .values_list("ledger_entry_id", flat=True)
-        .distinct()
-    )
-    for ns, amount in LedgerEntry.objects.filter(pk__in=linked).values_list("account__namespace", "amount"):
-        moved[ns] -= amount
-    out = []
-    for row in report.rows:
-        if row["amount"] != moved.get(row["namespace"], Decimal(0)):
-            out.append(
-                (
-                    "report_matches_ledger",
-                    f"{row['namespace']}: report {row['amount']}, ledger {moved.get(row['namespace'], 0)}",
-                )
-            )
+    ranges = [(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))]
+    months = {month_of(at) for _, _, at in entries} if every_month else set()
+    current = month_of(timezone.now())
+    previous = month_of(month_start_utc(current) - timedelta(days=1))
+    for month in sorted(months | {current, previous}):
+        ranges.append((month_start_utc(month), month_start_utc(next_month(month))))
+    out: list[Finding] = []
+    for start, end in ranges:
+        moved: dict[str, Decimal] = defaultdict(Decimal)
+        for ns, amount, at in entries:
+            if start <= at < end:
+                moved[ns] -= amount
+        report = usage_report(start=start, end=end, group_by="account")
+        shown = {row["namespace"]: row["amount"] for row in report.rows}
+        for ns in sorted(set(shown) | set(moved)):
+            if shown.get(ns, Decimal(0)) != moved.get(ns, Decimal(0)):
+                out.append(("report_matches_ledger", f"{ns} [{start:%Y-%m-%d}, {end:%Y-%m-%d}): report "
+                            f"{shown.get(ns, 0)}, ledger {moved.get(ns, 0)}"))  # fmt: skip
     return out
 
 

@@ -33,15 +33,3 @@ def test_seed_keeps_every_invariant(seed: int, faults: bool) -> None:
         assert sum(v for k, v in result.counters.items() if k.startswith("db_fault_")) > 0
         assert result.counters["messages_lost"] > 0
 
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 (helpers money and truth): KNOWN_OPEN in orders/simulation/invariants.py; "
-    "when this passes, empty KNOWN_OPEN of what was fixed and drop this mark",
-)
-def test_known_open_invariants_hold_too() -> None:
-    """Seed 5 with faults finds known open defects of main (strict: they fail the run)."""
-    result = run(SimConfig(seed=5, months=1, ops_per_month=50, faults=True, strict=True,
-                           subprocess_db_url=subprocess_db_url()))  # fmt: skip
-    print(result.summary())
-    assert result.failure is None, result.failure.report()

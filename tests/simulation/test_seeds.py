@@ -32,4 +32,3 @@ def test_seed_keeps_every_invariant(seed: int, faults: bool) -> None:
     if faults:
         assert sum(v for k, v in result.counters.items() if k.startswith("db_fault_")) > 0
         assert result.counters["messages_lost"] > 0
-

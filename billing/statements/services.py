@@ -30,7 +30,7 @@ from billing.statements.compute import AccountRef, StatementData, statements_com
 from billing.statements.models import DocumentKind, Statement, StatementBatch, StatementLine
 from billing.statements.numbering import format_number, numbers_allocate, sequence_ensure, sequence_lock
 from billing.statements.periods import Period
-from billing.statements.writes import rows_insert
+from billing.statements.writes import rows_insert, values_insert
 from config import clock
 from config.db import retry_on_deadlock
 
@@ -99,23 +99,19 @@ def _statement_row(
     )
 
 
-def _line_rows(statement: Statement, data: StatementData) -> Iterator[StatementLine]:
+LINE_FIELDS = (
+    "statement_id", "position", "kind", "group_type", "group_id", "description", "entry_count", "first_at",
+    "last_at", "quantity", "unit_price", "amount", "details",
+)  # fmt: skip
+
+
+def _line_rows(statement: Statement, data: StatementData) -> Iterator[tuple[Any, ...]]:
+    """The statement's lines as rows in the order of ``LINE_FIELDS``."""
     for position, ln in enumerate(data.lines, start=1):
-        yield StatementLine(
-            statement=statement,
-            position=position,
-            kind=ln.kind,
-            group_type=ln.group_type,
-            group_id=ln.group_id[:64],
-            description=ln.description,
-            entry_count=ln.entry_count,
-            first_at=ln.first_at,
-            last_at=ln.last_at,
-            quantity=ln.quantity,
-            unit_price=ln.unit_price,
-            amount=ln.amount,
-            details=ln.details,
-        )
+        yield (
+            statement.pk, position, ln.kind, ln.group_type, ln.group_id[:64], ln.description, ln.entry_count,
+            ln.first_at, ln.last_at, ln.quantity, ln.unit_price, ln.amount, ln.details,
+        )  # fmt: skip
 
 
 @retry_on_deadlock
@@ -174,7 +170,8 @@ def statements_issue_for(
         for s in statements:
             s.pk = pks[s.number]
             s._state.adding = False  # stored: from now on the model refuses save()
-        rows_insert([line for s, d in zip(statements, todo, strict=True) for line in _line_rows(s, d)])
+        lines = [line for s, d in zip(statements, todo, strict=True) for line in _line_rows(s, d)]
+        values_insert(StatementLine, LINE_FIELDS, lines)
         after_issue.statements_issued(statements=statements, period=period)
     result.issued = statements
     return result

@@ -26,23 +26,45 @@ def _adapter(field: models.Field) -> Callable[[Any], Any]:
     if isinstance(field, models.DateField):
         return ops.adapt_datefield_value
     if isinstance(field, models.JSONField):
-        return lambda value: json.dumps(value, cls=field.encoder)
+        encoder = field.encoder
+        return lambda value: "[]" if value == [] else json.dumps(value, cls=encoder)
     return lambda value: value
+
+
+def _fields(model: type[models.Model], names: Sequence[str] | None) -> list[models.Field]:
+    concrete = [f for f in model._meta.concrete_fields if not f.primary_key]
+    if names is None:
+        return concrete
+    by_name = {f.name: f for f in concrete} | {f.attname: f for f in concrete}
+    return [by_name[n] for n in names]
+
+
+def _execute(model: type[models.Model], fields: Sequence[models.Field], rows: list[list[Any]]) -> None:
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH):
+            cursor.executemany(sql, rows[start : start + BATCH])
 
 
 def rows_insert(objs: Sequence[models.Model]) -> None:
     """INSERT ``objs`` (new rows of one model, primary keys left to the database)."""
     if not objs:
         return
-    meta = type(objs[0])._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    model = type(objs[0])
+    fields = _fields(model, None)
     adapters = [(f.attname, _adapter(f)) for f in fields]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
-    rows = [[adapt(getattr(obj, name)) for name, adapt in adapters] for obj in objs]
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH):
-            cursor.executemany(sql, rows[start : start + BATCH])
+    _execute(model, fields, [[adapt(getattr(obj, name)) for name, adapt in adapters] for obj in objs])
+
+
+def values_insert(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT ``rows`` of attribute values in the order of ``names`` (field names or attnames)
+    without building model instances (the lines of a chunk: thousands of rows)."""
+    if not rows:
+        return
+    fields = _fields(model, names)
+    adapters = [_adapter(f) for f in fields]
+    _execute(model, fields, [[adapt(v) for adapt, v in zip(adapters, row, strict=True)] for row in rows])

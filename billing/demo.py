@@ -36,7 +36,11 @@ def load(out: Any) -> dict[str, str]:
     demo, _ = User.objects.get_or_create(username=DEMO_API_USER)
     account = account_get_or_create(namespace=DEMO_API_USER, member=demo)
     account_credit(
-        account_id=account.pk, amount=DEMO_BALANCE, idempotency_key="demo:initial-credit", memo="demo balance"
+        account_id=account.pk,
+        amount=DEMO_BALANCE,
+        idempotency_key="demo:initial-credit",
+        subject=("demo", "initial-credit"),
+        memo="demo balance",
     )
     token, _ = Token.objects.get_or_create(user=demo)
     _demo_activity(account.pk)

@@ -33,7 +33,7 @@ from config.clock import local_tz, month_of, month_start_utc, next_month
 from config.clock import now as clock_now
 from config.money_sql import ExactMoneySum
 from orders.models import PurchaseOrderEvent, PurchaseOrderStatus
-from usage.models import UsageRecord, UsageStatus
+from usage.models import AuditRun, UsageRecord, UsageStatus
 
 ZERO = Decimal("0")
 REVENUE_DAYS = 30
@@ -323,6 +323,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         ),
         "arrears": arrears,
         "failed": failed,
+        "last_audit": AuditRun.objects.order_by("-started_at", "-id").first(),
     }
     request.current_app = admin.site.name
     return TemplateResponse(request, "admin/tally/dashboard.html", context)

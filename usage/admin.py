@@ -14,7 +14,7 @@ from django.utils.safestring import mark_safe
 
 from config.admin_tools import CsvExportMixin
 from config.clock import local_tz
-from usage.models import MeterEvent, UsageRecord
+from usage.models import AuditRun, MeterEvent, UsageRecord
 from usage.selectors import daily_series, range_label, report_range, usage_report
 
 
@@ -113,3 +113,26 @@ REPORT_TEMPLATE = """{% extends "admin/base_site.html" %}
 <th>{{ report.total }}</th><th>{{ report.records }}</th><th>{{ report.arrears }}</th></tr></tbody></table>
 {% endif %}
 {% endblock %}"""
+
+
+@admin.register(AuditRun)
+class AuditRunAdmin(ReadOnlyAdmin):
+    """The ledger audits (nightly by beat, or ``manage.py audit_ledger``); the dashboard shows the last."""
+
+    list_display = ("started_at", "source", "namespace", "entries", "findings", "is_ok")
+    list_filter = ("source",)
+    ordering = ("-started_at", "-id")
+    readonly_fields = (
+        "started_at",
+        "finished_at",
+        "source",
+        "namespace",
+        "entries",
+        "findings",
+        "counts",
+        "sample",
+    )
+
+    @admin.display(boolean=True, description="ok")
+    def is_ok(self, obj: AuditRun) -> bool:
+        return obj.ok

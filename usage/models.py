@@ -103,3 +103,31 @@ class MeterEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.instance_ref}/{self.component_id} {self.quantity}"
+
+
+class AuditRun(models.Model):
+    """One run of the ledger audit (``usage.audit``): when, over what, what it found. Written by
+    the nightly beat job and by ``manage.py audit_ledger``; the admin dashboard shows the last."""
+
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField()
+    source = models.CharField(max_length=20, help_text="beat or command")
+    namespace = models.CharField(max_length=50, blank=True, default="", help_text="empty: every account")
+    entries = models.PositiveBigIntegerField(default=0, help_text="ledger entries read")
+    findings = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text="findings per check")
+    sample = models.JSONField(default=list, blank=True, help_text="the first findings")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"audit {self.started_at:%Y-%m-%d %H:%M} {'ok' if self.ok else f'{self.findings} finding(s)'}"
+
+    @property
+    def ok(self) -> bool:
+        return self.findings == 0
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()

@@ -47,7 +47,12 @@ def load(out: Any) -> None:
         out.write("package orders: plan ecs-std / product ecs not loaded, skipped")
         return
     account = account_get_or_create(namespace=NAMESPACE)
-    account_credit(account_id=account.pk, amount=Decimal("500"), idempotency_key="demo:package-orders:fund")
+    account_credit(
+        account_id=account.pk,
+        amount=Decimal("500"),
+        idempotency_key="demo:package-orders:fund",
+        subject=("demo", "package-orders"),
+    )
     if not ProductInstance.objects.filter(prod_inst_id_ext="demo-ecs-1").exists():
         paid = _order(account.pk, "demo-ecs-1", auto_renew=True)
         package_order_charge(order_pk=paid.order.pk)

@@ -34,6 +34,7 @@ def load(out: Any) -> None:
         account_id=account.pk,
         amount=Decimal("500"),
         idempotency_key="demo:purchase-orders",
+        subject=("demo", "purchase-orders"),
         memo="demo purchases",
     )
     made = 0

@@ -52,6 +52,7 @@ CHECKS = (
 )
 BILLED_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.HOURLY, UsageKind.USAGE)
 CHUNK = 200_000  # ledger entries per statement of the ledger pass
+RECORDS_CHUNK = 100_000  # ledger entry ids per statement of the records check
 UNIT = Decimal("0.0001")
 
 # progress(step, done): called as the audit moves on; ``done`` counts ledger entries read so far
@@ -125,6 +126,18 @@ def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         return list(cursor.fetchall())
+
+
+def _entry_index_hint() -> str:
+    """MariaDB picks a full scan for a range of entry ids; name the records' ledger_entry index."""
+    if connection.vendor != "mysql":
+        return ""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, UsageRecord._meta.db_table)
+    for name, info in constraints.items():
+        if info["columns"] == ["ledger_entry_id"] and info["index"]:
+            return f" FORCE INDEX ({_q(name)})"
+    return ""
 
 
 def _t(model: type[Model]) -> str:
@@ -284,17 +297,30 @@ def _records_vs_entries(*, account_id: int | None) -> list[Finding]:
                 detail=f"{kind} {amount}",
             )
         )
-    sql = (
-        f"SELECT r.{_q('ledger_entry_id')}, MAX(e.{_q('account_id')}), "  # noqa: S608
-        f"SUM({_units('r.' + _q('amount'))}), MAX({_units('e.' + _q('amount'))}), "
-        f"MIN(r.{_q('account_id')}), MAX(r.{_q('account_id')}), COUNT(*) "
-        f"FROM {record} r JOIN {entry} e ON e.{_q('id')} = r.{_q('ledger_entry_id')} "
-        f"WHERE r.{_q('status')} = %s" + scope + f" GROUP BY r.{_q('ledger_entry_id')} "
-        f"HAVING SUM({_units('r.' + _q('amount'))}) + MAX({_units('e.' + _q('amount'))}) <> 0 "
-        f"OR MIN(r.{_q('account_id')}) <> MAX(e.{_q('account_id')}) "
-        f"OR MAX(r.{_q('account_id')}) <> MAX(e.{_q('account_id')})"
+    # Records grouped per entry first (a range of entry ids at a time, through the records'
+    # ledger_entry index, so each group table stays in memory), then each group joined to its entry.
+    r_amount = _units(_q("amount"))
+    grouped = (
+        f"SELECT {_q('ledger_entry_id')} AS eid, SUM({r_amount}) AS units, MIN({_q('account_id')}) AS low, "  # noqa: S608
+        f"MAX({_q('account_id')}) AS high, COUNT(*) AS n FROM {record}{_entry_index_hint()} "
+        f"WHERE {_q('status')} = %s AND {_q('ledger_entry_id')} >= %s AND {_q('ledger_entry_id')} < %s"
+        + ("" if account_id is None else f" AND {_q('account_id')} = %s")
+        + f" GROUP BY {_q('ledger_entry_id')}"
     )
-    for entry_id, acc, records_units, entry_units, low, high, count in _rows(sql, params):
+    sql = (
+        f"SELECT g.eid, e.{_q('account_id')}, g.units, {_units('e.' + _q('amount'))}, g.low, g.high, g.n "  # noqa: S608
+        f"FROM ({grouped}) g JOIN {entry} e ON e.{_q('id')} = g.eid "
+        f"WHERE g.units + {_units('e.' + _q('amount'))} <> 0 "
+        f"OR g.low <> e.{_q('account_id')} OR g.high <> e.{_q('account_id')}"
+    )
+    bounds = _rows(f"SELECT MIN({_q('id')}), MAX({_q('id')}) FROM {entry}")[0]  # noqa: S608
+    low_id, high_id = (int(bounds[0]), int(bounds[1])) if bounds[0] is not None else (1, 0)
+    step = high_id - low_id + 1 if account_id is not None else RECORDS_CHUNK
+    mismatched: list[tuple[Any, ...]] = []
+    for first in range(low_id, high_id + 1, max(1, step)):
+        chunk_params = [UsageStatus.PAID, first, first + step] + ([] if account_id is None else [account_id])
+        mismatched += _rows(sql, chunk_params)
+    for entry_id, acc, records_units, entry_units, low, high, count in mismatched:
         detail = f"{count} paid record(s)"
         if low != acc or high != acc:
             detail += f" of account(s) {low}..{high}"
@@ -323,26 +349,30 @@ def _periods_billed_twice(*, account_id: int | None) -> list[Finding]:
     params: list[object] = [*BILLED_KINDS, UsageStatus.CANCELED] + (
         [] if account_id is None else [account_id]
     )
+    # The sort carries as little as possible (ids and the two times); the offenders' details are
+    # read afterwards. A wide sort row spills to disk on a small sort buffer.
     sql = (
-        f"SELECT id, account_id, line_id, period_start, prev_id, prev_end FROM ("  # noqa: S608
-        f"SELECT {_q('id')} AS id, {_q('account_id')} AS account_id, {_q('line_id')} AS line_id, "
-        f"{_q('period_start')} AS period_start, "
+        f"SELECT id, prev_id FROM ("  # noqa: S608
+        f"SELECT {_q('id')} AS id, {_q('period_start')} AS period_start, "
         f"LAG({_q('id')}) OVER w AS prev_id, LAG({_q('period_end')}) OVER w AS prev_end "
         f"FROM {record} WHERE {_q('kind')} IN ({kinds}) AND {_q('status')} <> %s" + scope + " "
         f"WINDOW w AS (PARTITION BY {_q('line_id')} ORDER BY {_q('period_start')}, {_q('id')})"
         f") t WHERE prev_end > period_start"
     )
+    pairs = dict(_rows(sql, params))
+    rows = UsageRecord.objects.in_bulk([*pairs, *pairs.values()])
     findings: list[Finding] = []
-    for pk, acc, line_id, start, prev_id, prev_end in _rows(sql, params):
+    for pk, prev_id in sorted(pairs.items()):
+        rec, prev = rows[pk], rows[prev_id]
         findings.append(
             _finding(
-                account_id=acc,
+                account_id=rec.account_id,
                 check="period_billed_twice",
                 object_type="usage_record",
                 object_id=str(pk),
-                expected=f"a period starting at or after {prev_end}",
-                actual=str(start),
-                detail=f"line {line_id} overlaps record {prev_id}",
+                expected=f"a period starting at or after {prev.period_end}",
+                actual=str(rec.period_start),
+                detail=f"line {rec.line_id} overlaps record {prev_id}",
             )
         )
     return findings

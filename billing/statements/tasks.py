@@ -14,6 +14,7 @@ from billing.statements.periods import last_closed_period, parse_period
 from billing.statements.render import documents_render
 from billing.statements.services import statement_batch_issue_next, statement_batches_plan
 from config.clock import parse_moment
+from config.enqueue import enqueue_on_commit
 
 SWEEP_RENDER_LIMIT = 5000
 
@@ -21,11 +22,14 @@ SWEEP_RENDER_LIMIT = 5000
 @shared_task(name="billing.issue_statements", acks_late=True, ignore_result=True)
 def issue_statements(period: str | None = None, at: str | None = None) -> int:
     """Beat (daily; the 1st issues the month just closed, later days repair): cut the period into
-    slices and start ``STATEMENT_WORKERS`` workers on them. Returns the pending slices."""
+    slices and start ``STATEMENT_WORKERS`` workers on them. Returns the pending slices.
+
+    The workers are sent on commit: under ``run_billing --dry-run`` the slices are rolled back
+    and no worker may be sent to issue them (or older pending ones) for real."""
     target = parse_period(period) if period else last_closed_period(parse_moment(at))
     pending = statement_batches_plan(period=target)
     for _ in range(min(pending, max(1, settings.STATEMENT_WORKERS))):
-        issue_statement_batches.delay(period=target.label)
+        enqueue_on_commit(issue_statement_batches.name, period=target.label)
     return pending
 
 

@@ -271,3 +271,43 @@ def test_two_run_billing_at_once_bill_every_period_once(world):
     assert UsageRecord.objects.filter(order_ref=world["purchase"].order_id, kind="renew").count() == 1
     assert VehicleOrder.objects.get(pk=world["ends"].pk).state_code == 5
     assert ledger_audit() == []
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[str]:
+    """Every task sent while the test runs, whether on commit, by name or by ``.delay()``: eager
+    mode runs them inline, so a dry run's rollback would hide what a worker would really get."""
+    from celery.app.task import Task
+
+    sent: list[str] = []
+    real_apply_async, real_send_task = Task.apply_async, type(celery_app).send_task
+
+    def apply_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(self.name)
+        return real_apply_async(self, *args, **kwargs)
+
+    def send_task(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(name)
+        return real_send_task(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Task, "apply_async", apply_async)
+    monkeypatch.setattr(type(celery_app), "send_task", send_task)
+    return sent
+
+
+@pytest.mark.parametrize("kind", [job.kind for job in JOBS])
+def test_a_dry_run_of_any_job_writes_nothing_and_sends_nothing(
+    kind, world, published, settings, django_capture_on_commit_callbacks
+):
+    """Housekeeping jobs too (``--only statements`` once sent its batch workers straight to the
+    broker, where they would have issued real statements for the rolled-back slices)."""
+    settings.PLAN_SERVICE_URL = ""  # plan_sync would read the origin; it writes nothing either way
+    # After the month the accounts were made in (real time, now) has closed: statements have work.
+    made = Account.objects.earliest("created_at").created_at.astimezone(local_tz())
+    at = local(made.year + made.month // 12, made.month % 12 + 1, 2, 4)
+    before = snapshot()
+    with django_capture_on_commit_callbacks(execute=True) as on_commit:
+        text = run("--at", at.isoformat(), "--dry-run", "--only", kind)
+    assert snapshot() == before
+    assert on_commit == [] and published == []
+    assert f"  {kind}  " in text and text.rstrip().endswith("(dry run: rolled back)")

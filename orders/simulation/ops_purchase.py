@@ -5,10 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from orders.models import PurchaseOrder, PurchaseOrderEvent
+from orders.services.purchase_quote import RUNNING
 from orders.simulation.context import Ctx
 from orders.simulation.schedule import Op
 from orders.simulation.snapshot import preview_agrees, previewed
 from orders.simulation.world import Resp, call
+from plans.models import BillingMode
 
 ORDERS = "/usageapi/v1/orders"
 SWITCH = {"vol-50g": "vol-100g", "vol-100g": "vol-50g", "bsi-basic": "bsi-basic-south"}
@@ -64,7 +66,7 @@ def op_po_create(ctx: Ctx, op: Op) -> str:
 
 
 def op_po_renew(ctx: Ctx, op: Op) -> str:
-    order = _target(ctx, op)
+    order = _refundable(ctx, op, _target(ctx, op))
     if order is None:
         return "no target"
     k = op.args["account"]
@@ -97,7 +99,7 @@ def op_po_modify(ctx: Ctx, op: Op) -> str:
 
 
 def op_po_cancel(ctx: Ctx, op: Op) -> str:
-    order = _target(ctx, op)
+    order = _refundable(ctx, op, _target(ctx, op))
     if order is None:
         return "no target"
     k = op.args["account"]
@@ -110,10 +112,30 @@ def op_po_cancel(ctx: Ctx, op: Op) -> str:
     return "canceled" if r.ok else f"refused {r.code}"
 
 
+def _refundable(ctx: Ctx, op: Op, order: PurchaseOrder | None) -> PurchaseOrder | None:
+    """The named order if it still runs prepaid, else the account's oldest running prepaid one:
+    finance refunds unused prepaid days only, and a step aimed at an order switched or canceled
+    meanwhile would leave the refund path (the one that gives money back on purpose) unwalked.
+    The choice depends on the database only, so a seed still replays the same steps."""
+    if order is not None and order.status in RUNNING and order.plan.billing_mode == BillingMode.PREPAID:
+        return order
+    running = (
+        PurchaseOrder.objects.filter(
+            account__namespace=ctx.world.namespace(op.args["account"]),
+            status__in=RUNNING,
+            plan__billing_mode=BillingMode.PREPAID,
+        )
+        .select_related("plan")
+        .order_by("pk")
+        .first()
+    )
+    return running or order
+
+
 def op_po_admin_cancel(ctx: Ctx, op: Op) -> str:
     """Finance cancels in the admin with a refund of the unused days; the refund in the order's
     event is what the wallet must have received."""
-    order = _target(ctx, op)
+    order = _refundable(ctx, op, _target(ctx, op))
     if order is None:
         return "no target"
     k = op.args["account"]

@@ -115,6 +115,8 @@ def bench_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "DATABASE_URL": bench_db_url(),
             "DJANGO_SETTINGS_MODULE": env.get("BENCH_SETTINGS_MODULE", "bench.settings"),
             "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key",
+            "PAYMENT_CALLBACK_SECRET": env.get("PAYMENT_CALLBACK_SECRET") or "bench-only-callback-secret",
+            "SECURE_SSL_REDIRECT": "0",  # the bench server is plain HTTP on loopback
             "DEBUG": "0",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
@@ -151,7 +153,15 @@ def prepare_database(*, fresh: bool) -> None:
 def setup_django() -> None:
     """Point this process at the bench database and start Django (once)."""
     for key, value in bench_env().items():
-        if key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG", "LOG_LEVEL"):
+        if key in (
+            "DATABASE_URL",
+            "DJANGO_SETTINGS_MODULE",
+            "SECRET_KEY",
+            "PAYMENT_CALLBACK_SECRET",
+            "SECURE_SSL_REDIRECT",
+            "DEBUG",
+            "LOG_LEVEL",
+        ):
             os.environ[key] = value
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))

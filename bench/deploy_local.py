@@ -44,6 +44,8 @@ def env() -> dict[str, str]:
             "CELERY_BROKER_URL": BROKER,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "SECRET_KEY": e.get("SECRET_KEY") or "deploy-local-secret-change-me",
+            "PAYMENT_CALLBACK_SECRET": e.get("PAYMENT_CALLBACK_SECRET") or "deploy-local-callback-secret",
+            "SECURE_SSL_REDIRECT": "0",  # local gunicorn over plain HTTP, no TLS proxy in front
             "DEBUG": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "RENEWAL_LEAD_DAYS": "40",  # every new monthly order is due for renewal at once

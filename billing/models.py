@@ -188,6 +188,9 @@ class RechargeOrder(models.Model):
     payment_id = models.CharField(max_length=128, blank=True, default="", help_text="provider reference")
     status = models.CharField(max_length=8, choices=RechargeStatus.choices, default=RechargeStatus.PENDING)
     pay_url = models.CharField(max_length=1000, blank=True, default="")
+    pay_token_hash = models.CharField(
+        max_length=64, blank=True, default="", help_text="sha256 of the sandbox pay page's one-time token"
+    )
     review_reason = models.CharField(max_length=500, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -87,7 +87,10 @@ def recharge_create(
     *, account: Account, amount: Any, currency: Any, payment_method: str, actor: Any = None
 ) -> RechargeOrder:
     """A ``pending`` order with the provider's pay URL. The provider call happens outside any
-    transaction; if it fails the order is kept as ``failed`` (with the reason) and the error raised."""
+    transaction; if it fails the order is kept as ``failed`` (with the reason) and the error raised.
+
+    The returned instance's ``pay_url`` is the one for the creator (with the sandbox's one-time
+    token); the stored row has it without the token."""
     value = validate_recharge_amount(amount)
     cur = validate_currency(currency)
     provider = get_provider(payment_method)
@@ -107,9 +110,13 @@ def recharge_create(
             locked = RechargeOrder.objects.select_for_update().get(pk=order.pk)
             _transition(locked, S.FAILED, note=f"provider error: {exc.message}"[:500])
         raise
-    order.pay_url = init.pay_url[:1000]
+    order.pay_url = (init.stored_pay_url or init.pay_url)[:1000]
     order.payment_id = init.payment_id[:128]
-    order.save(update_fields=["pay_url", "payment_id", "updated_at"])
+    order.pay_token_hash = init.pay_token_hash
+    order.save(update_fields=["pay_url", "payment_id", "pay_token_hash", "updated_at"])
+    # The creator's answer carries the provider's full URL (the sandbox's one-time token); the row
+    # keeps only the token's hash. Not saved again from here.
+    order.pay_url = init.pay_url[:1000]
     return order
 
 

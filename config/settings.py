@@ -20,15 +20,25 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
-if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-only-for-debug")
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="")
-    # The test suite needs no secret; anything that serves requests does.
-    _testing = "pytest" in sys.modules or env.bool("TALLY_TESTING", default=False)
-    if not SECRET_KEY and not _testing:
-        raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = SECRET_KEY or "test-only-secret-key"
+# The test suite (pytest, or TALLY_TESTING=1 for mypy and tools) needs no secrets and talks plain
+# HTTP; anything that serves requests with DEBUG off does (docs/security.md).
+_testing = "pytest" in sys.modules or env.bool("TALLY_TESTING", default=False)
+TALLY_TEST_RUN = _testing
+
+
+def _required_secret(name: str, *, debug_default: str, test_default: str) -> str:
+    """A secret that must come from the environment when DEBUG is off (ImproperlyConfigured)."""
+    if DEBUG:
+        return env.str(name, default=debug_default)
+    value = env.str(name, default="")
+    if not value and not _testing:
+        raise environ.ImproperlyConfigured(f"{name} must be set when DEBUG is off")
+    return value or test_default
+
+
+SECRET_KEY = _required_secret(
+    "SECRET_KEY", debug_default="insecure-development-key-only-for-debug", test_default="test-only-secret-key"
+)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -175,7 +185,16 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Tally --------------------------------------------------------------------------------------
-PAYMENT_CALLBACK_SECRET = env.str("PAYMENT_CALLBACK_SECRET", default="dev-callback-secret")
+# The published development secret (README): it verifies callbacks only with DEBUG on.
+DEV_CALLBACK_SECRET = "dev-callback-secret"  # noqa: S105 - published on purpose, refused in production
+PAYMENT_CALLBACK_SECRET = _required_secret(
+    "PAYMENT_CALLBACK_SECRET", debug_default=DEV_CALLBACK_SECRET, test_default="test-only-callback-secret"
+)
+if not DEBUG and not _testing and PAYMENT_CALLBACK_SECRET == DEV_CALLBACK_SECRET:
+    raise environ.ImproperlyConfigured("PAYMENT_CALLBACK_SECRET must not be the published development secret")
+# The sandbox payment method and its pay page (/sandbox/pay/<id>) credit money nobody paid: on with
+# DEBUG (and in the test suite), off otherwise unless enabled explicitly (manage.py check warns).
+PAYMENT_SANDBOX_ENABLED = env.bool("PAYMENT_SANDBOX_ENABLED", default=DEBUG or _testing)
 # Older secrets still accepted while a rotation is under way (comma separated).
 PAYMENT_CALLBACK_OLD_SECRETS = env.list("PAYMENT_CALLBACK_OLD_SECRETS", default=[])
 PAYMENT_SERVICE_URL = env.str("PAYMENT_SERVICE_URL", default="")

@@ -9,10 +9,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PaymentInit:
-    """What a provider answers when a payment is started."""
+    """What a provider answers when a payment is started.
+
+    ``pay_url`` is what the client who created the recharge gets; ``stored_pay_url`` (default: the
+    same) is what the order keeps, without the one-time token whose hash is ``pay_token_hash``.
+    """
 
     pay_url: str
     payment_id: str = ""
+    stored_pay_url: str = ""
+    pay_token_hash: str = ""
 
 
 class PaymentProvider(Protocol):

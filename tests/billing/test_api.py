@@ -47,8 +47,10 @@ def test_recharge_create_and_status(api, user):
     assert r.status_code == 201, r.json()
     data = r.json()["data"]
     assert data["status"] == "pending" and data["recharge_order_id"].startswith("R")
-    assert data["pay_url"] == f"http://testserver/sandbox/pay/{data['recharge_order_id']}"
+    pay_url, _, token = data["pay_url"].partition("?token=")
+    assert pay_url == f"http://testserver/sandbox/pay/{data['recharge_order_id']}" and len(token) >= 32
     order = RechargeOrder.objects.get(public_id=data["recharge_order_id"])
+    assert order.pay_url == pay_url and token not in order.pay_token_hash  # stored hashed only
     assert order.amount == Decimal("100") and order.account.namespace == "alice"
     r = api.get(f"/api/v1/billing/recharges/{order.public_id}")
     assert r.status_code == 200 and r.json()["data"]["status"] == "pending"

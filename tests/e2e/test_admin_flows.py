@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from billing.models import Account, LedgerEntry, LedgerKind, RechargeOrder, RechargeStatus
 from billing.recharges import recharge_create
@@ -135,7 +136,8 @@ def test_sandbox_pay_page_completes_a_recharge(page: Any, live_server: Any, db: 
     order = recharge_create(account=account, amount="88.00", currency="CNY", payment_method="sandbox")
     assert order.status == RechargeStatus.PENDING
 
-    page.goto(f"{live_server.url}/sandbox/pay/{order.public_id}")
+    # the creator's URL (with its one-time token) on the live server
+    page.goto(live_server.url + order.pay_url.removeprefix(settings.PUBLIC_BASE_URL.rstrip("/")))
     assert page.locator("#amount").inner_text().startswith("88")
     page.click("#pay")
     page.wait_for_function("document.getElementById('status').textContent === 'success'")

@@ -80,7 +80,12 @@ class LedgerEntry(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """The first response to a request with an ``Idempotency-Key`` header (API.md)."""
+    """The first response to a request with an ``Idempotency-Key`` header (API.md).
+
+    A ``running`` row is leased to the request doing the work until ``lease_until``; ``attempt``
+    counts the holders, so a retry after an expired lease takes the key over with one conditional
+    UPDATE and a holder that lost its lease cannot overwrite the taker's answer.
+    """
 
     class State(models.TextChoices):
         RUNNING = "running"
@@ -93,6 +98,8 @@ class IdempotencyKey(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_key_per_user")]

@@ -210,6 +210,9 @@ RENEWAL_LEAD = timedelta(days=env.int("RENEWAL_LEAD_DAYS", default=7))
 RENEWAL_GRACE = timedelta(days=env.int("RENEWAL_GRACE_DAYS", default=7))
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48))
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
+# A `running` Idempotency-Key is leased this long to the request doing the work (a few times the
+# longest request: gunicorn's --timeout is 60 s); after that a retry takes the key over.
+IDEMPOTENCY_LEASE_SECONDS = env.float("IDEMPOTENCY_LEASE_SECONDS", default=300.0)
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=200)
 STATEMENT_NUMBER_PREFIX = env.str("STATEMENT_NUMBER_PREFIX", default="TLY")
 STATEMENT_CHUNK_SIZE = env.int("STATEMENT_CHUNK_SIZE", default=500)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,12 +32,23 @@ class TopUpView(APIView):
         s = TopUpSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         account = resolve_account(request.user, namespace_from_request(request))
+        _maybe_hang("before")
         posting = account_credit(
             account_id=account.pk,
             amount=s.validated_data["amount"],
             idempotency_key=f"t:{s.validated_data['reference']}",
         )
+        _maybe_hang("after")
         return Response({"balance": str(posting.balance), "entry": posting.entry.pk}, status=201)
+
+
+def _maybe_hang(moment: str) -> None:
+    """In the killed-worker test's subprocess only: say where we are, then hang until SIGKILLed."""
+    if os.environ.get("TOPUP_HANG") != moment:
+        return
+    Path(os.environ["TOPUP_HANG_FLAG"]).write_text(moment)
+    while True:
+        time.sleep(1)
 
 
 class BoomView(APIView):

@@ -8,7 +8,7 @@ ifneq ($(findstring mysql,$(DATABASE_URL)),)
 EXTRAS := dev,mysql
 endif
 
-.PHONY: run test lint bench demo venv migrate clean simulate
+.PHONY: run test lint bench demo venv dotenv migrate clean simulate
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 	@if [ "$(EXTRAS)" = "dev,mysql" ]; then $(PY) -c "import MySQLdb" 2>/dev/null || $(PY) -m pip install -q -e ".[dev,mysql]"; fi
 
-migrate: venv
+# make run's settings for this checkout (config/dotenv.py): DEBUG, SECRET_KEY, PORT, PUBLIC_BASE_URL,
+# so manage.py in a second terminal sees what the server sees.
+dotenv: venv
+	$(PY) -m config.dotenv
+
+migrate: dotenv
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
 demo: migrate

@@ -44,8 +44,7 @@ def load(out: Any) -> dict[str, str]:
     )
     token, _ = Token.objects.get_or_create(user=demo)
     _demo_activity(account.pk)
-    account.refresh_from_db()
-    out.write(f"billing: users admin, finance, demo; demo balance {account.balance}")
+    out.write("billing: users admin, finance, demo; a funded demo wallet")
     return {"token": token.key}
 
 

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import environ
 
+from config.dotenv import env_file_path
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+# ``make run``'s ``.env`` (config/dotenv.py): read unless the test suite is running; the
+# environment wins over the file (read_env only sets what is not set).
+_ENV_FILE = env_file_path()
+if _ENV_FILE is not None and _ENV_FILE.is_file() and "pytest" not in sys.modules:
+    environ.Env.read_env(str(_ENV_FILE))
 VAR_DIR = Path(environ.Env().str("TALLY_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -164,7 +171,8 @@ SPECTACULAR_SETTINGS = {
 _broker_dir = VAR_DIR / "broker"
 for _sub in ("out", "processed", "control"):
     (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# With a host: ``filesystem://`` alone makes kombu warn "No hostname was supplied" at every start.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
@@ -199,12 +207,19 @@ PAYMENT_SANDBOX_ENABLED = env.bool("PAYMENT_SANDBOX_ENABLED", default=DEBUG or _
 PAYMENT_CALLBACK_OLD_SECRETS = env.list("PAYMENT_CALLBACK_OLD_SECRETS", default=[])
 PAYMENT_SERVICE_URL = env.str("PAYMENT_SERVICE_URL", default="")
 PAYMENT_DEFAULT_PROVIDER = env.str("PAYMENT_DEFAULT_PROVIDER", default="sandbox")
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Pay links and callbacks point at this server: it follows PORT unless set (``PORT=8833 make run``).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{env.str('PORT', default='8000')}")
 PLAN_SERVICE_URL = env.str("PLAN_SERVICE_URL", default="")
 PLAN_SYNC_HOURS = env.int("PLAN_SYNC_HOURS", default=3)
 PLAN_SYNC_RETRIES = env.int("PLAN_SYNC_RETRIES", default=3)
 PLAN_SYNC_BACKOFF_SECONDS = env.float("PLAN_SYNC_BACKOFF_SECONDS", default=1.0)
 NOTIFY_URL = env.str("NOTIFY_URL", default="")
+# Signs every notification (docs/notifications.md). Required with a NOTIFY_URL when DEBUG is off: a
+# receiver must be able to tell Tally's posts from anyone's.
+_dev_or_test = DEBUG or "pytest" in sys.modules or env.bool("TALLY_TESTING", default=False)
+NOTIFY_SECRET = env.str("NOTIFY_SECRET", default="dev-notify-secret" if _dev_or_test else "")
+if NOTIFY_URL and not NOTIFY_SECRET:
+    raise environ.ImproperlyConfigured("NOTIFY_SECRET must be set when NOTIFY_URL is set and DEBUG is off")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)
 RENEWAL_LEAD = timedelta(days=env.int("RENEWAL_LEAD_DAYS", default=7))
 RENEWAL_GRACE = timedelta(days=env.int("RENEWAL_GRACE_DAYS", default=7))

@@ -8,6 +8,8 @@ The task (``orders.notify``) retries with backoff; without ``NOTIFY_URL`` it onl
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Any
 
@@ -16,8 +18,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from billing.signature import HEADER as SIGNATURE_HEADER
+from billing.signature import sign
+
 logger = logging.getLogger(__name__)
 
+EVENT_ID_HEADER = "X-Tally-Event-Id"
 EVENTS = ("order_created", "order_renewed", "order_renew_failed", "order_closed", "order_canceled")
 
 
@@ -92,6 +98,28 @@ def notify_send(*, payload: dict[str, Any]) -> bool:
         subject = payload.get("subject") or (payload.get("order") or {}).get("order_id")
         logger.info("notification %s for %s (no NOTIFY_URL)", payload.get("event"), subject)
         return False
-    response = requests.post(url, json=payload, timeout=getattr(settings, "NOTIFY_TIMEOUT", 5))
+    body, headers = signed_delivery(payload)
+    response = requests.post(url, data=body, headers=headers, timeout=getattr(settings, "NOTIFY_TIMEOUT", 5))
     response.raise_for_status()
     return True
+
+
+def event_id(payload: dict[str, Any]) -> str:
+    """The id a receiver dedupes on: a digest of the payload, so every retry of one notification
+    (the task resends the same payload) carries the same id, and two notifications never share one
+    (each payload has its own ``time``)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return "evt_" + hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def signed_delivery(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The exact body and headers POSTed: ``id`` added to the payload, ``X-Tally-Signature``
+    (``t=<unix>,v1=HMAC-SHA256(NOTIFY_SECRET, "<t>.<body>")``, the scheme of the inbound payment
+    callback) and ``X-Tally-Event-Id``. docs/notifications.md shows a receiver."""
+    identified = {"id": event_id(payload), **payload}
+    body = json.dumps(identified, separators=(",", ":"), default=str).encode()
+    return body, {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(body, secret=settings.NOTIFY_SECRET),
+        EVENT_ID_HEADER: identified["id"],
+    }

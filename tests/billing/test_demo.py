@@ -18,3 +18,13 @@ def test_demo_load_is_idempotent():
     assert acc.balance == ledger_sum(acc) == 1050
     assert sorted(RechargeOrder.objects.values_list("status", flat=True)) == ["pending", "success"]
     assert QuotaUsage.objects.count() == 1
+
+
+def test_load_demo_prints_the_balance_left_after_the_sample_orders():
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    acc = Account.objects.get(namespace="demo")
+    assert acc.balance < 1050  # the sample orders were paid from the demo wallet
+    assert f"demo wallet balance:     {acc.balance} (namespace demo)" in out.getvalue()

@@ -1,6 +1,7 @@
 """The live stack: web server, Celery worker and beat started the way ``make run`` starts them.
 
-``make run`` is ``manage.py migrate``, ``manage.py load_demo``, then ``python -m config.devrun``
+``make run`` is ``python -m config.dotenv`` (the checkout's ``.env``), ``manage.py migrate``,
+``manage.py load_demo``, then ``python -m config.devrun``
 (runserver, ``celery -A config worker``, ``celery -A config beat``). ``start_live_stack`` does
 exactly that in fresh OS processes, with the embedded defaults (SQLite and kombu's filesystem
 broker) in a temporary ``TALLY_VAR_DIR`` and a random free port, and gives tests HTTP and
@@ -11,6 +12,10 @@ Fixtures:
 - ``live_stack``: one stack per test module (starting one takes ~15 s); tests of a module share it
   and must not assume an empty database (use unique names).
 - ``start_live_stack(**env)``: a context manager for a stack with other settings.
+
+``LiveStack.manage`` runs as from a second terminal: without the ``DEBUG`` and ``PORT`` that
+``make run`` had, so only the ``.env`` it wrote (``TALLY_ENV_FILE``, in the stack's var/) makes the
+command see the server's settings.
 
 Environment of the stack: ``DEBUG=1`` (as ``make run``), ``PAYMENT_CALLBACK_SECRET`` set explicitly
 (``LIVE_CALLBACK_SECRET``), ``TALLY_TIME_ZONE=Asia/Shanghai``; ``DATABASE_URL``,
@@ -74,6 +79,8 @@ class LiveStack:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None  # devrun; None while migrating
     tokens: dict[str, str] = field(default_factory=dict)
+    # A second terminal: no DEBUG and no PORT of its own (make run's .env supplies them).
+    cli_env: dict[str, str] = field(default_factory=dict)
 
     # --- manage.py ----------------------------------------------------------------------------
 
@@ -84,7 +91,7 @@ class LiveStack:
         done = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
             [PY, "manage.py", *args],
             cwd=ROOT,
-            env=self.env,
+            env=self.cli_env or self.env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -149,6 +156,7 @@ def stack_env(var_dir: Path, port: int, **overrides: str) -> dict[str, str]:
     env.update(
         {
             "TALLY_VAR_DIR": str(var_dir),
+            "TALLY_ENV_FILE": str(var_dir / ".env"),  # make run's .env, in the stack's own var/
             "PORT": str(port),
             "DEBUG": "1",
             "PAYMENT_CALLBACK_SECRET": LIVE_CALLBACK_SECRET,
@@ -195,7 +203,9 @@ def start_live_stack(*, demo: bool = True, **env_overrides: str) -> Iterator[Liv
     try:
         port = free_port()
         env = stack_env(var_dir, port, **env_overrides)
-        setup = LiveStack(f"http://127.0.0.1:{port}", var_dir, env, var_dir / "stack.log")
+        cli_env = {k: v for k, v in env.items() if k not in ("DEBUG", "PORT") or k in env_overrides}
+        subprocess.run([PY, "-m", "config.dotenv"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
+        setup = LiveStack(f"http://127.0.0.1:{port}", var_dir, env, var_dir / "stack.log", cli_env=cli_env)
         setup.manage("migrate", "--noinput")
         if demo:
             setup.manage("load_demo")
@@ -208,7 +218,7 @@ def start_live_stack(*, demo: bool = True, **env_overrides: str) -> Iterator[Liv
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # one process group: devrun and its three children
             )
-        stack = LiveStack(setup.base_url, var_dir, env, setup.log_path, process)
+        stack = LiveStack(setup.base_url, var_dir, env, setup.log_path, process, cli_env=cli_env)
         stack.wait_for(lambda: _ready(stack), timeout=STARTUP_SECONDS, what="web, worker and beat ready")
         yield stack
     finally:

@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = "Load demo data (idempotent): catalog, users, a funded demo wallet, sample orders."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from billing.demo import DEMO_ADMIN, DEMO_STAFF
+        from billing.demo import DEMO_ADMIN, DEMO_API_USER, DEMO_STAFF
+        from billing.models import Account
 
         token = ""
         for app_label in DEMO_APPS:
@@ -25,3 +26,6 @@ class Command(BaseCommand):
         self.stdout.write(f"admin login (superuser): {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}")
         self.stdout.write(f"finance staff login:     {DEMO_STAFF[0]} / {DEMO_STAFF[1]}")
         self.stdout.write(f"demo API token:          {token}")
+        # After every app's demo (the sample orders are paid from it), not after billing's credit.
+        balance = Account.objects.get(namespace=DEMO_API_USER).balance
+        self.stdout.write(f"demo wallet balance:     {balance} (namespace {DEMO_API_USER})")

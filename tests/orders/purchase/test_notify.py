@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -31,8 +32,8 @@ def test_created_notification_is_posted_after_commit(
     settings.NOTIFY_URL = "http://hooks.invalid/tally"
     calls: list[dict[str, Any]] = []
 
-    def fake_post(url: str, *, json: dict[str, Any], timeout: float) -> FakeResponse:
-        calls.append({"url": url, "json": json, "timeout": timeout})
+    def fake_post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> FakeResponse:
+        calls.append({"url": url, "json": json.loads(data), "timeout": timeout})
         return FakeResponse(200)
 
     monkeypatch.setattr(requests, "post", fake_post)
@@ -64,7 +65,7 @@ def test_failing_receiver_is_retried_and_never_undoes_the_charge(
     settings.NOTIFY_URL = "http://hooks.invalid/tally"
     attempts: list[int] = []
 
-    def failing_post(url: str, *, json: dict[str, Any], timeout: float) -> FakeResponse:
+    def failing_post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> FakeResponse:
         attempts.append(1)
         raise requests.ConnectionError("down")
 
@@ -99,11 +100,12 @@ def test_batch_retry_resends_only_what_was_not_delivered(settings, monkeypatch):
     settings.NOTIFY_URL = "http://hooks.invalid/tally"
     delivered: list[str] = []
 
-    def flaky_post(url: str, *, json: dict[str, Any], timeout: float) -> FakeResponse:
-        if json["order"]["order_id"] == "PO3" and "PO3" not in attempts:
+    def flaky_post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> FakeResponse:
+        payload = json.loads(data)
+        if payload["order"]["order_id"] == "PO3" and "PO3" not in attempts:
             attempts.append("PO3")
             raise requests.ConnectionError("down")
-        delivered.append(json["order"]["order_id"])
+        delivered.append(payload["order"]["order_id"])
         return FakeResponse(200)
 
     attempts: list[str] = []

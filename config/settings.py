@@ -222,8 +222,7 @@ PLAN_SYNC_BACKOFF_SECONDS = env.float("PLAN_SYNC_BACKOFF_SECONDS", default=1.0)
 NOTIFY_URL = env.str("NOTIFY_URL", default="")
 # Signs every notification (docs/notifications.md). Required with a NOTIFY_URL when DEBUG is off: a
 # receiver must be able to tell Tally's posts from anyone's.
-_dev_or_test = DEBUG or "pytest" in sys.modules or env.bool("TALLY_TESTING", default=False)
-NOTIFY_SECRET = env.str("NOTIFY_SECRET", default="dev-notify-secret" if _dev_or_test else "")
+NOTIFY_SECRET = env.str("NOTIFY_SECRET", default="dev-notify-secret" if DEBUG or _testing else "")
 if NOTIFY_URL and not NOTIFY_SECRET:
     raise environ.ImproperlyConfigured("NOTIFY_SECRET must be set when NOTIFY_URL is set and DEBUG is off")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)

@@ -57,7 +57,10 @@ def purchase_cancel_preview(*, order_pk: int) -> PurchaseOrder:
     order = _purchase_order(order_pk)
     if order.status not in purchase_quote.RUNNING:
         raise domain_error(
-            ErrorCode.CANCEL_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
+            # The origin's 3318 "not found or not consuming" (issue 23.3), with Tally's 409.
+            ErrorCode.NOT_FOUND,
+            f"order {order.order_id} is {order.status_label}, not consuming",
+            http_status=409,
         )
     return order
 

@@ -474,7 +474,10 @@ def purchase_order_cancel(
         order = order_get_locked(order_pk)
         if order.status not in RUNNING:
             raise domain_error(
-                ErrorCode.CANCEL_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
+                # The origin's 3318 "not found or not consuming" (issue 23.3), with Tally's 409.
+                ErrorCode.NOT_FOUND,
+                f"order {order.order_id} is {order.status_label}, not consuming",
+                http_status=409,
             )
         refund = ZERO
         line = order_line(order)

@@ -107,7 +107,7 @@ def test_cancel_through_the_api_refunds_nothing(user, api):
     assert old.status == S.ENDED and old.end_reason == PurchaseOrderEndReason.CANCELED
     assert balance(old.account) == Decimal("70")
     r = api.put(f"/usageapi/v1/orders/{old.pk}", {"action": "cancel"}, format="json")
-    assert (r.status_code, r.json()["code"]) == (409, 3309)
+    assert (r.status_code, r.json()["code"]) == (409, 3318)  # issue 23.3: the origin's "not consuming"
     r = api.put(f"/usageapi/v1/orders/{old.pk}", {"action": "renew"}, format="json")
     assert (r.status_code, r.json()["code"]) == (409, 3313)
     r = api.put(f"/usageapi/v1/orders/{old.pk}", {"action": "modify", "plan_id": "vol-100g"}, format="json")

@@ -29,6 +29,7 @@ from orders.api.purchase_serializers import (
     OrderCreateSerializer,
     OrderEnvelopeSerializer,
     OrderMoneySerializer,
+    PurchaseOrderListItemSerializer,
     PurchaseOrderSerializer,
 )
 from orders.models.engine import SubscriptionLine
@@ -46,9 +47,11 @@ class UsageApiView(PreviewGuardMixin, APIView):
     error_family = "usageapi"
 
 
-def _visible(request: Request, qs: QuerySet[Any], field: str = "account_id") -> QuerySet[Any]:
+def _visible(
+    request: Request, qs: QuerySet[Any], field: str = "account_id", namespace: str | None = None
+) -> QuerySet[Any]:
     """Limit to the namespace named, or (none named) every account the user may see."""
-    ns = namespace_from_request(request)
+    ns = namespace or namespace_from_request(request)
     if ns:
         return qs.filter(**{field: resolve_account(request.user, ns).pk})
     if request.user.is_staff:
@@ -56,9 +59,10 @@ def _visible(request: Request, qs: QuerySet[Any], field: str = "account_id") -> 
     return qs.filter(**{f"{field}__in": accessible_account_ids(request.user)})
 
 
-def _order_lookup(request: Request, ident: str) -> PurchaseOrder:
+def _order_lookup(request: Request, ident: str, namespace: str | None = None) -> PurchaseOrder:
     """``{id}`` is the int id or the ``order_id`` string; another tenant's order is 404/3318."""
-    qs = _visible(request, PurchaseOrder.objects.select_related("account", "plan", "creator"))
+    orders = PurchaseOrder.objects.select_related("account", "plan", "creator")
+    qs = _visible(request, orders, namespace=namespace)
     q = Q(order_id=ident)
     if ident.isdigit() and len(ident) < 19:
         q |= Q(pk=int(ident))
@@ -95,7 +99,7 @@ class PurchaseOrdersView(UsageApiView):
             OpenApiParameter("resource_name", str, required=False),
             OpenApiParameter("type", str, required=False, description="plan type"),
         ],
-        responses=PurchaseOrderSerializer(many=True),
+        responses=PurchaseOrderListItemSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         account = resolve_account(request.user, namespace_from_request(request))
@@ -130,7 +134,7 @@ class PurchaseOrdersView(UsageApiView):
             qs = qs.filter(plan__plan_type=params["type"])
         paginator = PageSizePagination()
         page = paginator.paginate_queryset(qs.order_by("-start_time", "-id"), request, view=self)
-        return paginator.get_paginated_response(PurchaseOrderSerializer(page, many=True).data)
+        return paginator.get_paginated_response(PurchaseOrderListItemSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="usageapi_orders_create",

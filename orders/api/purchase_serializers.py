@@ -79,6 +79,28 @@ class PurchaseOrderSerializer(serializers.ModelSerializer):
         return data
 
 
+class PurchaseOrderListItemSerializer(PurchaseOrderSerializer):
+    """One element of ``GET /usageapi/v1/orders``: ORDER's fields flat (Tally's clients) and the
+    same object under ``order`` (the origin's shape, seed 001: ``data.results[0].order.id``)."""
+
+    order = serializers.SerializerMethodField(
+        help_text="the same ORDER as the flat fields beside it (the origin's list shape)"
+    )
+
+    class Meta(PurchaseOrderSerializer.Meta):
+        fields = [*PurchaseOrderSerializer.Meta.fields, "order"]
+        read_only_fields = fields
+
+    @extend_schema_field(PurchaseOrderSerializer)
+    def get_order(self, obj: PurchaseOrder) -> None:
+        return None  # filled in by to_representation from the flat fields (computed once)
+
+    def to_representation(self, instance: PurchaseOrder) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["order"] = {k: v for k, v in data.items() if k != "order"}
+        return data
+
+
 class OrderCreateSerializer(serializers.Serializer):
     """Documentation of the create body (validated by the service, all errors at once)."""
 
@@ -148,6 +170,12 @@ class UsageRecordSerializer(serializers.Serializer):
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
     money = Money2Field(source="amount")
+    project = serializers.CharField(
+        source="account.namespace", help_text="alias of `namespace` (the origin's field name)"
+    )
+    deadline = serializers.DateTimeField(
+        source="period_end", help_text="alias of `period_end` (the origin's field name)"
+    )
 
     def get_plan_id(self, obj: Any) -> str:
         return obj.plan.plan_id if obj.plan_id else ""

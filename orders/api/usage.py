@@ -33,6 +33,23 @@ from usage.selectors import (
 )
 
 TIME_PAIRS = (("starttime", "endtime"), ("from", "to"))
+USER_PARAM = OpenApiParameter(
+    "user", str, required=False, description="alias of `namespace` (the origin's name, seed 000)"
+)
+ORDER_PARAM = OpenApiParameter(
+    "order",
+    str,
+    required=False,
+    description="order id (int) or order_id; answers for that order's namespace (the origin: order wins)",
+)
+
+
+def origin_namespace(request: Request, errors: dict[str, list[str]]) -> str | None:
+    """``namespace``, or the origin's ``user`` for it (seed 000); both naming different ones: 3307."""
+    ns, user = request.query_params.get("namespace"), request.query_params.get("user")
+    if ns and user and ns != user:
+        errors["user"] = ["is an alias of namespace: give one of them, or the same value"]
+    return ns or user or None
 
 
 class UsagesView(UsageApiView):
@@ -41,7 +58,8 @@ class UsagesView(UsageApiView):
         summary="Consumption history, newest first (by `time`), paged in the database",
         parameters=[
             NS_PARAM,
-            OpenApiParameter("order", str, required=False, description="order id (int) or order_id"),
+            USER_PARAM,
+            ORDER_PARAM,
             OpenApiParameter("region", str, required=False),
             OpenApiParameter(
                 "starttime",
@@ -58,15 +76,18 @@ class UsagesView(UsageApiView):
     def get(self, request: Request) -> Response:
         errors: dict[str, list[str]] = {}
         start, end = time_range(request.query_params, errors, TIME_PAIRS)
+        ns = origin_namespace(request, errors)
         if errors:
             raise_invalid(errors)
-        account = resolve_account(request.user, namespace_from_request(request))
         refs = None
         ident = request.query_params.get("order")
         if ident:
-            refs = [_order_lookup(request, ident).order_id]
+            order = _order_lookup(request, ident, namespace=ns)
+            account_id, refs = order.account_id, [order.order_id]
+        else:
+            account_id = resolve_account(request.user, ns).pk
         qs = usage_records(
-            account_ids=[account.pk],
+            account_ids=[account_id],
             order_refs=refs,
             region=request.query_params.get("region"),
             start=start,
@@ -84,7 +105,8 @@ class SpeedView(UsageApiView):
         "subscription (purchase orders and package instances) at the price charged for its period",
         parameters=[
             NS_PARAM,
-            OpenApiParameter("order", str, required=False, description="order id (int) or order_id"),
+            USER_PARAM,
+            ORDER_PARAM,
             OpenApiParameter("time", OpenApiTypes.DATETIME, required=False, description="default now"),
         ],
         responses=SpeedSerializer,
@@ -92,16 +114,17 @@ class SpeedView(UsageApiView):
     def get(self, request: Request) -> Response:
         errors: dict[str, list[str]] = {}
         at = parse_time(request.query_params.get("time"), "time", errors)
+        ns = origin_namespace(request, errors)
         if errors:
             raise_invalid(errors)
         at = at or timezone.now()
         ident = request.query_params.get("order")
         if ident:
-            order = _order_lookup(request, ident)
+            order = _order_lookup(request, ident, namespace=ns)
             subs = [order.subscription_id] if order.subscription_id else []
             speed = account_speed(at=at, account_ids=[order.account_id], subscription_ids=subs)
         else:
-            account = resolve_account(request.user, namespace_from_request(request))
+            account = resolve_account(request.user, ns)
             speed = account_speed(at=at, account_ids=[account.pk])
         return Response(
             {

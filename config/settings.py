@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.api.middleware.RequestIdMiddleware",
+    "config.api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,6 +173,15 @@ SPECTACULAR_SETTINGS = {
         "config.api.schema.wrap_responses_in_envelope",
     ],
 }
+
+# --- Request size (issue 14) -------------------------------------------------------------------
+# One limit for every API body (413 in the envelope), larger where a batch needs it: 1000 meter
+# events of at most ~450 bytes each (ids of 100 characters, escaped) fit in 1 MiB.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
+API_BODY_LIMITS = {
+    "/api/v1/meter-events": env.int("API_METER_EVENTS_MAX_BODY_BYTES", default=1024 * 1024),
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = max([API_MAX_BODY_BYTES, *API_BODY_LIMITS.values()])
 
 # --- Celery ------------------------------------------------------------------------------------
 _broker_dir = VAR_DIR / "broker"

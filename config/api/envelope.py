@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.renderers import JSONRenderer
@@ -66,7 +67,10 @@ class EnvelopeJSONRenderer(JSONRenderer):
             if response.status_code == 204:
                 response.status_code = 200
             data = envelope(ErrorCode.OK, "OK", data)
-        return super().render(data, accepted_media_type, renderer_context)
+        try:
+            return super().render(data, accepted_media_type, renderer_context)
+        except UnicodeEncodeError:  # a lone surrogate that slipped past input checks: escape it
+            return json.dumps(data, cls=self.encoder_class, ensure_ascii=True).encode("ascii")
 
 
 def error_response(code: int, msg: str, status: int, data: Any = None, headers: Any = None) -> Response:
@@ -88,6 +92,8 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         return error_response(ErrorCode.NOT_FOUND, "not found", 404)
     if isinstance(exc, DjangoPermissionDenied):
         return error_response(ErrorCode.PERMISSION_DENIED, "permission denied", 403)
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(ErrorCode.PAYLOAD_TOO_LARGE, "request body too large", 413)
     if isinstance(exc, drf_exceptions.ParseError):
         return error_response(ErrorCode.PARSE_JSON, f"parse json: {exc.detail}", 400)
     if isinstance(exc, drf_exceptions.ValidationError):
@@ -108,8 +114,10 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         wait = getattr(exc, "wait", None)
         headers = {"Retry-After": str(int(wait))} if wait else None
         return error_response(ErrorCode.THROTTLED, str(exc.detail), 429, headers=headers)
-    if isinstance(exc, drf_exceptions.UnsupportedMediaType | drf_exceptions.NotAcceptable):
-        return error_response(ErrorCode.INVALID_PARAMETERS, str(exc.detail), exc.status_code)
+    if isinstance(exc, drf_exceptions.NotAcceptable):
+        return error_response(ErrorCode.NOT_ACCEPTABLE, f"not acceptable: {exc.detail}", 406)
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return error_response(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(exc.detail), 415)
     if isinstance(exc, drf_exceptions.APIException):
         return error_response(ErrorCode.UNKNOWN, str(exc.detail), exc.status_code)
     # Anything else is a bug: log it with the traceback, answer a clean 500.

@@ -1,5 +1,9 @@
 """The one catalogue of API error codes (API.md "Error-code families").
 
+3300-3319 are the origin's (datafoundry_serviceusage ``api/error.go``) and keep the origin's
+meanings (``ORIGIN_MEANINGS``): a wrong method is 3303 as there; 3301, 3304, 3317 and 3319 are
+reserved for what the origin meant and Tally never answers them. Tally's own codes start at 3320.
+
 33xx purchase orders and usage (the origin's codes), 1901xx-1905xx billing (the origin's), 1906xx
 billing documents (statements, credit notes), 34xx
 package orders, 35xx vehicle orders, 36xx plans, 3320 idempotency conflict. The OpenAPI schema
@@ -16,8 +20,10 @@ class ErrorCode(IntEnum):
     # --- 33xx: purchase orders, usage, and the shared conventions --------------------------------
     UNKNOWN = 3300
     PARSE_JSON = 3302
+    JSON_BUILDING = 3301  # the origin's; Tally never answers it
     UNSUPPORTED_URL = 3303
-    METHOD_NOT_ALLOWED = 3304
+    METHOD_NOT_ALLOWED = 3303  # the origin answers a wrong method with 3303 too (HTTP 405 here)
+    DB_NOT_INITED = 3304  # the origin's; Tally never answers it
     AUTH_FAILED = 3305
     PERMISSION_DENIED = 3306
     INVALID_PARAMETERS = 3307
@@ -30,11 +36,17 @@ class ErrorCode(IntEnum):
     CONSUMINGS = 3314
     GET_PLAN = 3315
     INSUFFICIENT_BALANCE = 3316
-    THROTTLED = 3317
+    CHARGED_BUT_NOT_CREATED = 3317  # the origin's; Tally never answers it
     NOT_FOUND = 3318
-    SERVICE_UNAVAILABLE = 3319
+    FAILED_TO_CREATE_RESOURCE = 3319  # the origin's; Tally never answers it
     IDEMPOTENCY_CONFLICT = 3320
     IDEMPOTENCY_IN_PROGRESS = 3321
+    # --- Tally's own transport-level codes (never used by the origin) ----------------------------
+    THROTTLED = 3322
+    SERVICE_UNAVAILABLE = 3323
+    NOT_ACCEPTABLE = 3324
+    PAYLOAD_TOO_LARGE = 3325
+    UNSUPPORTED_MEDIA_TYPE = 3326
     # --- 1901xx-1905xx: billing (seed 003) -------------------------------------------------------
     BILLING_INVALID_PARAMETERS = 190101
     BILLING_INSUFFICIENT_BALANCE = 190102
@@ -86,8 +98,9 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.OK: "success",
     ErrorCode.UNKNOWN: "unknown error",
     ErrorCode.PARSE_JSON: "the request body is not valid JSON",
-    ErrorCode.UNSUPPORTED_URL: "no such URL",
-    ErrorCode.METHOD_NOT_ALLOWED: "method not allowed on this URL",
+    ErrorCode.JSON_BUILDING: "reserved (origin: json building error); not answered by Tally",
+    ErrorCode.UNSUPPORTED_URL: "no such URL, or a method the URL does not allow (HTTP 404 / 405)",
+    ErrorCode.DB_NOT_INITED: "reserved (origin: db is not inited); not answered by Tally",
     ErrorCode.AUTH_FAILED: "no or bad credentials",
     ErrorCode.PERMISSION_DENIED: "permission denied (or namespace not yours)",
     ErrorCode.INVALID_PARAMETERS: "invalid parameters; data.errors names every bad field",
@@ -100,11 +113,20 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.CONSUMINGS: "consumption history could not be read",
     ErrorCode.GET_PLAN: "the plan could not be read (unknown, retired or wrong region)",
     ErrorCode.INSUFFICIENT_BALANCE: "insufficient balance",
-    ErrorCode.THROTTLED: "too many requests",
+    ErrorCode.CHARGED_BUT_NOT_CREATED: (
+        "reserved (origin: charged but failed to create the resource); not answered by Tally"
+    ),
     ErrorCode.NOT_FOUND: "not found",
-    ErrorCode.SERVICE_UNAVAILABLE: "a dependency is unavailable",
+    ErrorCode.FAILED_TO_CREATE_RESOURCE: (
+        "reserved (origin: failed to create the resource); not answered by Tally"
+    ),
     ErrorCode.IDEMPOTENCY_CONFLICT: "Idempotency-Key reused with a different request",
     ErrorCode.IDEMPOTENCY_IN_PROGRESS: "a request with this Idempotency-Key is still running",
+    ErrorCode.THROTTLED: "too many requests (HTTP 429, see Retry-After)",
+    ErrorCode.SERVICE_UNAVAILABLE: "a dependency (database, broker) is unavailable (HTTP 503)",
+    ErrorCode.NOT_ACCEPTABLE: "no acceptable response type: ask for application/json (HTTP 406)",
+    ErrorCode.PAYLOAD_TOO_LARGE: "request body too large (HTTP 413)",
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "request Content-Type not supported: send application/json (HTTP 415)",
     ErrorCode.BILLING_INVALID_PARAMETERS: "invalid billing parameters",
     ErrorCode.BILLING_INSUFFICIENT_BALANCE: "insufficient balance",
     ErrorCode.BILLING_ACCOUNT_NOT_FOUND: "account not found",
@@ -146,4 +168,31 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.PLAN_SYNC_FAILED: "plan service unavailable or answered garbage",
     ErrorCode.PLAN_RETIRED: "plan is retired",
     ErrorCode.PRICE_VERSION_USED: "price version already used by a charge",
+}
+
+
+# The origin's own table (datafoundry_serviceusage ``api/error.go``, "DON'T CHANGE"): every code
+# Tally shares with it, and what it means there. docs/api.md and the schema print it beside ours.
+ORIGIN_MEANINGS: dict[int, str] = {
+    0: "OK",
+    3300: "unknown error",
+    3301: "json building error",
+    3302: "parse json failed",
+    3303: "unsupported url (also a wrong method)",
+    3304: "db is not inited",
+    3305: "auth failed",
+    3306: "permission denied",
+    3307: "invalid parameters",
+    3308: "failed to create order",
+    3309: "failed to delete order",
+    3310: "failed to modify order",
+    3311: "failed to retrieve order",
+    3312: "failed to query orders",
+    3313: "failed to renew order",
+    3314: "failed to consuming history",
+    3315: "failed to get plan",
+    3316: "insufficient balance",
+    3317: "charged but failed to create resource",
+    3318: "not found",
+    3319: "failed to create resource",
 }

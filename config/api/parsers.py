@@ -1,4 +1,13 @@
-"""JSON parsing that never creates a float: numbers with a fraction become ``Decimal``."""
+"""JSON parsing that never creates a float and refuses what would hurt later (issue 14).
+
+- Numbers with a fraction become ``Decimal``; ``NaN``/``Infinity`` are refused.
+- Nesting deeper than ``MAX_JSON_DEPTH`` is a parse error (3302), and so is a ``RecursionError``
+  of the decoder itself (``[`` x 2000).
+- A key repeated in one object is a parse error (3302): "last one wins" once turned
+  ``{"action": "renew", "action": "cancel"}`` into a cancel.
+- A lone surrogate (``"\\ud800"``) in any key or string is invalid input (3307) naming the field:
+  it cannot be stored in utf8mb4 nor rendered back as UTF-8.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
+
+MAX_JSON_DEPTH = 32
 
 
 class DecimalJSONParser(JSONParser):
@@ -16,11 +27,75 @@ class DecimalJSONParser(JSONParser):
         encoding = parser_context.get("encoding", "utf-8")
         try:
             raw = stream.read().decode(encoding) if stream is not None else ""
-            if not raw.strip():
-                return {}
-            return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        return parse_json_text(raw)
+
+
+def parse_json_text(raw: str) -> Any:
+    """The body as Python data, or ``ParseError`` (3302) / ``ValidationError`` (3307)."""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(
+            raw, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
+    except RecursionError as exc:
+        raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:
+        raise ParseError(f"JSON parse error - {exc}") from exc
+    check_json_value(data)
+    return data
+
+
+def check_json_value(data: Any) -> None:
+    """Depth limit and lone surrogates, walked iteratively (no recursion on hostile input)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    bad: dict[str, list[str]] = {}
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > MAX_JSON_DEPTH:
+                raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if _has_surrogate(key):
+                    bad.setdefault(_printable(path) or "non_field_errors", []).append(
+                        "a key contains a lone surrogate (not valid Unicode)"
+                    )
+                    continue
+                stack.append((item, child, depth + 1))
+        elif isinstance(value, list):
+            if depth > MAX_JSON_DEPTH:
+                raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str) and _has_surrogate(value):
+            bad.setdefault(path or "non_field_errors", []).append(
+                "contains a lone surrogate (not valid Unicode)"
+            )
+    if bad:
+        raise ValidationError(bad)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _printable(path: str) -> str:
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {_printable(key)!r} in one object")
+        out[key] = value
+    return out
 
 
 def _reject_constant(name: str) -> Any:

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.api.errors import ERROR_DESCRIPTIONS
+from config.api.errors import ERROR_DESCRIPTIONS, ORIGIN_MEANINGS
 
 
 def add_error_catalogue(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     result.setdefault("info", {})["x-error-codes"] = {
         str(int(code)): description for code, description in ERROR_DESCRIPTIONS.items()
     }
-    table = "\n".join(f"| {int(c)} | {c.name} | {d} |" for c, d in ERROR_DESCRIPTIONS.items())
+    result["info"]["x-origin-error-codes"] = {str(code): m for code, m in ORIGIN_MEANINGS.items()}
+    table = "\n".join(
+        f"| {int(c)} | {c.name} | {d} | {ORIGIN_MEANINGS.get(int(c), '')} |"
+        for c, d in ERROR_DESCRIPTIONS.items()
+    )
     result["info"]["description"] = (
-        result["info"].get("description", "") + "\n\n| code | name | meaning |\n|---|---|---|\n" + table
+        result["info"].get("description", "")
+        + "\n\n| code | name | meaning in Tally | the origin's meaning (same code) |\n|---|---|---|---|\n"
+        + table
     )
     return result
 

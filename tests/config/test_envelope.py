@@ -34,7 +34,7 @@ def test_unknown_url_is_an_envelope_404(api):
 def test_wrong_method_is_405_envelope(api):
     r = api.delete("/api/v1/me")
     assert r.status_code == 405
-    assert r.json()["code"] == 3304
+    assert r.json()["code"] == 3303
 
 
 def test_validation_errors_name_every_bad_field(api):

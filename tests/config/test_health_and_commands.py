@@ -24,7 +24,7 @@ def test_healthz_503_when_broker_is_down(client, settings):
     r = client.get("/healthz")
     assert r.status_code == 503
     body = r.json()
-    assert body["code"] == 3319
+    assert body["code"] == 3323
     assert body["data"]["broker"]["ok"] is False
     assert body["data"]["database"]["ok"] is True
 

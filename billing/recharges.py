@@ -25,6 +25,7 @@ from billing.errors import (
 from billing.models import Account, RechargeEvent, RechargeOrder, RechargeStatus
 from billing.payments import get_provider
 from billing.services import SETTLE_ARREARS_TASK, account_credit
+from config.api.fields import parse_money
 from config.db import retry_on_deadlock
 from config.exceptions import DomainError
 from config.money import to_money
@@ -50,21 +51,10 @@ def new_public_id() -> str:
 
 
 def validate_recharge_amount(amount: Any) -> Decimal:
-    if isinstance(amount, float) or isinstance(amount, bool):
-        raise BillingInvalidInput(
-            "amount must be a decimal string", errors={"amount": ["must be a decimal string"]}
-        )
     try:
-        value = Decimal(str(amount).strip())
-    except ArithmeticError as exc:
-        raise BillingInvalidInput("amount is not a number", errors={"amount": ["not a number"]}) from exc
-    if not value.is_finite():
-        raise BillingInvalidInput("amount is not a number", errors={"amount": ["not a number"]})
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -4:
-        raise BillingInvalidInput(
-            "amount has more than 4 decimals", errors={"amount": ["at most 4 decimals"]}
-        )
+        value = parse_money(amount)
+    except ValueError as exc:
+        raise BillingInvalidInput(f"amount {exc}", errors={"amount": [str(exc)]}) from exc
     if value <= 0:
         raise BillingInvalidInput("amount must be > 0", errors={"amount": ["must be > 0"]})
     if value > MAX_RECHARGE:

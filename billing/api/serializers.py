@@ -9,10 +9,10 @@ from rest_framework import serializers
 from billing.errors import BillingInvalidInput
 from billing.models import RechargeOrder
 from billing.recharges import validate_recharge_amount
-from config.api.fields import MoneyField
+from config.api.fields import UNSIGNED_MONEY_PATTERN, CountField, MoneyField
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d{1,4})?$", "example": "100.00"})
+@extend_schema_field({"type": "string", "pattern": UNSIGNED_MONEY_PATTERN, "example": "100.00"})
 class RechargeAmountField(serializers.Field):
     """A positive amount with at most 4 decimals, given as a string or a JSON number (never a float)."""
 
@@ -105,7 +105,7 @@ class RecordPageSerializer(serializers.Serializer):
 class QuotaRequestSerializer(serializers.Serializer):
     namespace = serializers.CharField(max_length=50)
     service = serializers.CharField(max_length=50)
-    count = serializers.IntegerField(min_value=1, max_value=1_000_000_000)
+    count = CountField(min_value=1, max_value=1_000_000_000)
 
 
 class DeductRequestSerializer(QuotaRequestSerializer):
@@ -137,7 +137,7 @@ class DeductResultSerializer(serializers.Serializer):
 class CallbackSerializer(serializers.Serializer):
     recharge_order_id = serializers.CharField(max_length=32)
     payment_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    amount = MoneyField()
     status = serializers.ChoiceField(choices=["SUCCESS", "FAILED"])
 
     def to_internal_value(self, data: Any) -> Any:

@@ -21,6 +21,20 @@ from rest_framework.parsers import JSONParser
 MAX_JSON_DEPTH = 32
 
 
+class JsonNumber(Decimal):
+    """A JSON number with a fraction or exponent, as a ``Decimal`` that remembers its text, so a
+    money field can refuse ``1.5e0`` although its value is ``1.5``."""
+
+    __slots__ = ("text",)
+    text: str
+
+
+def _parse_number(text: str) -> JsonNumber:
+    number = JsonNumber(text)
+    number.text = text
+    return number
+
+
 class DecimalJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         parser_context = parser_context or {}
@@ -38,7 +52,7 @@ def parse_json_text(raw: str) -> Any:
         return {}
     try:
         data = json.loads(
-            raw, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            raw, parse_float=_parse_number, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
         )
     except RecursionError as exc:
         raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels") from exc

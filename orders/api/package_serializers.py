@@ -83,7 +83,7 @@ class MeterEventInSerializer(serializers.Serializer):
         max_length=100, help_text="prod_inst_id_ext or a purchase order's order_id"
     )
     component_id = serializers.CharField(max_length=50, required=False)
-    quantity = serializers.DecimalField(max_digits=20, decimal_places=4)
+    quantity = MoneyField(help_text="a decimal of the money form: at most 4 places, no sign")
     timestamp = serializers.DateTimeField()
 
 

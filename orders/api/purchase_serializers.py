@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api.fields import CountField
 from config.api.fields import Money2Field as _Money2Field
 from orders.models.engine import SubscriptionLine
 from orders.models.purchase import PurchaseOrder, PurchaseOrderStatus
@@ -107,7 +108,7 @@ class OrderCreateSerializer(serializers.Serializer):
     namespace = serializers.CharField(required=False)
     region = serializers.CharField(required=False, help_text="may also come as a query parameter")
     plan_id = serializers.CharField()
-    quantities = serializers.IntegerField(required=False, min_value=1, default=1)
+    quantities = CountField(required=False, min_value=1, default=1)
     parameters = serializers.DictField(required=False, help_text="{resource_name?: str, ...}")
 
 

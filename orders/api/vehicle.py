@@ -79,11 +79,10 @@ def _int_param(
 ) -> int | None:
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:  # int() takes " 1", "1_0", "１"
         errors[name] = ["must be a whole number"]
         return None
+    value = int(raw)
     if value < low or (high is not None and value > high):
         errors[name] = [f"must be between {low} and {high}" if high is not None else f"must be >= {low}"]
         return None

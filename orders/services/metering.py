@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from config.api.fields import parse_money
 from orders.models.engine import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
 from orders.models.package import ProductInstance
 from orders.services.engine import period_of
@@ -60,14 +61,14 @@ def _parse(index: int, raw: Any) -> tuple[dict[str, Any] | None, str]:
     if not isinstance(component_id, str) or len(component_id) > 50:
         return None, "component_id: a string of at most 50 characters"
     quantity = raw.get("quantity")
-    if isinstance(quantity, bool) or isinstance(quantity, float) or quantity is None:
+    if quantity is None:
         return None, "quantity: required, a decimal number (string or number without float rounding)"
     try:
-        qty = Decimal(str(quantity))
-    except (InvalidOperation, ValueError):
-        return None, "quantity: not a number"
-    if not qty.is_finite() or qty < 0 or qty > MAX_QUANTITY or qty != qty.quantize(Decimal("0.0001")):
-        return None, "quantity: must be >= 0 with at most 4 decimal places"
+        qty = parse_money(quantity)
+    except ValueError as exc:
+        return None, f"quantity: {exc}"
+    if qty > MAX_QUANTITY:
+        return None, f"quantity: must be <= {MAX_QUANTITY:f}"
     ts_raw = raw.get("timestamp")
     try:
         ts: datetime | None = parse_datetime(ts_raw) if isinstance(ts_raw, str) else None

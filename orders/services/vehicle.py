@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -25,11 +25,12 @@ from django.utils.dateparse import parse_datetime
 from billing.models import Account
 from billing.services import account_charge, account_refund
 from config.api.errors import ErrorCode
+from config.api.fields import parse_money
 from config.api.validation import invalid_message
 from config.clock import add_cycles, local, local_tz
 from config.db import retry_on_deadlock
 from config.exceptions import InvalidInput, InvalidTransition, NotFound
-from config.money import MONEY_PLACES, floor_cents, to_money
+from config.money import floor_cents, to_money
 from orders.models.vehicle import (
     VehicleOrder,
     VehicleOrderEvent,
@@ -439,25 +440,11 @@ def _money(value: Any, field: str, errors: _Errors) -> Decimal | None:
     if value is None or value == "":
         errors.add(field, "required")
         return None
-    if isinstance(value, bool | float) or not isinstance(value, int | str | Decimal):
-        errors.add(field, "must be a decimal number (a string or a JSON number)")
-        return None
     try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        errors.add(field, "must be a decimal number")
+        return parse_money(value)
+    except ValueError as exc:
+        errors.add(field, str(exc))
         return None
-    if not amount.is_finite():
-        errors.add(field, "must be a decimal number")
-        return None
-    if amount < 0:
-        errors.add(field, "must be >= 0")
-        return None
-    # Magnitude first: quantizing 1e400 to 4 places would overflow the decimal context.
-    if amount >= Decimal(10) ** 16 or amount != amount.quantize(MONEY_PLACES):
-        errors.add(field, "at most 16 digits before and 4 after the decimal point")
-        return None
-    return amount.quantize(MONEY_PLACES)
 
 
 def _ratio(value: Any, field: str, errors: _Errors) -> Decimal | None:

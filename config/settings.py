@@ -46,6 +46,8 @@ def _required_secret(name: str, *, debug_default: str, test_default: str) -> str
 SECRET_KEY = _required_secret(
     "SECRET_KEY", debug_default="insecure-development-key-only-for-debug", test_default="test-only-secret-key"
 )
+TESTING = _testing
+CELERY_BROKER_URL_ENV = env.str("CELERY_BROKER_URL", default="filesystem://")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "drf_spectacular_sidecar",
+    "axes",
     "plans",
     "billing",
     "usage",
@@ -80,7 +83,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.api.middleware.ApiErrorEnvelopeMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Admin login lockout (django-axes, issue 14.3) ----------------------------------------------
+# AxesStandaloneBackend first refuses a locked-out login; ModelBackend authenticates.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Locked per (username, IP) pair: an attacker elsewhere cannot lock a real user out of their office.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_IPWARE_PROXY_COUNT = env.int("THROTTLE_NUM_PROXIES", default=0) or None
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -136,7 +156,7 @@ STATICFILES_DIRS: list[Path] = []
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.api.throttling.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -151,6 +171,41 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.envelope.envelope_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": (
+        ["config.api.throttling.TallyThrottle"] if env.bool("THROTTLE_ENABLED", default=True) else []
+    ),
+    # Proxies in front whose X-Forwarded-For is trusted for the client IP (0: REMOTE_ADDR).
+    "NUM_PROXIES": env.int("THROTTLE_NUM_PROXIES") if env.str("THROTTLE_NUM_PROXIES", default="") else None,
+}
+
+# --- Cache and throttling (issue 14.3) ---------------------------------------------------------
+# A cache every worker shares: CACHE_URL if given, else the Redis broker, else local memory (the
+# embedded single-machine default, where each process counts on its own).
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif CELERY_BROKER_URL_ENV.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CELERY_BROKER_URL_ENV,
+            "KEY_PREFIX": "tally",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+TALLY_THROTTLE_CACHE = "default"
+TALLY_THROTTLE_KEY_PREFIX = env.str("THROTTLE_KEY_PREFIX", default="v1")
+# Rates as "N/s|min|hour|day". The test suite runs with rates no test reaches (tests/config/
+# test_throttling.py sets its own); a deployment gets the production defaults.
+_THROTTLE_DEFAULTS = (
+    {"user": "1000000/min", "anon": "1000000/min", "internal": "1000000/min"}
+    if TESTING
+    else {"user": "1200/min", "anon": "120/min", "internal": "120000/min"}
+)
+TALLY_THROTTLE_RATES = {
+    "user": env.str("THROTTLE_RATE_USER", default=_THROTTLE_DEFAULTS["user"]),
+    "anon": env.str("THROTTLE_RATE_ANON", default=_THROTTLE_DEFAULTS["anon"]),
+    "internal": env.str("THROTTLE_RATE_INTERNAL", default=_THROTTLE_DEFAULTS["internal"]),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -167,6 +222,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # API clients authenticate with a token; the session (browsable API, admin) is not an API
+    # contract, and two alternative schemes confuse clients and schemathesis' auth check alike.
+    "AUTHENTICATION_WHITELIST": ["config.api.throttling.ThrottledTokenAuthentication"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_catalogue",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from config.api.errors import ErrorCode
+from config.api.throttling import count_anonymous_refusal
 from config.api.validation import flatten_errors, invalid_message
 from config.exceptions import DomainError
 
@@ -100,6 +102,10 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         errors = flatten_errors(exc.detail)
         code = getattr(view, "validation_error_code", ErrorCode.INVALID_PARAMETERS)
         return error_response(code, invalid_message(errors), 400, {"errors": errors})
+    if isinstance(exc, drf_exceptions.NotAuthenticated):
+        wait = count_anonymous_refusal(context.get("request"))
+        if wait is not None:
+            exc = drf_exceptions.Throttled(wait=wait)
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         return error_response(
             ErrorCode.AUTH_FAILED, f"auth failed: {exc.detail}", 401, headers={"WWW-Authenticate": "Token"}
@@ -112,7 +118,7 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         return error_response(ErrorCode.METHOD_NOT_ALLOWED, str(exc.detail), 405)
     if isinstance(exc, drf_exceptions.Throttled):
         wait = getattr(exc, "wait", None)
-        headers = {"Retry-After": str(int(wait))} if wait else None
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if wait else None
         return error_response(ErrorCode.THROTTLED, str(exc.detail), 429, headers=headers)
     if isinstance(exc, drf_exceptions.NotAcceptable):
         return error_response(ErrorCode.NOT_ACCEPTABLE, f"not acceptable: {exc.detail}", 406)

@@ -3,6 +3,7 @@
 - Numbers with a fraction become ``Decimal``; ``NaN``/``Infinity`` are refused.
 - Nesting deeper than ``MAX_JSON_DEPTH`` is a parse error (3302), and so is a ``RecursionError``
   of the decoder itself (``[`` x 2000).
+- The body is one JSON object (``null``, ``12`` or ``[...]`` are invalid input, 3307).
 - A key repeated in one object is a parse error (3302): "last one wins" once turned
   ``{"action": "renew", "action": "cancel"}`` into a cancel.
 - A lone surrogate (``"\\ud800"``) in any key or string is invalid input (3307) naming the field:
@@ -15,7 +16,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import ParseError, UnsupportedMediaType, ValidationError
 from rest_framework.parsers import JSONParser
 
 MAX_JSON_DEPTH = 32
@@ -59,6 +61,11 @@ def parse_json_text(raw: str) -> Any:
     except ValueError as exc:
         raise ParseError(f"JSON parse error - {exc}") from exc
     check_json_value(data)
+    if not isinstance(data, dict):
+        # Every endpoint takes an object; views that read ``request.data`` as a dict would
+        # otherwise treat ``null`` or ``[1, 2]`` as "no body" and go on (a cancel, say).
+        kind = "null" if data is None else type(data).__name__
+        raise ValidationError({"non_field_errors": [f"the body must be a JSON object, not {kind}"]})
     return data
 
 
@@ -114,3 +121,33 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
+
+
+class OriginJSONParser(DecimalJSONParser):
+    """``/usageapi/v1`` (issue 23.4): clients of the origin send JSON with ``curl -d`` (so
+    ``application/x-www-form-urlencoded``) or with no Content-Type; read the body as JSON whatever
+    the type says, except multipart, and only for token-authenticated requests: a session
+    (browser) request keeps JSON-only parsing, so a cross-site form post cannot pass for JSON
+    (CSRF is checked for sessions anyway)."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        request = (parser_context or {}).get("request")
+        authenticator = getattr(request, "successful_authenticator", None)
+        if (media_type or "").lower().startswith("multipart/") or not isinstance(
+            authenticator, TokenAuthentication
+        ):
+            raise UnsupportedMediaType(media_type or "")
+        return super().parse(stream, media_type, parser_context)
+
+
+class OriginBodyMixin:
+    """Adds ``OriginJSONParser`` after the JSON parser at run time (not in the schema, which keeps
+    documenting ``application/json``: ``swagger_fake_view`` is set while it is generated)."""
+
+    def get_parsers(self) -> list[Any]:
+        parsers = list(super().get_parsers())  # type: ignore[misc]
+        if getattr(self, "swagger_fake_view", False):
+            return parsers
+        return [*parsers, OriginJSONParser()]

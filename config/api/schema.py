@@ -24,6 +24,39 @@ def add_error_catalogue(result: dict[str, Any], generator: Any, request: Any, pu
     return result
 
 
+# Every API operation can answer these (the envelope middleware and handler make them): documented
+# on each so that clients and schemathesis (``--checks all``) know them.
+STANDARD_ERRORS = {
+    "400": "invalid parameters (3307 or the family's code) or unparsable JSON (3302)",
+    "401": "no or bad credentials (3305)",
+    "403": "permission denied (3306)",
+    "404": "not found (3318 or the family's code)",
+    "405": "method not allowed (3303)",
+    "406": "not acceptable (3324)",
+    "409": "conflict: state, Idempotency-Key (3320/3321) or the family's code",
+    "413": "request body too large (3325)",
+    "415": "unsupported media type (3326)",
+    "429": "too many requests (3322), see Retry-After",
+}
+
+
+def _lists_are_pages(operation: dict[str, Any], components: dict[str, Any]) -> None:
+    """A list answers ``{total, results}`` (API.md "Lists"), not a bare array: say so."""
+    for status, response in operation["responses"].items():
+        if not str(status).startswith("2"):
+            continue
+        media = response.get("content", {}).get("application/json")
+        if not media:
+            continue
+        schema = media.get("schema", {})
+        if schema.get("type") == "array":
+            media["schema"] = {
+                "type": "object",
+                "required": ["total", "results"],
+                "properties": {"total": {"type": "integer"}, "results": schema},
+            }
+
+
 ENVELOPE_NAME = "Envelope"
 ERROR_ENVELOPE_NAME = "ErrorEnvelope"
 
@@ -69,9 +102,13 @@ def wrap_responses_in_envelope(
     for path, operations in result.get("paths", {}).items():
         if not path.startswith(("/usageapi/", "/api/v1", "/internal/")):
             continue
-        for operation in operations.values():
+        for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            if method == "get":
+                _lists_are_pages(operation, components)
+            for status, description in STANDARD_ERRORS.items():
+                operation["responses"].setdefault(status, {"description": description})
             for status, response in operation["responses"].items():
                 content = response.get("content", {})
                 media = content.get("application/json")

@@ -18,6 +18,7 @@ from billing.idempotency import idempotent
 from billing.tenancy import accessible_account_ids, namespace_from_request, resolve_account
 from config.api.errors import ErrorCode
 from config.api.pagination import PageSizePagination
+from config.api.parsers import OriginBodyMixin
 from config.api.validation import raise_invalid
 from config.exceptions import domain_error
 from config.money import ZERO, money2
@@ -43,7 +44,7 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
 )
 
 
-class UsageApiView(PreviewGuardMixin, APIView):
+class UsageApiView(OriginBodyMixin, PreviewGuardMixin, APIView):
     error_family = "usageapi"
 
 

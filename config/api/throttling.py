@@ -65,7 +65,7 @@ def _incr(cache: Any, key: str, timeout: int) -> int:
     for the window's first request): Django's ``cache.incr`` costs two (``EXISTS`` + ``INCR``)."""
     if isinstance(cache, RedisCache):
         full_key = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(full_key, write=True)
+        client = cache._cache.get_client(full_key, write=True)  # type: ignore[attr-defined]
         count = int(client.incr(full_key))
         if count == 1:
             client.expire(full_key, timeout)

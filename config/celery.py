@@ -10,13 +10,26 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init
+from celery.signals import beat_init, before_task_publish, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("tally")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _connect_request_ids() -> None:
+    """The request id of the HTTP request that sent a task is on the task's log lines
+    (config/logs.py)."""
+    from config.logs import add_request_id_header, enter_task_context, leave_task_context
+
+    before_task_publish.connect(add_request_id_header, weak=False)
+    task_prerun.connect(enter_task_context, weak=False)
+    task_postrun.connect(leave_task_context, weak=False)
+
+
+_connect_request_ids()
 
 
 @beat_init.connect

@@ -14,6 +14,7 @@ from pathlib import Path
 import environ
 
 from config.dotenv import env_file_path
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # ``make run``'s ``.env`` (config/dotenv.py): read unless the test suite is running; the
@@ -308,21 +309,8 @@ STATEMENT_WORKERS = env.int("STATEMENT_WORKERS", default=2)
 STATEMENT_SWEEP_WINDOW = timedelta(days=env.int("STATEMENT_SWEEP_DAYS", default=40))
 
 # --- Logging ------------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.api.middleware.RequestIdLogFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "django.request": {"level": "ERROR"},
-        "weasyprint": {"level": "WARNING"},  # its INFO lines narrate every rendering step
-        "fontTools": {"level": "WARNING"},
-    },
-}
+# Plain lines for ``make run``; LOG_FORMAT=json for a log pipeline (config/logs.py). Celery's
+# worker keeps this configuration instead of installing its own, so task lines carry request ids.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=LOG_FORMAT)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

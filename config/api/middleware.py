@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import uuid
@@ -14,16 +13,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from config.api.envelope import TallyJSONEncoder, is_api_path, json_error
 from config.api.errors import ErrorCode
+from config.logs import request_id_var
 
 logger = logging.getLogger("tally.api")
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class RequestIdLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
 
 
 class RequestIdMiddleware:

@@ -29,3 +29,41 @@ def test_pay_links_point_at_the_servers_port(live_stack: LiveStack) -> None:
     body = {"amount": "10.00", "currency": "CNY", "payment_method": "sandbox"}
     created = live_stack.api("POST", "/api/v1/billing/recharge", token=token, json=body)
     assert created["pay_url"].startswith(live_stack.base_url + "/"), created
+
+
+def test_a_requests_id_is_on_the_worker_lines_of_the_task_it_sent(live_stack: LiveStack) -> None:
+    """The callback's X-Request-ID travels with ``usage.settle_arrears`` into the worker's log
+    (issue 18, item 3: task lines showed ``[-]``)."""
+    import json
+    import uuid
+
+    from billing.signature import sign
+    from tests.live.conftest import LIVE_CALLBACK_SECRET
+
+    token = live_stack.token("second-terminal-logger")
+    body = {"amount": "5.00", "currency": "CNY", "payment_method": "sandbox"}
+    rid = live_stack.api("POST", "/api/v1/billing/recharge", token=token, json=body)["recharge_order_id"]
+    callback = json.dumps(
+        {"recharge_order_id": rid, "payment_id": f"PAY-{rid}", "amount": "5.00", "status": "SUCCESS"}
+    ).encode()
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    r = live_stack.http(
+        "POST",
+        "/internal/v1/billing/callback",
+        data=callback,
+        headers={
+            "Content-Type": "application/json",
+            "X-Tally-Signature": sign(callback, secret=LIVE_CALLBACK_SECRET),
+            "X-Request-ID": request_id,
+        },
+    )
+    assert r.status_code == 200 and r.headers["X-Request-ID"] == request_id, r.text
+
+    def worker_line() -> str | None:
+        for line in live_stack.log_text().splitlines():
+            if f"[{request_id}]" in line and "usage.settle_arrears" in line:
+                return line
+        return None
+
+    line = live_stack.wait_for(worker_line, timeout=60, what="a worker line with the request id")
+    assert "celery" in line  # the worker's own logger, not the web process's

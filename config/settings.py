@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.metrics.MetricsMiddleware",  # first: it times everything below it
     "config.api.middleware.RequestIdMiddleware",
     "config.api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -312,5 +313,8 @@ STATEMENT_SWEEP_WINDOW = timedelta(days=env.int("STATEMENT_SWEEP_DAYS", default=
 # Plain lines for ``make run``; LOG_FORMAT=json for a log pipeline (config/logs.py). Celery's
 # worker keeps this configuration instead of installing its own, so task lines carry request ids.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+# GET /metrics (Prometheus): a bearer token, or a client inside these networks (docs/deploy.md).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=LOG_FORMAT)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

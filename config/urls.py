@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from config.admin_tools import restrict_to_superusers
 from config.api.views import healthz
 from orders.dashboard import dashboard_view
+from orders.metrics import metrics_view
 
 # The beat schedules are operational internals: superusers only (issue 8).
 restrict_to_superusers(admin.site)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="tally_admin_dashboard"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

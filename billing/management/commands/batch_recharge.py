@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
+from django.core.management.base import CommandError, CommandParser
 
 from billing.batch import batch_apply, batch_validate
+from config.commands import TallyCommand
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = (
         "Credit wallets from a CSV of namespace,amount,reference[,memo] (offline bank transfers). "
         "Every line is validated first; valid lines are applied as idempotent credits keyed by reference. "
@@ -37,16 +37,16 @@ class Command(BaseCommand):
         for line_no, reason in report.rejected:
             self.stderr.write(f"line {line_no}: {reason}")
         if dry_run:
-            self.stdout.write(
+            self.say(
                 f"dry run: {len(report.valid)} valid ({report.valid_money}), "
                 f"{len(report.rejected)} rejected, {report.total} total; nothing applied"
             )
         else:
-            with tqdm(total=len(report.valid), desc="recharging", unit="line", file=self.stderr) as bar:
+            with self.progress(total=len(report.valid), desc="recharging", unit="line") as bar:
                 batch_apply(report, actor=user, progress=lambda: bar.update(1))
             for line_no, reason in report.conflicts:
                 self.stderr.write(f"line {line_no}: warning: {reason}")
-            self.stdout.write(
+            self.say(
                 f"applied {report.applied}, already applied {report.already_applied}, "
                 f"rejected {len(report.rejected)}, total lines {report.total}, "
                 f"money applied {report.applied_money}"

@@ -4,14 +4,15 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from billing.services import account_get_or_create
+from config.commands import TallyCommand
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = "Create or update an API user and print its token (the last line of output)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,8 +38,6 @@ class Command(BaseCommand):
                 token, _ = Token.objects.get_or_create(user=user)
         except ValidationError as exc:
             raise CommandError(f"invalid namespace: {'; '.join(exc.messages)}") from exc
-        self.stdout.write(
-            f"{'created' if created else 'updated'} user {username}" + (" (staff)" if staff else "")
-        )
-        self.stdout.write(f"namespaces: {', '.join(sorted({username, *namespace}))}")
-        self.stdout.write(token.key)
+        self.say(f"{'created' if created else 'updated'} user {username}" + (" (staff)" if staff else ""))
+        self.say(f"namespaces: {', '.join(sorted({username, *namespace}))}")
+        self.stdout.write(token.key)  # data: the one line a script reads

@@ -7,8 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
+from django.core.management.base import CommandError, CommandParser
 
 from billing.models import Account
 from billing.statements.periods import parse_period
@@ -19,10 +18,11 @@ from billing.statements.services import (
     statements_issue_run,
     statements_preview,
 )
+from config.commands import TallyCommand
 from config.exceptions import DomainError
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = "Issue the monthly statements of a closed period (all accounts, or one namespace)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -49,7 +49,7 @@ class Command(BaseCommand):
                 self._report(result)
             else:
                 pending = statement_batches_plan(period=period, chunk_size=opts["chunk_size"])
-                with tqdm(total=pending, desc="statements", unit="chunk", file=self.stderr) as bar:
+                with self.progress(total=pending, desc="statements", unit="chunk") as bar:
                     result = statements_issue_run(
                         period=period, chunk_size=opts["chunk_size"], progress=bar.update
                     )
@@ -60,20 +60,20 @@ class Command(BaseCommand):
     def _dry_run(self, period: Any, namespace: str | None, chunk_size: int | None) -> None:
         count = inconsistent = 0
         closing = Decimal(0)
-        with tqdm(desc="statements (dry run)", unit="account", file=self.stderr) as bar:
+        with self.progress(desc="statements (dry run)", unit="account") as bar:
             for chunk in statements_preview(period=period, namespace=namespace, chunk_size=chunk_size):
                 for data in chunk:
                     count += 1
                     closing += data.closing_balance
                     inconsistent += not data.consistent
                 bar.update(len(chunk))
-        self.stdout.write(
+        self.say(
             f"dry run: would issue {count} statement(s) for {period} (accounts that already have one "
             f"included), closing balances {closing}, inconsistent {inconsistent}; nothing written"
         )
 
     def _report(self, result: Any) -> None:
-        self.stdout.write(
+        self.say(
             f"issued {len(result.issued)} statement(s); already issued {result.already_issued}; "
             f"not issued (ledger inconsistent) {len(result.inconsistent)}"
         )

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import importlib
+import io
 from typing import Any
 
-from django.core.management.base import BaseCommand
 from django.db import transaction
+
+from config.commands import TallyCommand
 
 DEMO_APPS = ("plans", "billing", "usage", "orders")
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = "Load demo data (idempotent): catalog, users, a funded demo wallet, sample orders."
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -19,13 +21,15 @@ class Command(BaseCommand):
         token = ""
         for app_label in DEMO_APPS:
             with transaction.atomic():
-                result = importlib.import_module(f"{app_label}.demo").load(self.stdout)
+                result = importlib.import_module(f"{app_label}.demo").load(
+                    self.stdout if self.verbosity else io.StringIO()
+                )
             if isinstance(result, dict) and result.get("token"):
                 token = result["token"]
-        self.stdout.write("")
-        self.stdout.write(f"admin login (superuser): {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}")
-        self.stdout.write(f"finance staff login:     {DEMO_STAFF[0]} / {DEMO_STAFF[1]}")
-        self.stdout.write(f"demo API token:          {token}")
+        self.say("")
+        self.say(f"admin login (superuser): {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}")
+        self.say(f"finance staff login:     {DEMO_STAFF[0]} / {DEMO_STAFF[1]}")
+        self.say(f"demo API token:          {token}")
         # After every app's demo (the sample orders are paid from it), not after billing's credit.
         balance = Account.objects.get(namespace=DEMO_API_USER).balance
-        self.stdout.write(f"demo wallet balance:     {balance} (namespace {DEMO_API_USER})")
+        self.say(f"demo wallet balance:     {balance} (namespace {DEMO_API_USER})")

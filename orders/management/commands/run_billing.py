@@ -7,10 +7,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
+from django.core.management.base import CommandError, CommandParser
 
 from config.clock import local, parse_moment
+from config.commands import TallyCommand
 from config.exceptions import InvalidInput
 from config.money import ZERO
 from orders.services.jobs import JOBS, JobOutcome, jobs_run, jobs_select
@@ -57,7 +57,7 @@ def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
     }
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = "Run every periodic money/state job beat runs, once, at --at (default now). Jobs: " + kinds_help()
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -90,7 +90,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         dry_run = opts["dry_run"]
         listed = opts["detail"] if dry_run or opts["verbosity"] > 1 else 0
-        with tqdm(total=len(selected), desc="jobs", unit="job", file=self.stderr) as bar:
+        with self.progress(total=len(selected), desc="jobs", unit="job") as bar:
             outcomes = jobs_run(
                 at=at,
                 only=only,
@@ -100,7 +100,7 @@ class Command(BaseCommand):
                 progress=lambda _: bar.update(1),
             )
         if opts["format"] == "json":
-            self.stdout.write(
+            self.stdout.write(  # data: written at every verbosity
                 json.dumps(
                     {"at": at.isoformat(), "dry_run": dry_run, "jobs": [outcome_json(o) for o in outcomes]},
                     default=str,
@@ -111,30 +111,30 @@ class Command(BaseCommand):
 
     def _text(self, *, at: Any, dry_run: bool, outcomes: list[JobOutcome]) -> None:
         head = "dry run: nothing written; " if dry_run else ""
-        self.stdout.write(f"{head}run_billing at {local(at):%Y-%m-%d %H:%M:%S %Z} ({at.isoformat()})")
+        self.say(f"{head}run_billing at {local(at):%Y-%m-%d %H:%M:%S %Z} ({at.isoformat()})")
         width = max((len(o.kind) for o in outcomes), default=0)
         verb = "would write" if dry_run else "wrote"
         units = {job.kind: job.unit for job in JOBS}
         entries, charged, credited = 0, ZERO, ZERO
         for o in outcomes:
-            self.stdout.write(f"  {o.kind.ljust(width)}  {counts_text(o.result, units[o.kind])}")
+            self.say(f"  {o.kind.ljust(width)}  {counts_text(o.result, units[o.kind])}")
             w = o.written
             entries += w.entries
             charged += w.charged
             credited += w.credited
             if not w.empty:
                 records = ", ".join(f"{n} {status}" for status, n in sorted(w.records.items()))
-                self.stdout.write(
+                self.say(
                     f"  {''.ljust(width)}  {verb}: {w.entries} ledger entr{'y' if w.entries == 1 else 'ies'} "
                     f"(charged {w.charged}, credited {w.credited}), "
                     f"usage records {sum(w.records.values())}{f' ({records})' if records else ''}, "
                     f"order events {w.events}, quota rows {w.quota_rows}"
                 )
             for line in w.lines:
-                self.stdout.write(f"  {''.ljust(width)}    {line}")
+                self.say(f"  {''.ljust(width)}    {line}")
             if w.more and w.lines:
-                self.stdout.write(f"  {''.ljust(width)}    ... and {w.more} more")
-        self.stdout.write(
+                self.say(f"  {''.ljust(width)}    ... and {w.more} more")
+        self.say(
             f"total: {entries} ledger entr{'y' if entries == 1 else 'ies'}, "
             f"charged {charged}, credited {credited}" + (" (dry run: rolled back)" if dry_run else "")
         )

@@ -14,10 +14,11 @@ from typing import Any
 from celery.schedules import crontab
 from celery.schedules import schedule as interval_schedule
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from config.commands import TallyCommand
 from config.schedule import beat_schedule
 
 MANAGED = "managed by setup_periodic_tasks (config.schedule)"
@@ -58,7 +59,7 @@ def _schedule_fields(name: str, raw: Any) -> dict[str, Any]:
     return fields
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = "Create/update django-celery-beat periodic tasks from config.schedule (idempotent)."
 
     def add_arguments(self, parser: Any) -> None:
@@ -82,7 +83,7 @@ class Command(BaseCommand):
                 if task is None:
                     PeriodicTask.objects.create(name=name, **fields)
                     created += 1
-                    self.stdout.write(f"created {name}")
+                    self.say(f"created {name}")
                     continue
                 changed = [key for key, value in fields.items() if getattr(task, key) != value]
                 if not changed:
@@ -92,7 +93,7 @@ class Command(BaseCommand):
                     setattr(task, key, fields[key])
                 task.save()
                 updated += 1
-                self.stdout.write(f"updated {name}: {', '.join(changed)}")
+                self.say(f"updated {name}: {', '.join(changed)}")
             stale = PeriodicTask.objects.filter(description=MANAGED, enabled=True).exclude(
                 name__in=list(entries)
             )
@@ -101,11 +102,11 @@ class Command(BaseCommand):
                 task.enabled = False
                 task.save()
                 disabled += 1
-                self.stdout.write(f"disabled {task.name} (no longer in config.schedule)")
+                self.say(f"disabled {task.name} (no longer in config.schedule)")
             if options["dry_run"]:
                 transaction.set_rollback(True)
         prefix = "would have: " if options["dry_run"] else ""
-        self.stdout.write(
+        self.say(
             self.style.SUCCESS(
                 f"{prefix}{created} created, {updated} updated, {unchanged} unchanged, {disabled} disabled"
             )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from config.commands import TallyCommand
 from config.exceptions import DomainError
 from plans.sync import sync_plans
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = "Import the catalog from the plan service (PLAN_SERVICE_URL), a URL or a file."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,5 +40,5 @@ class Command(BaseCommand):
             ("removed future versions", report.removed_versions),
             ("used versions kept as they are", report.kept_used),
         ):
-            self.stdout.write(f"{prefix}{label} ({len(ids)}): {', '.join(ids) if ids else '-'}")
-        self.stdout.write(report.summary())
+            self.say(f"{prefix}{label} ({len(ids)}): {', '.join(ids) if ids else '-'}")
+        self.say(report.summary())

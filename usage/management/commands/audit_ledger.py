@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
-from tqdm import tqdm
 
 from billing.models import Account
+from config.commands import TallyCommand
 from usage.audit import CHECKS, audit_run_record, findings_csv_write, ledger_entry_count
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = (
         "Check every account: balance == sum of its ledger, no negative balance, paid usage records "
         "match their ledger entries, no period billed twice, every successful recharge credited "
@@ -38,27 +38,27 @@ class Command(BaseCommand):
         if namespace is not None and not Account.objects.filter(namespace=namespace).exists():
             raise CommandError(f"unknown namespace {namespace!r}", returncode=2)
         total = ledger_entry_count(namespace=namespace)
-        with tqdm(total=total + 3, desc="auditing", unit="row", file=self.stderr) as bar:
+        with self.progress(total=total + 3, desc="auditing", unit="row") as bar:
             run, findings = audit_run_record(
                 namespace=namespace, source="command", progress=lambda step, done: bar.update(done)
             )
         scope = f"account {namespace}" if namespace else f"{Account.objects.count()} account(s)"
-        self.stdout.write(
+        self.say(
             f"ledger audit of {scope}: {run.entries} ledger entries, {len(CHECKS)} checks "
             f"in {run.seconds:.1f} s (run {run.pk})"
         )
         counts = Counter(f.check for f in findings)
         width = max(len(c) for c in CHECKS)
         for check in CHECKS:
-            self.stdout.write(f"  {check.ljust(width)}  {counts.get(check, 0)}")
+            self.say(f"  {check.ljust(width)}  {counts.get(check, 0)}")
         if not findings:
-            self.stdout.write(self.style.SUCCESS("OK: no drift"))
+            self.say(self.style.SUCCESS("OK: no drift"))
             return
         path = Path(fix_report) if fix_report else self._default_report()
         rows = findings_csv_write(findings, path)
-        self.stdout.write(self.style.ERROR(f"DRIFT: {rows} finding(s); offending rows in {path}"))
+        self.say(self.style.ERROR(f"DRIFT: {rows} finding(s); offending rows in {path}"))
         for finding in findings[:10]:
-            self.stdout.write(
+            self.say(
                 f"  {finding.check} {finding.object_type} {finding.object_id} {finding.namespace}: "
                 f"expected {finding.expected}, found {finding.actual} {finding.detail}".rstrip()
             )

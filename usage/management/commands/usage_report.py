@@ -18,10 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from billing.models import Account
 from config.api.envelope import TallyJSONEncoder
+from config.commands import TallyCommand
 from config.money import money2
 from usage.selectors import (
     daily_series,
@@ -33,7 +34,7 @@ from usage.selectors import (
 )
 
 
-class Command(BaseCommand):
+class Command(TallyCommand):
     help = "Consumption report per order or per account for a month or a [from, to) range."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -64,22 +65,22 @@ class Command(BaseCommand):
         text = self._render(report, opts["format"])
         if opts["output"]:
             Path(opts["output"]).write_text(text, encoding="utf-8")
-            self.stderr.write(f"report written to {opts['output']}")
+            self.note(f"report written to {opts['output']}")
         else:
-            self.stdout.write(text, ending="")
+            self.stdout.write(text, ending="")  # data
         if opts["format"] == "csv":
             totals = opts["totals"] or (
                 str(Path(opts["output"]).with_suffix(".totals.csv")) if opts["output"] else None
             )
             if totals:
                 Path(totals).write_text(report_totals_csv(report), encoding="utf-8")
-                self.stderr.write(f"totals written to {totals}")
+                self.note(f"totals written to {totals}")
             else:
-                self.stderr.write(self._total_line(report))
+                self.note(self._total_line(report))
         if opts["chart"]:
             series = daily_series(start=start, end=end, by=opts["by"], account_ids=account_ids)
             draw_chart(series, Path(opts["chart"]), title=f"Money per day {range_label(start, end)}")
-            self.stderr.write(f"chart written to {opts['chart']}")
+            self.note(f"chart written to {opts['chart']}")
 
     def _total_line(self, report: Any) -> str:
         return (

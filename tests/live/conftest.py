@@ -81,6 +81,7 @@ class LiveStack:
     tokens: dict[str, str] = field(default_factory=dict)
     # A second terminal: no DEBUG and no PORT of its own (make run's .env supplies them).
     cli_env: dict[str, str] = field(default_factory=dict)
+    demo_output: str = ""  # what ``load_demo`` printed (the logins make run shows)
 
     # --- manage.py ----------------------------------------------------------------------------
 
@@ -207,8 +208,7 @@ def start_live_stack(*, demo: bool = True, **env_overrides: str) -> Iterator[Liv
         subprocess.run([PY, "-m", "config.dotenv"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
         setup = LiveStack(f"http://127.0.0.1:{port}", var_dir, env, var_dir / "stack.log", cli_env=cli_env)
         setup.manage("migrate", "--noinput")
-        if demo:
-            setup.manage("load_demo")
+        demo_output = setup.manage("load_demo").stdout if demo else ""
         with open(setup.log_path, "ab") as log:
             process = subprocess.Popen(  # noqa: S603 - make run's own entry point
                 [PY, "-m", "config.devrun"],
@@ -218,7 +218,9 @@ def start_live_stack(*, demo: bool = True, **env_overrides: str) -> Iterator[Liv
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # one process group: devrun and its three children
             )
-        stack = LiveStack(setup.base_url, var_dir, env, setup.log_path, process, cli_env=cli_env)
+        stack = LiveStack(
+            setup.base_url, var_dir, env, setup.log_path, process, cli_env=cli_env, demo_output=demo_output
+        )
         stack.wait_for(lambda: _ready(stack), timeout=STARTUP_SECONDS, what="web, worker and beat ready")
         yield stack
     finally:

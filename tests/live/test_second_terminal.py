@@ -67,3 +67,40 @@ def test_a_requests_id_is_on_the_worker_lines_of_the_task_it_sent(live_stack: Li
 
     line = live_stack.wait_for(worker_line, timeout=60, what="a worker line with the request id")
     assert "celery" in line  # the worker's own logger, not the web process's
+
+
+def quickstart_script() -> str:
+    """The ``bash`` blocks of docs/api.md's Quickstart section, in order."""
+    import re
+
+    from tests.live.conftest import ROOT
+
+    text = (ROOT / "docs" / "api.md").read_text()
+    start = text.index("## Quickstart")
+    end = text.find("\n## ", start + 1)
+    section = text[start : end if end != -1 else len(text)]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert len(blocks) >= 4, "the quickstart lost its commands"
+    return "\n".join(blocks)
+
+
+def test_the_api_quickstart_runs_as_written(live_stack: LiveStack) -> None:
+    """docs/api.md's quickstart, every command, in a second terminal's bash (issue 18, item 1)."""
+    import subprocess
+
+    from tests.live.conftest import ROOT
+
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", quickstart_script()],
+        cwd=ROOT,
+        env={**live_stack.cli_env, "TALLY": live_stack.base_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    printed = done.stdout.split()
+    assert printed[:3] == ["credited", "100.0000", "True"], done.stdout  # funded; the preview said drytry
+    assert printed[3] == "1", done.stdout  # the meter event was accepted
+    assert int(printed[4]) >= 1 and printed[5] == "0", done.stdout  # billed records; the report answered

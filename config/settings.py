@@ -50,6 +50,23 @@ SECRET_KEY = _required_secret(
 TESTING = _testing
 CELERY_BROKER_URL_ENV = env.str("CELERY_BROKER_URL", default="filesystem://")
 
+# --- Transport security: secure by default when DEBUG is off (docs/security.md) ----------------
+_secure = not DEBUG and not _testing
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_secure)
+# A load balancer probes the backend over plain HTTP; /healthz carries nothing secret.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _secure else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_secure)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_secure)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_secure)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_secure)
+# Opt-in, only behind a TLS-terminating proxy that sets (and strips from clients) the header, e.g.
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
+_proxy_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_header and (len(_proxy_header) != 2 or not all(_proxy_header)):
+    raise environ.ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be HEADER,value")
+SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1]) if _proxy_header else None
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -162,9 +179,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only in production; the browsable API (HTML forms, session-authenticated) with DEBUG.
     "DEFAULT_RENDERER_CLASSES": [
         "config.api.envelope.EnvelopeJSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     ],
     "DEFAULT_PARSER_CLASSES": ["config.api.parsers.DecimalJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PageSizePagination",
@@ -227,6 +245,12 @@ SPECTACULAR_SETTINGS = {
     # API clients authenticate with a token; the session (browsable API, admin) is not an API
     # contract, and two alternative schemes confuse clients and schemathesis' auth check alike.
     "AUTHENTICATION_WHITELIST": ["config.api.throttling.ThrottledTokenAuthentication"],
+    # One name per choice set (without them the schema check warns, and check --deploy with it).
+    "ENUM_NAME_OVERRIDES": {
+        "PlanStatusEnum": "plans.models.PlanStatus",
+        "VehicleOrderTypeEnum": "orders.models.vehicle.VehicleOrderType",
+        "VehicleOrderStateEnum": "orders.models.vehicle.VehicleOrderState",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_catalogue",

@@ -27,11 +27,13 @@ CALLBACK_SECRET = "prod-callback-" + secrets.token_hex(16)
 def production_env(var_dir: Path, **overrides: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV and not k.startswith("PYTEST_")}
     for name in list(env):
-        if name in ("DEBUG", "PAYMENT_SANDBOX_ENABLED") or name.startswith(("SECURE_", "PAYMENT_")):
+        # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests' process (check --deploy refuses it)
+        if name in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE") or name.startswith(("SECURE_", "PAYMENT_")):
             del env[name]
     env.update(
         {
             "TALLY_VAR_DIR": str(var_dir),
+            "TALLY_ENV_FILE": "",  # no make-run .env of the checkout: only what the test sets
             "DEBUG": "0",
             "SECRET_KEY": SECRET_KEY,
             "PAYMENT_CALLBACK_SECRET": CALLBACK_SECRET,

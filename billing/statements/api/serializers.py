@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.statements.periods import parse_period
@@ -11,7 +13,10 @@ from config.api.fields import MoneyField
 from config.exceptions import DomainError
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class PeriodField(serializers.Field):
+    """A month as ``YYYY-MM``."""
+
     def to_internal_value(self, data: Any) -> Any:
         try:
             return parse_period(data)

@@ -7,12 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 
 from billing.models import Account, RechargeOrder, RechargeStatus
 from billing.quota import quota_deduct
 from billing.recharges import new_public_id, recharge_handle_callback
 from billing.services import account_credit, account_get_or_create
+from config.admin_tools import FINANCE_GROUP, sync_finance_group
 from plans.models import MeteredService
 
 DEMO_STAFF = ("finance", "finance-demo-pass")
@@ -33,6 +35,9 @@ def load(out: Any) -> dict[str, str]:
     if created:
         finance.set_password(DEMO_STAFF[1])
         finance.save()
+    # The printed finance login holds the Finance group's permissions (admin and API powers alike;
+    # is_staff alone only lets it sign in to the admin).
+    finance.groups.add(Group.objects.filter(name=FINANCE_GROUP).first() or sync_finance_group())
     demo, _ = User.objects.get_or_create(username=DEMO_API_USER)
     account = account_get_or_create(namespace=DEMO_API_USER, member=demo)
     account_credit(

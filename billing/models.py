@@ -25,6 +25,9 @@ class Account(models.Model):
         permissions = [
             ("adjust_balance", "Can adjust account balances"),
             ("use_internal_api", "Can call the internal billing API"),
+            # Staff powers of the public API (issue 13; docs/security.md "Permissions and tenancy").
+            ("view_any_account", "Can read any namespace's wallet, orders and statements (API)"),
+            ("act_for_any_account", "Can pay, charge, cancel or renew for any namespace (API)"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_non_negative"),

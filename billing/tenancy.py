@@ -1,15 +1,47 @@
-"""The one place that decides which account a request may act on (API.md "Tenancy")."""
+"""The one place that decides which account a request may act on (API.md "Tenancy").
+
+Staff powers are Django permissions, never the ``is_staff`` flag (issue 13, docs/security.md
+"Permissions and tenancy"): naming another tenant's namespace to read it needs
+``billing.view_any_account``, to act on it (pay, charge, cancel, renew, place orders) needs
+``billing.act_for_any_account``; acting implies reading. A power needs an active staff account
+*and* the permission (the flag alone grants nothing); superusers hold every permission.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from billing.models import Account
 from billing.services import account_get_or_create
 from config.exceptions import NotFound
+from config.powers import has_staff_power
+
+VIEW_ANY_ACCOUNT = "billing.view_any_account"
+ACT_FOR_ANY_ACCOUNT = "billing.act_for_any_account"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def may_act_for_any_account(user: Any) -> bool:
+    """May this user pay, charge, cancel or renew on any namespace (``billing.act_for_any_account``)?"""
+    return has_staff_power(user, ACT_FOR_ANY_ACCOUNT)
+
+
+def may_view_any_account(user: Any) -> bool:
+    """May this user read any namespace (``billing.view_any_account``, or the act permission)?"""
+    return has_staff_power(user, VIEW_ANY_ACCOUNT) or may_act_for_any_account(user)
+
+
+def may_see_all(user: Any, *, write: bool) -> bool:
+    """The unfiltered view of every tenant: reading needs the view permission, acting the act one."""
+    return may_act_for_any_account(user) if write else may_view_any_account(user)
+
+
+def is_write(request: Any) -> bool:
+    return request.method not in SAFE_METHODS
 
 
 def personal_account(user: Any) -> Account:
@@ -20,9 +52,10 @@ def personal_account(user: Any) -> Account:
         raise PermissionDenied("your username is not a valid namespace; name one explicitly") from exc
 
 
-def resolve_account(user: Any, namespace: str | None) -> Account:
-    """``namespace`` or the user's own. A namespace the user is not a member of is 403 (3306);
-    staff may name any existing namespace."""
+def resolve_account(user: Any, namespace: str | None, *, write: bool = True) -> Account:
+    """``namespace`` or the user's own. A namespace the user is not a member of is 403 (3306),
+    unless the user holds ``billing.view_any_account`` (``write=False``, a read) or
+    ``billing.act_for_any_account`` (any call): then any existing namespace (404 if none)."""
     if namespace in (None, ""):
         return personal_account(user)
     if not isinstance(namespace, str) or len(namespace) > 50:
@@ -30,24 +63,39 @@ def resolve_account(user: Any, namespace: str | None) -> Account:
     if namespace == user.get_username():
         return personal_account(user)
     account = Account.objects.filter(namespace=namespace).first()
-    if user.is_staff:
+    if account is not None and account.members.filter(pk=user.pk).exists():
+        return account
+    if may_see_all(user, write=write):
         if account is None:
             raise NotFound(f"namespace {namespace} not found")
         return account
-    if account is None or not account.members.filter(pk=user.pk).exists():
-        raise PermissionDenied(f"namespace {namespace}: you are not a member")
-    return account
+    raise PermissionDenied(f"namespace {namespace}: you are not a member")
 
 
 def accessible_account_ids(user: Any) -> list[int]:
-    """Every account the user may read (staff: callers should not filter at all)."""
+    """Every account the user is a member of now (read from the database on every call)."""
     personal_account(user)
     return list(Account.objects.filter(members=user).values_list("id", flat=True))
 
 
+def visible(qs: QuerySet[Any], user: Any, *, field: str = "account_id", write: bool = False) -> QuerySet[Any]:
+    """``qs`` limited to the user's accounts, unless the user may see (``write``: act on) all."""
+    if may_see_all(user, write=write):
+        return qs
+    return qs.filter(**{f"{field}__in": accessible_account_ids(user)})
+
+
+def refuse_read_only_act(user: Any, exists_anywhere: Any) -> None:
+    """Called when an object was not found among those the user may act on: a user who may read
+    every account but not act for it (``billing.view_any_account`` only) gets 403/3306 instead of
+    the 404 everyone else gets (they can see the object exists). ``exists_anywhere`` is a callable."""
+    if may_view_any_account(user) and exists_anywhere():
+        raise PermissionDenied(f"acting on another namespace needs the permission {ACT_FOR_ANY_ACCOUNT}")
+
+
 def namespace_from_request(request: Any) -> str | None:
     """``namespace`` from the query for reads, from the body (then query) for writes."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in SAFE_METHODS:
         return request.query_params.get("namespace")
     data = request.data if isinstance(request.data, dict) else {}
     return data.get("namespace") or request.query_params.get("namespace")

@@ -85,9 +85,40 @@ def user(make_user: Callable[..., Any]) -> Any:
     return make_user("alice")
 
 
+# Every staff power of the API (issue 13: permissions, never the is_staff flag). ``staff_user`` holds
+# them all, as the flag alone did before; tests/security/ checks a bare staff user gets 403/3306.
+API_STAFF_PERMISSIONS = (
+    "billing.view_any_account",
+    "billing.act_for_any_account",
+    "plans.add_plan",
+    "plans.change_plan",
+    "plans.add_priceversion",
+    "plans.view_plan",
+    "orders.underwrite_vehicleorder",
+)
+
+
+def grant_permissions(user: Any, *perms: str) -> Any:
+    """Give ``user`` the permissions ``app.codename`` (created when a flush removed them) and return
+    the user re-read, so Django's per-object permission cache is fresh."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    for perm in perms:
+        app_label, codename = perm.split(".", 1)
+        found = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+        if found is None:
+            model = codename.split("_", 1)[1] if "_" in codename else codename
+            model = {"view_any_account": "account", "act_for_any_account": "account"}.get(codename, model)
+            ct, _ = ContentType.objects.get_or_create(app_label=app_label, model=model)
+            found = Permission.objects.create(content_type=ct, codename=codename, name=codename)
+        user.user_permissions.add(found)
+    return type(user).objects.get(pk=user.pk)
+
+
 @pytest.fixture
 def staff_user(make_user: Callable[..., Any]) -> Any:
-    return make_user("staffer", staff=True)
+    return grant_permissions(make_user("staffer", staff=True), *API_STAFF_PERMISSIONS)
 
 
 @pytest.fixture

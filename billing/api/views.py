@@ -24,7 +24,7 @@ from billing.idempotency import idempotent
 from billing.models import RechargeOrder
 from billing.recharges import recharge_create
 from billing.selectors import RECORD_KINDS, account_quotas, account_records
-from billing.tenancy import accessible_account_ids, namespace_from_request, resolve_account
+from billing.tenancy import namespace_from_request, resolve_account, visible
 from config import clock
 from config.api.errors import ErrorCode
 from config.api.pagination import parse_page_params
@@ -43,7 +43,7 @@ class AccountView(BillingView):
 
     @extend_schema(parameters=[NAMESPACE_PARAM], responses=AccountSerializer)
     def get(self, request: Request) -> Response:
-        account = resolve_account(request.user, namespace_from_request(request))
+        account = resolve_account(request.user, namespace_from_request(request), write=False)
         data = {
             "namespace": account.namespace,
             "balance": account.balance,
@@ -77,9 +77,7 @@ class RechargeViewSet(viewsets.ViewSet):
     @extend_schema(responses=RechargeOrderSerializer)
     def retrieve(self, request: Request, public_id: str) -> Response:
         qs = RechargeOrder.objects.select_related("account").filter(public_id=public_id)
-        if not request.user.is_staff:
-            qs = qs.filter(account_id__in=accessible_account_ids(request.user))
-        order = qs.first()
+        order = visible(qs, request.user).first()
         if order is None:
             raise RechargeNotFound(f"recharge order {public_id} not found")
         return Response(RechargeOrderSerializer(order).data)
@@ -136,7 +134,7 @@ class RecordsView(BillingView):
         if errors:
             raise_invalid(errors)
         page, size = parse_page_params(request)
-        account = resolve_account(request.user, namespace_from_request(request))
+        account = resolve_account(request.user, namespace_from_request(request), write=False)
         total, results = account_records(
             account=account, kind=kind, start=start, end=end, page=page, size=size
         )

@@ -10,7 +10,7 @@ from billing.errors import CreditNoteNotFound, StatementNotFound
 from billing.models import Account
 from billing.statements.models import CreditNote, DocumentPdf, Statement
 from billing.statements.periods import Period
-from billing.tenancy import accessible_account_ids
+from billing.tenancy import visible
 
 
 def statements_of(*, account: Account, period: Period | None = None) -> QuerySet[Statement]:
@@ -31,7 +31,7 @@ def credit_notes_of(*, account: Account, period: Period | None = None) -> QueryS
 
 
 def _visible(qs: QuerySet[Any], user: Any) -> QuerySet[Any]:
-    return qs if user.is_staff else qs.filter(account_id__in=accessible_account_ids(user))
+    return visible(qs, user)
 
 
 def statement_get(*, user: Any, number: str) -> Statement:

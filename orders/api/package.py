@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.idempotency import idempotent
-from billing.tenancy import accessible_account_ids, namespace_from_request, resolve_account
+from billing.tenancy import is_write, namespace_from_request, refuse_read_only_act, resolve_account, visible
 from config.api.pagination import PageSizePagination
 from config.api.validation import raise_invalid
 from config.money import money4
@@ -67,10 +67,8 @@ class PackageApiView(PreviewGuardMixin, APIView):
 def _visible(request: Request, qs: QuerySet[Any], field: str) -> QuerySet[Any]:
     ns = namespace_from_request(request) if request.method == "GET" else None
     if ns:
-        return qs.filter(**{field: resolve_account(request.user, ns).pk})
-    if request.user.is_staff:
-        return qs
-    return qs.filter(**{f"{field}__in": accessible_account_ids(request.user)})
+        return qs.filter(**{field: resolve_account(request.user, ns, write=False).pk})
+    return visible(qs, request.user, field=field, write=is_write(request))
 
 
 def _order(request: Request, order_id: str) -> PackageOrder:
@@ -80,6 +78,8 @@ def _order(request: Request, order_id: str) -> PackageOrder:
         .first()
     )
     if order is None:
+        if is_write(request):
+            refuse_read_only_act(request.user, PackageOrder.objects.filter(order_id=order_id).exists)
         raise svc.order_not_found(order_id)
     return order
 
@@ -91,6 +91,8 @@ def _instance(request: Request, ext: str) -> ProductInstance:
         .first()
     )
     if inst is None:
+        if is_write(request):
+            refuse_read_only_act(request.user, ProductInstance.objects.filter(prod_inst_id_ext=ext).exists)
         raise svc.instance_not_found(ext)
     return inst
 

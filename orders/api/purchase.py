@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.idempotency import idempotent
-from billing.tenancy import accessible_account_ids, namespace_from_request, resolve_account
+from billing.tenancy import is_write, namespace_from_request, refuse_read_only_act, resolve_account, visible
 from config.api.errors import ErrorCode
 from config.api.pagination import PageSizePagination
 from config.api.parsers import OriginBodyMixin
@@ -52,12 +52,10 @@ def _visible(
     request: Request, qs: QuerySet[Any], field: str = "account_id", namespace: str | None = None
 ) -> QuerySet[Any]:
     """Limit to the namespace named, or (none named) every account the user may see."""
-    ns = namespace or namespace_from_request(request)
+    ns, write = namespace or namespace_from_request(request), is_write(request)
     if ns:
-        return qs.filter(**{field: resolve_account(request.user, ns).pk})
-    if request.user.is_staff:
-        return qs
-    return qs.filter(**{f"{field}__in": accessible_account_ids(request.user)})
+        return qs.filter(**{field: resolve_account(request.user, ns, write=write).pk})
+    return visible(qs, request.user, field=field, write=write)
 
 
 def _order_lookup(request: Request, ident: str, namespace: str | None = None) -> PurchaseOrder:
@@ -69,6 +67,8 @@ def _order_lookup(request: Request, ident: str, namespace: str | None = None) ->
         q |= Q(pk=int(ident))
     order = qs.filter(q).first()
     if order is None:
+        if is_write(request):
+            refuse_read_only_act(request.user, PurchaseOrder.objects.filter(q).exists)
         raise domain_error(ErrorCode.NOT_FOUND, f"order {ident} not found", http_status=404)
     return order
 
@@ -103,7 +103,7 @@ class PurchaseOrdersView(UsageApiView):
         responses=PurchaseOrderListItemSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        account = resolve_account(request.user, namespace_from_request(request))
+        account = resolve_account(request.user, namespace_from_request(request), write=False)
         line_paid = (
             SubscriptionLine.objects.filter(subscription_id=OuterRef("subscription_id"))
             .order_by("id")

@@ -13,7 +13,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.tenancy import namespace_from_request, resolve_account
+from billing.tenancy import may_view_any_account, namespace_from_request, resolve_account
 from config.api.pagination import PageSizePagination
 from config.api.validation import raise_invalid
 from config.money import money2
@@ -85,7 +85,7 @@ class UsagesView(UsageApiView):
             order = _order_lookup(request, ident, namespace=ns)
             account_id, refs = order.account_id, [order.order_id]
         else:
-            account_id = resolve_account(request.user, ns).pk
+            account_id = resolve_account(request.user, ns, write=False).pk
         qs = usage_records(
             account_ids=[account_id],
             order_refs=refs,
@@ -124,7 +124,7 @@ class SpeedView(UsageApiView):
             subs = [order.subscription_id] if order.subscription_id else []
             speed = account_speed(at=at, account_ids=[order.account_id], subscription_ids=subs)
         else:
-            account = resolve_account(request.user, ns)
+            account = resolve_account(request.user, ns, write=False)
             speed = account_speed(at=at, account_ids=[account.pk])
         return Response(
             {
@@ -185,7 +185,8 @@ class ReportsView(UsageApiView):
             raise_invalid(errors)
         assert start is not None and end is not None
         ns = namespace_from_request(request)
-        account_ids = None if (request.user.is_staff and not ns) else [resolve_account(request.user, ns).pk]
+        all_accounts = not ns and may_view_any_account(request.user)
+        account_ids = None if all_accounts else [resolve_account(request.user, ns, write=False).pk]
         report = usage_report(start=start, end=end, group_by=group_by, account_ids=account_ids)
         if fmt == "csv":
             first, last = local_days(start, end)

@@ -17,6 +17,7 @@ from billing.idempotency import idempotent
 from billing.tenancy import namespace_from_request, resolve_account
 from config.api.pagination import DEFAULT_SIZE, MAX_SIZE
 from config.api.validation import raise_invalid
+from config.powers import has_staff_power
 from orders.api.preview import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
 from orders.api.vehicle_serializers import (
     CancelRequest,
@@ -56,6 +57,14 @@ DETAIL_OR_PREVIEW = PolymorphicProxySerializer(
     serializers=[VehicleOrderDetailSerializer, VehiclePreviewSerializer],
     resource_type_field_name=None,
 )
+UNDERWRITE_PERMISSION = "orders.underwrite_vehicleorder"  # the admin action's permission too
+
+
+def may_underwrite(user: Any) -> bool:
+    """Underwriting is a permission (the Finance group has it), never the is_staff flag (issue 13)."""
+    return has_staff_power(user, UNDERWRITE_PERMISSION)
+
+
 MAX_OFFSET = 10**9  # far beyond any real list; keeps OFFSET inside the database's integer range
 LIST_PARAMS = [
     OpenApiParameter("offset", OpenApiTypes.INT, description=">= 0; with limit, instead of page/size"),
@@ -90,7 +99,7 @@ def _int_param(
 
 
 class VehicleOrderViewSet(PreviewGuardMixin, viewsets.ViewSet):
-    """Plan, driver and sale orders of the caller (staff: everyone's)."""
+    """Plan, driver and sale orders of the caller (``billing.view_any_account``: everyone's)."""
 
     error_family = "vehicle"
     preview_handlers = frozenset({"pay", "cancel"})
@@ -246,13 +255,13 @@ class VehicleOrderViewSet(PreviewGuardMixin, viewsets.ViewSet):
     )
     def pay(self, request: Request, order_id: str) -> Response:
         if drytry_requested(request):
-            order = vehicle_order_get(user=request.user, order_id=order_id)
+            order = vehicle_order_get(user=request.user, order_id=order_id, write=True)
             return Response(previews.vehicle_pay_preview(order_id=order.order_id))
         return self._pay(request, order_id)
 
     @idempotent
     def _pay(self, request: Request, order_id: str) -> Response:
-        order = vehicle_order_get(user=request.user, order_id=order_id)
+        order = vehicle_order_get(user=request.user, order_id=order_id, write=True)
         services.vehicle_order_pay(order_id=order.order_id, actor=request.user)
         return self._detail(request, order_id)
 
@@ -264,7 +273,7 @@ class VehicleOrderViewSet(PreviewGuardMixin, viewsets.ViewSet):
     )
     def cancel(self, request: Request, order_id: str) -> Response:
         if drytry_requested(request):
-            order = vehicle_order_get(user=request.user, order_id=order_id)
+            order = vehicle_order_get(user=request.user, order_id=order_id, write=True)
             body = CancelRequest(data=request.data if isinstance(request.data, dict) else {})
             body.is_valid(raise_exception=True)
             return Response(previews.vehicle_cancel_preview(order_id=order.order_id))
@@ -272,7 +281,7 @@ class VehicleOrderViewSet(PreviewGuardMixin, viewsets.ViewSet):
 
     @idempotent
     def _cancel(self, request: Request, order_id: str) -> Response:
-        order = vehicle_order_get(user=request.user, order_id=order_id)
+        order = vehicle_order_get(user=request.user, order_id=order_id, write=True)
         body = CancelRequest(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
         services.vehicle_order_cancel(
@@ -288,9 +297,9 @@ class VehicleOrderViewSet(PreviewGuardMixin, viewsets.ViewSet):
     )
     @idempotent
     def underwrite(self, request: Request, order_id: str) -> Response:
-        if not request.user.is_staff:
-            raise PermissionDenied("underwriting is for staff")
-        order = vehicle_order_get(user=request.user, order_id=order_id)
+        if not may_underwrite(request.user):
+            raise PermissionDenied(f"underwriting needs the permission {UNDERWRITE_PERMISSION}")
+        order = vehicle_order_get(user=request.user, order_id=order_id, any_owner=True)
         body = UnderwriteRequest(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
         services.vehicle_order_underwrite(
@@ -299,4 +308,5 @@ class VehicleOrderViewSet(PreviewGuardMixin, viewsets.ViewSet):
             result=body.validated_data["result"],
             reason=body.validated_data.get("reason", ""),
         )
-        return self._detail(request, order_id)
+        order = vehicle_order_get(user=request.user, order_id=order_id, any_owner=True)
+        return Response(VehicleOrderDetailSerializer(order).data)

@@ -1,5 +1,6 @@
 """Reads of vehicle orders: the caller's list (index-backed, deferred join) and one order with its
-items and events. A user sees only the orders they own; staff see every order.
+items and events. A user sees only the orders they own; a holder of ``billing.view_any_account``
+sees every order (``billing.act_for_any_account`` to act on them; issue 13).
 
 The list (B5) costs about the same at any depth: the unfiltered ``total`` is the owner's
 ``VehicleOrderOwnerCount`` row (filtered lists still count: they are narrower), a page in the older
@@ -17,6 +18,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from billing.tenancy import may_see_all, may_view_any_account, refuse_read_only_act
 from config.exceptions import InvalidInput
 from orders.models.vehicle import VehicleOrder, VehicleOrderEvent, VehicleOrderOwnerCount
 from orders.services.vehicle import VehicleOrderNotFound
@@ -37,9 +39,10 @@ ONE_MICROSECOND = timedelta(microseconds=1)
 MAX_CURSOR_LENGTH = 100
 
 
-def vehicle_orders_visible(*, user: Any) -> QuerySet[VehicleOrder]:
+def vehicle_orders_visible(*, user: Any, write: bool = False) -> QuerySet[VehicleOrder]:
+    """The user's own orders, or every order for who may see (``write``: act on) any account."""
     qs = VehicleOrder.objects.all()
-    if not user.is_staff:
+    if not may_see_all(user, write=write):
         qs = qs.filter(owner_id=user.pk)
     return qs
 
@@ -65,7 +68,7 @@ def vehicle_order_list_queryset(
 def vehicle_order_total(*, user: Any, qs: QuerySet[VehicleOrder], filtered: bool) -> int:
     """The list's ``total``: the caller's order count for an unfiltered list of their own orders,
     else ``COUNT(*)`` (filters narrow the index range; staff list everyone's orders)."""
-    if not filtered and not user.is_staff:
+    if not filtered and not may_view_any_account(user):
         counted = VehicleOrderOwnerCount.objects.filter(pk=user.pk).values_list("total", flat=True).first()
         if counted is not None:  # no row yet: not counted (no order placed through the services)
             return counted
@@ -167,19 +170,25 @@ def vehicle_order_list_after(
     return total, _rows(ids[:limit]), len(ids) > limit
 
 
-def vehicle_order_get(*, user: Any, order_id: Any) -> VehicleOrder:
+def vehicle_order_get(
+    *, user: Any, order_id: Any, write: bool = False, any_owner: bool = False
+) -> VehicleOrder:
+    """One order the user may see (``write``: act on; ``any_owner``: the caller checked a power
+    over every order, e.g. underwriting); another's order is 404 like an unknown one."""
     try:
         key = uuid.UUID(str(order_id))
     except ValueError as exc:
         raise VehicleOrderNotFound("vehicle order not found") from exc
+    qs = VehicleOrder.objects.all() if any_owner else vehicle_orders_visible(user=user, write=write)
     order = (
-        vehicle_orders_visible(user=user)
-        .select_related("owner", "account", "plan")
+        qs.select_related("owner", "account", "plan")
         .prefetch_related("items__plan")
         .filter(order_id=key)
         .first()
     )
     if order is None:
+        if write:
+            refuse_read_only_act(user, VehicleOrder.objects.filter(order_id=key).exists)
         raise VehicleOrderNotFound("vehicle order not found")
     return order
 

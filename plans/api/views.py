@@ -1,4 +1,4 @@
-"""Catalog API (API.md "Plans"): reads for every signed-in user, writes for staff only.
+"""Catalog API (API.md "Plans"): reads for every signed-in user, writes by permission (never is_staff).
 
 Thin: serializers validate (3307 naming the field), services write, selectors price.
 """
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import clock
+from config.powers import has_staff_power
 from plans.api.filters import PlanFilter
 from plans.api.serializers import (
     CostRequestSerializer,
@@ -37,23 +38,47 @@ from plans.selectors import get_cost, plan_get
 from plans.services import plan_create, plan_update, price_version_add
 from plans.sync import sync_plans
 
+# What each catalog call needs (issue 13; docs/security.md "Permissions and tenancy"): Django
+# permissions, never the is_staff flag. Reads are for everyone signed in.
+CATALOG_WRITE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "create": ("plans.add_plan",),
+    "partial_update": ("plans.change_plan",),
+    "prices": ("plans.add_priceversion",),
+}
+CATALOG_EXPORT_PERMISSIONS = ("plans.view_plan",)
+CATALOG_SYNC_PERMISSIONS = ("plans.add_plan", "plans.change_plan", "plans.add_priceversion")
 
-class StaffWritesPermission(permissions.BasePermission):
-    """Everyone signed in reads the catalog; only staff change it (403/3306 otherwise)."""
 
-    message = "only staff may change the catalog"
+def _has_all(request: Request, perms: tuple[str, ...]) -> bool:
+    return has_staff_power(request.user, *perms)
+
+
+class CatalogWritesPermission(permissions.BasePermission):
+    """Everyone signed in reads the catalog; a change needs its permission (403/3306 otherwise)."""
+
+    message = "changing the catalog needs the permission plans.add_plan / change_plan / add_priceversion"
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        return request.method in permissions.SAFE_METHODS or bool(request.user.is_staff)
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        needed = CATALOG_WRITE_PERMISSIONS.get(getattr(view, "action", "") or "")
+        if needed is None:  # a write this table does not name: only a superuser
+            return has_staff_power(request.user) and bool(request.user.is_superuser)
+        self.message = f"needs the permission {', '.join(needed)}"
+        return _has_all(request, needed)
 
 
-class StaffOnlyPermission(permissions.BasePermission):
-    message = "staff only"
+class HasPermissions(permissions.BasePermission):
+    """The view's ``required_permissions``, all of them (403/3306 naming them otherwise)."""
+
+    message = "permission denied"
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+        needed = tuple(view.required_permissions)
+        self.message = f"needs the permission {', '.join(needed)}"
+        return _has_all(request, needed)
 
 
 def _with_details(qs: QuerySet[Plan]) -> QuerySet[Plan]:
@@ -86,7 +111,7 @@ def _with_current_price(qs: QuerySet[Plan]) -> QuerySet[Plan]:
     ),
 )
 class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    permission_classes = [StaffWritesPermission]
+    permission_classes = [CatalogWritesPermission]
     lookup_field = "plan_id"
     lookup_value_regex = "[^/]+"
     filterset_class = PlanFilter
@@ -108,7 +133,7 @@ class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         return Response(PlanDetailSerializer(fresh).data, status=code)
 
     @extend_schema(
-        summary="Create a plan (staff)",
+        summary="Create a plan (plans.add_plan)",
         request=PlanWriteSerializer,
         responses={201: PlanDetailSerializer, **error_responses(400, 401, 403, 409)},
     )
@@ -120,7 +145,7 @@ class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         return self._detail(plan, status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Change a plan (staff); status 'retired' retires it",
+        summary="Change a plan (plans.change_plan); status 'retired' retires it",
         request=PlanWriteSerializer(partial=True),
         responses={200: PlanDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -133,7 +158,7 @@ class PlanViewSet(PlansView, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         return self._detail(plan)
 
     @extend_schema(
-        summary="Publish a price version (staff); must start one cycle ahead unless force",
+        summary="Publish a price version (plans.add_priceversion); must start one cycle ahead unless force",
         request=PriceVersionCreateSerializer,
         responses={201: PriceVersionSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -212,10 +237,11 @@ class CostView(PlansView, APIView):
 class CatalogView(PlansView, APIView):
     """The whole catalog in the plan-service format (importing it again changes nothing)."""
 
-    permission_classes = [StaffOnlyPermission]
+    permission_classes = [HasPermissions]
+    required_permissions = CATALOG_EXPORT_PERMISSIONS
 
     @extend_schema(
-        summary="Export the catalog document (staff)",
+        summary="Export the catalog document (plans.view_plan)",
         responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403)},
     )
     def get(self, request: Request) -> Response:
@@ -226,10 +252,11 @@ class CatalogView(PlansView, APIView):
 class SyncView(PlansView, APIView):
     """Sync from ``PLAN_SERVICE_URL`` now. The URL is configuration, never a request parameter."""
 
-    permission_classes = [StaffOnlyPermission]
+    permission_classes = [HasPermissions]
+    required_permissions = CATALOG_SYNC_PERMISSIONS
 
     @extend_schema(
-        summary="Sync the catalog from the plan service now (staff)",
+        summary="Sync the catalog from the plan service now (plans.add_plan, change_plan, add_priceversion)",
         request=SyncRequestSerializer,
         responses={200: ImportReportSerializer, **error_responses(400, 401, 403, 503)},
     )

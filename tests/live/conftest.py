@@ -108,7 +108,8 @@ class LiveStack:
         """An API token for ``username`` (``manage.py create_api_user``; the personal namespace is
         the username)."""
         if username not in self.tokens:
-            args = ["create_api_user", username, *(["--staff"] if staff else [])]
+            # staff powers are permissions (issue 13): a staff token gets them from the Finance group
+            args = ["create_api_user", username, *(["--staff", "--group", "Finance"] if staff else [])]
             for ns in namespaces:
                 args += ["--namespace", ns]
             self.tokens[username] = self.manage(*args).stdout.strip().splitlines()[-1]

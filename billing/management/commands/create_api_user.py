@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
@@ -17,13 +18,26 @@ class Command(TallyCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--staff", action="store_true", help="make the user staff")
+        parser.add_argument(
+            "--staff",
+            action="store_true",
+            help="make the user staff (the flag alone grants no API power: add --group Finance)",
+        )
+        parser.add_argument(
+            "--group", action="append", default=[], help="add the user to the existing group G (repeatable)"
+        )
         parser.add_argument(
             "--namespace", action="append", default=[], help="make the user a member of NS (repeatable)"
         )
 
-    def handle(self, *args: Any, username: str, staff: bool, namespace: list[str], **options: Any) -> None:
+    def handle(
+        self, *args: Any, username: str, staff: bool, namespace: list[str], group: list[str], **options: Any
+    ) -> None:
         User = get_user_model()
+        groups = list(Group.objects.filter(name__in=group))
+        missing = sorted(set(group) - {g.name for g in groups})
+        if missing:
+            raise CommandError(f"no such group: {', '.join(missing)}")
         try:
             with transaction.atomic():
                 user, created = User.objects.get_or_create(username=username)
@@ -35,9 +49,12 @@ class Command(TallyCommand):
                     user.save()
                 for ns in [username, *namespace]:
                     account_get_or_create(namespace=ns, member=user)
+                user.groups.add(*groups)
                 token, _ = Token.objects.get_or_create(user=user)
         except ValidationError as exc:
             raise CommandError(f"invalid namespace: {'; '.join(exc.messages)}") from exc
         self.say(f"{'created' if created else 'updated'} user {username}" + (" (staff)" if staff else ""))
         self.say(f"namespaces: {', '.join(sorted({username, *namespace}))}")
+        if groups:
+            self.say(f"groups: {', '.join(sorted(g.name for g in groups))}")
         self.stdout.write(token.key)  # data: the one line a script reads

@@ -59,7 +59,7 @@ class StatementListView(BillingView):
     )
     def get(self, request: Request) -> Response:
         query = _query(request)
-        account = resolve_account(request.user, query.get("namespace") or None)
+        account = resolve_account(request.user, query.get("namespace") or None, write=False)
         paginator = PageSizePagination()
         page = paginator.paginate_queryset(
             statements_of(account=account, period=query.get("period")), request
@@ -76,7 +76,7 @@ class StatementDraftView(BillingView):
     @extend_schema(parameters=[NAMESPACE_PARAM, PERIOD_PARAM], responses=StatementSerializer)
     def get(self, request: Request) -> Response:
         query = _query(request)
-        account = resolve_account(request.user, query.get("namespace") or None)
+        account = resolve_account(request.user, query.get("namespace") or None, write=False)
         data = statement_draft(account=account, period=query.get("period") or period_of(clock.now()))
         lines = [dict(vars(ln), position=i) for i, ln in enumerate(data.lines, start=1)]
         body = dict(vars(data), number=None, issued_at=None, **_totals(data))
@@ -119,7 +119,7 @@ class CreditNoteListView(BillingView):
     )
     def get(self, request: Request) -> Response:
         query = _query(request)
-        account = resolve_account(request.user, query.get("namespace") or None)
+        account = resolve_account(request.user, query.get("namespace") or None, write=False)
         paginator = PageSizePagination()
         page = paginator.paginate_queryset(
             credit_notes_of(account=account, period=query.get("period")), request

@@ -21,7 +21,7 @@ def account_quotas(*, account: Account, at: datetime | None = None) -> list[dict
     month = clock.month_of(at or clock.now())
     rows = {
         q.service_id: q
-        for q in MonthlyQuota.objects.filter(account=account, month=month).select_related("service")
+        for q in MonthlyQuota.objects.filter(account_id=account.pk, month=month).select_related("service")
     }
     out = []
     for svc in MeteredService.objects.filter(active=True).order_by("service"):
@@ -35,7 +35,7 @@ def account_quotas(*, account: Account, at: datetime | None = None) -> list[dict
 
 
 def _ledger_qs(account: Account, kind: str | None, start: datetime | None, end: datetime | None) -> QuerySet:
-    qs = LedgerEntry.objects.filter(account=account)
+    qs = LedgerEntry.objects.filter(account_id=account.pk)  # pk None (no wallet yet): nothing
     if kind:
         qs = qs.filter(kind=kind)
     if start:
@@ -46,7 +46,7 @@ def _ledger_qs(account: Account, kind: str | None, start: datetime | None, end: 
 
 
 def _usage_qs(account: Account, start: datetime | None, end: datetime | None) -> QuerySet:
-    qs = QuotaUsage.objects.filter(account=account).select_related("service")
+    qs = QuotaUsage.objects.filter(account_id=account.pk).select_related("service")
     if start:
         qs = qs.filter(created_at__gte=start)
     if end:

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from billing.acting import check_caller_may_move
 from billing.models import NAMESPACE_VALIDATOR, Account, LedgerEntry, LedgerKind
 from billing.statements.after_issue import entry_posted
 from config.bulk import rows_update
@@ -77,6 +78,25 @@ def account_get_or_create(*, namespace: str, member: Any = None) -> Account:
         account = Account.objects.get(namespace=namespace)
     if member is not None:
         account.members.add(member)  # type: ignore[arg-type]
+    return account
+
+
+def account_personal_get_or_create(*, user: Any) -> Account:
+    """The account named like ``user``, created with ``user`` as its only member if there is none.
+
+    An existing account of that name is returned unchanged: membership is never added here (a
+    personal namespace is never an existing shared one, issue 13; the caller checks membership)."""
+    namespace = user.get_username()
+    NAMESPACE_VALIDATOR(namespace)
+    account = Account.objects.filter(namespace=namespace).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            account = Account.objects.create(namespace=namespace, currency=settings.TALLY_CURRENCY)
+            account.members.add(user)
+    except IntegrityError:  # created concurrently (by this user's other request, or as a shared one)
+        account = Account.objects.get(namespace=namespace)
     return account
 
 
@@ -133,7 +153,9 @@ def _write(
     memo: str,
 ) -> LedgerEntry:
     """Check funds, save the new balance and insert the entry, on a row locked by the caller
-    (``account.balance`` must be the locked row's balance; it is updated in place)."""
+    (``account.balance`` must be the locked row's balance; it is updated in place). A tenant API
+    call's caller must be a member of the account now (``billing.acting``)."""
+    check_caller_may_move(account.pk)
     subject_type, subject_id = (subject[0], str(subject[1])) if subject else ("", "")
     new_balance = account.balance + amount
     if new_balance < 0:
@@ -301,6 +323,8 @@ def accounts_charge_locked(
     work one posting at a time)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("accounts_charge_locked needs the caller's transaction and account locks")
+    for account_id in accounts:
+        check_caller_may_move(account_id)  # a tenant API call's caller is a member now (billing.acting)
     balances = {account_id: account.balance for account_id, account in accounts.items()}
     entries: list[LedgerEntry] = []
     for charge in charges:

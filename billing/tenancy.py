@@ -9,14 +9,16 @@ Staff powers are Django permissions, never the ``is_staff`` flag (issue 13, docs
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from billing.models import Account
-from billing.services import account_get_or_create
+from billing.services import account_personal_get_or_create
 from config.exceptions import NotFound
 from config.powers import has_staff_power
 
@@ -44,26 +46,52 @@ def is_write(request: Any) -> bool:
     return request.method not in SAFE_METHODS
 
 
+def _is_member(account: Account, user: Any) -> bool:
+    return Account.members.through.objects.filter(account_id=account.pk, user_id=user.pk).exists()
+
+
+def _not_yours(namespace: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"namespace {namespace} is an existing shared namespace you are not a member of, so it cannot "
+        "be your personal one: name one of your namespaces explicitly"
+    )
+
+
 def personal_account(user: Any) -> Account:
-    """The user's own wallet (namespace == username), created on first use."""
+    """The user's own wallet (namespace == username), created on first use with the user as its
+    member. A personal namespace is never an existing shared one: if an account of that name exists
+    and the user is not its member, 403/3306 (the user is never silently made a member)."""
     try:
-        return account_get_or_create(namespace=user.get_username(), member=user)
+        account = account_personal_get_or_create(user=user)
     except DjangoValidationError as exc:
         raise PermissionDenied("your username is not a valid namespace; name one explicitly") from exc
+    if not _is_member(account, user):
+        raise _not_yours(account.namespace)
+    return account
+
+
+def personal_account_for_read(user: Any) -> Account:
+    """``personal_account`` for a GET: never writes. A wallet not created yet is answered by an
+    unsaved ``Account`` (``pk`` None, zero balance) that readers treat as empty."""
+    namespace = user.get_username()
+    account = Account.objects.filter(namespace=namespace).first()
+    if account is None:
+        return Account(namespace=namespace, currency=settings.TALLY_CURRENCY, balance=Decimal(0))
+    if not _is_member(account, user):
+        raise _not_yours(namespace)
+    return account
 
 
 def resolve_account(user: Any, namespace: str | None, *, write: bool = True) -> Account:
     """``namespace`` or the user's own. A namespace the user is not a member of is 403 (3306),
     unless the user holds ``billing.view_any_account`` (``write=False``, a read) or
     ``billing.act_for_any_account`` (any call): then any existing namespace (404 if none)."""
-    if namespace in (None, ""):
-        return personal_account(user)
-    if not isinstance(namespace, str) or len(namespace) > 50:
+    if namespace not in (None, "") and (not isinstance(namespace, str) or len(namespace) > 50):
         raise ValidationError({"namespace": ["must be a string of at most 50 characters"]})
-    if namespace == user.get_username():
-        return personal_account(user)
+    if namespace in (None, "", user.get_username()):
+        return personal_account(user) if write else personal_account_for_read(user)
     account = Account.objects.filter(namespace=namespace).first()
-    if account is not None and account.members.filter(pk=user.pk).exists():
+    if account is not None and _is_member(account, user):
         return account
     if may_see_all(user, write=write):
         if account is None:
@@ -73,8 +101,8 @@ def resolve_account(user: Any, namespace: str | None, *, write: bool = True) -> 
 
 
 def accessible_account_ids(user: Any) -> list[int]:
-    """Every account the user is a member of now (read from the database on every call)."""
-    personal_account(user)
+    """Every account the user is a member of now (read from the database on every call; writes
+    nothing: a personal wallet not created yet has nothing to show)."""
     return list(Account.objects.filter(members=user).values_list("id", flat=True))
 
 

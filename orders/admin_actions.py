@@ -83,7 +83,12 @@ def _package_renew(order: Any, *, actor: Any, reason: str) -> str:
     refusals: list[str] = []
     for instance in instances:
         try:
-            result = instance_renew(prod_inst_id_ext=instance.prod_inst_id_ext, actor=actor, note=reason)
+            result = instance_renew(
+                prod_inst_id_ext=instance.prod_inst_id_ext,
+                account_id=instance.account_id,
+                actor=actor,
+                note=reason,
+            )
         except DomainError as exc:
             refusals.append(f"{instance.prod_inst_id_ext}: {exc.message}")
             continue

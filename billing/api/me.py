@@ -7,7 +7,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Account
-from billing.tenancy import personal_account
 
 
 class MeSerializer(serializers.Serializer):
@@ -23,8 +22,12 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        personal_account(request.user)
+        # A GET writes nothing: a personal wallet not created yet is listed as the user's (it will be
+        # theirs on first use) unless that name is someone else's shared namespace.
         namespaces = list(Account.objects.filter(members=request.user.pk).values_list("namespace", flat=True))
+        own = request.user.get_username()
+        if own not in namespaces and not Account.objects.filter(namespace=own).exists():
+            namespaces = sorted([*namespaces, own])
         data = {
             "username": request.user.get_username(),
             "is_staff": request.user.is_staff,

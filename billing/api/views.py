@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.acting import MoneyCallerMixin
 from billing.api.serializers import (
     AccountSerializer,
     RechargeCreatedSerializer,
@@ -33,7 +34,7 @@ from config.api.validation import raise_invalid
 NAMESPACE_PARAM = OpenApiParameter("namespace", str, required=False, description="defaults to your own")
 
 
-class BillingView(APIView):
+class BillingView(MoneyCallerMixin, APIView):
     error_family = "billing"
     validation_error_code = ErrorCode.BILLING_INVALID_PARAMETERS
 
@@ -53,7 +54,7 @@ class AccountView(BillingView):
         return Response(AccountSerializer(data).data)
 
 
-class RechargeViewSet(viewsets.ViewSet):
+class RechargeViewSet(MoneyCallerMixin, viewsets.ViewSet):
     error_family = "billing"
     validation_error_code = ErrorCode.BILLING_INVALID_PARAMETERS
     lookup_field = "public_id"

@@ -14,7 +14,7 @@ from billing.tenancy import visible
 
 
 def statements_of(*, account: Account, period: Period | None = None) -> QuerySet[Statement]:
-    qs = Statement.objects.filter(account=account)
+    qs = Statement.objects.filter(account_id=account.pk)
     if period is not None:
         qs = qs.filter(period=period.month)
     return qs.annotate(pdf_ready=Exists(DocumentPdf.objects.filter(number=OuterRef("number")))).order_by(
@@ -24,7 +24,7 @@ def statements_of(*, account: Account, period: Period | None = None) -> QuerySet
 
 def credit_notes_of(*, account: Account, period: Period | None = None) -> QuerySet[CreditNote]:
     """Credit notes of ``account``; with ``period``, those correcting that month's statement."""
-    qs = CreditNote.objects.filter(account=account).select_related("statement", "actor")
+    qs = CreditNote.objects.filter(account_id=account.pk).select_related("statement", "actor")
     if period is not None:
         qs = qs.filter(statement__period=period.month)
     return qs.order_by("-issued_at", "-sequence")

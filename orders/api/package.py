@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.acting import MoneyCallerMixin
 from billing.idempotency import idempotent
 from billing.tenancy import is_write, namespace_from_request, refuse_read_only_act, resolve_account, visible
 from config.api.pagination import PageSizePagination
@@ -57,7 +58,7 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
 PAGE_PARAMS = [OpenApiParameter("page", int, required=False), OpenApiParameter("size", int, required=False)]
 
 
-class PackageApiView(PreviewGuardMixin, APIView):
+class PackageApiView(MoneyCallerMixin, PreviewGuardMixin, APIView):
     error_family = "package"
 
 
@@ -85,11 +86,19 @@ def _order(request: Request, order_id: str) -> PackageOrder:
 
 
 def _instance(request: Request, ext: str) -> ProductInstance:
-    inst = (
-        _visible(request, ProductInstance.objects.select_related("order"), "order__account_id")
-        .filter(prod_inst_id_ext=ext)
-        .first()
-    )
+    """The instance ``ext`` among the caller's accounts (ids are unique per account, issue 13): a
+    ``namespace`` (query, or body for writes) picks the account; without one, an id used by two of
+    the caller's accounts is 3307 asking for it."""
+    ns = namespace_from_request(request)
+    qs = ProductInstance.objects.select_related("order").filter(prod_inst_id_ext=ext)
+    if ns:
+        qs = qs.filter(account_id=resolve_account(request.user, ns, write=is_write(request)).pk)
+    else:
+        qs = visible(qs, request.user, write=is_write(request))
+    found = list(qs[:2])
+    if len(found) > 1:
+        raise_invalid({"namespace": [f"instance id {ext!r} is used by several of your namespaces: name one"]})
+    inst = found[0] if found else None
     if inst is None:
         if is_write(request):
             refuse_read_only_act(request.user, ProductInstance.objects.filter(prod_inst_id_ext=ext).exists)
@@ -276,8 +285,8 @@ class PackageOrdersView(PackageApiView):
     )
     def post(self, request: Request) -> Response:
         if drytry_requested(request):
-            _, _, products = self._input(request)
-            quote = previews.package_order_create_preview(products=products)
+            account, _, products = self._input(request)
+            quote = previews.package_order_create_preview(products=products, account_id=account.pk)
             return Response(create_preview_repr(quote))
         return self._create(request)
 
@@ -373,7 +382,9 @@ class InstanceRenewView(PackageApiView):
         s.is_valid(raise_exception=True)
         inst = _instance(request, prod_inst_id_ext)
         state, quote = previews.instance_renew_preview(
-            prod_inst_id_ext=inst.prod_inst_id_ext, duration=s.validated_data["duration"]
+            prod_inst_id_ext=inst.prod_inst_id_ext,
+            account_id=inst.account_id,
+            duration=s.validated_data["duration"],
         )
         return Response(renew_preview_repr(state, quote))
 
@@ -384,6 +395,7 @@ class InstanceRenewView(PackageApiView):
         inst = _instance(request, prod_inst_id_ext)
         result = svc.instance_renew(
             prod_inst_id_ext=inst.prod_inst_id_ext,
+            account_id=inst.account_id,
             duration=s.validated_data["duration"],
             charge_channel=s.validated_data["charge_channel"],
             actor=request.user,
@@ -403,7 +415,9 @@ class InstanceStopView(PackageApiView):
     @idempotent
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst = _instance(request, prod_inst_id_ext)
-        result = svc.instance_stop(prod_inst_id_ext=inst.prod_inst_id_ext, actor=request.user)
+        result = svc.instance_stop(
+            prod_inst_id_ext=inst.prod_inst_id_ext, account_id=inst.account_id, actor=request.user
+        )
         inst.refresh_from_db()
         return Response(
             {
@@ -420,7 +434,9 @@ class InstancePauseView(PackageApiView):
     )
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst = _instance(request, prod_inst_id_ext)
-        inst = svc.instance_pause(prod_inst_id_ext=inst.prod_inst_id_ext, actor=request.user)
+        inst = svc.instance_pause(
+            prod_inst_id_ext=inst.prod_inst_id_ext, account_id=inst.account_id, actor=request.user
+        )
         return Response(instance_op_repr(inst))
 
 
@@ -434,7 +450,9 @@ class InstanceResumeView(PackageApiView):
     @idempotent
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst = _instance(request, prod_inst_id_ext)
-        inst = svc.instance_resume(prod_inst_id_ext=inst.prod_inst_id_ext, actor=request.user)
+        inst = svc.instance_resume(
+            prod_inst_id_ext=inst.prod_inst_id_ext, account_id=inst.account_id, actor=request.user
+        )
         return Response(instance_op_repr(inst))
 
 
@@ -452,7 +470,10 @@ class InstanceChangeConfigView(PackageApiView):
             return self._change(request, prod_inst_id_ext)
         inst, s, changes = self._input(request, prod_inst_id_ext)
         state, quote = previews.instance_change_config_preview(
-            prod_inst_id_ext=inst.prod_inst_id_ext, plan_id=s.validated_data["plan_id"], changes=changes
+            prod_inst_id_ext=inst.prod_inst_id_ext,
+            account_id=inst.account_id,
+            plan_id=s.validated_data["plan_id"],
+            changes=changes,
         )
         return Response(change_preview_repr(state, quote))
 
@@ -476,6 +497,7 @@ class InstanceChangeConfigView(PackageApiView):
         inst, s, changes = self._input(request, prod_inst_id_ext)
         result = svc.instance_change_config(
             prod_inst_id_ext=inst.prod_inst_id_ext,
+            account_id=inst.account_id,
             plan_id=s.validated_data["plan_id"],
             changes=changes,
             actor=request.user,

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.acting import MoneyCallerMixin
 from billing.idempotency import idempotent
 from billing.tenancy import is_write, namespace_from_request, refuse_read_only_act, resolve_account, visible
 from config.api.errors import ErrorCode
@@ -44,7 +45,7 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
 )
 
 
-class UsageApiView(OriginBodyMixin, PreviewGuardMixin, APIView):
+class UsageApiView(MoneyCallerMixin, OriginBodyMixin, PreviewGuardMixin, APIView):
     error_family = "usageapi"
 
 
@@ -111,7 +112,7 @@ class PurchaseOrdersView(UsageApiView):
         )
         qs = (
             PurchaseOrder.objects.select_related("account", "plan", "creator")
-            .filter(account=account)
+            .filter(account_id=account.pk)  # pk None: no wallet yet, no orders
             .annotate(line_paid_until=Subquery(line_paid))
         )
         params = request.query_params

@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing.acting import MoneyCallerMixin
 from billing.idempotency import idempotent
 from billing.tenancy import namespace_from_request, resolve_account
 from config.api.pagination import DEFAULT_SIZE, MAX_SIZE
@@ -98,7 +99,7 @@ def _int_param(
     return value
 
 
-class VehicleOrderViewSet(PreviewGuardMixin, viewsets.ViewSet):
+class VehicleOrderViewSet(MoneyCallerMixin, PreviewGuardMixin, viewsets.ViewSet):
     """Plan, driver and sale orders of the caller (``billing.view_any_account``: everyone's)."""
 
     error_family = "vehicle"

@@ -88,7 +88,10 @@ class ProductInstance(models.Model):
     prod_name = models.CharField(max_length=200, blank=True, default="")
     plan_id = models.CharField(max_length=50)
     attrs = models.JSONField(default=dict, blank=True, help_text="attribute values the order was priced with")
-    prod_inst_id_ext = models.CharField(max_length=100, unique=True)
+    # The order's account, copied so the client-chosen id is unique per account (issue 13): one
+    # tenant can neither learn nor squat another's ids.
+    account = models.ForeignKey("billing.Account", on_delete=models.PROTECT, related_name="+")
+    prod_inst_id_ext = models.CharField(max_length=100)
     is_auto_renew = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=InstanceStatus.choices, default=InstanceStatus.PENDING)
     subscription = models.OneToOneField(
@@ -99,6 +102,11 @@ class ProductInstance(models.Model):
 
     class Meta:
         ordering = ["order_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "prod_inst_id_ext"], name="uniq_instance_ext_per_account"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.prod_inst_id_ext

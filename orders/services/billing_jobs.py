@@ -249,18 +249,22 @@ def package_auto_renew_run(*, at: datetime | None = None, chunk_size: int = 100)
         )
         if not sub_ids:
             break
-        exts = dict(
-            ProductInstance.objects.filter(subscription_id__in=sub_ids).values_list(
-                "subscription_id", "prod_inst_id_ext"
-            )
-        )
+        exts = {
+            sub_id: (ext, account_id)
+            for sub_id, ext, account_id in ProductInstance.objects.filter(
+                subscription_id__in=sub_ids
+            ).values_list("subscription_id", "prod_inst_id_ext", "account_id")
+        }
         for sub_id in sub_ids:
             tried.add(sub_id)
-            ext = exts.get(sub_id)
-            if ext is None:
+            found = exts.get(sub_id)
+            if found is None:
                 continue
+            ext, account_id = found
             try:
-                result = instance_renew(prod_inst_id_ext=ext, duration="1", at=at, auto=True)
+                result = instance_renew(
+                    prod_inst_id_ext=ext, account_id=account_id, duration="1", at=at, auto=True
+                )
                 summary["skipped" if result.extra.get("skipped") else "renewed"] += 1
             except InsufficientFunds:
                 summary["renew_failed"] += 1

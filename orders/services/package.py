@@ -193,15 +193,28 @@ def _lock_order(order_pk: int) -> PackageOrder:
     return PackageOrder.objects.select_for_update().get(pk=order_pk)
 
 
-def _lock_instance(ext: str) -> tuple[PackageOrder, ProductInstance, Subscription, list[SubscriptionLine]]:
-    """Lock account, order, instance, subscription and its lines, in that order."""
-    row = (
-        ProductInstance.objects.filter(prod_inst_id_ext=ext)
-        .values("pk", "order_id", "order__account_id")
-        .first()
-    )
-    if row is None:
+def instance_row(ext: str, account_id: int | None) -> dict[str, Any]:
+    """The instance ``ext`` of ``account_id``. Ids are unique per account only (issue 13): without
+    an account an id two accounts use is ambiguous (3307 asking for the account), never a guess."""
+    qs = ProductInstance.objects.filter(prod_inst_id_ext=ext)
+    if account_id is not None:
+        qs = qs.filter(account_id=account_id)
+    rows = list(qs.values("pk", "order_id", "order__account_id", "subscription_id")[:2])
+    if not rows:
         raise instance_not_found(ext)
+    if len(rows) > 1:
+        raise InvalidInput(
+            f"instance id {ext!r} is used by several accounts: name the account",
+            errors={"account_id": ["required: the instance id is not unique across accounts"]},
+        )
+    return dict(rows[0])
+
+
+def _lock_instance(
+    ext: str, account_id: int | None = None
+) -> tuple[PackageOrder, ProductInstance, Subscription, list[SubscriptionLine]]:
+    """Lock account, order, instance, subscription and its lines, in that order."""
+    row = instance_row(ext, account_id)
     _lock_account(row["order__account_id"])
     order = _lock_order(row["order_id"])
     instance = ProductInstance.objects.select_for_update().get(pk=row["pk"])
@@ -247,7 +260,10 @@ def package_order_create(
     order, per instance a subscription with one line per component, the unpaid first-period records
     and one consume order ``new`` gathering them."""
     at = at or timezone.now()
-    priced = [(p.product, p.plan, p.cost) for p in quote_create(products=products, at=at).priced]
+    priced = [
+        (p.product, p.plan, p.cost)
+        for p in quote_create(products=products, at=at, account_id=account_id).priced
+    ]
 
     try:
         with transaction.atomic():
@@ -274,6 +290,7 @@ def package_order_create(
                     )
                     ProductInstance.objects.create(
                         order=order,
+                        account_id=account_id,
                         prod_id=product.prod_id,
                         prod_name=product.prod_name,
                         plan_id=plan.plan_id,
@@ -517,6 +534,7 @@ def _set_instance_status(
 def instance_renew(
     *,
     prod_inst_id_ext: str,
+    account_id: int | None = None,
     duration: str = "1",
     charge_channel: str = "",
     actor: Any = None,
@@ -530,7 +548,7 @@ def instance_renew(
     ``note`` (the admin's reason) is kept in the event."""
     at = at or timezone.now()
     with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext)
+        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
         prepaid = renewable_lines(instance=instance, lines=lines)
         if auto and not any(ln.next_run_at is not None and ln.next_run_at <= at for ln in prepaid):
             return OperationResult(
@@ -614,12 +632,12 @@ def instance_renew(
 
 @retry_on_deadlock
 def instance_pause(
-    *, prod_inst_id_ext: str, actor: Any = None, at: datetime | None = None
+    *, prod_inst_id_ext: str, account_id: int | None = None, actor: Any = None, at: datetime | None = None
 ) -> ProductInstance:
     """A paused instance is not billed: its lines leave the billing-job scan until resumed."""
     at = at or timezone.now()
     with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext)
+        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
         if instance.status == InstanceStatus.PAUSED:
             return instance
         if instance.status != InstanceStatus.RUNNING:
@@ -640,14 +658,14 @@ def instance_pause(
 
 @retry_on_deadlock
 def instance_resume(
-    *, prod_inst_id_ext: str, actor: Any = None, at: datetime | None = None
+    *, prod_inst_id_ext: str, account_id: int | None = None, actor: Any = None, at: datetime | None = None
 ) -> ProductInstance:
     """Resume a paused (or suspended) instance. An hourly line whose paid hour has run out is charged
     the hour that contains ``at`` now (hours while paused are not billed); if that charge fails,
     nothing changes (3403)."""
     at = at or timezone.now()
     with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext)
+        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
         if instance.status == InstanceStatus.RUNNING:
             return instance
         if instance.status not in (InstanceStatus.PAUSED, InstanceStatus.SUSPENDED):
@@ -690,13 +708,15 @@ def hourly_stop_refund(
 
 
 @retry_on_deadlock
-def instance_stop(*, prod_inst_id_ext: str, actor: Any = None, at: datetime | None = None) -> OperationResult:
+def instance_stop(
+    *, prod_inst_id_ext: str, account_id: int | None = None, actor: Any = None, at: datetime | None = None
+) -> OperationResult:
     """NBStopProdInstance: subscription stopped, jobs stopped, final settlement in one transaction:
     the unused part of a prepaid hour refunded as a negative record; the last (partial) postpaid
     period billed (arrears if unpaid); paid prepaid periods are not refunded."""
     at = at or timezone.now()
     with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext)
+        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
         if instance.status == InstanceStatus.STOPPED:
             return OperationResult(
                 order=order, cost=Decimal(0), amount_payable=Decimal(0), extra={"replayed": True}
@@ -793,6 +813,7 @@ def _refund_hour(*, line: SubscriptionLine, order: PackageOrder, at: datetime, a
 def instance_change_config(
     *,
     prod_inst_id_ext: str,
+    account_id: int | None = None,
     plan_id: str,
     changes: Sequence[ComponentChange],
     actor: Any = None,
@@ -807,7 +828,7 @@ def instance_change_config(
     """
     at = at or timezone.now()
     with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext)
+        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
         quote = quote_change(instance=instance, lines=lines, plan_id=plan_id, changes=changes, at=at)
         plan = quote.plan
         consume = ConsumeOrder.objects.create(order=order, instance=instance, type=ConsumeOrderType.CHANGE)

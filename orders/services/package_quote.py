@@ -66,7 +66,9 @@ def line_cycle(cost: ComponentCost) -> str:
     return Cycle.HOUR if cost.billing_mode == BillingMode.HOURLY else cost.cycle
 
 
-def _check_instance_ids(products: Sequence[ProductSpec]) -> None:
+def _check_instance_ids(products: Sequence[ProductSpec], account_id: int | None) -> None:
+    """Instance ids are the client's, unique per account (issue 13): a clash names only the
+    caller's own id, and another tenant's ids are neither visible nor reserved."""
     errors: dict[str, list[str]] = {}
     seen: set[str] = set()
     for i, product in enumerate(products):
@@ -76,7 +78,9 @@ def _check_instance_ids(products: Sequence[ProductSpec]) -> None:
                 errors[key] = [f"instance id {inst.prod_inst_id_ext!r} is given twice"]
             seen.add(inst.prod_inst_id_ext)
     taken = set(
-        ProductInstance.objects.filter(prod_inst_id_ext__in=seen).values_list("prod_inst_id_ext", flat=True)
+        ProductInstance.objects.filter(account_id=account_id, prod_inst_id_ext__in=seen).values_list(
+            "prod_inst_id_ext", flat=True
+        )
     )
     for i, product in enumerate(products):
         for j, inst in enumerate(product.instances):
@@ -88,10 +92,10 @@ def _check_instance_ids(products: Sequence[ProductSpec]) -> None:
         raise InvalidInput("invalid parameters", errors=errors)
 
 
-def quote_create(*, products: Sequence[ProductSpec], at: datetime) -> CreateQuote:
+def quote_create(*, products: Sequence[ProductSpec], at: datetime, account_id: int | None) -> CreateQuote:
     """Check the instance ids and price every component with ``get_cost`` (any pricing error is
     raised here, before anything is written)."""
-    _check_instance_ids(products)
+    _check_instance_ids(products, account_id)
     priced: list[PricedProduct] = []
     for i, product in enumerate(products):
         component_ids = list(

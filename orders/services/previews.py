@@ -26,7 +26,7 @@ from orders.models.package import PackageOrder, ProductInstance
 from orders.models.purchase import PurchaseOrder
 from orders.models.vehicle import VehicleOrder, VehicleOrderState
 from orders.services import package_quote, purchase_quote
-from orders.services.package import ComponentChange, ProductSpec, instance_not_found
+from orders.services.package import ComponentChange, ProductSpec, instance_row
 from orders.services.vehicle import VehicleOrderNotFound, cancel_refund, cancel_target, move_for
 
 # --- purchase orders ----------------------------------------------------------------------------
@@ -69,10 +69,10 @@ def purchase_cancel_preview(*, order_pk: int) -> PurchaseOrder:
 
 
 def package_order_create_preview(
-    *, products: list[ProductSpec], at: datetime | None = None
+    *, products: list[ProductSpec], account_id: int | None, at: datetime | None = None
 ) -> package_quote.CreateQuote:
     """``POST /api/v1/package-orders``: the new order's cost (what its charge will take)."""
-    return package_quote.quote_create(products=products, at=at or timezone.now())
+    return package_quote.quote_create(products=products, at=at or timezone.now(), account_id=account_id)
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,9 @@ class InstanceState:
     lines: list[SubscriptionLine]
 
 
-def _instance(ext: str) -> InstanceState:
+def _instance(ext: str, account_id: int | None) -> InstanceState:
     """The rows ``package._lock_instance`` locks, read without locks."""
-    instance = ProductInstance.objects.select_related("order").filter(prod_inst_id_ext=ext).first()
-    if instance is None:
-        raise instance_not_found(ext)
+    instance = ProductInstance.objects.select_related("order").get(pk=instance_row(ext, account_id)["pk"])
     sub = Subscription.objects.get(pk=instance.subscription_id)
     lines = list(SubscriptionLine.objects.filter(subscription=sub).select_related("plan").order_by("pk"))
     for line in lines:
@@ -96,10 +94,10 @@ def _instance(ext: str) -> InstanceState:
 
 
 def instance_renew_preview(
-    *, prod_inst_id_ext: str, duration: str
+    *, prod_inst_id_ext: str, duration: str, account_id: int | None = None
 ) -> tuple[InstanceState, package_quote.RenewQuote]:
     """``POST /api/v1/instances/{id}/renew``: the prepaid components' next ``duration`` cycles."""
-    state = _instance(prod_inst_id_ext)
+    state = _instance(prod_inst_id_ext, account_id)
     prepaid = package_quote.renewable_lines(instance=state.instance, lines=state.lines)
     quote = package_quote.quote_renew(
         instance=state.instance, sub=state.sub, prepaid=prepaid, duration=duration
@@ -108,10 +106,15 @@ def instance_renew_preview(
 
 
 def instance_change_config_preview(
-    *, prod_inst_id_ext: str, plan_id: str, changes: list[ComponentChange], at: datetime | None = None
+    *,
+    prod_inst_id_ext: str,
+    plan_id: str,
+    changes: list[ComponentChange],
+    at: datetime | None = None,
+    account_id: int | None = None,
 ) -> tuple[InstanceState, package_quote.ChangeQuote]:
     """``POST /api/v1/instances/{id}/change-config``: the prorated difference, charged or refunded."""
-    state = _instance(prod_inst_id_ext)
+    state = _instance(prod_inst_id_ext, account_id)
     quote = package_quote.quote_change(
         instance=state.instance, lines=state.lines, plan_id=plan_id, changes=changes, at=at or timezone.now()
     )

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from billing.services import account_get_or_create
+from billing.services import account_get_or_create, account_personal_get_or_create
 from config.commands import TallyCommand
 
 
@@ -47,7 +47,14 @@ class Command(TallyCommand):
                 if created:
                     user.set_unusable_password()
                     user.save()
-                for ns in [username, *namespace]:
+                personal = account_personal_get_or_create(user=user)
+                if username not in namespace and not personal.members.filter(pk=user.pk).exists():
+                    # A personal namespace is never an existing shared one (issue 13, docs/security.md).
+                    raise CommandError(
+                        f"namespace {username} already exists and {username} is not a member: choose another "
+                        f"username, or pass --namespace {username} to make the user a member on purpose"
+                    )
+                for ns in namespace:
                     account_get_or_create(namespace=ns, member=user)
                 user.groups.add(*groups)
                 token, _ = Token.objects.get_or_create(user=user)

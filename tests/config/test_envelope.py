@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Account, LedgerEntry
+from billing.tenancy import personal_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.config.urls_for_tests")]
 
@@ -13,8 +14,10 @@ def test_success_is_wrapped_in_the_envelope(api, user):
     body = api.get("/api/v1/me").json()
     assert body["code"] == 0 and body["msg"] == "OK"
     assert body["data"] == {"username": "alice", "is_staff": False, "namespaces": ["alice"]}
-    # The personal wallet was created on first use, in the deployment currency.
-    assert Account.objects.get(namespace="alice").currency == "CNY"
+    # A GET writes nothing (issue 13): the personal wallet is created by the first write, in the
+    # deployment currency.
+    assert not Account.objects.filter(namespace="alice").exists()
+    assert personal_account(user).currency == "CNY"
 
 
 def test_unparsable_json_is_3302(api):

@@ -44,7 +44,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0004_account_any_account_permissions"),
+        ("billing", "0006_account_any_account_permissions"),
         ("orders", "0007_finance_issue_statement"),
     ]
 

@@ -16,7 +16,7 @@ def fill_account(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0004_account_any_account_permissions"),
+        ("billing", "0006_account_any_account_permissions"),
         ("orders", "0008_finance_view_any_account"),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0003_statements'),
+        ('billing', '0005_idempotency_lease'),
     ]
 
     operations = [

@@ -202,7 +202,7 @@ ORDER_ACTION_PERMISSIONS: dict[str, tuple[str, str, str]] = {
 FINANCE_EXTRA_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("billing", "adjust_balance"),
     ("billing", "issue_statement"),
-    ("billing", "view_any_account"),  # the API's read of any namespace (orders.0008); not act_for_any_account
+    ("billing", "view_any_account"),  # the API's read of any namespace (orders.0009); not act_for_any_account
 )
 # Apps whose models finance may only look at, never change; superusers edit them.
 FINANCE_VIEW_ONLY_APPS = ("plans",)

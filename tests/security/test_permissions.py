@@ -190,7 +190,7 @@ def test_the_finance_group_holds_what_finance_needs() -> None:
 def test_the_data_migration_grants_view_any_account_to_finance() -> None:
     group = sync_finance_group()
     group.permissions.remove(*group.permissions.filter(codename="view_any_account"))
-    migration = importlib.import_module("orders.migrations.0008_finance_view_any_account")
+    migration = importlib.import_module("orders.migrations.0009_finance_view_any_account")
     migration.grant(django_apps, None)
     assert "billing.view_any_account" in _codenames(Group.objects.get(name=FINANCE_GROUP))
 

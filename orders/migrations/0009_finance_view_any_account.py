@@ -45,7 +45,7 @@ def revoke(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0006_account_any_account_permissions"),
-        ("orders", "0007_finance_issue_statement"),
+        ("orders", "0008_finance_sees_lockouts"),
     ]
 
     operations = [migrations.RunPython(grant, revoke)]

@@ -17,7 +17,7 @@ def fill_account(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0006_account_any_account_permissions"),
-        ("orders", "0008_finance_view_any_account"),
+        ("orders", "0009_finance_view_any_account"),
     ]
 
     operations = [

@@ -144,3 +144,19 @@ def staff_api(staff_user: Any, client_for: Callable[[Any], APIClient]) -> APICli
 
 def is_mariadb() -> bool:
     return connection.vendor == "mysql"
+
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - the browser's constants
+
+
+# One Playwright for the whole session (tests/e2e and tests/live both drive Chromium): a second
+# ``sync_playwright()`` while the first is running fails ("Sync API inside the asyncio loop").
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); browser tests need it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

@@ -6,12 +6,10 @@ without the Finance group sees nothing it may not use."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.live.conftest import LiveStack
 
 pytestmark = pytest.mark.browser
@@ -21,17 +19,6 @@ def printed_login(stack: LiveStack, label: str) -> tuple[str, str]:
     match = re.search(rf"^{re.escape(label)}\s+(\S+) / (\S+)$", stack.demo_output, re.M)
     assert match, f"make run no longer prints the {label!r} line:\n{stack.demo_output}"
     return match.group(1), match.group(2)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); browser tests need it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def signed_in(browser: Any, stack: LiveStack, username: str, password: str) -> Any:

@@ -102,7 +102,8 @@ def build(n: int, prefix: str) -> list[int]:
             conn,
             "billing_rechargeorder",
             ["public_id", "account_id", "amount", "currency", "payment_method", "payment_id", "status"]
-            + ["pay_url", "review_reason", "ledger_entry_id", "created_at", "updated_at", "finished_at"],
+            + ["pay_url", "pay_token_hash", "review_reason", "ledger_entry_id", "created_at", "updated_at"]
+            + ["finished_at"],
             (
                 (
                     f"R{prefix}{i}",
@@ -113,6 +114,7 @@ def build(n: int, prefix: str) -> list[int]:
                     "",
                     "success",
                     "",
+                    "",  # pay_token_hash: none (the recharge is paid)
                     "",
                     first_entry + i * ENTRIES_PER_ACCOUNT,
                     ts,

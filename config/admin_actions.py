@@ -27,9 +27,24 @@ from config.exceptions import DomainError
 
 REASON_MAX_LENGTH = 500
 CONFIRM_FIELD = "tally_confirm"
+CHOICE_FIELD = "_tally_choice"
 
 # service(obj, *, actor, reason, **options) -> optional note shown after "done"
 ReasonService = Callable[..., Any]
+# the confirm button's text for the selected objects ("Cancel order and refund CNY 19.67")
+ConfirmLabel = Callable[[list[Any]], str]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One confirm button: its text and the options it sets (instead of checkboxes)."""
+
+    label: str
+    options: dict[str, bool]
+
+
+# the confirm buttons for the selected objects; each says what it does
+ChoiceButtons = Callable[[list[Any]], list[Choice]]
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,9 @@ def reason_action(
     verb: str,
     options: Sequence[ActionOption] = (),
     refused: tuple[type[Exception], ...] = (DomainError, ValidationError),
+    confirm: ConfirmLabel | None = None,
+    choices: ChoiceButtons | None = None,
+    describe: Callable[[Any], str] | None = None,
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Any]], HttpResponse | None]:
     """Build an admin action ``name`` that asks for a reason, then calls ``service`` per order.
 
@@ -83,6 +101,10 @@ def reason_action(
     ``has_cancel_permission``). ``verb`` is the past tense shown to the user ("canceled").
     Exceptions in ``refused`` are reported as "refused: <why>" for that order; anything else is a
     bug and propagates.
+    The confirm button says what it does: ``confirm(objects)`` gives its text (default the label);
+    ``choices(objects)`` gives several buttons instead, each setting the options (no checkboxes),
+    e.g. "Cancel order and refund CNY 19.67" beside "Cancel order, no refund". ``describe(obj)``
+    is the line listing each selected object on the confirmation page (default ``str(obj)``).
     """
 
     def action(
@@ -92,10 +114,14 @@ def reason_action(
         if check is None or not check(request):
             raise PermissionDenied
         orders = list(queryset.order_by("pk"))
+        buttons = choices(orders) if choices is not None else []
         form = ReasonForm(request.POST if request.POST.get(CONFIRM_FIELD) else None, options=options)
         if form.is_bound and form.is_valid():
             reason = form.cleaned_data["reason"]
             chosen = {option.name: bool(form.cleaned_data.get(option.name)) for option in options}
+            picked = request.POST.get(CHOICE_FIELD, "")
+            if buttons and picked.isdigit() and int(picked) < len(buttons):
+                chosen = {**chosen, **buttons[int(picked)].options}
             _apply(
                 modeladmin,
                 request,
@@ -116,11 +142,16 @@ def reason_action(
             "action_name": name,
             "action_label": label,
             "objects": orders,
+            "described": [describe(o) if describe is not None else str(o) for o in orders],
             "form": form,
             "opts": opts,
             "queryset": queryset,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "confirm_field": CONFIRM_FIELD,
+            "confirm_label": confirm(orders) if confirm is not None else label,
+            "choice_field": CHOICE_FIELD,
+            "choices": buttons,
+            "hidden_options": {option.name for option in options} if buttons else set(),
             "media": modeladmin.media + form.media,
         }
         request.current_app = modeladmin.admin_site.name

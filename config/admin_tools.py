@@ -14,15 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.apps import apps as global_apps
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import label_for_field, lookup_field
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db.models import Model
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
+from django.db.models import DateTimeField, Model
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import strip_tags
 from django.utils.text import capfirst, slugify
-from django.utils.timezone import now
+from django.utils.timezone import is_aware, now
+
+from config.display import csv_time, currency_of
 
 CSV_CHUNK_SIZE = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -45,6 +48,8 @@ def csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime) and is_aware(value):
+        return csv_time(value)  # local wall time; the header names TALLY_TIME_ZONE
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal | int):
@@ -64,12 +69,15 @@ class CsvExportMixin:
     The export builds the same ``ChangeList`` the page shows (filters, search, ordering,
     ``list_select_related``), so what finance sees is what they download; rows are streamed with
     ``iterator()`` so a large export never sits in memory. Columns default to ``list_display``.
+    A money column (``config.display.money_column``) exports its exact ``Decimal`` under a header
+    naming the currency (``Amount (CNY)``), and a ``Currency`` column per row is added; times are
+    local wall times under a header naming ``TALLY_TIME_ZONE``.
     """
 
     change_list_template = "admin/tally/change_list_export.html"
-    csv_fields: Sequence[str] | None = None
+    csv_fields: Sequence[Any] | None = None  # field names, or money_column(...) entries
 
-    def get_csv_fields(self, request: HttpRequest) -> list[str]:
+    def get_csv_fields(self, request: HttpRequest) -> list[Any]:
         if self.csv_fields is not None:
             return list(self.csv_fields)
         fields = self.get_list_display(request)  # type: ignore[attr-defined]
@@ -91,8 +99,11 @@ class CsvExportMixin:
         changelist = self.get_changelist_instance(request)  # type: ignore[attr-defined]
         fields = self.get_csv_fields(request)
         model = self.model  # type: ignore[attr-defined]
-        header = [capfirst(str(label_for_field(name, model, self))) for name in fields]  # type: ignore[call-overload]
-        rows = self._csv_rows(changelist.queryset, fields)
+        header = [self._csv_header(model, name) for name in fields]
+        money = any(getattr(name, "is_money", False) for name in fields)
+        if money and "currency" not in fields:
+            header.append("Currency")
+        rows = self._csv_rows(changelist.queryset, fields, currency=money and "currency" not in fields)
         writer = csv.writer(_Echo())
         stream = (writer.writerow(row) for row in _prepend(header, rows))
         opts = self.model._meta  # type: ignore[attr-defined]
@@ -101,11 +112,30 @@ class CsvExportMixin:
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
-    def _csv_rows(self, queryset: Any, fields: list[str]) -> Iterator[list[str]]:
-        for obj in queryset.iterator(chunk_size=CSV_CHUNK_SIZE):
-            yield [self._csv_value(obj, name) for name in fields]
+    def _csv_header(self, model: type[Model], name: Any) -> str:
+        label = capfirst(str(label_for_field(name, model, self)))  # type: ignore[call-overload]
+        if getattr(name, "is_money", False):
+            return f"{label} ({settings.TALLY_CURRENCY})"
+        try:
+            field = model._meta.get_field(name) if isinstance(name, str) else None
+        except FieldDoesNotExist:
+            field = None
+        if isinstance(field, DateTimeField):
+            return f"{label} ({settings.TALLY_TIME_ZONE})"
+        return label
 
-    def _csv_value(self, obj: Model, name: str) -> str:
+    def _csv_rows(self, queryset: Any, fields: list[Any], *, currency: bool = False) -> Iterator[list[str]]:
+        for obj in queryset.iterator(chunk_size=CSV_CHUNK_SIZE):
+            row = [self._csv_value(obj, name) for name in fields]
+            yield [*row, currency_of(obj)] if currency else row
+
+    def _csv_value(self, obj: Model, name: Any) -> str:
+        money_field = getattr(name, "csv_field", None)
+        if money_field is not None:
+            value: Any = obj
+            for part in money_field.split("__"):
+                value = getattr(value, part, None) if value is not None else None
+            return csv_cell(value)
         try:
             field, _attr, value = lookup_field(name, obj, self)  # type: ignore[arg-type]
         except (AttributeError, ObjectDoesNotExist):

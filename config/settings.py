@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.admin_time.AdminLocalTimeMiddleware",  # the admin shows TALLY_TIME_ZONE, the API UTC
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.api.middleware.ApiErrorEnvelopeMiddleware",
     # Last, as django-axes asks: turns a locked-out admin login into its lockout page.
@@ -135,6 +136,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"tally_admin": "config.templatetags.tally_admin"},
         },
     },
 ]
@@ -165,6 +167,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["config.formats"]  # dates as 2026-12-01, times with the zone named (admin)
 TALLY_TIME_ZONE = env.str("TALLY_TIME_ZONE", default="Asia/Shanghai")
 TALLY_CURRENCY = env.str("TALLY_CURRENCY", default="CNY")
 

@@ -9,6 +9,11 @@ from orders.metrics import metrics_view
 
 # The beat schedules are operational internals: superusers only (issue 8).
 restrict_to_superusers(admin.site)
+# The back office's lists need the width of a 1366 px laptop: no app sidebar (Home lists the apps).
+admin.site.enable_nav_sidebar = False
+admin.site.site_header = "Tally back office"
+admin.site.site_title = "Tally back office"
+admin.site.index_title = "Finance and operations"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

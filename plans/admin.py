@@ -14,7 +14,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config import clock
-from config.admin_tools import SuperuserChangesOnlyMixin
+from config.admin_tools import CsvExportMixin, SuperuserChangesOnlyMixin
+from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, money_column
 from plans.models import (
     Component,
     MeteredService,
@@ -78,7 +79,7 @@ class PlanItemInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
+class PlanAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = (
         "plan_id",
         "name",
@@ -124,8 +125,11 @@ class PlanAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PriceVersion)
-class PriceVersionAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
-    list_display = ("plan", "price", "effective_from", "forced", "created_by", "first_used_at")
+class PriceVersionAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, CsvExportMixin, admin.ModelAdmin):
+    list_display = (
+        "plan", money_column("price", places=UNIT_PRICE_PLACES), "effective_from", "forced", "created_by",
+        "first_used_at",
+    )  # fmt: skip
     list_filter = ("forced", ("first_used_at", admin.EmptyFieldListFilter), "plan__plan_type")
     search_fields = ("plan__plan_id",)
     list_select_related = ("plan", "created_by")
@@ -165,8 +169,12 @@ class ProductAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PriceRule)
-class PriceRuleAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
-    list_display = ("plan", "component", "attrs", "price", "effective_from", "first_used_at")
+class PriceRuleAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "plan", "component", "attrs", money_column("price", places=UNIT_PRICE_PLACES), "effective_from",
+        "first_used_at",
+    )  # fmt: skip
+    date_hierarchy = "effective_from"
     list_filter = (("first_used_at", admin.EmptyFieldListFilter), "component__component_id", "plan__plan_id")
     search_fields = ("plan__plan_id", "component__component_id")
     list_select_related = ("plan", "component", "component__product")
@@ -184,15 +192,18 @@ class PriceRuleAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PlanItem)
-class PlanItemAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
-    list_display = ("name", "plan", "piid", "price")
+class PlanItemAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+    list_display = ("name", "plan", "piid", money_column("price", places=UNIT_PRICE_PLACES))
     list_filter = ("plan__plan_id",)
     search_fields = ("name", "piid", "plan__plan_id")
     list_select_related = ("plan",)
 
 
 @admin.register(MeteredService)
-class MeteredServiceAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
-    list_display = ("service", "unit_price", "monthly_free_quota", "active")
+class MeteredServiceAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "service", money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES), "monthly_free_quota",
+        "active",
+    )  # fmt: skip
     list_filter = ("active",)
     search_fields = ("service",)

@@ -14,11 +14,12 @@ from django.utils.safestring import mark_safe
 
 from config.admin_tools import CsvExportMixin
 from config.clock import local_tz
+from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, local_period, money_column, money_html
 from usage.models import AuditRun, MeterEvent, UsageRecord
 from usage.selectors import daily_series, range_label, report_range, usage_report
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -32,21 +33,24 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(UsageRecord)
 class UsageRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = (
-        "id",
-        "account",
-        "order_ref",
-        "kind",
-        "status",
-        "plan",
-        "period_start",
-        "amount",
-        "created_at",
-    )
-    list_filter = ("kind", "status", "source", "region", "plan")
-    search_fields = ("order_ref", "account__namespace")
+        "id", "period", "account", "order_ref", "plan", "kind", "status", "quantity",
+        money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES), money_column("amount"),
+    )  # fmt: skip
+    csv_fields = (
+        "id", "account", "source", "order_ref", "region", "plan", "component_id", "period_start",
+        "period_end", "quantity", money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES),
+        money_column("amount", places=UNIT_PRICE_PLACES), "kind", "status", "ledger_entry", "created_at",
+        "paid_at",
+    )  # fmt: skip
+    list_filter = ("status", "kind", "source", "region", "plan", "period_start")
+    search_fields = ("order_ref", "account__namespace", "component_id")
     date_hierarchy = "period_start"
     list_select_related = ("account", "plan")
     raw_id_fields = ("account", "plan", "price_version", "price_rule", "ledger_entry")
+
+    @admin.display(description="period", ordering="period_start")
+    def period(self, obj: UsageRecord) -> str:
+        return local_period(obj.period_start, obj.period_end)
 
     def get_urls(self) -> list[URLPattern]:
         report = path("report/", self.admin_site.admin_view(report_view), name="usage_usagerecord_report")
@@ -55,8 +59,8 @@ class UsageRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
 
 @admin.register(MeterEvent)
 class MeterEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "account", "event_id", "instance_ref", "component_id", "quantity", "timestamp")
-    list_filter = ("component_id",)
+    list_display = ("id", "timestamp", "account", "event_id", "instance_ref", "component_id", "quantity")
+    list_filter = ("component_id", "timestamp")
     search_fields = ("event_id", "instance_ref", "account__namespace")
     date_hierarchy = "timestamp"
     list_select_related = ("account",)
@@ -90,6 +94,9 @@ def report_view(request: HttpRequest) -> HttpResponse:
         )
         svg = buf.getvalue().decode()
         context.update(report=report, chart=mark_safe(svg[svg.find("<svg") :]))  # noqa: S308 - our own SVG
+        for row in report.rows:
+            row["amount_shown"], row["arrears_shown"] = money_html(row["amount"]), money_html(row["arrears"])
+        context.update(total_shown=money_html(report.total), arrears_shown=money_html(report.arrears))
     html = engines["django"].from_string(REPORT_TEMPLATE).render(context, request)
     return HttpResponse(html)
 
@@ -103,14 +110,15 @@ REPORT_TEMPLATE = """{% extends "admin/base_site.html" %}
 {% if errors %}<p class="errornote">{{ errors }}</p>{% endif %}
 {% if report %}
 <div style="max-width:1000px">{{ chart }}</div>
-<table><thead><tr><th>namespace</th>
+<table class="tally-table" id="usage-report"><thead><tr><th>namespace</th>
 {% if by == "order" %}<th>order</th><th>region</th><th>plan</th>{% endif %}
-<th>money</th><th>records</th><th>arrears</th></tr></thead><tbody>
+<th class="num">money</th><th class="num">records</th><th class="num">arrears</th></tr></thead><tbody>
 {% for r in report.rows %}<tr><td>{{ r.namespace }}</td>{% if by == "order" %}<td>{{ r.order_id }}</td>
-<td>{{ r.region }}</td><td>{{ r.plan_id }}</td>{% endif %}<td>{{ r.amount }}</td><td>{{ r.records }}</td>
-<td>{{ r.arrears }}</td></tr>
+<td>{{ r.region }}</td><td>{{ r.plan_id }}</td>{% endif %}<td class="num">{{ r.amount_shown }}</td>
+<td class="num">{{ r.records }}</td><td class="num">{{ r.arrears_shown }}</td></tr>
 {% endfor %}<tr><th>TOTAL</th>{% if by == "order" %}<td></td><td></td><td></td>{% endif %}
-<th>{{ report.total }}</th><th>{{ report.records }}</th><th>{{ report.arrears }}</th></tr></tbody></table>
+<th class="num" id="report-total">{{ total_shown }}</th><th class="num">{{ report.records }}</th>
+<th class="num">{{ arrears_shown }}</th></tr></tbody></table>
 {% endif %}
 {% endblock %}"""
 
@@ -120,7 +128,9 @@ class AuditRunAdmin(ReadOnlyAdmin):
     """The ledger audits (nightly by beat, or ``manage.py audit_ledger``); the dashboard shows the last."""
 
     list_display = ("started_at", "source", "namespace", "entries", "findings", "is_ok")
-    list_filter = ("source",)
+    list_filter = ("source", "started_at")
+    search_fields = ("namespace",)
+    date_hierarchy = "started_at"
     ordering = ("-started_at", "-id")
     readonly_fields = (
         "started_at",

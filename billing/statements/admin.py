@@ -24,6 +24,7 @@ from billing.statements.periods import parse_period, period_of
 from billing.statements.render import credit_note_html, document_pdf, draft_html, statement_html
 from billing.statements.services import statement_draft, statement_issue_now
 from config import clock
+from config.display import MoneyDetailMixin, money_column
 from config.exceptions import DomainError
 
 
@@ -83,7 +84,7 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-class StatementLineInline(admin.TabularInline):
+class StatementLineInline(MoneyDetailMixin, admin.TabularInline):
     model = StatementLine
     extra = 0
     can_delete = False
@@ -159,8 +160,9 @@ def _pdf_download(number: str) -> HttpResponse:
 class StatementAdmin(ReadOnlyAdmin):
     change_list_template = "billing/admin/statement_change_list.html"
     list_display = [
-        "number", "namespace", "period_label", "opening_balance", "closing_balance", "entry_count",
-        "corrections_count", "issued_at", "documents",
+        "number", "namespace", "period_label", money_column("opening_balance", "opening balance"),
+        money_column("closing_balance", "closing balance"), "entry_count", "corrections_count", "issued_at",
+        "documents",
     ]  # fmt: skip
     list_filter = [PeriodFilter, StatusFilter]
     search_fields = ["number", "namespace"]
@@ -305,7 +307,9 @@ class StatementAdmin(ReadOnlyAdmin):
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(ReadOnlyAdmin):
-    list_display = ["number", "namespace", "statement", "amount", "reason", "actor", "issued_at", "pdf"]
+    list_display = [
+        "number", "namespace", "statement", money_column("amount"), "reason", "actor", "issued_at", "pdf",
+    ]  # fmt: skip
     list_filter = [CreditNotePeriodFilter]
     search_fields = ["number", "namespace", "statement__number", "reason"]
     list_select_related = ["statement", "actor"]

@@ -48,7 +48,7 @@ def _data() -> None:
 def test_exports_only_the_filtered_rows(admin_user: Any) -> None:
     _data()
     rows = _export(admin_user, "?kind__exact=recharge")
-    assert rows[0] == ["ID", "Account", "Kind", "Amount", "Memo", "Created at"]
+    assert rows[0] == ["ID", "Account", "Kind", "Amount", "Memo", "Created at (Asia/Shanghai)"]
     body = rows[1:]
     assert len(body) == 2 and {r[1] for r in body} == {"acme", "beta"}
     assert {r[2] for r in body} == {"Recharge"}

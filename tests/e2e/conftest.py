@@ -1,7 +1,10 @@
 """Browser fixtures: headless Debian Chromium driven by Playwright's sync API against live_server.
 
 Never ``playwright install``: the browser is the system's ``/usr/bin/chromium``; without it these
-tests skip with a reason. Screenshots go to ``docs/screenshots/`` (linked from docs/admin.md).
+tests skip with a reason. Screenshots (1366x768, what a finance laptop shows) go to
+``docs/screenshots/`` (linked from docs/admin.md) only when ``TALLY_SCREENSHOTS=1`` is set, so an
+ordinary test run leaves the tree clean; refresh them deliberately and look at each before committing:
+``TALLY_SCREENSHOTS=1 .venv/bin/python -m pytest tests/e2e -m browser``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def screenshots_wanted() -> bool:
+    return os.environ.get("TALLY_SCREENSHOTS", "") == "1"
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
@@ -61,8 +69,11 @@ def login(page: Any, base_url: str, username: str, password: str) -> None:
     page.wait_for_selector("#user-tools")
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path | None:
+    """``docs/screenshots/<name>.png`` of the 1366x768 viewport, only with ``TALLY_SCREENSHOTS=1``."""
+    if not screenshots_wanted():
+        return None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -288,5 +288,5 @@ def test_admin_report_page_shows_table_and_chart(history, make_user):
     r = c.get("/admin/usage/usagerecord/report/?period=2026-03&by=account")
     assert r.status_code == 200
     body = r.content.decode()
-    assert "<svg" in body and "172.6800" in body and "4.5000" in body
+    assert "<svg" in body and "CNY 172.68" in body and "CNY 4.50" in body  # config.display money
     assert c.get("/admin/usage/usagerecord/report/?period=bad").status_code == 200

@@ -3,6 +3,7 @@ found, named and pointed at the offending row."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from billing.services import account_charge, account_credit, account_get_or_crea
 from orders.services.purchase import purchase_order_create
 from orders.services.renewal import renewal_run
 from plans.models import BillingMode, Cycle
+from tests.conftest import mariadb_only
 from tests.orders.purchase.helpers import local, make_plan
 from usage.audit import CHECKS, Finding, ledger_audit, ledger_entry_count
 from usage.models import UsageRecord
@@ -163,3 +165,53 @@ def test_recharge_credited_twice_not_at_all_or_without_order(books):
 
 def test_checks_are_named():
     assert len(set(CHECKS)) == len(CHECKS) == 8
+
+
+def test_one_entry_paying_several_records_adds_up_per_entry(books):
+    """An entry that pays several records (arrears settled at once) is summed over all of them:
+    exact -> no finding; one record off -> one finding naming the entry and the record count."""
+    alice = books["alice"]
+    posting = account_charge(
+        account_id=alice.pk, amount=Decimal("3"), idempotency_key="two", subject=("purchase_order", "X")
+    )
+    start = local(2026, 4, 1)
+    for k, amount in enumerate((Decimal("1"), Decimal("2"))):
+        UsageRecord.objects.create(
+            account=alice, source="purchase", order_ref="X", line_id=999, period_key=f"p:{k}",
+            period_start=start + timedelta(hours=k), period_end=start + timedelta(hours=k + 1),
+            unit_price=amount, amount=amount, kind="hourly", status="paid", ledger_entry=posting.entry,
+        )  # fmt: skip
+    assert ledger_audit() == []
+    UsageRecord.objects.filter(line_id=999, period_key="p:1").update(amount=Decimal("2.5"))
+    (finding,) = ledger_audit()
+    assert (finding.check, finding.object_id) == ("record_entry_mismatch", str(posting.entry.pk))
+    assert (finding.expected, finding.actual, finding.detail) == ("-3.5000", "-3.0000", "2 paid record(s)")
+
+
+@mariadb_only
+@pytest.mark.django_db(transaction=True)
+def test_parallel_audit_finds_what_the_sequential_one_finds(books, monkeypatch):
+    """Outside a transaction on MariaDB the independent parts run on their own connections; the
+    findings are the same as one connection's, one after the other."""
+    from usage.audit import checks as audit_checks
+
+    alice, bob = books["alice"], books["bob"]
+    rec = UsageRecord.objects.filter(kind="renew", account=alice).get()
+    UsageRecord.objects.filter(pk=rec.pk).update(amount=rec.amount + 1)
+    other = UsageRecord.objects.filter(kind="renew", account=bob).get()
+    UsageRecord.objects.filter(pk=other.pk).update(period_start=other.period_start - timedelta(days=1))
+    Account.objects.filter(pk=bob.pk).update(balance=Account.objects.get(pk=bob.pk).balance + 1)
+    threads: list[str] = []
+    real = audit_checks._on_own_connection
+
+    def counted(part):
+        threads.append(threading.current_thread().name)
+        return real(part)
+
+    monkeypatch.setattr(audit_checks, "_on_own_connection", counted)
+    assert not connection.in_atomic_block
+    parallel = ledger_audit()
+    assert len(threads) == 2 and all(name.startswith("audit") for name in threads)
+    assert checks(parallel) == ["balance_mismatch", "period_billed_twice", "record_entry_mismatch"]
+    monkeypatch.setattr(audit_checks, "PARALLEL", 1)
+    assert ledger_audit() == parallel and len(threads) == 2

@@ -25,20 +25,27 @@ decimals as floats, and integers add up exactly on every database.
 The audit only reads, in autocommit mode, so it never holds locks that a charge would wait on. A
 posting that commits while the audit runs may be seen by one chunk and not by the account scan;
 such a transient mismatch is re-checked on the locked rows before it is reported (``_recheck``).
+Because every statement reads committed rows on its own, the three independent parts (the ledger
+pass with the recharges, the records against their entries, the billed periods) run at once on
+MariaDB, each on its own connection (``PARALLEL`` threads), when the audit is not inside a
+transaction; inside one (tests, a caller's ``atomic()``) they run one after the other on the
+caller's connection, which alone sees its uncommitted rows. docs/benchmarks.md (B9) has the
+profile behind each statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model, Q
+from django.db.models import Q
 
 from billing.models import Account, LedgerEntry, LedgerKind, RechargeOrder, RechargeStatus
-from usage.models import UsageKind, UsageRecord, UsageStatus
+from usage.audit.records import periods_billed_twice, records_vs_entries
+from usage.audit.sql import UNIT, Finding, _as_units, _finding, _money, _q, _rows, _t, _units, audit_session
 
 CHECKS = (
     "balance_mismatch",
@@ -50,31 +57,13 @@ CHECKS = (
     "recharge_not_credited_once",
     "recharge_credit_without_order",
 )
-BILLED_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.HOURLY, UsageKind.USAGE)
 CHUNK = 200_000  # ledger entries per statement of the ledger pass
-RECORDS_CHUNK = 100_000  # ledger entry ids per statement of the records check
-UNIT = Decimal("0.0001")
+PARALLEL = 3  # connections of a whole-database audit on MariaDB (one per independent part)
 
 # progress(step, done): called as the audit moves on; ``done`` counts ledger entries read so far
 # for the step "ledger" and is 1 for every other step when it completes.
 Progress = Callable[[str, int], None]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One inconsistency: which check, which row, what was expected and what was found."""
-
-    check: str
-    object_type: str  # account | ledger_entry | usage_record | recharge_order
-    object_id: str
-    account_id: int | None
-    namespace: str
-    expected: str
-    actual: str
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+Part = Callable[[], list[Finding]]
 
 
 def ledger_audit(*, namespace: str | None = None, progress: Progress | None = None) -> list[Finding]:
@@ -87,15 +76,42 @@ def ledger_audit(*, namespace: str | None = None, progress: Progress | None = No
         if account_id is None:
             return []
     tick: Progress = progress or (lambda step, done: None)
+    others: list[tuple[str, Part]] = [
+        ("records", lambda: records_vs_entries(account_id=account_id)),
+        ("periods", lambda: periods_billed_twice(account_id=account_id)),
+    ]
     findings: list[Finding] = []
-    findings += _ledger_pass(account_id=account_id, tick=tick)
-    findings += _records_vs_entries(account_id=account_id)
-    tick("records", 1)
-    findings += _periods_billed_twice(account_id=account_id)
-    tick("periods", 1)
-    findings += _recharges(account_id=account_id)
-    tick("recharges", 1)
+    whole = account_id is None
+    if PARALLEL > 1 and whole and connection.vendor == "mysql" and not connection.in_atomic_block:
+        with ThreadPoolExecutor(max_workers=PARALLEL - 1, thread_name_prefix="audit") as pool:
+            futures = [(step, pool.submit(_on_own_connection, part)) for step, part in others]
+            with audit_session():
+                findings += _ledger_pass(account_id=account_id, tick=tick)
+                findings += _recharges(account_id=account_id)
+            tick("recharges", 1)
+            for step, future in futures:
+                findings += future.result()
+                tick(step, 1)
+    else:
+        with audit_session():
+            findings += _ledger_pass(account_id=account_id, tick=tick)
+            for step, part in others:
+                findings += part()
+                tick(step, 1)
+            findings += _recharges(account_id=account_id)
+        tick("recharges", 1)
     return _named(findings)
+
+
+def _on_own_connection(part: Part) -> list[Finding]:
+    """Run ``part`` in this worker thread on the thread's own connection, closed afterwards."""
+    from django.db import connections
+
+    try:
+        with audit_session():
+            return part()
+    finally:
+        connections.close_all()
 
 
 def ledger_entry_count(*, namespace: str | None = None) -> int:
@@ -104,48 +120,6 @@ def ledger_entry_count(*, namespace: str | None = None) -> int:
     if namespace is not None:
         qs = qs.filter(account__namespace=namespace)
     return qs.count()
-
-
-# --- SQL helpers ------------------------------------------------------------------------------------
-
-
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _units(column: str) -> str:
-    kind = "SIGNED" if connection.vendor == "mysql" else "INTEGER"
-    return f"CAST(ROUND({column} * 10000) AS {kind})"
-
-
-def _money(units: int | Decimal | None) -> str:
-    return str((Decimal(int(units or 0)) * UNIT).quantize(UNIT))
-
-
-def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        return list(cursor.fetchall())
-
-
-def _entry_index_hint() -> str:
-    """MariaDB picks a full scan for a range of entry ids; name the records' ledger_entry index."""
-    if connection.vendor != "mysql":
-        return ""
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, UsageRecord._meta.db_table)
-    for name, info in constraints.items():
-        if info["columns"] == ["ledger_entry_id"] and info["index"]:
-            return f" FORCE INDEX ({_q(name)})"
-    return ""
-
-
-def _t(model: type[Model]) -> str:
-    return _q(model._meta.db_table)
-
-
-def _finding(*, account_id: int | None, **fields: str) -> Finding:
-    return Finding(account_id=account_id, namespace="", **fields)
 
 
 def _named(findings: list[Finding]) -> list[Finding]:
@@ -179,7 +153,7 @@ def _ledger_pass(*, account_id: int | None, tick: Progress) -> list[Finding]:
     for where, params in parts:
         read = 0
         for acc, total, nosubj, count in _rows(select + where, params):
-            sums[acc] = sums.get(acc, 0) + int(total or 0)
+            sums[acc] = sums.get(acc, 0) + _as_units(total)
             read += int(count)
             if nosubj:
                 subjectless.add(acc)
@@ -192,7 +166,7 @@ def _ledger_pass(*, account_id: int | None, tick: Progress) -> list[Finding]:
         + ("" if account_id is None else f" WHERE {_q('id')} = %s"),
         [] if account_id is None else [account_id],
     ):
-        units = int(units)
+        units = _as_units(units)
         if units != sums.get(acc, 0):
             findings.append(
                 _finding(
@@ -267,115 +241,9 @@ def _recheck(findings: list[Finding]) -> list[Finding]:
         if balance is None:
             continue
         units = int((Decimal(balance) / UNIT).to_integral_value())
-        if units != int(total or 0):
+        if units != _as_units(total):
             kept.append(replace(finding, expected=_money(total), actual=_money(units)))
     return kept
-
-
-# --- usage records against their ledger entries ------------------------------------------------------
-
-
-def _records_vs_entries(*, account_id: int | None) -> list[Finding]:
-    record, entry = _t(UsageRecord), _t(LedgerEntry)
-    scope = "" if account_id is None else f" AND r.{_q('account_id')} = %s"
-    params: list[object] = [UsageStatus.PAID] + ([] if account_id is None else [account_id])
-    findings: list[Finding] = []
-    for pk, acc, amount, kind in _rows(
-        f"SELECT r.{_q('id')}, r.{_q('account_id')}, r.{_q('amount')}, r.{_q('kind')} "  # noqa: S608
-        f"FROM {record} r WHERE r.{_q('status')} = %s AND r.{_q('ledger_entry_id')} IS NULL "
-        f"AND r.{_q('amount')} <> 0" + scope,
-        params,
-    ):
-        findings.append(
-            _finding(
-                account_id=acc,
-                check="paid_record_without_entry",
-                object_type="usage_record",
-                object_id=str(pk),
-                expected="a ledger entry",
-                actual="none",
-                detail=f"{kind} {amount}",
-            )
-        )
-    # Records grouped per entry first (a range of entry ids at a time, through the records'
-    # ledger_entry index, so each group table stays in memory), then each group joined to its entry.
-    r_amount = _units(_q("amount"))
-    grouped = (
-        f"SELECT {_q('ledger_entry_id')} AS eid, SUM({r_amount}) AS units, MIN({_q('account_id')}) AS low, "  # noqa: S608
-        f"MAX({_q('account_id')}) AS high, COUNT(*) AS n FROM {record}{_entry_index_hint()} "
-        f"WHERE {_q('status')} = %s AND {_q('ledger_entry_id')} >= %s AND {_q('ledger_entry_id')} < %s"
-        + ("" if account_id is None else f" AND {_q('account_id')} = %s")
-        + f" GROUP BY {_q('ledger_entry_id')}"
-    )
-    sql = (
-        f"SELECT g.eid, e.{_q('account_id')}, g.units, {_units('e.' + _q('amount'))}, g.low, g.high, g.n "  # noqa: S608
-        f"FROM ({grouped}) g JOIN {entry} e ON e.{_q('id')} = g.eid "
-        f"WHERE g.units + {_units('e.' + _q('amount'))} <> 0 "
-        f"OR g.low <> e.{_q('account_id')} OR g.high <> e.{_q('account_id')}"
-    )
-    bounds = _rows(f"SELECT MIN({_q('id')}), MAX({_q('id')}) FROM {entry}")[0]  # noqa: S608
-    low_id, high_id = (int(bounds[0]), int(bounds[1])) if bounds[0] is not None else (1, 0)
-    step = high_id - low_id + 1 if account_id is not None else RECORDS_CHUNK
-    mismatched: list[tuple[Any, ...]] = []
-    for first in range(low_id, high_id + 1, max(1, step)):
-        chunk_params = [UsageStatus.PAID, first, first + step] + ([] if account_id is None else [account_id])
-        mismatched += _rows(sql, chunk_params)
-    for entry_id, acc, records_units, entry_units, low, high, count in mismatched:
-        detail = f"{count} paid record(s)"
-        if low != acc or high != acc:
-            detail += f" of account(s) {low}..{high}"
-        findings.append(
-            _finding(
-                account_id=acc,
-                check="record_entry_mismatch",
-                object_type="ledger_entry",
-                object_id=str(entry_id),
-                expected=_money(-int(records_units or 0)),
-                actual=_money(entry_units),
-                detail=detail,
-            )
-        )
-    return findings
-
-
-# --- periods billed twice ----------------------------------------------------------------------------
-
-
-def _periods_billed_twice(*, account_id: int | None) -> list[Finding]:
-    """Consecutive billed periods of a line (by start) must not overlap: one sorted pass with LAG."""
-    record = _t(UsageRecord)
-    kinds = ", ".join(["%s"] * len(BILLED_KINDS))
-    scope = "" if account_id is None else f" AND {_q('account_id')} = %s"
-    params: list[object] = [*BILLED_KINDS, UsageStatus.CANCELED] + (
-        [] if account_id is None else [account_id]
-    )
-    # The sort carries as little as possible (ids and the two times); the offenders' details are
-    # read afterwards. A wide sort row spills to disk on a small sort buffer.
-    sql = (
-        f"SELECT id, prev_id FROM ("  # noqa: S608
-        f"SELECT {_q('id')} AS id, {_q('period_start')} AS period_start, "
-        f"LAG({_q('id')}) OVER w AS prev_id, LAG({_q('period_end')}) OVER w AS prev_end "
-        f"FROM {record} WHERE {_q('kind')} IN ({kinds}) AND {_q('status')} <> %s" + scope + " "
-        f"WINDOW w AS (PARTITION BY {_q('line_id')} ORDER BY {_q('period_start')}, {_q('id')})"
-        f") t WHERE prev_end > period_start"
-    )
-    pairs = dict(_rows(sql, params))
-    rows = UsageRecord.objects.in_bulk([*pairs, *pairs.values()])
-    findings: list[Finding] = []
-    for pk, prev_id in sorted(pairs.items()):
-        rec, prev = rows[pk], rows[prev_id]
-        findings.append(
-            _finding(
-                account_id=rec.account_id,
-                check="period_billed_twice",
-                object_type="usage_record",
-                object_id=str(pk),
-                expected=f"a period starting at or after {prev.period_end}",
-                actual=str(rec.period_start),
-                detail=f"line {rec.line_id} overlaps record {prev_id}",
-            )
-        )
-    return findings
 
 
 # --- recharges ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The Celery app. Periodic work comes from the one list of jobs, ``orders.services.jobs.JOBS``.
 
-django-celery-beat's DatabaseScheduler copies ``beat_schedule`` into its tables at start-up, so the
-schedule lives in code (reviewed, versioned) and stays visible and pausable in the admin.
+django-celery-beat's DatabaseScheduler copies ``beat_schedule`` into its tables at start-up (beat's
+scheduler, ``config.beat.TallyScheduler``, loads it first), so the schedule lives in code
+(reviewed, versioned) and stays visible and pausable in the admin.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -32,11 +33,10 @@ def _connect_request_ids() -> None:
 _connect_request_ids()
 
 
-@beat_init.connect
-def _load_beat_schedule(sender: Any, **_: object) -> None:
-    """Only beat reads the schedule. It is loaded when beat starts, before its scheduler does, and
-    not when the app is finalized: the list imports the task modules, and finalizing happens while
-    they are being imported (a task proxy resolves through the registry)."""
+def load_beat_schedule(sender: Any, **_: object) -> None:
+    """Only beat reads the schedule. It is loaded by beat's scheduler as it is built
+    (``config.beat``), not when the app is finalized: the list imports the task modules, and
+    finalizing happens while they are being imported (a task proxy resolves through the registry)."""
     from config.schedule import beat_schedule
 
     sender.app.conf.beat_schedule = beat_schedule()

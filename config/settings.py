@@ -293,7 +293,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TALLY_TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat:TallyScheduler"  # DatabaseScheduler + Tally's schedule
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Tally --------------------------------------------------------------------------------------

@@ -50,12 +50,12 @@ T = local(
 def test_beat_is_built_from_the_one_list_of_jobs():
     schedule = beat_schedule()
     assert set(schedule) == {job.beat_name for job in JOBS}
-    from config.celery import _load_beat_schedule
+    from config.celery import load_beat_schedule
 
     class Beat:
         app = celery_app
 
-    _load_beat_schedule(Beat())  # what beat does when it starts
+    load_beat_schedule(Beat())  # what beat's scheduler does as it is built (config.beat)
     assert celery_app.conf.beat_schedule.keys() == schedule.keys()
     for job in JOBS:
         assert schedule[job.beat_name]["task"] == job.task_name

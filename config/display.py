@@ -47,6 +47,14 @@ def money_text(
     return f"{currency or settings.TALLY_CURRENCY} {value:,.{places}f}"
 
 
+def money_words(
+    amount: Decimal | int | str, currency: str | None = None, *, places: int | None = None
+) -> str:
+    """``10.00 CNY``: the amount inside a sentence ("paid 10.00 CNY by finance"); same rounding."""
+    code, _, number = money_text(amount, currency, places=places).partition(" ")
+    return f"{number} {code}"
+
+
 def money_html(
     amount: Decimal | int | str | None, currency: str | None = None, *, places: int | None = None
 ) -> SafeString:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import VIEWPORT, screenshot
 from tests.live.conftest import LiveStack
 
 pytestmark = pytest.mark.browser
@@ -22,7 +23,7 @@ def printed_login(stack: LiveStack, label: str) -> tuple[str, str]:
 
 
 def signed_in(browser: Any, stack: LiveStack, username: str, password: str) -> Any:
-    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page = browser.new_context(viewport=VIEWPORT).new_page()
     page.goto(f"{stack.base_url}/admin/login/?next=/admin/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
@@ -35,6 +36,7 @@ def test_the_superuser_sees_everything(browser: Any, live_stack: LiveStack) -> N
     page = signed_in(browser, live_stack, *printed_login(live_stack, "admin login (superuser):"))
     body = page.inner_text("#content")
     assert "Periodic tasks" in body and "Ledger entries" in body and "Users" in body
+    screenshot(page, "landing-superuser")
 
 
 def test_the_finance_login_sees_the_finance_menu_and_dashboard(browser: Any, live_stack: LiveStack) -> None:
@@ -43,6 +45,8 @@ def test_the_finance_login_sees_the_finance_menu_and_dashboard(browser: Any, liv
     assert "permission to view or edit anything" not in body
     assert "Ledger entries" in body and "Recharge orders" in body
     assert "Periodic tasks" not in body  # operational internals are for superusers
+    assert page.locator("#tally-dashboard-link a").count() >= 4  # the finance box: where to start
+    screenshot(page, "landing-finance")
     response = page.goto(f"{live_stack.base_url}/admin/dashboard/")
     assert response is not None and response.status == 200
     assert "Finance dashboard" in page.inner_text("body")
@@ -58,5 +62,7 @@ def test_staff_without_the_group_sees_nothing(browser: Any, live_stack: LiveStac
     )
     page = signed_in(browser, live_stack, "plain-staff", "plain-staff-pass")
     assert "permission to view or edit anything" in page.inner_text("#content")
+    assert page.locator("#tally-dashboard-link").count() == 0  # no link to a page it may not open
+    screenshot(page, "landing-staff")
     response = page.goto(f"{live_stack.base_url}/admin/dashboard/")
     assert response is not None and response.status == 403

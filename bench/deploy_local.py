@@ -112,7 +112,7 @@ class Deployment:
             },
             "beat": [
                 PY, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
-                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                "--scheduler", "config.beat:TallyScheduler",
             ],
         }  # fmt: skip
         for name, cmd in commands.items():

@@ -1,14 +1,13 @@
 """The Celery app. Periodic work comes from the one list of jobs, ``orders.services.jobs.JOBS``.
 
-django-celery-beat's DatabaseScheduler copies ``beat_schedule`` into its tables at start-up (beat's
-scheduler, ``config.beat.TallyScheduler``, loads it first), so the schedule lives in code
-(reviewed, versioned) and stays visible and pausable in the admin.
+Beat's scheduler (``config.beat.TallyScheduler``) writes that list into django-celery-beat's tables
+every time beat starts, so the schedule lives in code (reviewed, versioned) and stays visible and
+pausable in the admin.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
@@ -31,12 +30,3 @@ def _connect_request_ids() -> None:
 
 
 _connect_request_ids()
-
-
-def load_beat_schedule(sender: Any, **_: object) -> None:
-    """Only beat reads the schedule. It is loaded by beat's scheduler as it is built
-    (``config.beat``), not when the app is finalized: the list imports the task modules, and
-    finalizing happens while they are being imported (a task proxy resolves through the registry)."""
-    from config.schedule import beat_schedule
-
-    sender.app.conf.beat_schedule = beat_schedule()

@@ -46,16 +46,21 @@ class MetricsMiddleware:
         return response
 
 
+_PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 
 def scrape_allowed(request: HttpRequest) -> bool:
     """``METRICS_TOKEN`` as ``Authorization: Bearer <token>``, or a client address inside
-    ``METRICS_ALLOWED_NETWORKS`` (default loopback only)."""
+    ``METRICS_ALLOWED_NETWORKS`` (default loopback only) on a request no proxy relayed."""
     token = settings.METRICS_TOKEN
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
+    if any(header in request.META for header in _PROXY_HEADERS):
+        # Relayed by a reverse proxy: REMOTE_ADDR is the proxy's (often loopback), not the
+        # client's, so only the token counts.
+        return False
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "billing",
     "usage",
     "orders",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -293,7 +294,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TALLY_TIME_ZONE
-CELERY_BEAT_SCHEDULER = "config.beat:TallyScheduler"  # DatabaseScheduler + Tally's schedule
+# django-celery-beat's DatabaseScheduler, writing its rows from the code at start (config/beat.py)
+CELERY_BEAT_SCHEDULER = "config.beat:TallyScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Tally --------------------------------------------------------------------------------------
@@ -346,3 +348,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=LOG_FORMAT)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Beat sends ops.heartbeat this often; /healthz calls the worker stale when the last answer is
+# older than TALLY_HEARTBEAT_STALE_SECONDS (docs/deploy.md, "Health").
+TALLY_HEARTBEAT_SECONDS = env.int("TALLY_HEARTBEAT_SECONDS", default=30)
+TALLY_HEARTBEAT_STALE_SECONDS = env.int("TALLY_HEARTBEAT_STALE_SECONDS", default=120)
+TALLY_JOB_RUN_RETENTION_DAYS = env.int("TALLY_JOB_RUN_RETENTION_DAYS", default=30)

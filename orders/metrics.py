@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from billing.models import LedgerEntry, RechargeEvent
 from config.metrics import process_registry, scrape_allowed
 from config.money_sql import ExactMoneySum, money_sum
+from ops.metrics import OpsCollector
 from orders.models import PurchaseOrderEvent
 from orders.models.purchase import PurchaseOrderStatus
 from usage.models import UsageRecord, UsageStatus
@@ -152,6 +153,8 @@ def _queue_depth() -> GaugeMetricFamily:
 
 _COLLECTOR = BusinessCollector()
 REGISTRY.register(_COLLECTOR)
+_OPS_COLLECTOR = OpsCollector()
+REGISTRY.register(_OPS_COLLECTOR)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
@@ -160,7 +163,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     registry = process_registry()
     if registry is not None:
         registry.register(_COLLECTOR)
+        registry.register(_OPS_COLLECTOR)
         body = generate_latest(registry)
+        registry.unregister(_OPS_COLLECTOR)
         registry.unregister(_COLLECTOR)
     else:
         body = generate_latest(REGISTRY)

@@ -27,6 +27,7 @@ from django.db.models import Max, Model
 from django.utils import timezone
 
 import billing.schedule
+import ops.schedule
 import orders.schedule
 import plans.schedule
 import usage.schedule
@@ -57,6 +58,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     *usage.schedule.JOBS,
     *billing.schedule.JOBS,
     *plans.schedule.JOBS,
+    *ops.schedule.JOBS,
 )
 _BY_KIND = {job.kind: job for job in JOBS}
 if len(_BY_KIND) != len(JOBS) or len({job.beat_name for job in JOBS}) != len(JOBS):

@@ -94,9 +94,19 @@ def test_api_answers_json_to_a_browser(api):
 
 @pytest.mark.django_db
 def test_healthz_says_ok_per_dependency_and_nothing_more(client):
-    r = client.get("/healthz")
+    """From outside the metrics networks, without the token: flags only."""
+    r = client.get("/healthz", REMOTE_ADDR="203.0.113.9")
     assert r.status_code == 200
-    assert r.json() == {"code": 0, "msg": "OK", "data": {"database": {"ok": True}, "broker": {"ok": True}}}
+    assert r.json() == {
+        "code": 0,
+        "msg": "OK",
+        "data": {
+            "database": {"ok": True},
+            "broker": {"ok": True},
+            "migrations": {"ok": True},
+            "worker": {"ok": False},
+        },
+    }
 
 
 @pytest.mark.django_db
@@ -104,13 +114,19 @@ def test_failing_healthz_keeps_the_reason_in_the_log(client, settings, caplog):
     settings.CELERY_BROKER_URL = "redis://health-user:hunter2@127.0.0.1:1/0"  # nothing listens on 1
     settings.HTTP_TIMEOUT_SECONDS = 1.0
     with caplog.at_level(logging.WARNING, logger="tally.health"):
-        r = client.get("/healthz")
+        r = client.get("/healthz", REMOTE_ADDR="203.0.113.9")
     assert r.status_code == 503
     assert r.json() == {
         "code": 3323,
         "msg": "unhealthy",
-        "data": {"database": {"ok": True}, "broker": {"ok": False}},
+        "data": {
+            "database": {"ok": True},
+            "broker": {"ok": False},
+            "migrations": {"ok": True},
+            "worker": {"ok": False},
+        },
     }
     assert b"Error" not in r.content and b"127.0.0.1" not in r.content
     logged = [rec.getMessage() for rec in caplog.records if rec.name == "tally.health"]
-    assert len(logged) == 1 and logged[0].startswith("health check failed: broker: ") and "Error" in logged[0]
+    broker = [line for line in logged if line.startswith("health check failed: broker: ")]
+    assert len(broker) == 1 and "Error" in broker[0]

@@ -74,6 +74,9 @@ class Server:
         return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
 
 
+METRICS_TOKEN = "smoke-metrics-token-0123456789"
+
+
 def must(done: subprocess.CompletedProcess[str]) -> str:
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -88,6 +91,7 @@ def gunicorn(tmp_path: Path) -> Iterator[Server]:
         SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
         TALLY_CURRENCY="CNY",
         LOG_LEVEL="INFO",
+        METRICS_TOKEN=METRICS_TOKEN,
     )
     server = Server(f"http://127.0.0.1:{port}", env, tmp_path / "gunicorn.log")
     must(server.manage("migrate", "--noinput"))
@@ -190,13 +194,23 @@ def test_production_mode_over_http(tmp_path):
         assert r.status_code == 200 and r.json()["data"]["outcome"] == "credited", r.text
         assert balance() == Decimal("500")
 
-        # health: ok per dependency, nothing else
+        # health: ok per check, nothing else (no worker runs here: reported, not fatal)
         r = server.get("/healthz")
+        assert r.status_code == 200
         assert r.json() == {
             "code": 0,
             "msg": "OK",
-            "data": {"database": {"ok": True}, "broker": {"ok": True}},
+            "data": {
+                "database": {"ok": True},
+                "broker": {"ok": True},
+                "migrations": {"ok": True},
+                "worker": {"ok": False},
+            },
         }
+        # the operator's token (the one /metrics takes) also gets the reasons
+        r = server.get("/healthz", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert r.json()["data"]["migrations"] == {"ok": True, "detail": {"pending": []}}
+        assert r.json()["data"]["worker"]["detail"]["detail"] == "no worker has answered yet"
 
         done = server.manage("check", "--deploy")
         assert done.returncode == 0 and "System check identified no issues (0 silenced)." in done.stdout, (

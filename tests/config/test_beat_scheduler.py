@@ -12,7 +12,7 @@ from config.beat import MANAGED, TallyScheduler
 from config.celery import app as celery_app
 from orders.services.jobs import JOBS
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # as beat runs: autocommit, its own error handling
 
 
 def test_the_scheduler_beat_builds_holds_every_job():

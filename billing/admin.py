@@ -52,14 +52,20 @@ class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
     @admin.display(description="subject", ordering="subject_id")
-    def subject(self, obj: LedgerEntry) -> str:
-        return f"{obj.subject_type} {obj.subject_id}".strip() or "-"
+    def subject(self, obj: LedgerEntry) -> SafeString:
+        if not (obj.subject_type or obj.subject_id):
+            return format_html("{}", "-")
+        return format_html(
+            '<span class="tally-wrap">{}<br><small>{}</small></span>',
+            obj.subject_type.replace("_", " "),
+            obj.subject_id,
+        )
 
     @admin.display(description="memo")
     def memo_short(self, obj: LedgerEntry) -> SafeString:
         text = obj.memo or ""
-        short = text if len(text) <= 60 else text[:57] + "…"
-        return format_html('<span title="{}">{}</span>', text, short or "-")
+        short = text if len(text) <= 48 else text[:47] + "…"
+        return format_html('<span class="tally-wrap" title="{}">{}</span>', text, short or "-")
 
 
 class RechargeEventInline(admin.TabularInline):

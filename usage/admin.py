@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import URLPattern, path
 from django.utils import timezone
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from config.admin_tools import CsvExportMixin
 from config.clock import local_tz
@@ -33,7 +34,7 @@ class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):
 @admin.register(UsageRecord)
 class UsageRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = (
-        "id", "period", "account", "order_ref", "plan", "kind", "status", "quantity",
+        "id", "period", "account", "order", "plan", "kind", "status", "qty",
         money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES), money_column("amount"),
     )  # fmt: skip
     csv_fields = (
@@ -51,6 +52,15 @@ class UsageRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
     @admin.display(description="period", ordering="period_start")
     def period(self, obj: UsageRecord) -> str:
         return local_period(obj.period_start, obj.period_end)
+
+    @admin.display(description="order", ordering="order_ref")
+    def order(self, obj: UsageRecord) -> SafeString:
+        return format_html('<span class="tally-wrap">{}</span>', obj.order_ref)
+
+    @admin.display(description="qty", ordering="quantity")
+    def qty(self, obj: UsageRecord) -> SafeString:
+        text = f"{obj.quantity.normalize():f}" if obj.quantity is not None else "-"
+        return format_html('<span class="tally-num" style="display:block">{}</span>', text)
 
     def get_urls(self) -> list[URLPattern]:
         report = path("report/", self.admin_site.admin_view(report_view), name="usage_usagerecord_report")

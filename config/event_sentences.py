@@ -41,15 +41,26 @@ VERBS = {
     "resumed": "resumed",
     "underwrite": "underwritten",
     "refund": "refunded",
+    "pay": "paid",
+    "placed": "placed",
+    "take_effect": "took effect",
+    "expire": "expired",
 }
 # money keys of ``data``: the word before the amount ("" = right after the verb)
 MONEY_KEYS = (
-    ("money", ""), ("amount", ""), ("cost", "cost"), ("payment", "payment"), ("summary", "total"),
+    ("money", ""), ("amount", ""), ("charged", ""), ("net", "net"), ("cost", "cost"), ("payment", "payment"),
+    ("summary", "total"),
     ("refund", "refunded"), ("refunded", "refunded"), ("credit", "credited"),
     ("postpaid_billed", "billed postpaid"),
 )  # fmt: skip
-TIME_KEYS = (("period_end", "paid until"), ("deadline", "deadline"))
-TEXT_KEYS = (("from", "from"), ("to", "to"), ("result", "result"), ("order_no", "order"))
+TIME_KEYS = (
+    ("period_end", "paid until"), ("until", "paid until"), ("deadline", "deadline"), ("start_at", "from"),
+    ("stop_at", "until"),
+)  # fmt: skip
+TEXT_KEYS = (
+    ("from", "from"), ("to", "to"), ("result", "result"), ("rule", "rule"), ("plan_id", "plan"),
+    ("cycles", "cycles"), ("order_no", "order"),
+)  # fmt: skip
 REASON_KEYS = ("note", "reason")
 
 

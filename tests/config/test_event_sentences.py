@@ -36,3 +36,19 @@ def test_renewal_dates_are_local_and_unknown_reasons_read_as_words() -> None:
     assert line.text == "renewed 1,683.70 CNY, paid until 2027-01-01 00:00 CST by finance, 08:24 CST"
     other = event_line(reason="config_changed", at=AT, actor=FINANCE, data={}, currency="CNY", today=TODAY)
     assert other.text == "config changed by finance, 08:24 CST"
+
+
+def test_vehicle_and_package_events() -> None:
+    paid = event_line(reason="pay", at=AT, actor=FINANCE, data={"charged": "1500.0000", "ledger_entry_id": 9},
+                      currency="CNY", from_label="created", to_label="paid", today=TODAY)  # fmt: skip
+    assert paid.text == "paid 1,500.00 CNY by finance, 08:24 CST" and paid.change == "created → paid"
+    refund = event_line(reason="cancel", at=AT, actor=FINANCE, currency="CNY", today=TODAY,
+                        data={"refund": "1500.0000", "rule": "full", "reason": "customer"})  # fmt: skip
+    assert refund.text == "canceled, refunded 1,500.00 CNY, rule full by finance, 08:24 CST"
+    assert refund.reason == "customer"
+    data = {"cycles": 1, "amount": "30", "until": "2027-01-01T00:00:00+00:00"}
+    renewed = event_line(reason="renewed", at=AT, actor=None, currency="CNY", today=TODAY, data=data)
+    assert (
+        renewed.text
+        == "renewed 30.00 CNY, paid until 2027-01-01 08:00 CST, cycles 1 by the system, 08:24 CST"
+    )

@@ -7,6 +7,7 @@ Redis or RabbitMQ (see docs/deploy.md).
 
 from __future__ import annotations
 
+import copy
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -94,6 +95,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.metrics.MetricsMiddleware",  # first: it times everything below it
     "config.api.middleware.RequestIdMiddleware",
+    # Around everything that touches the database: marks replica reads, pins a client that wrote.
+    "config.replica.ReplicaReadsMiddleware",
     "config.api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -161,6 +164,20 @@ elif "mysql" in _db["ENGINE"]:
     _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
     _db.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# Read replica (issue 21.5, docs/scaling.md): reports, lists and the admin's read-only pages read
+# from DATABASE_REPLICA_URL when it is set (config/replica.py); a request that wrote, and its
+# client for REPLICA_PIN_SECONDS afterwards, read the primary. The test suite always has the alias,
+# as a TEST MIRROR of default, with REPLICA_READS off unless a test turns it on.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL or _testing:
+    _replica = env.db("DATABASE_REPLICA_URL") if DATABASE_REPLICA_URL else copy.deepcopy(_db)
+    _replica.setdefault("OPTIONS", {}).update(copy.deepcopy(_db.get("OPTIONS", {})))
+    _replica["CONN_MAX_AGE"] = _db.get("CONN_MAX_AGE", 0)
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+REPLICA_READS = bool(DATABASE_REPLICA_URL)
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=10)
+DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- I18N / time -------------------------------------------------------------------------------

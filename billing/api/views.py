@@ -109,6 +109,8 @@ def _parse_bound(raw: str | None, name: str, errors: dict[str, list[str]], *, en
 class RecordsView(BillingView):
     """Ledger entries and quota usage records of one wallet, newest first."""
 
+    replica_reads = True  # a list: read from the replica when one is configured (config/replica.py)
+
     @extend_schema(
         parameters=[
             NAMESPACE_PARAM,

@@ -53,6 +53,8 @@ def _sha256(numbers: list[str]) -> dict[str, str]:
 class StatementListView(BillingView):
     """Issued statements of one wallet (``namespace``, default your own), newest period first."""
 
+    replica_reads = True  # a list: the replica when one is configured (config/replica.py)
+
     @extend_schema(
         parameters=[NAMESPACE_PARAM, PERIOD_PARAM, *PAGE_PARAMS],
         responses=StatementSummarySerializer(many=True),
@@ -113,6 +115,8 @@ class StatementPdfView(BillingView):
 
 class CreditNoteListView(BillingView):
     """Credit notes of one wallet; ``period`` selects those correcting that month's statement."""
+
+    replica_reads = True  # a list: the replica when one is configured (config/replica.py)
 
     @extend_schema(
         parameters=[NAMESPACE_PARAM, PERIOD_PARAM, *PAGE_PARAMS], responses=CreditNoteSerializer(many=True)

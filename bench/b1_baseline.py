@@ -1,6 +1,6 @@
 """B1's baseline: the renewal writes as the strongest hand-written SQL we could write (issue 21.1).
 
-Same work and locking as the project (``orders.services.renewal``): two processes take chunks of
+Same work and locking as the project (``orders.purchase.renewal``): two processes take chunks of
 ``CHUNK`` due lines, lock the chunk's accounts (``FOR UPDATE SKIP LOCKED``, accounts first), then
 its lines by primary key (``SKIP LOCKED``), charge one period per line and commit the chunk. Every
 write of a chunk is ONE set-based statement:

@@ -1,6 +1,6 @@
 """B1: a billing run renewing N due prepaid subscriptions with 2 workers (QUALITY.md).
 
-Project: ``orders.services.renewal.renewal_run`` (beat's ``orders.run_renewals``): per due line it
+Project: ``orders.purchase.renewal.renewal_run`` (beat's ``orders.run_renewals``): per due line it
 locks the account and line (SKIP LOCKED chunks), charges the period (ledger entry + usage record),
 moves the deadline, writes the order event and enqueues the ``order_renewed`` notification.
 Two workers run it at once for the same moment, sharing the work through SKIP LOCKED:
@@ -69,7 +69,7 @@ def template(prefix: str) -> dict[str, dict[str, Any]]:
     )
     from bench.data import make_accounts
     from billing.models import Account
-    from orders.services.purchase import purchase_order_create
+    from orders.purchase.services import purchase_order_create
 
     ids = make_accounts(f"{prefix}t", 1, balance=Decimal("100"))
     account = Account.objects.get(pk=next(iter(ids.values())))
@@ -153,7 +153,7 @@ def _project_proc(at_iso: str, q: Any) -> None:
     common.setup_django()
     import resource
 
-    from orders.services.renewal import due_lines, renewal_run
+    from orders.purchase.renewal import due_lines, renewal_run
 
     at = datetime.fromisoformat(at_iso)
     renewed = errors = passes = 0
@@ -228,7 +228,7 @@ def run_project_celery(at: datetime, line_ids: list[int]) -> tuple[float, int, f
         t0 = time.perf_counter()
         for _ in range(2):
             sender.send_task("orders.run_renewals", kwargs={"at": at.isoformat()})
-        from orders.models.engine import SubscriptionLine
+        from orders.engine.models import SubscriptionLine
 
         deadline = time.monotonic() + 3 * 3600
         broker = redis.Redis.from_url(BROKER)
@@ -297,7 +297,7 @@ def project_statements_per_chunk(prefix: str, rows: dict[str, dict[str, Any]], a
     statement of the wrapper and is added separately in the output."""
     from django.db import connection
 
-    from orders.services.renewal import renewal_run
+    from orders.purchase.renewal import renewal_run
 
     clone(prefix, 199, rows, due=True)
     count = [0]
@@ -318,7 +318,7 @@ def main() -> int:
     from bench.project import renewal_adapter
 
     if renewal_adapter() is None:
-        common.print_skip("B1", "orders.services.renewal.renewal_run not found")
+        common.print_skip("B1", "orders.purchase.renewal.renewal_run not found")
         return 0
     n = size("B1")
     mode = os.environ.get("BENCH_B1_MODE") or ("celery" if common.SCALE == "full" else "processes")
@@ -340,7 +340,7 @@ def main() -> int:
         proj_s, passes, proj_rss = run_project_processes(at)
 
     from bench.data import ledger_mismatches
-    from orders.models.engine import SubscriptionLine
+    from orders.engine.models import SubscriptionLine
     from usage.models import UsageRecord
 
     billed = SubscriptionLine.objects.filter(pk__in=proj_lines, periods_billed=2).count()

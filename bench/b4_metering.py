@@ -1,6 +1,6 @@
 """B4: ingest N meter events in batches of 1000 with dedupe (QUALITY.md).
 
-Project: ``orders.services.metering.meter_events_ingest`` (what ``POST /api/v1/meter-events``
+Project: ``orders.package.metering.meter_events_ingest`` (what ``POST /api/v1/meter-events``
 calls): parse and validate each event, resolve instance -> postpaid line, drop duplicates, insert.
 Baseline: a raw multi-row ``INSERT IGNORE`` of the same rows through MySQLdb, with the line ids
 known beforehand (no validation at all: the floor). Each batch resends 10% of the previous batch's
@@ -33,7 +33,7 @@ def build(prefix: str, accounts: int) -> dict[int, list[tuple[str, int]]]:
     """ACCOUNTS accounts with SUBS_PER_ACCOUNT running postpaid purchase subscriptions each.
     Returns account id -> [(instance ref, line id)]."""
     from bench.data import make_accounts
-    from orders.models.engine import (
+    from orders.engine.models import (
         LineStatus,
         Subscription,
         SubscriptionKind,

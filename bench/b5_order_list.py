@@ -2,7 +2,7 @@
 the UI uses.
 
 Project: ``GET /api/v1/orders?offset=&limit=30`` through the whole Django stack in-process (token
-auth, middleware, view, ``orders.selectors.vehicle.vehicle_order_list``, serializer, envelope), and
+auth, middleware, view, ``orders.vehicle.selectors.vehicle_order_list``, serializer, envelope), and
 the selector alone. Offsets: the first 10 pages, every 10% of the list, and the last 3 pages; each
 page requested several times, every page checked once against the naive ``ORDER BY ... LIMIT
 OFFSET`` query. Then walks of ``CURSOR_PAGES`` pages following ``next`` (``after=``) from the first
@@ -35,8 +35,8 @@ def build(n: int, prefix: str) -> Any:
 
     from bench.data import insert_many
     from billing.services import account_get_or_create
-    from orders.models.vehicle import VehicleOrder
-    from orders.services.vehicle import vehicle_order_counts_rebuild
+    from orders.vehicle.models import VehicleOrder
+    from orders.vehicle.services import vehicle_order_counts_rebuild
 
     User = get_user_model()
     owner = User.objects.create_user(username=f"{prefix}-owner", password="x")
@@ -103,7 +103,7 @@ def main() -> int:
 
     adapter = order_list_adapter()
     if adapter is None:
-        common.print_skip("B5", "orders.selectors.vehicle.vehicle_order_list not found")
+        common.print_skip("B5", "orders.vehicle.selectors.vehicle_order_list not found")
         return 0
     from django.db import reset_queries
     from django.test import Client
@@ -117,7 +117,7 @@ def main() -> int:
     sel_lat: list[float] = []
     worst: tuple[float, int] = (0.0, 0)
     checks_ok = True
-    from orders.models.vehicle import VehicleOrder
+    from orders.vehicle.models import VehicleOrder
 
     naive = VehicleOrder.objects.filter(owner=owner).order_by("-updated_at", "-id")
     for off in offs:  # warm-up: one pass over every page, each checked against the naive query

@@ -73,7 +73,7 @@ def _amount(row: Any) -> Any:
 def metering_adapter() -> tuple[str, Callable[[int, list[dict[str, Any]]], tuple[int, int, int]]] | None:
     """``ingest(account_id, events) -> (accepted, duplicates, rejected)`` through the metering service
     (what ``POST /api/v1/meter-events`` calls for one batch)."""
-    found = _lookup("orders.services.metering", "meter_events_ingest")
+    found = _lookup("orders.package.metering", "meter_events_ingest")
     if found is None:
         return None
     label, fn = found
@@ -89,8 +89,8 @@ def metering_adapter() -> tuple[str, Callable[[int, list[dict[str, Any]]], tuple
 
 
 def renewal_adapter() -> tuple[str, Callable[..., Any]] | None:
-    """``orders.services.renewal.renewal_run(at=..., chunk_size=...)`` (beat's ``orders.run_renewals``)."""
-    return _lookup("orders.services.renewal", "renewal_run")
+    """``orders.purchase.renewal.renewal_run(at=..., chunk_size=...)`` (beat's ``orders.run_renewals``)."""
+    return _lookup("orders.purchase.renewal", "renewal_run")
 
 
 # --- B5 ---------------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def renewal_adapter() -> tuple[str, Callable[..., Any]] | None:
 
 def order_list_adapter() -> tuple[str, Callable[[Any, int, int], Any]] | None:
     """``page(user, offset, limit)`` through the vehicle-order list selector."""
-    found = _lookup("orders.selectors.vehicle", "vehicle_order_list")
+    found = _lookup("orders.vehicle.selectors", "vehicle_order_list")
     if found is None:
         return None
     label, fn = found

@@ -1,4 +1,4 @@
-"""Periodic jobs of this app (collected by orders.services.jobs; see config/jobs.py)."""
+"""Periodic jobs of this app (collected by orders.jobs; see config/jobs.py)."""
 
 from typing import Any
 

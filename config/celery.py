@@ -1,4 +1,4 @@
-"""The Celery app. Periodic work comes from the one list of jobs, ``orders.services.jobs.JOBS``.
+"""The Celery app. Periodic work comes from the one list of jobs, ``orders.jobs.JOBS``.
 
 Beat's scheduler (``config.beat.TallyScheduler``) writes that list into django-celery-beat's tables
 every time beat starts, so the schedule lives in code (reviewed, versioned) and stays visible and

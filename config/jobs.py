@@ -1,6 +1,6 @@
 """A periodic job: one beat entry AND what ``manage.py run_billing --at T`` runs for it.
 
-Each app's ``schedule.py`` lists its jobs (``JOBS``); ``orders.services.jobs.JOBS`` is the one list
+Each app's ``schedule.py`` lists its jobs (``JOBS``); ``orders.jobs.JOBS`` is the one list
 of all of them. Beat's schedule is built from that list (``config.schedule``) and run_billing runs
 from it, so a job cannot be in one and missing from the other.
 

@@ -1,4 +1,4 @@
-"""Beat's schedule: one entry per periodic job of ``orders.services.jobs.JOBS``, the list
+"""Beat's schedule: one entry per periodic job of ``orders.jobs.JOBS``, the list
 ``manage.py run_billing`` runs from too (config/jobs.py)."""
 
 from __future__ import annotations
@@ -7,6 +7,6 @@ from typing import Any
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
-    from orders.services.jobs import beat_schedule as jobs_beat_schedule
+    from orders.jobs import beat_schedule as jobs_beat_schedule
 
     return jobs_beat_schedule()

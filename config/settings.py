@@ -270,8 +270,8 @@ SPECTACULAR_SETTINGS = {
     # One name per choice set (without them the schema check warns, and check --deploy with it).
     "ENUM_NAME_OVERRIDES": {
         "PlanStatusEnum": "plans.models.PlanStatus",
-        "VehicleOrderTypeEnum": "orders.models.vehicle.VehicleOrderType",
-        "VehicleOrderStateEnum": "orders.models.vehicle.VehicleOrderState",
+        "VehicleOrderTypeEnum": "orders.vehicle.models.VehicleOrderType",
+        "VehicleOrderStateEnum": "orders.vehicle.models.VehicleOrderState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from config.admin_tools import restrict_to_superusers
 from config.api.views import healthz
-from orders.dashboard import dashboard_view
+from orders.dashboard.views import dashboard_view
 from orders.metrics import metrics_view
 
 # The beat schedules are operational internals: superusers only (issue 8).

@@ -47,7 +47,7 @@ class OrderActionPermissionsMixin:
 
 
 def _purchase_cancel(order: Any, *, actor: Any, reason: str, refund_unused: bool = False) -> str:
-    from orders.services.purchase import purchase_order_cancel
+    from orders.purchase.services import purchase_order_cancel
 
     _, refund = purchase_order_cancel(
         order_pk=order.pk, actor=actor, refund_unused=refund_unused, reason=reason
@@ -56,14 +56,14 @@ def _purchase_cancel(order: Any, *, actor: Any, reason: str, refund_unused: bool
 
 
 def _purchase_renew(order: Any, *, actor: Any, reason: str) -> str:
-    from orders.services.purchase import purchase_order_renew
+    from orders.purchase.services import purchase_order_renew
 
     result = purchase_order_renew(order_pk=order.pk, actor=actor, note=reason)
     return f"charged {result.money}, paid until {result.period_end:%Y-%m-%d %H:%M}"
 
 
 def _package_cancel(order: Any, *, actor: Any, reason: str) -> str:
-    from orders.services.package import package_order_cancel
+    from orders.package.services import package_order_cancel
 
     canceled = package_order_cancel(order_pk=order.pk, actor=actor, note=reason)
     return f"status {canceled.status}"
@@ -72,7 +72,7 @@ def _package_cancel(order: Any, *, actor: Any, reason: str) -> str:
 def _package_renew(order: Any, *, actor: Any, reason: str) -> str:
     """Renew every running or paused instance of the order (one charge per instance)."""
     from orders.models import InstanceStatus
-    from orders.services.package import instance_renew
+    from orders.package.services import instance_renew
 
     instances = list(
         order.instances.filter(status__in=[InstanceStatus.RUNNING, InstanceStatus.PAUSED]).order_by("pk")
@@ -99,14 +99,14 @@ def _package_renew(order: Any, *, actor: Any, reason: str) -> str:
 
 
 def _vehicle_cancel(order: Any, *, actor: Any, reason: str) -> str:
-    from orders.services.vehicle import vehicle_order_cancel
+    from orders.vehicle.services import vehicle_order_cancel
 
     canceled = vehicle_order_cancel(order_id=order.order_id, actor=actor, reason=reason)
     return f"now {canceled.get_state_code_display()}"
 
 
 def _vehicle_underwrite(order: Any, *, actor: Any, reason: str, reject: bool = False) -> str:
-    from orders.services.vehicle import vehicle_order_underwrite
+    from orders.vehicle.services import vehicle_order_underwrite
 
     done = vehicle_order_underwrite(
         order_id=order.order_id, actor=actor, result="rejected" if reject else "approved", reason=reason

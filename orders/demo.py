@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orders.demos import package, purchase, vehicle
+from orders.package import demo as package
+from orders.purchase import demo as purchase
+from orders.vehicle import demo as vehicle
 
 
 def load(out: Any) -> None:

@@ -30,7 +30,7 @@ from config.metrics import process_registry, scrape_allowed
 from config.money_sql import ExactMoneySum, money_sum
 from ops.metrics import OpsCollector
 from orders.models import PurchaseOrderEvent
-from orders.models.purchase import PurchaseOrderStatus
+from orders.purchase.models import PurchaseOrderStatus
 from usage.models import UsageRecord, UsageStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

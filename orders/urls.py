@@ -1,5 +1,7 @@
 from django.urls import include, path
 
 urlpatterns: list = [
-    path("", include("orders.api.urls")),
+    path("", include("orders.purchase.api.urls")),
+    path("", include("orders.package.api.urls")),
+    path("", include("orders.vehicle.api.urls")),
 ]

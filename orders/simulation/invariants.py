@@ -37,8 +37,7 @@ from orders.models import (
     VehicleOrder,
     VehicleOrderEvent,
 )
-from orders.services.purchase import ALLOWED as PURCHASE_MAP
-from orders.services.vehicle import TRANSITIONS as VEHICLE_MAP
+from orders.purchase.services import ALLOWED as PURCHASE_MAP
 from orders.simulation.checks import (
     Finding,
     audit_ledger,
@@ -49,6 +48,7 @@ from orders.simulation.checks import (
     recharges_credited_once,
     report_matches_ledger,
 )
+from orders.vehicle.services import TRANSITIONS as VEHICLE_MAP
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 KNOWN_OPEN: dict[str, str] = {}

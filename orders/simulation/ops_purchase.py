@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from orders.models import PurchaseOrder, PurchaseOrderEvent
-from orders.services.purchase_quote import RUNNING
+from orders.purchase.quote import RUNNING
 from orders.simulation.context import Ctx
 from orders.simulation.schedule import Op
 from orders.simulation.snapshot import preview_agrees, previewed

@@ -16,7 +16,7 @@ from billing.models import LedgerEntry
 from billing.services import account_charge, account_credit, account_get_or_create, account_refund
 from config.clock import local_tz, month_of, month_start_utc
 from config.clock import now as clock_now
-from orders.dashboard import (
+from orders.dashboard.views import (
     accounts_in_arrears,
     consumption_per_plan,
     revenue_by_day,
@@ -141,7 +141,7 @@ def test_dashboard_needs_the_ledger_view_permission(make_user: Any, finance_clie
 
 
 def test_renewals_failed_today_counts_orders_moved_today() -> None:
-    from orders.dashboard import renewals_failed_today
+    from orders.dashboard.views import renewals_failed_today
     from orders.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderStatus
 
     account = account_get_or_create(namespace="rf")

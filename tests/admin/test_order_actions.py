@@ -27,7 +27,7 @@ from orders.admin_actions import (
     vehicle_underwrite,
 )
 from orders.models import PurchaseOrder, PurchaseOrderStatus, VehicleOrder
-from orders.services.purchase import purchase_order_create
+from orders.purchase.services import purchase_order_create
 from tests.orders.purchase.helpers import account_of, assert_ledger, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -124,7 +124,7 @@ def test_vehicle_underwrite_and_cancel(user: Any, finance_user: Any) -> None:
 
     fund(user, "5000")
     order = make_plan_order(user)
-    from orders.services.vehicle import vehicle_order_pay
+    from orders.vehicle.services import vehicle_order_pay
 
     vehicle_order_pay(order_id=order.order_id, actor=user)
     model_admin = VehicleAdmin(VehicleOrder, admin.site)
@@ -150,7 +150,7 @@ class PackageAdmin(OrderActionPermissionsMixin, admin.ModelAdmin):
 def test_package_cancel_and_renew(finance_user: Any) -> None:
     from orders.admin_actions import package_cancel, package_renew
     from orders.models import InstanceStatus, PackageOrder, PackageOrderStatus
-    from orders.services.package import package_order_charge
+    from orders.package.services import package_order_charge
     from tests.orders.package.factories import assert_balanced, create_order, funded_account, make_catalog
 
     make_catalog()

@@ -14,9 +14,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from billing.models import Account, LedgerEntry
+from orders.jobs import billing_jobs_run
 from orders.models import PackageOrder, SubscriptionLine
-from orders.services.jobs import billing_jobs_run
-from orders.services.package import package_order_charge
+from orders.package.services import package_order_charge
 from tests.conftest import mariadb_only
 from tests.orders.package.factories import T0, create_order, funded_account, make_catalog
 from usage.models import MeterEvent, UsageRecord
@@ -126,7 +126,7 @@ def test_two_workers_run_the_billing_jobs_at_once_and_bill_each_period_once():
 
 
 def test_two_workers_auto_renew_each_instance_once():
-    from orders.services.jobs import package_auto_renew_run
+    from orders.jobs import package_auto_renew_run
 
     make_catalog()
     account = funded_account("auto", "1000")
@@ -150,7 +150,7 @@ def test_two_workers_auto_renew_each_instance_once():
 
 
 def test_concurrent_meter_batches_with_the_same_event_ids_store_each_once():
-    from orders.services.metering import meter_events_ingest
+    from orders.package.metering import meter_events_ingest
 
     make_catalog()
     account = funded_account("meter", "100")
@@ -174,7 +174,7 @@ def test_concurrent_meter_batches_with_the_same_event_ids_store_each_once():
 
 
 def test_stop_while_the_runner_bills_the_same_account():
-    from orders.services.package import instance_stop
+    from orders.package.services import instance_stop
 
     make_catalog()
     account = funded_account("mix", "1000")

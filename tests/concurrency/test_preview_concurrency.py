@@ -23,8 +23,8 @@ from rest_framework.test import APIClient
 from billing.models import IdempotencyKey, LedgerEntry
 from config.money_sql import money_sum
 from orders.models import PurchaseOrder, PurchaseOrderStatus
-from orders.services.package import package_order_charge
-from orders.services.purchase import purchase_order_create
+from orders.package.services import package_order_charge
+from orders.purchase.services import purchase_order_create
 from tests.conftest import mariadb_only
 from tests.orders.package.factories import create_order, funded_account, make_catalog
 from tests.orders.purchase.helpers import account_of, make_plan

@@ -12,8 +12,8 @@ from django.db import connection
 from billing.models import LedgerEntry
 from config.money_sql import money_sum
 from orders.models import PurchaseOrder, PurchaseOrderStatus
-from orders.services.purchase import purchase_order_create
-from orders.services.renewal import RenewalSummary, renewal_run
+from orders.purchase.renewal import RenewalSummary, renewal_run
+from orders.purchase.services import purchase_order_create
 from tests.conftest import mariadb_only
 from tests.orders.purchase.helpers import account_of, local, make_plan
 from usage.models import UsageKind, UsageRecord

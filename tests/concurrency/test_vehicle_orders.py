@@ -17,10 +17,10 @@ from django.db import connection
 from billing.models import LedgerEntry, LedgerKind
 from billing.tenancy import personal_account
 from config.exceptions import DomainError
-from orders.models.vehicle import VehicleOrder, VehicleOrderEvent, VehicleOrderOwnerCount
-from orders.selectors.vehicle import vehicle_order_list
-from orders.services import vehicle as vehicle_services
-from orders.services.vehicle import (
+from orders.vehicle import services as vehicle_services
+from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderOwnerCount
+from orders.vehicle.selectors import vehicle_order_list
+from orders.vehicle.services import (
     place_driver_order,
     vehicle_order_cancel,
     vehicle_order_counts_rebuild,

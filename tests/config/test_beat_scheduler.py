@@ -10,7 +10,7 @@ from django_celery_beat.models import PeriodicTask
 
 from config.beat import MANAGED, TallyScheduler
 from config.celery import app as celery_app
-from orders.services.jobs import JOBS
+from orders.jobs import JOBS
 
 pytestmark = pytest.mark.django_db(transaction=True)  # as beat runs: autocommit, its own error handling
 

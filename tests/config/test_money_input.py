@@ -126,7 +126,7 @@ def test_deduct_quota_count_is_a_plain_integer(internal_api, raw):
 @pytest.mark.parametrize("field", ["summary", "payment"])
 @pytest.mark.parametrize("raw", ['"1e3"', '"\uff11\uff10"', '"1_000"', '" 3500.50 "', "true", "[]"])
 def test_vehicle_money_fields_are_canonical(api, field, raw):
-    from orders.models.vehicle import VehicleOrder
+    from orders.vehicle.models import VehicleOrder
     from tests.orders.vehicle.test_api import _plan_body
 
     body = _plan_body()

@@ -11,7 +11,7 @@ import pytest
 
 from billing.models import LedgerEntry, LedgerKind
 from orders.models import PurchaseOrder, PurchaseOrderStatus
-from orders.services.purchase import purchase_order_create
+from orders.purchase.services import purchase_order_create
 from tests.e2e.conftest import login, screenshot
 from tests.orders.purchase.helpers import account_of, assert_ledger, make_plan
 

@@ -20,7 +20,7 @@ from billing.statements.models import DocumentPdf, Statement
 from billing.statements.periods import parse_period
 from billing.statements.services import candidates, statements_issue_for
 from config.celery import app as celery_app
-from orders.services.purchase import purchase_order_cancel, purchase_order_create
+from orders.purchase.services import purchase_order_cancel, purchase_order_create
 from tests.billing.statements.helpers import frozen, local
 from tests.e2e.conftest import SCREENSHOTS, login, screenshot, screenshots_wanted
 from tests.orders.purchase.helpers import make_plan

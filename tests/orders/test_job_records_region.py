@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from orders.jobs import billing_jobs_run
 from orders.models import SubscriptionLine
-from orders.services.jobs import billing_jobs_run
-from orders.services.purchase import purchase_order_cancel, purchase_order_create
+from orders.purchase.services import purchase_order_cancel, purchase_order_create
 from plans.models import BillingMode, Cycle
 from tests.orders.purchase.helpers import T0, account_of, assert_ledger, make_plan
 from usage.models import MeterEvent, UsageRecord

@@ -23,12 +23,12 @@ from config.celery import app as celery_app
 from config.clock import local_tz, parse_moment
 from config.jobs import PeriodicJob
 from config.schedule import beat_schedule
+from orders.jobs import JOBS, jobs_run, jobs_select
 from orders.models import ProductInstance, PurchaseOrder, SubscriptionLine
-from orders.models.vehicle import VehicleOrder
-from orders.services.jobs import JOBS, jobs_run, jobs_select
-from orders.services.package import package_order_charge
-from orders.services.purchase import purchase_order_create
-from orders.services.vehicle import vehicle_order_pay, vehicle_order_underwrite
+from orders.package.services import package_order_charge
+from orders.purchase.services import purchase_order_create
+from orders.vehicle.models import VehicleOrder
+from orders.vehicle.services import vehicle_order_pay, vehicle_order_underwrite
 from plans.models import MeteredService
 from tests.conftest import mariadb_only
 from tests.orders.package.factories import create_order, make_catalog
@@ -247,8 +247,8 @@ def test_jobs_run_is_the_tasks_own_code(monkeypatch):
     job = PeriodicJob(
         kind="probe", beat_name="probe", task=Probe(), schedule=60.0, about="probe", takes_chunk_size=True
     )  # type: ignore[arg-type]
-    monkeypatch.setattr("orders.services.jobs._BY_KIND", {"probe": job})
-    monkeypatch.setattr("orders.services.jobs.JOBS", (job,))
+    monkeypatch.setattr("orders.jobs._BY_KIND", {"probe": job})
+    monkeypatch.setattr("orders.jobs.JOBS", (job,))
     (outcome,) = jobs_run(at=T, only=["probe"], chunk_size=7)
     assert calls == [{"at": T.isoformat(), "chunk_size": 7}] and outcome.result == {"done": 1}
 

@@ -18,7 +18,7 @@ def main() -> int:
     import django
 
     django.setup()
-    from orders.services.renewal import due_lines, renewal_run
+    from orders.purchase.renewal import due_lines, renewal_run
 
     at = datetime.fromisoformat(sys.argv[1])
     chunk = int(sys.argv[2]) if len(sys.argv) > 2 else 10

@@ -68,7 +68,7 @@ def worker(at: datetime, log: Path) -> subprocess.Popen[bytes]:
 @pytest.mark.django_db(transaction=True)
 def test_r4_sigkill_mid_run_then_restart_and_race_bills_each_period_once(tmp_path):
     from orders.models import PurchaseOrder
-    from orders.services.purchase import purchase_order_create
+    from orders.purchase.services import purchase_order_create
     from usage.models import UsageRecord
 
     plan, _ = Plan.objects.get_or_create(

@@ -22,7 +22,7 @@ from django.core.management import call_command
 from billing.models import Account, LedgerEntry
 from config import clock
 from config.admin_tools import FINANCE_GROUP, sync_finance_group
-from orders.models.vehicle import VehicleOrder
+from orders.vehicle.models import VehicleOrder
 from plans import demo as plans_demo
 from plans.catalog import catalog_import
 from plans.models import Plan, PriceVersion

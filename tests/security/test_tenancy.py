@@ -23,8 +23,8 @@ from rest_framework.exceptions import PermissionDenied
 from billing.acting import account_member_remove, money_caller
 from billing.models import Account, LedgerEntry
 from orders.models import PackageOrder, ProductInstance
-from orders.models.vehicle import VehicleOrder
-from orders.services import vehicle as vehicle_services
+from orders.vehicle import services as vehicle_services
+from orders.vehicle.models import VehicleOrder
 from tests.billing.factories import funded_account, ledger_sum
 from tests.conftest import mariadb_only
 from tests.orders.package.factories import make_catalog

@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def _tasks_eager(_celery_eager: Any) -> None:
     """Make sure the (finalized) Celery app runs our tasks inline."""
-    from orders.tasks.purchase import notify
+    from orders.purchase.tasks import notify
 
     conf = notify.app.conf
     # With the "CELERY" namespace the prefixed key wins over the plain one, so set both.

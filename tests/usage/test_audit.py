@@ -13,8 +13,8 @@ from django.db import connection
 from billing.models import Account, LedgerEntry, RechargeOrder
 from billing.recharges import recharge_handle_callback
 from billing.services import account_charge, account_credit, account_get_or_create
-from orders.services.purchase import purchase_order_create
-from orders.services.renewal import renewal_run
+from orders.purchase.renewal import renewal_run
+from orders.purchase.services import purchase_order_create
 from plans.models import BillingMode, Cycle
 from tests.conftest import mariadb_only
 from tests.orders.purchase.helpers import local, make_plan

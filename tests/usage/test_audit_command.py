@@ -17,7 +17,7 @@ from django.db import connections
 from billing.models import Account
 from billing.services import account_charge, account_credit, account_get_or_create
 from config.exceptions import InsufficientFunds
-from orders.services.jobs import jobs_run
+from orders.jobs import jobs_run
 from tests.conftest import mariadb_only
 from tests.orders.purchase.helpers import local
 from usage.audit import CHECKS, ledger_audit

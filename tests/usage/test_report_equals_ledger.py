@@ -24,10 +24,10 @@ from billing.models import LedgerEntry
 from config.clock import simulated_now
 from config.exceptions import DomainError
 from config.money_sql import money_sum
+from orders.billing_jobs import billing_jobs_run
 from orders.models import ProductInstance, PurchaseOrder
-from orders.services.billing_jobs import billing_jobs_run
-from orders.services.metering import meter_events_ingest
-from orders.services.package import (
+from orders.package.metering import meter_events_ingest
+from orders.package.services import (
     ComponentChange,
     instance_change_config,
     instance_renew,
@@ -35,13 +35,13 @@ from orders.services.package import (
     package_order_cancel,
     package_order_charge,
 )
-from orders.services.purchase import (
+from orders.purchase.renewal import renewal_run
+from orders.purchase.services import (
     purchase_order_cancel,
     purchase_order_create,
     purchase_order_modify,
     purchase_order_renew,
 )
-from orders.services.renewal import renewal_run
 from plans.models import BillingMode, Cycle, Product
 from tests.orders.package.factories import create_order, make_catalog
 from tests.orders.purchase.helpers import account_of, fund, local, make_plan

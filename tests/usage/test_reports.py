@@ -26,10 +26,10 @@ from django.core.management.base import CommandError
 from billing.models import LedgerEntry
 from config.clock import simulated_now
 from config.money_sql import money_sum
-from orders.services.metering import meter_events_ingest
-from orders.services.package import package_order_cancel
-from orders.services.purchase import purchase_order_cancel, purchase_order_create, purchase_order_modify
-from orders.services.renewal import renewal_run
+from orders.package.metering import meter_events_ingest
+from orders.package.services import package_order_cancel
+from orders.purchase.renewal import renewal_run
+from orders.purchase.services import purchase_order_cancel, purchase_order_create, purchase_order_modify
 from plans.models import BillingMode, Cycle
 from tests.orders.package.factories import create_order, make_catalog
 from tests.orders.purchase.helpers import account_of, assert_ledger, local, make_plan

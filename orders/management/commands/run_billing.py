@@ -1,5 +1,5 @@
 """``manage.py run_billing [--at T] [--dry-run] [--only KIND ...]``: every periodic money or state
-job beat runs, once, at the (simulated) moment T: the list in ``orders.services.jobs.JOBS``."""
+job beat runs, once, at the (simulated) moment T: the list in ``orders.jobs.JOBS``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from config.clock import local, parse_moment
 from config.commands import TallyCommand
 from config.exceptions import InvalidInput
 from config.money import ZERO
-from orders.services.jobs import JOBS, JobOutcome, jobs_run, jobs_select
+from orders.jobs import JOBS, JobOutcome, jobs_run, jobs_select
 
 SKIPPED_KEYS = {"at", "dry_run", "would_charge"}
 

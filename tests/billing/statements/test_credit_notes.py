@@ -15,14 +15,14 @@ from billing.statements.models import CreditNote, DocumentPdf, Statement
 from billing.statements.render import document_pdf
 from billing.statements.services import candidates, statements_issue_for
 from billing.tenancy import personal_account
-from orders.services.package import (
+from orders.package.services import (
     ComponentChange,
     instance_change_config,
     instance_stop,
     package_order_charge,
 )
-from orders.services.purchase import purchase_order_cancel, purchase_order_create
-from orders.services.vehicle import vehicle_order_cancel, vehicle_order_pay
+from orders.purchase.services import purchase_order_cancel, purchase_order_create
+from orders.vehicle.services import vehicle_order_cancel, vehicle_order_pay
 from tests.billing.statements.helpers import JUNE, MAY, frozen, local
 from tests.orders.package.factories import create_order, funded_account, make_catalog
 from tests.orders.purchase.helpers import fund, make_plan
@@ -46,7 +46,7 @@ def sent(monkeypatch: Any) -> list[dict[str, Any]]:
         out.append(payload)
         return True
 
-    monkeypatch.setattr("orders.services.notify.notify_send", fake_send)
+    monkeypatch.setattr("orders.purchase.notify.notify_send", fake_send)
     return out
 
 

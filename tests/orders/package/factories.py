@@ -11,7 +11,7 @@ import factory
 
 from billing.models import Account, LedgerEntry
 from billing.services import account_credit, account_get_or_create
-from orders.services.package import InstanceSpec, ProductSpec, package_order_create
+from orders.package.services import InstanceSpec, ProductSpec, package_order_create
 from plans.models import BillingMode, Component, Cycle, Plan, PriceRule, Product
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from orders.models import PackageOrder, ProductInstance
-from orders.services.package import package_order_charge
+from orders.package.services import package_order_charge
 from tests.orders.package.factories import create_order, funded_account, make_catalog
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def test_admin_order_page_shows_instances_components_bills_and_events(client, ma
 
 
 def test_demo_is_idempotent_and_skips_without_the_catalog():
-    from orders.demos.package import load
+    from orders.package.demo import load
 
     out = io.StringIO()
     load(out)

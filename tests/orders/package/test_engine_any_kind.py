@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 
 from config.exceptions import DomainError
+from orders.jobs import billing_jobs_run
 from orders.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine, SubscriptionStatus
-from orders.services import package as svc
-from orders.services.jobs import billing_jobs_run
-from orders.services.metering import meter_events_ingest
-from orders.tasks.package import package_auto_renew, run_billing_jobs
+from orders.package import services as svc
+from orders.package.metering import meter_events_ingest
+from orders.package.tasks import package_auto_renew, run_billing_jobs
 from plans.models import BillingMode, Cycle, PriceVersion
 from tests.orders.package.factories import (
     EPOCH,

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from billing.models import LedgerEntry
+from orders.jobs import billing_jobs_run, package_auto_renew_run
 from orders.models import ProductInstance, SubscriptionLine
-from orders.services.jobs import billing_jobs_run, package_auto_renew_run
-from orders.services.package import instance_pause, instance_stop, package_order_charge
+from orders.package.services import instance_pause, instance_stop, package_order_charge
 from tests.orders.package.factories import T0, assert_balanced, create_order, funded_account, make_catalog
 from usage.models import MeterEvent, UsageRecord
 

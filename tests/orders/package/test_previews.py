@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orders import previews
 from orders.models import PackageOrder
-from orders.services import previews
-from orders.services.package import (
+from orders.package.services import (
     ComponentChange,
     InstanceSpec,
     ProductSpec,

@@ -19,7 +19,7 @@ from orders.models import (
     ProductInstance,
     SubscriptionLine,
 )
-from orders.services.package import (
+from orders.package.services import (
     ComponentChange,
     instance_change_config,
     instance_pause,
@@ -339,7 +339,7 @@ def test_arrears_are_settled_after_a_recharge(catalog):
 
     acc = funded_account("bob", "31.2")
     paid_order(acc)
-    from orders.services.jobs import billing_jobs_run
+    from orders.jobs import billing_jobs_run
     from usage.models import MeterEvent
 
     net = lines_of("i-1")["net"]

@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def _tasks_eager(_celery_eager: Any) -> None:
     """Make sure the (finalized) Celery app runs our tasks inline."""
-    from orders.tasks.purchase import notify
+    from orders.purchase.tasks import notify
 
     conf = notify.app.conf
     # With the "CELERY" namespace the prefixed key wins over the plain one, so set both.
@@ -26,5 +26,5 @@ def sent(monkeypatch: Any, settings: Any) -> list[dict[str, Any]]:
         out.append(payload)
         return True
 
-    monkeypatch.setattr("orders.services.notify.notify_send", fake_send)
+    monkeypatch.setattr("orders.purchase.notify.notify_send", fake_send)
     return out

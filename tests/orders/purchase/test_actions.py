@@ -8,7 +8,7 @@ import pytest
 
 from billing.models import LedgerEntry
 from orders.models import PurchaseOrder, PurchaseOrderEndReason, PurchaseOrderStatus, SubscriptionLine
-from orders.services.purchase import (
+from orders.purchase.services import (
     purchase_order_cancel,
     purchase_order_create,
     purchase_order_modify,

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from orders.models import PurchaseOrderEndReason, PurchaseOrderStatus
-from orders.services.purchase import purchase_order_create
+from orders.purchase.services import purchase_order_create
 from tests.orders.purchase.helpers import account_of, assert_ledger, balance, make_plan
 from usage.models import UsageRecord
 

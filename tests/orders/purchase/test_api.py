@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from billing.services import account_get_or_create
 from orders.models import PurchaseOrder, PurchaseOrderStatus
-from orders.services.purchase import purchase_order_create
+from orders.purchase.services import purchase_order_create
 from tests.orders.purchase.helpers import T0, account_of, assert_ledger, balance, make_plan
 
 pytestmark = pytest.mark.django_db

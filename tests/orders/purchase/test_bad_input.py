@@ -60,7 +60,7 @@ def test_get_bad_params(api, user, url):
 def test_put_bad_bodies(api, user, body):
     make_plan("vol-50g", "30", region="")
     account = account_of(user, "100")
-    from orders.services.purchase import purchase_order_create
+    from orders.purchase.services import purchase_order_create
 
     order = purchase_order_create(account=account, creator=user, region="r", plan_id="vol-50g").order
     r = api.put(f"/usageapi/v1/orders/{order.pk}", body, format="json")

@@ -14,7 +14,7 @@ from orders.models import (
     Subscription,
     SubscriptionLine,
 )
-from orders.services.purchase import purchase_order_create
+from orders.purchase.services import purchase_order_create
 from plans.models import BillingMode, Cycle
 from tests.orders.purchase.helpers import T0, account_of, assert_ledger, balance, local, make_plan
 from usage.models import UsageKind, UsageRecord, UsageStatus
@@ -200,7 +200,7 @@ def test_hourly_deadline_follows_the_line(api, user):
 
 
 def test_cancel_postpaid_bills_the_metered_partial_cycle(user):
-    from orders.services.purchase import purchase_order_cancel
+    from orders.purchase.services import purchase_order_cancel
     from usage.models import MeterEvent
 
     account = account_of(user, "10")

@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from orders.demos import purchase as demo
 from orders.models import PurchaseOrder
+from orders.purchase import demo
 from tests.orders.purchase.helpers import assert_ledger, make_plan
 
 pytestmark = pytest.mark.django_db

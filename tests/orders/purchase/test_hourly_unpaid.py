@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from orders.jobs import billing_jobs_run
 from orders.models import PurchaseOrder, PurchaseOrderEndReason, PurchaseOrderStatus, SubscriptionLine
-from orders.services.jobs import billing_jobs_run
-from orders.services.purchase import purchase_order_create
+from orders.purchase.services import purchase_order_create
 from plans.models import BillingMode, Cycle
 from tests.orders.purchase.helpers import T0, account_of, assert_ledger, balance, fund, make_plan
 from usage.models import UsageKind, UsageRecord

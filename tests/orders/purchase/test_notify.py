@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from orders.models import PurchaseOrder
-from orders.services import notify
-from orders.services.purchase import purchase_order_create
+from orders.purchase import notify
+from orders.purchase.services import purchase_order_create
 from tests.orders.purchase.helpers import T0, account_of, assert_ledger, balance, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_failing_receiver_is_retried_and_never_undoes_the_charge(
 
 
 def test_task_is_registered_with_retry_policy():
-    from orders.tasks.purchase import notify as task
+    from orders.purchase.tasks import notify as task
 
     assert task.name == "orders.notify"
     assert requests.RequestException in task.autoretry_for
@@ -95,7 +95,7 @@ def test_batch_retry_resends_only_what_was_not_delivered(settings, monkeypatch):
     carries the 3rd and 4th payloads only; the first two are not sent twice."""
     from celery.exceptions import Retry
 
-    from orders.tasks.purchase import notify_batch
+    from orders.purchase.tasks import notify_batch
 
     settings.NOTIFY_URL = "http://hooks.invalid/tally"
     delivered: list[str] = []

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from billing.signature import sign
-from orders.services import notify
+from orders.purchase import notify
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "notifications.md"
 PAYLOAD = {"event": "order_created", "time": "2026-12-01T08:00:00+00:00", "order": {"order_id": "PO1"}}

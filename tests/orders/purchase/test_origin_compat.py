@@ -18,7 +18,7 @@ import pytest
 from billing.models import LedgerEntry
 from billing.services import account_get_or_create
 from orders.models import PurchaseOrder, PurchaseOrderStatus
-from orders.services.purchase import purchase_order_create
+from orders.purchase.services import purchase_order_create
 from tests.orders.purchase.helpers import T0, account_of, assert_ledger, balance, fund, make_plan
 from usage.models import UsageRecord
 

@@ -12,8 +12,8 @@ from django.db import connection
 
 from config.exceptions import DomainError
 from orders.models import PurchaseOrder
-from orders.services.purchase import purchase_order_create, purchase_order_renew
-from orders.services.renewal import renewal_run
+from orders.purchase.renewal import renewal_run
+from orders.purchase.services import purchase_order_create, purchase_order_renew
 from tests.conftest import mariadb_only
 from tests.orders.purchase.helpers import account_of, assert_ledger, balance, local, make_plan
 from usage.models import UsageRecord

@@ -20,13 +20,13 @@ from billing.models import LedgerEntry
 from config.exceptions import DomainError
 from config.money_sql import money_sum
 from orders.models import PurchaseOrder, PurchaseOrderStatus
-from orders.services.purchase import (
+from orders.purchase.renewal import renewal_run
+from orders.purchase.services import (
     purchase_order_cancel,
     purchase_order_create,
     purchase_order_modify,
     purchase_order_renew,
 )
-from orders.services.renewal import renewal_run
 from tests.orders.purchase.helpers import account_of, fund, local, make_plan
 from usage.models import UsageRecord
 

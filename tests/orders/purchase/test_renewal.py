@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 
 from orders.models import PurchaseOrder, PurchaseOrderEndReason, PurchaseOrderStatus, SubscriptionLine
-from orders.services.purchase import purchase_order_create
-from orders.services.renewal import renewal_run
+from orders.purchase.renewal import renewal_run
+from orders.purchase.services import purchase_order_create
 from tests.orders.purchase.helpers import (
     account_of,
     add_price,
@@ -192,7 +192,7 @@ def test_run_billing_command(user, django_capture_on_commit_callbacks):
 
 def test_beat_entry_and_task(user, django_capture_on_commit_callbacks):
     from config.schedule import beat_schedule
-    from orders.tasks.purchase import run_renewals
+    from orders.purchase.tasks import run_renewals
 
     entry = beat_schedule()["orders.run_renewals"]
     assert entry["task"] == "orders.run_renewals" and entry["schedule"] == 300.0

@@ -12,10 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import LedgerEntry
+from orders.engine.billing import ledger_key_for, next_period
 from orders.models import PurchaseOrder, PurchaseOrderStatus, SubscriptionLine
-from orders.services.engine import ledger_key_for, next_period
-from orders.services.purchase import purchase_order_create
-from orders.services.renewal import renewal_run
+from orders.purchase.renewal import renewal_run
+from orders.purchase.services import purchase_order_create
 from tests.orders.purchase.helpers import account_of, assert_ledger, balance, local, make_plan
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
@@ -153,7 +153,7 @@ def test_catch_up_stops_at_the_first_period_the_balance_cannot_cover(
 def test_one_notification_task_per_chunk(make_user, django_capture_on_commit_callbacks, monkeypatch):
     orders_for(make_user, accounts=2, per_account=3, funds="1000")
     batches: list[list[dict[str, Any]]] = []
-    monkeypatch.setattr("orders.services.notify._enqueue_batch", batches.append)
+    monkeypatch.setattr("orders.purchase.notify._enqueue_batch", batches.append)
     with django_capture_on_commit_callbacks(execute=True):
         renewal_run(at=DUE, chunk_size=4)
     assert [len(b) for b in batches] == [4, 2]

@@ -10,8 +10,8 @@ import factory
 
 from billing.services import account_credit
 from billing.tenancy import personal_account
-from orders.models.vehicle import VehicleOrder
-from orders.services.vehicle import place_driver_order, place_plan_order, place_sale_order
+from orders.vehicle.models import VehicleOrder
+from orders.vehicle.services import place_driver_order, place_plan_order, place_sale_order
 from plans.models import Plan, PlanItem
 
 

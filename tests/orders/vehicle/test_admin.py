@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from orders.models.vehicle import VehicleOrder, VehicleOrderEvent
+from orders.vehicle.models import VehicleOrder, VehicleOrderEvent
 from tests.orders.vehicle.factories import fund, make_driver_order, make_plan_order
 from tests.orders.vehicle.helpers import balance
 
@@ -46,7 +46,7 @@ def test_changelist_filters_search_and_detail(admin_client: Client, user: Any) -
 def test_cancel_action_refunds_and_writes_event(admin_client: Client, user: Any) -> None:
     fund(user, "500")
     order = make_driver_order(user, summary="120.00")
-    from orders.services.vehicle import vehicle_order_pay
+    from orders.vehicle.services import vehicle_order_pay
 
     vehicle_order_pay(order_id=order.order_id, actor=user)
     res = admin_client.post(URL, {"action": "cancel_vehicle_orders", "_selected_action": [order.pk]})
@@ -75,7 +75,7 @@ def test_cancel_action_refunds_and_writes_event(admin_client: Client, user: Any)
 def test_underwrite_action_keeps_the_reason_in_the_event(admin_client: Client, user: Any) -> None:
     from django.contrib.admin.models import LogEntry
 
-    from orders.services.vehicle import vehicle_order_pay
+    from orders.vehicle.services import vehicle_order_pay
 
     fund(user, "5000")
     approve, reject = make_plan_order(user), make_plan_order(user)

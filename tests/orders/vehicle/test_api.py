@@ -11,7 +11,7 @@ import pytest
 
 from billing.models import LedgerEntry, LedgerKind
 from billing.tenancy import personal_account
-from orders.models.vehicle import VehicleOrder, VehicleOrderEvent, VehicleOrderItem
+from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderItem
 from tests.orders.vehicle.factories import (
     PlanItemFactory,
     VehiclePlanFactory,

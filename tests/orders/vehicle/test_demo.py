@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from orders.demos import vehicle as demo
-from orders.models.vehicle import VehicleOrder
+from orders.vehicle import demo
+from orders.vehicle.models import VehicleOrder
 from tests.orders.vehicle.factories import PlanItemFactory, VehiclePlanFactory, fund
 
 pytestmark = pytest.mark.django_db

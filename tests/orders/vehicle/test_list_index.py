@@ -11,14 +11,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.tenancy import personal_account
-from orders.models.vehicle import VehicleOrder
-from orders.selectors.vehicle import (
+from orders.vehicle.models import VehicleOrder
+from orders.vehicle.selectors import (
     vehicle_order_cursor,
     vehicle_order_list,
     vehicle_order_list_after,
     vehicle_order_list_queryset,
 )
-from orders.services.vehicle import vehicle_order_counts_rebuild
+from orders.vehicle.services import vehicle_order_counts_rebuild
 from tests.conftest import mariadb_only
 
 # ANALYZE TABLE commits implicitly on MariaDB, so this test owns its transactions (flushed after).

@@ -13,13 +13,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.tenancy import personal_account
-from orders.models.vehicle import VehicleOrder, VehicleOrderOwnerCount
-from orders.selectors.vehicle import (
+from orders.vehicle.models import VehicleOrder, VehicleOrderOwnerCount
+from orders.vehicle.selectors import (
     vehicle_order_cursor,
     vehicle_order_list,
     vehicle_order_list_after,
 )
-from orders.services.vehicle import (
+from orders.vehicle.services import (
     VehicleOrderStateError,
     vehicle_order_cancel,
     vehicle_order_counts_rebuild,

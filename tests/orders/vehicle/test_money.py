@@ -13,8 +13,8 @@ from billing.models import LedgerKind
 from config.api.errors import ErrorCode
 from config.clock import local_tz
 from config.exceptions import InsufficientFunds
-from orders.models.vehicle import VehicleOrder, VehicleOrderEvent, VehicleOrderState
-from orders.services.vehicle import (
+from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderState
+from orders.vehicle.services import (
     VehicleOrderStateError,
     prorated_refund,
     vehicle_order_cancel,
@@ -22,7 +22,7 @@ from orders.services.vehicle import (
     vehicle_order_underwrite,
     vehicle_orders_advance,
 )
-from orders.tasks.vehicle import vehicle_lifecycle
+from orders.vehicle.tasks import vehicle_lifecycle
 from tests.orders.vehicle.factories import fund, make_driver_order, make_plan_order
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger, balance, ledger
 

@@ -14,8 +14,8 @@ import pytest
 
 from billing.models import LedgerKind
 from config.clock import local_tz
-from orders.models.vehicle import VehicleOrder, VehicleOrderState
-from orders.services.vehicle import vehicle_order_pay
+from orders.vehicle.models import VehicleOrder, VehicleOrderState
+from orders.vehicle.services import vehicle_order_pay
 from tests.orders.nothing_written import nothing_written
 from tests.orders.vehicle.factories import PlanItemFactory, VehiclePlanFactory, fund, make_plan_order
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger, balance, ledger

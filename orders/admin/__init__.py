@@ -1,1 +1,0 @@
-from orders.admin import package, purchase, vehicle  # noqa: F401

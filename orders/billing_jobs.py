@@ -1,0 +1,287 @@
+"""Billing jobs: one periodic runner instead of one cron entry per job (DOMAIN.md 6).
+
+A "job" is a running ``hourly`` or ``postpaid`` ``SubscriptionLine`` of ANY subscription kind whose
+``next_run_at`` has come. The runner takes due lines in chunks with ``SELECT ... FOR UPDATE SKIP
+LOCKED`` (each chunk its own transaction), so several workers share the work without waiting on each
+other. Lock order stays account -> line: the runner locks the account with SKIP LOCKED as well and
+leaves a line whose account is busy for the next run, so it never waits while holding a line lock
+(no deadlock with an API call that holds the account). Every period is billed at most once anyway
+(usage record unique per line and period, ledger key per line and period).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from billing.models import Account
+from config.db import is_deadlock
+from config.exceptions import DomainError, InsufficientFunds
+from orders.engine.billing import line_bill_metered_period, line_charge_period, next_period
+from orders.engine.models import (
+    LineStatus,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionLine,
+    SubscriptionStatus,
+)
+from orders.package.models import ProductInstance
+from orders.package.services import instance_renew, subscription_suspend
+from orders.purchase.models import PurchaseOrder
+from orders.purchase.renewal import purchase_hourly_paid, purchase_hourly_unpaid
+from plans.models import BillingMode
+from plans.selectors import price_version_in_force
+from usage.models import UsageKind, UsageStatus
+
+log = logging.getLogger(__name__)
+
+MAX_DEADLOCK_RETRIES = 10
+MAX_CATCH_UP = 48  # periods of one line billed in one run (a runner that was down catches up)
+ENDED = (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED, SubscriptionStatus.CANCELED)
+
+
+def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> dict[str, int]:
+    """Run every due billing job once; returns counts. Safe to run twice or on two workers.
+
+    A chunk that MariaDB picks as a deadlock victim is rolled back whole and simply taken again
+    (its lines are still due), a bounded number of times.
+    """
+    at = at or timezone.now()
+    summary: Counter[str] = Counter()
+    passed: set[int] = set()  # lines left for the next run (paused, account busy, failed)
+    deadlocks = 0
+    while True:
+        chunk_summary: Counter[str] = Counter()
+        chunk_passed: set[int] = set()
+        try:
+            more = _run_chunk(
+                at=at, chunk_size=chunk_size, passed=passed, summary=chunk_summary, chunk_passed=chunk_passed
+            )
+        except OperationalError as exc:
+            if not is_deadlock(exc) or deadlocks >= MAX_DEADLOCK_RETRIES:
+                raise
+            deadlocks += 1
+            summary["deadlock_retries"] += 1
+            log.warning("billing-job chunk was a deadlock victim, retry %d", deadlocks)
+            continue
+        summary.update(chunk_summary)
+        passed |= chunk_passed
+        if not more:
+            break
+    return dict(summary)
+
+
+def _run_chunk(
+    *, at: datetime, chunk_size: int, passed: set[int], summary: Counter[str], chunk_passed: set[int]
+) -> bool:
+    with transaction.atomic():
+        rows = list(
+            SubscriptionLine.objects.select_for_update(skip_locked=True)
+            .filter(
+                billing_mode__in=[BillingMode.HOURLY, BillingMode.POSTPAID],
+                status=LineStatus.RUNNING,
+                next_run_at__lte=at,
+            )
+            .exclude(pk__in=passed)
+            .order_by("next_run_at", "id")
+            .values_list("pk", "billing_mode", "subscription_id")[:chunk_size]
+        )
+        if not rows:
+            return False
+        subs = {
+            s["pk"]: s
+            for s in Subscription.objects.filter(pk__in={r[2] for r in rows}).values(
+                "pk", "status", "account_id", "kind", "order_ref"
+            )
+        }
+        # Records keep the order's region, as the ones written at create/renew do (issue 15).
+        regions = dict(
+            PurchaseOrder.objects.filter(
+                order_id__in=[s["order_ref"] for s in subs.values() if s["kind"] == SubscriptionKind.PURCHASE]
+            ).values_list("order_id", "region")
+        )
+        for sub in subs.values():
+            sub["region"] = (
+                regions.get(sub["order_ref"], "") if sub["kind"] == SubscriptionKind.PURCHASE else ""
+            )
+        locked_accounts: set[int] = set()
+        for line_id, mode, sub_id in rows:
+            summary["picked"] += 1
+            sub = subs[sub_id]
+            if sub["status"] in ENDED:
+                SubscriptionLine.objects.filter(pk=line_id).update(
+                    status=LineStatus.STOPPED, next_run_at=None, updated_at=at
+                )
+                summary["ended"] += 1
+                continue
+            if sub["status"] != SubscriptionStatus.BILLING:
+                chunk_passed.add(line_id)
+                summary["skipped_paused"] += 1
+                continue
+            if sub["account_id"] not in locked_accounts:
+                got = list(
+                    Account.objects.select_for_update(skip_locked=True)
+                    .filter(pk=sub["account_id"])
+                    .values_list("pk", flat=True)
+                )
+                if not got:
+                    chunk_passed.add(line_id)
+                    summary["skipped_busy"] += 1
+                    continue
+                locked_accounts.add(sub["account_id"])
+            try:
+                with transaction.atomic():
+                    if mode == BillingMode.HOURLY:
+                        _run_hourly(line_id=line_id, sub=sub, at=at, summary=summary)
+                    else:
+                        _run_postpaid(line_id=line_id, sub=sub, at=at, summary=summary)
+            except DomainError as exc:
+                log.warning("billing job for line %s failed: %s", line_id, exc)
+                summary["failed"] += 1
+                chunk_passed.add(line_id)
+                continue
+            # Still due after MAX_CATCH_UP periods (or a clock that did not move): the next run
+            # continues, so one run is bounded and can never loop on one line.
+            if SubscriptionLine.objects.filter(
+                pk=line_id, status=LineStatus.RUNNING, next_run_at__lte=at
+            ).exists():
+                chunk_passed.add(line_id)
+    return True
+
+
+def _subject(sub: Mapping[str, Any]) -> tuple[str, Any]:
+    return (
+        "package_order" if sub["kind"] == SubscriptionKind.PACKAGE else "purchase_order",
+        sub["order_ref"],
+    )
+
+
+def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:
+    """Charge the next hour ahead until the paid time covers ``at``; a failed charge suspends."""
+    for _ in range(MAX_CATCH_UP):
+        line = SubscriptionLine.objects.select_related("plan").get(pk=line_id)
+        if line.next_run_at is None or line.next_run_at > at:
+            return
+        unit_price, version_id = line.price, None
+        if line.price_rule_id is None:
+            # a plan-priced line (purchase order): the version in force when the hour starts
+            version = price_version_in_force(line.plan, line.next_run_at)
+            if version is not None:
+                unit_price, version_id = version.price, version.pk
+        try:
+            charge = line_charge_period(
+                line_id=line_id,
+                unit_price=unit_price,
+                quantity=line.quantity,
+                kind=UsageKind.HOURLY,
+                price_rule_id=line.price_rule_id,
+                price_version_id=version_id,
+                region=sub["region"],
+                subject=_subject(sub),
+                at=at,
+            )
+        except InsufficientFunds:
+            if sub["kind"] == SubscriptionKind.PURCHASE:
+                # A purchase order has no suspended state: renewalfailed, then ended after the grace
+                # period (DOMAIN.md 5); the line stays due and is tried again every run.
+                outcome = purchase_hourly_unpaid(
+                    order_ref=sub["order_ref"], line_paid_until=line.paid_until or at, at=at
+                )
+                summary[f"hourly_unpaid_{outcome}"] += 1
+                return
+            subscription_suspend(subscription_id=sub["pk"], reason="hourly_charge_failed", at=at)
+            summary["suspended"] += 1
+            return
+        SubscriptionLine.objects.filter(pk=line_id).update(next_run_at=charge.period.end)
+        summary["hourly_charged" if charge.charged else "hourly_replayed"] += 1
+        if sub["kind"] == SubscriptionKind.PURCHASE and charge.charged:
+            purchase_hourly_paid(order_ref=sub["order_ref"], period_end=charge.period.end, at=at)
+
+
+def _run_postpaid(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:
+    """Bill every ended period (metered quantity x unit price); unpaid ones become arrears."""
+    for _ in range(MAX_CATCH_UP):
+        billed = line_bill_metered_period(line_id=line_id, at=at, subject=_subject(sub), region=sub["region"])
+        if billed is None:
+            # the period has not ended: put the job's clock on its end
+            line = SubscriptionLine.objects.select_related("subscription").get(pk=line_id)
+            SubscriptionLine.objects.filter(pk=line_id).update(next_run_at=next_period(line).end)
+            return
+        summary["postpaid_billed"] += 1
+        if billed.record.status == UsageStatus.ARREARS:
+            summary["arrears"] += 1
+
+
+# --- auto-renew ------------------------------------------------------------------------------------
+
+
+def package_auto_renew_run(*, at: datetime | None = None, chunk_size: int = 100) -> dict[str, int]:
+    """Renew the prepaid components of auto-renew package instances before they expire.
+
+    Each instance renews in its own transaction through ``instance_renew(auto=True)``, which locks
+    account -> order -> instance -> lines and re-checks that the renewal is still due, so a second
+    worker or a second run finds nothing to do. A renewal the balance cannot pay is retried hourly;
+    once the paid period has run out the instance is suspended.
+    """
+    at = at or timezone.now()
+    summary: Counter[str] = Counter()
+    tried: set[int] = set()
+    while True:
+        sub_ids = list(
+            SubscriptionLine.objects.filter(
+                billing_mode=BillingMode.PREPAID,
+                status=LineStatus.RUNNING,
+                next_run_at__lte=at,
+                subscription__kind=SubscriptionKind.PACKAGE,
+                subscription__status=SubscriptionStatus.BILLING,
+                subscription__auto_renew=True,
+            )
+            .exclude(subscription_id__in=tried)
+            .order_by("subscription_id")
+            .values_list("subscription_id", flat=True)
+            .distinct()[:chunk_size]
+        )
+        if not sub_ids:
+            break
+        exts = {
+            sub_id: (ext, account_id)
+            for sub_id, ext, account_id in ProductInstance.objects.filter(
+                subscription_id__in=sub_ids
+            ).values_list("subscription_id", "prod_inst_id_ext", "account_id")
+        }
+        for sub_id in sub_ids:
+            tried.add(sub_id)
+            found = exts.get(sub_id)
+            if found is None:
+                continue
+            ext, account_id = found
+            try:
+                result = instance_renew(
+                    prod_inst_id_ext=ext, account_id=account_id, duration="1", at=at, auto=True
+                )
+                summary["skipped" if result.extra.get("skipped") else "renewed"] += 1
+            except InsufficientFunds:
+                summary["renew_failed"] += 1
+                _renew_failed(subscription_id=sub_id, at=at)
+            except DomainError as exc:
+                log.warning("auto-renew of %s failed: %s", ext, exc)
+                summary["failed"] += 1
+    return dict(summary)
+
+
+def _renew_failed(*, subscription_id: int, at: datetime) -> None:
+    with transaction.atomic():
+        lines = SubscriptionLine.objects.select_for_update().filter(
+            subscription_id=subscription_id, billing_mode=BillingMode.PREPAID, status=LineStatus.RUNNING
+        )
+        expired = any(ln.paid_until is not None and ln.paid_until <= at for ln in lines)
+        lines.update(next_run_at=at + timedelta(hours=1), updated_at=at)
+    if expired:
+        with transaction.atomic():
+            subscription_suspend(subscription_id=subscription_id, reason="renew_failed", at=at)

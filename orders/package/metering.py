@@ -1,0 +1,209 @@
+"""Meter-event ingestion for postpaid lines (DOMAIN.md 4 and 6).
+
+Built for volume (benchmarked at 1,000,000 events in batches of 1000): a batch costs a fixed handful
+of queries whatever its size: resolve the instances (package instances and purchase orders), load
+their postpaid lines, and one multi-row ``INSERT IGNORE`` whose affected-row count is the number
+accepted. A duplicate ``event_id`` (in the batch or stored earlier) is counted, never stored
+twice; the database's unique (account, event_id) constraint is the final guard against races.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from config.api.fields import parse_money
+from orders.engine.billing import period_of
+from orders.engine.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
+from orders.package.models import ProductInstance
+from plans.models import BillingMode
+from usage.models import MeterEvent
+
+MAX_EVENTS = 1000
+MAX_QUANTITY = Decimal("1e15")
+COLUMNS = (
+    "account",
+    "event_id",
+    "line_id",
+    "instance_ref",
+    "component_id",
+    "quantity",
+    "timestamp",
+    "created_at",
+)
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _parse(index: int, raw: Any) -> tuple[dict[str, Any] | None, str]:
+    if not isinstance(raw, dict):
+        return None, "must be an object"
+    event_id = raw.get("event_id")
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
+        return None, "event_id: required, a string of 1-100 characters"
+    instance = raw.get("instance")
+    if not isinstance(instance, str) or not 1 <= len(instance) <= 100:
+        return None, "instance: required, a string of 1-100 characters"
+    component_id = raw.get("component_id", "")
+    if component_id is None:
+        component_id = ""
+    if not isinstance(component_id, str) or len(component_id) > 50:
+        return None, "component_id: a string of at most 50 characters"
+    quantity = raw.get("quantity")
+    if quantity is None:
+        return None, "quantity: required, a decimal number (string or number without float rounding)"
+    try:
+        qty = parse_money(quantity)
+    except ValueError as exc:
+        return None, f"quantity: {exc}"
+    if qty > MAX_QUANTITY:
+        return None, f"quantity: must be <= {MAX_QUANTITY:f}"
+    ts_raw = raw.get("timestamp")
+    try:
+        ts: datetime | None = parse_datetime(ts_raw) if isinstance(ts_raw, str) else None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        ts = None
+    if ts is None or ts.tzinfo is None:
+        return None, "timestamp: required, ISO 8601 with a UTC offset"
+    return {
+        "event_id": event_id,
+        "instance": instance,
+        "component_id": component_id,
+        "quantity": qty,
+        "ts": ts,
+    }, ""
+
+
+def meter_events_ingest(*, account_id: int, events: list[Any]) -> IngestResult:
+    """Store a batch of meter events of one account; report duplicates and rejects by index."""
+    result = IngestResult()
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for i, raw in enumerate(events):
+        ev, reason = _parse(i, raw)
+        if ev is None:
+            result.rejected.append({"index": i, "reason": reason})
+        else:
+            parsed.append((i, ev))
+    if not parsed:
+        return result
+
+    refs = {ev["instance"] for _, ev in parsed}
+    sub_of: dict[str, int] = dict(
+        ProductInstance.objects.filter(prod_inst_id_ext__in=refs, order__account_id=account_id).values_list(
+            "prod_inst_id_ext", "subscription_id"
+        )
+    )
+    missing = refs - sub_of.keys()
+    if missing:
+        for order_ref, purchase_sub in Subscription.objects.filter(
+            kind=SubscriptionKind.PURCHASE, order_ref__in=missing, account_id=account_id
+        ).values_list("order_ref", "pk"):
+            sub_of.setdefault(order_ref, purchase_sub)
+    lines: dict[int, list[SubscriptionLine]] = {}
+    for row in SubscriptionLine.objects.filter(subscription_id__in=set(sub_of.values())).select_related(
+        "subscription"
+    ):
+        lines.setdefault(row.subscription_id, []).append(row)
+    open_from: dict[int, datetime] = {}
+
+    to_insert: list[tuple[Any, ...]] = []
+    seen_ids: set[str] = set()
+    for i, ev in parsed:
+        sub_id = sub_of.get(ev["instance"])
+        if sub_id is None:
+            result.rejected.append({"index": i, "reason": f"instance {ev['instance']!r} not found"})
+            continue
+        candidates = lines.get(sub_id, [])
+        line = _pick_line(candidates, ev["component_id"])
+        if line is None:
+            result.rejected.append(
+                {"index": i, "reason": f"instance {ev['instance']!r} has no component {ev['component_id']!r}"}
+            )
+            continue
+        if line.billing_mode != BillingMode.POSTPAID:
+            result.rejected.append(
+                {"index": i, "reason": f"component {line.component_id!r} is {line.billing_mode}, not metered"}
+            )
+            continue
+        if line.status not in (LineStatus.RUNNING, LineStatus.PAUSED, LineStatus.PENDING):
+            result.rejected.append(
+                {"index": i, "reason": f"component {line.component_id!r} is {line.status}"}
+            )
+            continue
+        if line.pk not in open_from:
+            open_from[line.pk] = period_of(
+                anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed + 1
+            ).start
+        if line.status != LineStatus.PENDING and ev["ts"] < open_from[line.pk]:
+            result.rejected.append({"index": i, "reason": "timestamp falls in a period already billed"})
+            continue
+        if ev["event_id"] in seen_ids:
+            result.duplicates += 1
+            continue
+        seen_ids.add(ev["event_id"])
+        to_insert.append(
+            (ev["event_id"], line.pk, ev["instance"], line.component_id, ev["quantity"], ev["ts"])
+        )
+    if to_insert:
+        result.accepted = _insert_ignore(account_id=account_id, rows=to_insert)
+        result.duplicates += len(to_insert) - result.accepted
+    result.rejected.sort(key=lambda r: r["index"])
+    return result
+
+
+def _insert_ignore(*, account_id: int, rows: list[tuple[Any, ...]]) -> int:
+    """One multi-row ``INSERT IGNORE`` (``INSERT OR IGNORE`` on SQLite); returns the rows inserted.
+
+    Hand-written because Django's ``bulk_create`` spends most of a 1000-row batch compiling SQL
+    (per-value field preparation); the unique (account, event_id) constraint drops duplicates, and
+    the affected-row count is exactly the number of new events.
+    """
+    meta = MeterEvent._meta
+    columns = [meta.get_field(name).get_attname_column()[1] for name in COLUMNS]  # type: ignore[union-attr]
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    values = [
+        (
+            account_id,
+            event_id,
+            line_id,
+            ref,
+            component_id,
+            ops.adapt_decimalfield_value(qty, 20, 4),
+            ops.adapt_datetimefield_value(ts),
+            now,
+        )
+        for event_id, line_id, ref, component_id, qty, ts in rows
+    ]
+    verb = "INSERT OR IGNORE" if connection.vendor == "sqlite" else "INSERT IGNORE"
+    qn = ops.quote_name
+    head = f"{verb} INTO {qn(meta.db_table)} ({', '.join(qn(str(c)) for c in columns)}) VALUES "
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    step = 100 if connection.vendor == "sqlite" else MAX_EVENTS  # SQLite's bound-parameter limit
+    inserted = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for i in range(0, len(values), step):
+            part = values[i : i + step]
+            cursor.execute(head + ", ".join([row_marks] * len(part)), [v for row in part for v in row])
+            inserted += max(cursor.rowcount, 0)
+    return inserted
+
+
+def _pick_line(candidates: list[SubscriptionLine], component_id: str) -> SubscriptionLine | None:
+    for line in candidates:
+        if line.component_id == component_id:
+            return line
+    if not component_id and len(candidates) == 1:
+        return candidates[0]  # a purchase order's single line
+    return None

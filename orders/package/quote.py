@@ -1,0 +1,322 @@
+"""What a package-order operation would cost, computed without writing anything.
+
+``orders.package.services`` prices every create, renewal and configuration change with these
+functions (under its locks), and the previews (``drytry=1``, ``orders.previews``) call the
+same functions without locks and write nothing, so a preview answers exactly what the real call then
+charges or refunds. Every function here only reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from config.api.errors import ErrorCode
+from config.exceptions import DomainError, InvalidInput, domain_error
+from config.money import to_money
+from orders.engine.billing import period_amount, period_of
+from orders.engine.models import LineStatus, Subscription, SubscriptionLine
+from orders.package.models import InstanceStatus, ProductInstance
+from plans.models import BillingMode, Component, Cycle, Plan
+from plans.selectors import ComponentCost, CostResult, get_cost
+
+if TYPE_CHECKING:  # the input types live with the services that take them
+    from orders.package.services import ComponentChange, ProductSpec
+
+MAX_RENEW_CYCLES = 120
+DURATION_RE = re.compile(r"^([1-9][0-9]{0,3})([MY]?)$")
+
+
+def instance_state(msg: str) -> DomainError:
+    return domain_error(ErrorCode.PACKAGE_INSTANCE_STATE, msg, http_status=409)
+
+
+# --- create ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PricedProduct:
+    product: ProductSpec
+    plan: Plan
+    cost: CostResult
+
+
+@dataclass(frozen=True)
+class ComponentQuote:
+    """One component line of one instance and what its first record charges."""
+
+    prod_inst_id_ext: str
+    cost: ComponentCost
+    cycle: str  # the line's cycle (hourly components bill by the hour)
+    amount: Decimal  # the first period, payable at the order's charge; 0 for postpaid (billed later)
+
+
+@dataclass(frozen=True)
+class CreateQuote:
+    priced: list[PricedProduct]
+    components: list[ComponentQuote]
+    total: Decimal  # cost and amount payable of the new order
+
+
+def line_cycle(cost: ComponentCost) -> str:
+    return Cycle.HOUR if cost.billing_mode == BillingMode.HOURLY else cost.cycle
+
+
+def _check_instance_ids(products: Sequence[ProductSpec], account_id: int | None) -> None:
+    """Instance ids are the client's, unique per account (issue 13): a clash names only the
+    caller's own id, and another tenant's ids are neither visible nor reserved."""
+    errors: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for i, product in enumerate(products):
+        for j, inst in enumerate(product.instances):
+            key = f"order_product_set[{i}].prod_instance_ext_array[{j}].id"
+            if inst.prod_inst_id_ext in seen:
+                errors[key] = [f"instance id {inst.prod_inst_id_ext!r} is given twice"]
+            seen.add(inst.prod_inst_id_ext)
+    taken = set(
+        ProductInstance.objects.filter(account_id=account_id, prod_inst_id_ext__in=seen).values_list(
+            "prod_inst_id_ext", flat=True
+        )
+    )
+    for i, product in enumerate(products):
+        for j, inst in enumerate(product.instances):
+            if inst.prod_inst_id_ext in taken:
+                errors[f"order_product_set[{i}].prod_instance_ext_array[{j}].id"] = [
+                    f"instance id {inst.prod_inst_id_ext!r} already exists"
+                ]
+    if errors:
+        raise InvalidInput("invalid parameters", errors=errors)
+
+
+def quote_create(*, products: Sequence[ProductSpec], at: datetime, account_id: int | None) -> CreateQuote:
+    """Check the instance ids and price every component with ``get_cost`` (any pricing error is
+    raised here, before anything is written)."""
+    _check_instance_ids(products, account_id)
+    priced: list[PricedProduct] = []
+    for i, product in enumerate(products):
+        component_ids = list(
+            Component.objects.filter(product__prod_id=product.prod_id).values_list("component_id", flat=True)
+        )
+        result = get_cost(
+            prod_id=product.prod_id,
+            plan_id=product.plan_id,
+            components=[{"component_id": c, "attrs": product.attrs} for c in component_ids],
+            at=at,
+        )
+        if not result.components:
+            raise InvalidInput(
+                f"product {product.prod_id!r} has no billed components",
+                errors={f"order_product_set[{i}].prod_id": ["the product has no components"]},
+            )
+        priced.append(PricedProduct(product, Plan.objects.get(plan_id=product.plan_id), result))
+    components = [
+        ComponentQuote(
+            prod_inst_id_ext=inst.prod_inst_id_ext,
+            cost=cost,
+            cycle=line_cycle(cost),
+            amount=first_period_amount(cost),
+        )
+        for p in priced
+        for inst in p.product.instances
+        for cost in p.cost.components
+    ]
+    return CreateQuote(
+        priced=priced, components=components, total=to_money(sum((c.amount for c in components), Decimal(0)))
+    )
+
+
+def first_period_amount(cost: ComponentCost) -> Decimal:
+    """Prepaid and hourly components pay their first period (one cycle) with the order."""
+    if cost.billing_mode in (BillingMode.PREPAID, BillingMode.HOURLY):
+        return period_amount(unit_price=cost.price, quantity=1)
+    return to_money(0)
+
+
+# --- renew -----------------------------------------------------------------------------------------
+
+
+def duration_cycles(*, duration: str, cycle: str) -> int:
+    """``"N"`` is N of the line's cycles; ``"NM"`` months; ``"NY"`` years (converted to the cycle)."""
+    m = DURATION_RE.match(str(duration).strip().upper())
+    if not m:
+        raise InvalidInput(
+            "duration must be a whole number of cycles, or N followed by M or Y",
+            errors={"duration": ['use e.g. "1", "3M" or "1Y"']},
+        )
+    n, unit = int(m.group(1)), m.group(2)
+    months = {"M": n, "Y": 12 * n}.get(unit)
+    if months is None:
+        cycles = n
+    elif cycle == Cycle.MONTH:
+        cycles = months
+    elif cycle == Cycle.YEAR and months % 12 == 0:
+        cycles = months // 12
+    else:
+        raise InvalidInput(
+            f"duration {duration!r} does not fit the {cycle} cycle of the instance's prepaid components",
+            errors={"duration": [f"not a whole number of {cycle} cycles"]},
+        )
+    if cycles > MAX_RENEW_CYCLES:
+        raise InvalidInput("duration too long", errors={"duration": [f"at most {MAX_RENEW_CYCLES} cycles"]})
+    return cycles
+
+
+def renewable_lines(
+    *, instance: ProductInstance, lines: Sequence[SubscriptionLine]
+) -> list[SubscriptionLine]:
+    """The prepaid lines a renewal pays: only a running or paused instance renews (3405), and only
+    if it has prepaid components (3406)."""
+    ext = instance.prod_inst_id_ext
+    if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.PAUSED):
+        raise instance_state(f"instance {ext} is {instance.status}: only a running or paused instance renews")
+    prepaid = [
+        ln
+        for ln in lines
+        if ln.billing_mode == BillingMode.PREPAID and ln.status in (LineStatus.RUNNING, LineStatus.PAUSED)
+    ]
+    if not prepaid:
+        raise domain_error(
+            ErrorCode.PACKAGE_NOTHING_TO_RENEW, f"instance {ext} has no prepaid components to renew"
+        )
+    return prepaid
+
+
+@dataclass(frozen=True)
+class RenewLine:
+    line: SubscriptionLine
+    cost: ComponentCost  # the price in force at the renewal's start
+    amount: Decimal  # price x cycles
+
+
+@dataclass(frozen=True)
+class RenewQuote:
+    cycles: int
+    start: datetime
+    end: datetime
+    lines: list[RenewLine]
+    total: Decimal
+
+
+def quote_renew(
+    *,
+    instance: ProductInstance,
+    sub: Subscription,
+    prepaid: Sequence[SubscriptionLine],
+    duration: str,
+) -> RenewQuote:
+    """``duration`` more cycles of every prepaid line from where the paid period ends, priced at that
+    start. The lines must share one period (3405)."""
+    if len({(ln.cycle, ln.periods_billed, ln.paid_until) for ln in prepaid}) != 1:
+        raise instance_state(
+            f"instance {instance.prod_inst_id_ext}: prepaid components are not on one shared period"
+        )
+    first = prepaid[0]
+    cycles = duration_cycles(duration=duration, cycle=first.cycle)
+    start = period_of(anchor=sub.anchor, cycle=first.cycle, index=first.periods_billed + 1).start
+    end = period_of(anchor=sub.anchor, cycle=first.cycle, index=first.periods_billed + cycles).end
+    cost = get_cost(
+        prod_id=instance.prod_id,
+        plan_id=first.plan.plan_id,
+        components=[{"component_id": ln.component_id, "attrs": ln.attrs} for ln in prepaid],
+        at=start,
+    )
+    lines = [
+        RenewLine(line=ln, cost=price, amount=period_amount(unit_price=price.price, quantity=cycles))
+        for ln, price in zip(prepaid, cost.components, strict=True)
+    ]
+    total = to_money(sum((rl.amount for rl in lines), Decimal(0)))
+    return RenewQuote(cycles=cycles, start=start, end=end, lines=lines, total=total)
+
+
+# --- change configuration --------------------------------------------------------------------------
+
+
+def rest_of_period(*, line: SubscriptionLine, at: datetime) -> Decimal:
+    """How many cycles of the line are paid but not yet used at ``at`` (0 if none)."""
+    if line.paid_until is None or line.paid_until <= at or line.periods_billed < 1:
+        return Decimal(0)
+    last = period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed)
+    length = (last.end - last.start).total_seconds()
+    return Decimal(int((line.paid_until - at).total_seconds())) / Decimal(int(length))
+
+
+@dataclass(frozen=True)
+class ChangeLine:
+    line: SubscriptionLine
+    attrs: dict[str, Any]  # the line's attributes after the change
+    before: ComponentCost
+    after: ComponentCost
+    fraction: Decimal  # of a cycle still paid
+    amount: Decimal | None  # the ``change`` record (charged > 0, credited < 0); None: no record
+
+    @property
+    def diff(self) -> Decimal:
+        return self.after.price - self.before.price
+
+
+@dataclass(frozen=True)
+class ChangeQuote:
+    plan: Plan
+    lines: list[ChangeLine]
+    net: Decimal  # charged when > 0, refunded when < 0
+
+
+def quote_change(
+    *,
+    instance: ProductInstance,
+    lines: Sequence[SubscriptionLine],
+    plan_id: str,
+    changes: Sequence[ComponentChange],
+    at: datetime,
+) -> ChangeQuote:
+    """Price the old and the new attribute values with ``get_cost`` and the difference for the rest
+    of the current period: prepaid lines ``diff x (paid_until - at) / cycle length``, hourly lines
+    the rest of the paid hour, postpaid lines nothing (the new unit price bills the running period)."""
+    ext = instance.prod_inst_id_ext
+    if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.PAUSED):
+        raise instance_state(
+            f"instance {ext} is {instance.status}: only a running or paused instance changes"
+        )
+    by_component = {
+        ln.component_id: ln for ln in lines if ln.status in (LineStatus.RUNNING, LineStatus.PAUSED)
+    }
+    errors: dict[str, list[str]] = {}
+    for i, ch in enumerate(changes):
+        if ch.component_id not in by_component:
+            errors[f"component_infos[{i}].component_id"] = [
+                f"instance {ext} has no component {ch.component_id!r}"
+            ]
+    if errors:
+        raise InvalidInput("invalid parameters", errors=errors)
+    targets = [
+        (by_component[ch.component_id], {**by_component[ch.component_id].attrs, **ch.attrs}) for ch in changes
+    ]
+    old = get_cost(
+        prod_id=instance.prod_id,
+        plan_id=targets[0][0].plan.plan_id,
+        components=[{"component_id": ln.component_id, "attrs": ln.attrs} for ln, _ in targets],
+        at=at,
+    )
+    new = get_cost(
+        prod_id=instance.prod_id,
+        plan_id=plan_id,
+        components=[{"component_id": ln.component_id, "attrs": attrs} for ln, attrs in targets],
+        at=at,
+    )
+    plan = Plan.objects.get(plan_id=plan_id)
+    out: list[ChangeLine] = []
+    for (ln, attrs), before, after in zip(targets, old.components, new.components, strict=True):
+        diff = after.price - before.price
+        fraction = rest_of_period(line=ln, at=at)
+        amount = None
+        if diff != 0 and fraction > 0 and ln.billing_mode != BillingMode.POSTPAID:
+            amount = to_money(diff * fraction)
+        out.append(
+            ChangeLine(line=ln, attrs=attrs, before=before, after=after, fraction=fraction, amount=amount)
+        )
+    net = to_money(sum((c.amount for c in out if c.amount is not None), Decimal(0)))
+    return ChangeQuote(plan=plan, lines=out, net=net)

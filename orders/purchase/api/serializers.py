@@ -1,0 +1,214 @@
+"""Serializers of ``/usageapi/v1``: the origin's field names, money as 2-place strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from config.api.fields import CountField
+from config.api.fields import Money2Field as _Money2Field
+from orders.engine.models import SubscriptionLine
+from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
+
+
+@extend_schema_field({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "12.50"})
+class Money2Field(_Money2Field):
+    """``config.api.fields.Money2Field`` with its schema (a 2-place decimal string)."""
+
+
+class PurchaseOrderSerializer(serializers.ModelSerializer):
+    """ORDER of API.md; ``end_time`` only once the order has ended."""
+
+    namespace = serializers.CharField(source="account.namespace", read_only=True)
+    plan_id = serializers.CharField(source="plan.plan_id", read_only=True)
+    plan_type = serializers.CharField(source="plan.plan_type", read_only=True)
+    status = serializers.SerializerMethodField()
+    creator = serializers.SerializerMethodField()
+    end_time = serializers.DateTimeField(read_only=True, required=False)
+    deadline = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PurchaseOrder
+        fields = [
+            "id",
+            "order_id",
+            "namespace",
+            "region",
+            "quantities",
+            "plan_id",
+            "plan_type",
+            "resource_name",
+            "start_time",
+            "deadline",
+            "end_time",
+            "status",
+            "creator",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, obj: PurchaseOrder) -> str:
+        return PurchaseOrderStatus(obj.status).label
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_deadline(self, obj: PurchaseOrder) -> str | None:
+        """End of the paid period. Hourly/postpaid lines are advanced by the billing-jobs runner, so
+        the line's ``paid_until`` wins when it is later than the stored deadline."""
+        deadline = obj.deadline
+        if obj.plan.billing_mode != "prepaid" and obj.subscription_id:
+            paid = getattr(obj, "line_paid_until", None)
+            if not hasattr(obj, "line_paid_until"):
+                paid = (
+                    SubscriptionLine.objects.filter(subscription_id=obj.subscription_id)
+                    .order_by("id")
+                    .values_list("paid_until", flat=True)
+                    .first()
+                )
+            if paid is not None and (deadline is None or paid > deadline):
+                deadline = paid
+        return None if deadline is None else serializers.DateTimeField().to_representation(deadline)
+
+    def get_creator(self, obj: PurchaseOrder) -> str:
+        return obj.creator.get_username() if obj.creator_id and obj.creator else ""
+
+    def to_representation(self, instance: PurchaseOrder) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.status != PurchaseOrderStatus.ENDED:
+            data.pop("end_time", None)
+        return data
+
+
+class PurchaseOrderListItemSerializer(PurchaseOrderSerializer):
+    """One element of ``GET /usageapi/v1/orders``: ORDER's fields flat (Tally's clients) and the
+    same object under ``order`` (the origin's shape, seed 001: ``data.results[0].order.id``)."""
+
+    order = serializers.SerializerMethodField(
+        help_text="the same ORDER as the flat fields beside it (the origin's list shape)"
+    )
+
+    class Meta(PurchaseOrderSerializer.Meta):
+        fields = [*PurchaseOrderSerializer.Meta.fields, "order"]
+        read_only_fields = fields
+
+    @extend_schema_field(PurchaseOrderSerializer)
+    def get_order(self, obj: PurchaseOrder) -> None:
+        return None  # filled in by to_representation from the flat fields (computed once)
+
+    def to_representation(self, instance: PurchaseOrder) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["order"] = {k: v for k, v in data.items() if k != "order"}
+        return data
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    """Documentation of the create body (validated by the service, all errors at once)."""
+
+    namespace = serializers.CharField(required=False)
+    region = serializers.CharField(required=False, help_text="may also come as a query parameter")
+    plan_id = serializers.CharField()
+    quantities = CountField(required=False, min_value=1, default=1)
+    parameters = serializers.DictField(required=False, help_text="{resource_name?: str, ...}")
+
+
+class OrderActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["cancel", "renew", "modify"])
+    namespace = serializers.CharField(required=False)
+    plan_id = serializers.CharField(required=False, help_text="modify only")
+
+
+class OrderEnvelopeSerializer(serializers.Serializer):
+    order = PurchaseOrderSerializer()
+
+
+class OrderPreviewSerializer(serializers.Serializer):
+    """What ``drytry=1`` would create (no id: nothing is written)."""
+
+    namespace = serializers.CharField()
+    region = serializers.CharField()
+    quantities = serializers.IntegerField()
+    plan_id = serializers.CharField()
+    plan_type = serializers.CharField()
+    resource_name = serializers.CharField(allow_blank=True)
+    start_time = serializers.DateTimeField(required=False, help_text="modify preview: the new order's start")
+    deadline = serializers.DateTimeField(required=False, help_text="modify preview: end of its first period")
+    status = serializers.CharField()
+
+
+class DrytrySerializer(serializers.Serializer):
+    drytry = serializers.BooleanField(help_text="always true: a preview, nothing was written")
+    money = Money2Field()
+    order = OrderPreviewSerializer()
+
+
+class OrderActionResultSerializer(serializers.Serializer):
+    """``PUT /usageapi/v1/orders/{id}``; with ``drytry=1`` the same figures, nothing written."""
+
+    drytry = serializers.BooleanField(required=False, help_text="present (true) only on a preview")
+    money = Money2Field(help_text="net: charged when > 0, refunded when < 0 (a switch)")
+    credit = Money2Field(required=False, help_text="modify: the unused part of the old order")
+    price = Money2Field(required=False, help_text="modify preview: the new plan's first period")
+    order = PurchaseOrderSerializer(help_text="after the action; a modify preview: the new order (no id)")
+    old_order = PurchaseOrderSerializer(required=False, help_text="modify: the switched order")
+    period_start = serializers.DateTimeField(required=False, help_text="renew preview: the period paid")
+    period_end = serializers.DateTimeField(required=False, help_text="renew preview: the new deadline")
+
+
+class OrderMoneySerializer(serializers.Serializer):
+    money = Money2Field()
+    order = PurchaseOrderSerializer(allow_null=True)
+
+
+class UsageRecordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_id = serializers.CharField(source="order_ref")
+    namespace = serializers.CharField(source="account.namespace")
+    region = serializers.CharField()
+    plan_id = serializers.SerializerMethodField()
+    kind = serializers.CharField()
+    time = serializers.DateTimeField(source="created_at")
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    money = Money2Field(source="amount")
+    project = serializers.CharField(
+        source="account.namespace", help_text="alias of `namespace` (the origin's field name)"
+    )
+    deadline = serializers.DateTimeField(
+        source="period_end", help_text="alias of `period_end` (the origin's field name)"
+    )
+
+    def get_plan_id(self, obj: Any) -> str:
+        return obj.plan.plan_id if obj.plan_id else ""
+
+
+class SpeedSerializer(serializers.Serializer):
+    per_hour = serializers.CharField()
+    per_day = serializers.CharField()
+    time = serializers.DateTimeField()
+    orders = serializers.IntegerField()
+
+
+class ReportRowSerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    order_id = serializers.CharField(required=False)
+    region = serializers.CharField(required=False)
+    plan_id = serializers.CharField(required=False)
+    money = serializers.CharField(help_text="money that moved: paid charges net of refunds and credits")
+    records = serializers.IntegerField(help_text="paid records counted in money")
+    arrears = serializers.CharField(help_text="billed in the range and not paid (not in money)")
+    arrears_records = serializers.IntegerField()
+
+
+class ReportSerializer(serializers.Serializer):
+    locals()["from"] = serializers.DateTimeField(help_text="start, in TALLY_TIME_ZONE")  # a keyword
+    to = serializers.DateTimeField(help_text="end (exclusive), in TALLY_TIME_ZONE")
+    first_day = serializers.DateField(help_text="first local calendar day")
+    last_day = serializers.DateField(help_text="last local calendar day (inclusive)")
+    time_zone = serializers.CharField()
+    group_by = serializers.CharField()
+    rows = ReportRowSerializer(many=True)
+    total = serializers.CharField(help_text="= minus the charge and refund ledger entries of the range")
+    records = serializers.IntegerField()
+    arrears = serializers.CharField()
+    arrears_records = serializers.IntegerField()

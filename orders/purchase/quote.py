@@ -1,0 +1,316 @@
+"""What a purchase-order operation would cost, computed without writing anything.
+
+``orders.purchase.services`` prices every create, renewal and switch with these functions (under its
+locks), and the previews (``drytry=1``, ``orders.previews``) call the same functions without
+locks and write nothing, so a preview answers exactly what the real call then charges or refunds.
+Every function here only reads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from config.api.errors import ErrorCode
+from config.exceptions import DomainError, InvalidInput, domain_error
+from config.money import ZERO, floor_cents, to_money
+from orders.engine.billing import Period, next_period, period_amount, period_of
+from orders.engine.models import SubscriptionLine
+from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
+from plans.models import BillingMode, Cycle, Plan, PriceVersion
+from plans.selectors import price_version_in_force
+from usage.models import UsageKind, UsageRecord, UsageStatus
+
+S = PurchaseOrderStatus
+RUNNING = (S.CONSUMING, S.RENEWALFAILED)
+RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_QUANTITIES = 10000
+PAID_PERIOD_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.SWITCH, UsageKind.HOURLY)
+
+
+def order_line(order: PurchaseOrder) -> SubscriptionLine | None:
+    if order.subscription_id is None:
+        return None
+    return SubscriptionLine.objects.filter(subscription_id=order.subscription_id).order_by("id").first()
+
+
+# --- create ---------------------------------------------------------------------------------------
+
+
+def plan_for_order(*, plan_id: str, region: str, at: datetime) -> tuple[Plan, PriceVersion | None]:
+    """The plan if a new order may use it (exists, active, serves the region, has a price): else
+    3315 naming ``plan_id``."""
+    plan = Plan.objects.filter(plan_id=str(plan_id)).first()
+
+    def bad(reason: str, http_status: int = 400) -> DomainError:
+        return domain_error(
+            ErrorCode.GET_PLAN,
+            f"plan {plan_id}: {reason}",
+            http_status=http_status,
+            errors={"plan_id": [reason]},
+        )
+
+    if plan is None:
+        raise bad("not found", 404)
+    if not plan.is_active:
+        raise bad("retired")
+    if not plan.serves_region(region):
+        raise bad(f"not offered in region {region}")
+    if plan.billing_mode not in BillingMode.values or plan.cycle not in Cycle.values:
+        raise bad("not a plan for purchase orders (no billing mode and cycle)")
+    version = price_version_in_force(plan, at)
+    if version is None and plan.billing_mode != BillingMode.POSTPAID:
+        raise bad("no price in force")
+    return plan, version
+
+
+def validate_create(
+    *, region: Any, plan_id: Any, quantities: Any, parameters: Any, resource_name: Any
+) -> tuple[str, str, int, dict[str, Any], str]:
+    """Check every field and report every problem at once (3307)."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(region, str) or not region.strip():
+        errors["region"] = ["required"]
+    elif len(region) > 50:
+        errors["region"] = ["at most 50 characters"]
+    if plan_id in (None, "") or not isinstance(plan_id, str | int) or isinstance(plan_id, bool):
+        errors["plan_id"] = ["required"]
+    elif len(str(plan_id)) > 50:
+        errors["plan_id"] = ["at most 50 characters"]
+    qty = 1
+    if quantities is not None:
+        if isinstance(quantities, bool) or not isinstance(quantities, int | str | Decimal):
+            errors["quantities"] = ["must be a whole number"]
+        else:
+            try:
+                qty = int(str(quantities))
+            except ValueError:
+                errors["quantities"] = ["must be a whole number"]
+            else:
+                if qty < 1 or qty > MAX_QUANTITIES:
+                    errors["quantities"] = [f"must be between 1 and {MAX_QUANTITIES}"]
+    params: dict[str, Any] = {}
+    if parameters is not None:
+        if not isinstance(parameters, dict):
+            errors["parameters"] = ["must be an object"]
+        else:
+            params = parameters
+    name = resource_name if resource_name is not None else params.get("resource_name", "")
+    field = "resource_name" if resource_name is not None else "parameters.resource_name"
+    if name is None:
+        name = ""
+    if not isinstance(name, str):
+        errors[field] = ["must be a string"]
+        name = ""
+    elif name:
+        if len(name) > 30:
+            errors.setdefault(field, []).append("at most 30 characters")
+        if not RESOURCE_NAME_RE.match(name):
+            errors.setdefault(field, []).append(
+                "lower-case letters, digits and '-', starting and ending with a letter or digit"
+            )
+    if errors:
+        raise InvalidInput(
+            "invalid parameters: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()),
+            errors=errors,
+        )
+    return str(region).strip(), str(plan_id), qty, params, name
+
+
+def first_price(plan: Plan, version: PriceVersion | None, qty: int) -> Decimal:
+    """What the first period costs at once: nothing for a postpaid plan (billed after each cycle)."""
+    if plan.billing_mode == BillingMode.POSTPAID or version is None:
+        return ZERO
+    return period_amount(unit_price=version.price, quantity=qty)
+
+
+def check_duplicate(*, account_id: int, region: str, plan_type: str, resource_name: str) -> None:
+    if not resource_name:
+        return
+    clash = PurchaseOrder.objects.filter(
+        account_id=account_id,
+        region=region,
+        plan__plan_type=plan_type,
+        resource_name=resource_name,
+        status__in=RUNNING,
+    ).first()
+    if clash is not None:
+        raise domain_error(
+            ErrorCode.CREATE_ORDER,
+            f"resource {resource_name!r} already has a running {plan_type} order ({clash.order_id})",
+            http_status=409,
+            errors={"resource_name": ["duplicated"]},
+            order_id=clash.order_id,
+        )
+
+
+@dataclass(frozen=True)
+class CreateQuote:
+    region: str
+    quantities: int
+    parameters: dict[str, Any]  # with ``resource_name`` when one is given
+    resource_name: str
+    plan: Plan
+    version: PriceVersion | None
+    money: Decimal  # charged at once (the first period; 0 for postpaid)
+    deadline: datetime  # end of the first period
+
+
+def quote_create(
+    *,
+    account_id: int,
+    region: Any,
+    plan_id: Any,
+    quantities: Any,
+    parameters: Any,
+    resource_name: Any,
+    at: datetime,
+) -> CreateQuote:
+    """Validate a new order and price its first period (3307 / 3315 / 3308 as the create answers)."""
+    region_s, plan_id_s, qty, params, name = validate_create(
+        region=region,
+        plan_id=plan_id,
+        quantities=quantities,
+        parameters=parameters,
+        resource_name=resource_name,
+    )
+    plan, version = plan_for_order(plan_id=plan_id_s, region=region_s, at=at)
+    money = first_price(plan, version, qty)
+    check_duplicate(account_id=account_id, region=region_s, plan_type=plan.plan_type, resource_name=name)
+    if name:
+        params = {**params, "resource_name": name}
+    return CreateQuote(
+        region=region_s,
+        quantities=qty,
+        parameters=params,
+        resource_name=name,
+        plan=plan,
+        version=version,
+        money=money,
+        deadline=period_of(anchor=at, cycle=plan.cycle, index=1).end,
+    )
+
+
+# --- renew ----------------------------------------------------------------------------------------
+
+
+def check_renewable(order: PurchaseOrder) -> None:
+    """A manual renewal needs a running prepaid order (3313)."""
+    if order.status not in RUNNING:
+        raise domain_error(
+            ErrorCode.RENEW_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
+        )
+    if order.plan.billing_mode != BillingMode.PREPAID:
+        raise domain_error(ErrorCode.RENEW_ORDER, f"order {order.order_id} is not prepaid: nothing to renew")
+
+
+@dataclass(frozen=True)
+class RenewQuote:
+    line: SubscriptionLine
+    period: Period  # the period a renewal pays
+    version: PriceVersion  # the price in force at that period's start
+    money: Decimal
+
+
+def quote_renew(*, order: PurchaseOrder) -> RenewQuote:
+    """The next period of a running prepaid order, at the price in force at its start."""
+    line = order_line(order)
+    if line is None:
+        raise domain_error(ErrorCode.RENEW_ORDER, f"order {order.order_id} has no subscription")
+    period = next_period(line)
+    version = price_version_in_force(order.plan, period.start)
+    if version is None:
+        raise domain_error(
+            ErrorCode.RENEW_ORDER, f"plan {order.plan.plan_id} has no price for {period.start.isoformat()}"
+        )
+    money = period_amount(unit_price=version.price, quantity=order.quantities)
+    return RenewQuote(line=line, period=period, version=version, money=money)
+
+
+# --- modify (switch plan) -------------------------------------------------------------------------
+
+
+def unused_credit(*, line: SubscriptionLine, at: datetime) -> Decimal:
+    """What the unused part of the paid periods is worth at ``at``.
+
+    The current period: ``floor(days_left) / round(period_days) x its charge``, rounded down to the
+    cent (DOMAIN.md 5). A period paid ahead (renewed in the lead window) and not started is credited
+    in full.
+    """
+    credit = Decimal(0)
+    records = UsageRecord.objects.filter(
+        line_id=line.pk,
+        kind__in=PAID_PERIOD_KINDS,
+        status=UsageStatus.PAID,
+        amount__gt=0,
+        period_end__gt=at,
+    )
+    for rec in records:
+        if rec.period_start >= at:
+            credit += rec.amount
+            continue
+        days_left = math.floor((rec.period_end - at).total_seconds() / 86400)
+        period_days = round((rec.period_end - rec.period_start).total_seconds() / 86400)
+        if period_days <= 0:
+            continue
+        credit += floor_cents(Decimal(days_left) / Decimal(period_days) * rec.amount)
+    return to_money(credit)
+
+
+@dataclass(frozen=True)
+class ModifyQuote:
+    plan: Plan
+    version: PriceVersion
+    old_line: SubscriptionLine
+    credit: Decimal  # the unused part of the old order, credited
+    price: Decimal  # the new plan's full first period
+    period: Period  # the new order's first period
+    money: Decimal  # net: charged when > 0, refunded when < 0
+
+
+def require_plan_id(plan_id: Any) -> None:
+    if plan_id in (None, "") or not isinstance(plan_id, str | int) or isinstance(plan_id, bool):
+        raise InvalidInput("invalid parameters: plan_id: required", errors={"plan_id": ["required"]})
+
+
+def quote_modify(*, order: PurchaseOrder, plan_id: Any, at: datetime) -> ModifyQuote:
+    """Check that a running prepaid order may switch to ``plan_id`` and price the switch
+    (3307 / 3310 / 3315 as the modify answers)."""
+    require_plan_id(plan_id)
+    if order.status not in RUNNING:
+        raise domain_error(
+            ErrorCode.MODIFY_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
+        )
+    plan, version = plan_for_order(plan_id=str(plan_id), region=order.region, at=at)
+    old_plan = order.plan
+
+    def refuse(reason: str) -> DomainError:
+        return domain_error(
+            ErrorCode.MODIFY_ORDER, f"cannot switch to {plan.plan_id}: {reason}", errors={"plan_id": [reason]}
+        )
+
+    if plan.pk == old_plan.pk:
+        raise refuse("it is the current plan")
+    if plan.plan_type != old_plan.plan_type:
+        raise refuse(f"plan type {plan.plan_type} differs from {old_plan.plan_type}")
+    if plan.billing_mode != BillingMode.PREPAID or old_plan.billing_mode != BillingMode.PREPAID:
+        raise refuse("only prepaid orders switch plans")
+    assert version is not None  # a prepaid plan without a price fails plan_for_order
+    old_line = order_line(order)
+    if old_line is None:
+        raise refuse("the order has no subscription")
+    credit = unused_credit(line=old_line, at=at)
+    price = period_amount(unit_price=version.price, quantity=order.quantities)
+    return ModifyQuote(
+        plan=plan,
+        version=version,
+        old_line=old_line,
+        credit=credit,
+        price=price,
+        period=period_of(anchor=at, cycle=plan.cycle, index=1),
+        money=to_money(price - credit),
+    )

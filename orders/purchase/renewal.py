@@ -1,0 +1,450 @@
+"""The renewal engine for prepaid purchase orders (DOMAIN.md 5), run by beat every 5 minutes and by
+``manage.py run_billing``.
+
+Several workers may run it at once: each chunk is one transaction that locks the accounts of its
+candidate lines with ``SKIP LOCKED`` (accounts first, the fixed lock order), then the orders and
+lines. A line whose account another worker holds is skipped by this run (that worker is billing
+it). A second run for the same moment charges nothing: a paid period is not due any more, and the
+engine's ledger key and usage-record constraint make a replayed period a no-op anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.models import Account
+from billing.services import BatchCharge, accounts_charge_locked
+from config.bulk import rows_update
+from config.db import retry_on_deadlock
+from config.exceptions import DomainError, InsufficientFunds
+from config.money import ZERO, to_money
+from orders.engine.billing import (
+    Period,
+    ledger_key_for,
+    next_period,
+    period_amount,
+    period_of,
+    prices_mark_used,
+)
+from orders.engine.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
+from orders.purchase import notify
+from orders.purchase.models import (
+    PurchaseOrder,
+    PurchaseOrderEndReason,
+    PurchaseOrderEvent,
+    PurchaseOrderStatus,
+)
+from orders.purchase.services import (
+    RUNNING,
+    _stop_subscription,
+    order_get_locked,
+    order_line,
+    order_transition,
+    renew_locked,
+    renewal_lead,
+)
+from plans.models import BillingMode, Plan, PriceVersion
+from plans.selectors import price_version_in_force, price_versions_of, version_in_force
+from usage.models import UsageKind, UsageRecord, UsageStatus
+
+logger = logging.getLogger(__name__)
+
+S = PurchaseOrderStatus
+MAX_PERIODS_PER_RUN = 24  # a line far behind catches up over a few runs, never unbounded
+NOTIFY_EVERY_SECONDS = 24 * 3600
+
+
+@dataclass
+class RenewalSummary:
+    at: str = ""
+    dry_run: bool = False
+    scanned: int = 0
+    renewed: int = 0  # periods charged
+    money: Decimal = ZERO
+    failed: int = 0  # orders that could not pay (now renewalfailed)
+    ended: int = 0  # orders ended after the grace period
+    skipped: int = 0  # locked by another worker, or nothing to do
+    errors: int = 0
+    would_charge: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["money"] = str(self.money)
+        return data
+
+
+def due_lines(*, at: datetime):  # type: ignore[no-untyped-def]
+    """Prepaid lines of running purchase subscriptions whose next run (deadline - lead) is due."""
+    return SubscriptionLine.objects.filter(
+        subscription__kind=SubscriptionKind.PURCHASE,
+        billing_mode=BillingMode.PREPAID,
+        status=LineStatus.RUNNING,
+        next_run_at__lte=at,
+    )
+
+
+def renewal_run(
+    *,
+    at: datetime,
+    chunk_size: int = 100,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> RenewalSummary:
+    """Renew every due order once for the moment ``at``; see the module docstring."""
+    summary = RenewalSummary(at=at.isoformat(), dry_run=dry_run)
+    if dry_run:
+        _dry_run(at=at, summary=summary)
+        return summary
+    cursor = 0
+    while True:
+        ids = list(
+            due_lines(at=at).filter(pk__gt=cursor).order_by("pk").values_list("pk", flat=True)[:chunk_size]
+        )
+        if not ids:
+            break
+        cursor = ids[-1]
+        _run_chunk(ids=ids, at=at, summary=summary)
+        if progress:
+            progress(len(ids))
+    logger.info("renewal run %s", summary.as_dict())
+    return summary
+
+
+@retry_on_deadlock
+def _run_chunk(*, ids: list[int], at: datetime, summary: RenewalSummary) -> None:
+    chunk = RenewalSummary()
+    try:
+        with transaction.atomic():
+            _renew_chunk_set_based(ids=ids, at=at, chunk=chunk)
+    except IntegrityError:
+        # A period of this chunk was recorded before (only possible if something billed a line
+        # without advancing it). Nothing of the chunk committed; redo it one order at a time,
+        # where a replayed period is found and skipped instead of failing the insert.
+        logger.warning("renewal chunk at line %s hit a recorded period; redoing it per order", ids[0])
+        chunk = RenewalSummary()
+        with transaction.atomic():
+            _renew_chunk_per_order(ids=ids, at=at, chunk=chunk)
+    # Counted only once the chunk committed (a deadlock retry starts the chunk over).
+    for name in ("scanned", "renewed", "failed", "ended", "skipped", "errors"):
+        setattr(summary, name, getattr(summary, name) + getattr(chunk, name))
+    summary.money = to_money(summary.money + chunk.money)
+
+
+def _lock_chunk(*, ids: list[int]) -> tuple[dict[int, Account], list[SubscriptionLine]]:
+    """Lock the accounts of the chunk's lines (SKIP LOCKED: another worker's accounts are left to
+    it), then those lines, by primary key. Accounts first: the fixed lock order."""
+    pairs = list(SubscriptionLine.objects.filter(pk__in=ids).values_list("pk", "subscription__account_id"))
+    account_ids = sorted({account_id for _, account_id in pairs})
+    accounts = {
+        account.pk: account
+        for account in Account.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+    }
+    # Lines are locked by primary key only: a range scan of the (mode, status, next_run_at)
+    # index would lock index entries of other workers' lines too and deadlock with them.
+    mine = sorted(pk for pk, account_id in pairs if account_id in accounts)
+    lines = SubscriptionLine.objects.select_for_update(skip_locked=True).filter(pk__in=mine).order_by("pk")
+    return accounts, list(lines)
+
+
+def _still_due(line: SubscriptionLine, at: datetime) -> bool:
+    return line.status == LineStatus.RUNNING and line.next_run_at is not None and line.next_run_at <= at
+
+
+@dataclass
+class _Due:
+    """One period to charge, priced and checked against the account's balance."""
+
+    order: PurchaseOrder
+    line: SubscriptionLine
+    period: Period
+    version: PriceVersion
+    amount: Decimal
+    from_status: int
+
+
+def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummary) -> None:
+    """Renew a chunk with a fixed number of statements, whatever its size (B1): read the locked
+    rows, price and fund every due period in Python, then write the ledger entries, usage records,
+    balances, lines, orders and events with one statement each. Orders that cannot pay go through
+    ``renewal_unpaid`` one by one (the rare path)."""
+    accounts, lines = _lock_chunk(ids=ids)
+    chunk.scanned += len(ids)
+    chunk.skipped += len(ids) - len(lines)
+    subscriptions = Subscription.objects.in_bulk([line.subscription_id for line in lines])
+    orders = {
+        order.subscription_id: order
+        for order in PurchaseOrder.objects.select_for_update()
+        .filter(subscription_id__in=[line.subscription_id for line in lines])
+        .order_by("pk")
+    }
+    plans = Plan.objects.in_bulk({order.plan_id for order in orders.values()})
+    versions = price_versions_of(plans)
+    balances = {account_id: account.balance for account_id, account in accounts.items()}
+    due: list[_Due] = []
+    unpaid: list[tuple[PurchaseOrder, datetime]] = []
+    for line in lines:
+        line.subscription = subscriptions[line.subscription_id]
+        order = orders.get(line.subscription_id)
+        if order is None or not _still_due(line, at):
+            chunk.skipped += 1  # renewed meanwhile by another worker
+            continue
+        if order.status not in RUNNING or line.paid_until is None:
+            continue
+        order.account = accounts[order.account_id]
+        order.plan = plans[order.plan_id]
+        mine: list[_Due] = []
+        balance = balances[order.account_id]  # what this account has left after earlier orders
+        lead = renewal_lead(line.cycle)
+        paid_until: datetime = line.paid_until
+        status = order.status
+        for index in range(line.periods_billed + 1, line.periods_billed + 1 + MAX_PERIODS_PER_RUN):
+            if paid_until - lead > at:
+                break
+            period = period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=index)
+            version = version_in_force(versions[order.plan_id], period.start)
+            if version is None:  # the whole order waits for a price, as a failed renewal would
+                chunk.errors += 1
+                logger.warning("renewal of %s: no price for %s", order.order_id, period.start.isoformat())
+                mine = []
+                break
+            amount = period_amount(unit_price=version.price, quantity=order.quantities)
+            if balance - amount < 0:
+                unpaid.append((order, paid_until))
+                break
+            balance -= amount
+            mine.append(_Due(order, line, period, version, amount, status))
+            paid_until, status = period.end, S.CONSUMING
+        if mine:
+            balances[order.account_id] = balance
+            due.extend(mine)
+    if due:
+        _write_renewals(due=due, accounts=accounts, at=at, chunk=chunk)
+    for order, line_paid_until in unpaid:
+        renewal_unpaid(order=order, line_paid_until=line_paid_until, at=at, summary=chunk)
+
+
+def _write_renewals(
+    *, due: list[_Due], accounts: dict[int, Account], at: datetime, chunk: RenewalSummary
+) -> None:
+    """The writes of ``_renew_chunk_set_based``: every due period's ledger entry, usage record and
+    order event, and the new balance, line clock and order deadline, one statement each."""
+    entries = accounts_charge_locked(
+        accounts=accounts,
+        charges=[
+            BatchCharge(
+                account_id=d.order.account_id,
+                amount=d.amount,
+                idempotency_key=ledger_key_for(d.line.pk, d.period.key),
+                subject=("purchase_order", d.order.order_id),
+            )
+            for d in due
+        ],
+    )
+    records = [
+        UsageRecord(
+            account_id=d.order.account_id,
+            source=d.line.subscription.kind,
+            order_ref=d.line.subscription.order_ref,
+            line_id=d.line.pk,
+            period_key=d.period.key,
+            region=d.order.region,
+            plan_id=d.line.plan_id,
+            price_version_id=d.version.pk,
+            component_id=d.line.component_id,
+            period_start=d.period.start,
+            period_end=d.period.end,
+            quantity=Decimal(d.order.quantities),
+            unit_price=d.version.price,
+            amount=d.amount,
+            kind=UsageKind.RENEW,
+            status=UsageStatus.PAID,
+            ledger_entry=entry,
+            paid_at=at,
+        )
+        for d, entry in zip(due, entries, strict=True)
+    ]
+    UsageRecord.objects.bulk_create(records)
+    now = timezone.now()
+    events = []
+    payloads = []
+    for d in due:  # in period order: the last one of an order leaves its final state
+        line, order = d.line, d.order
+        line.periods_billed = d.period.index
+        line.paid_until = d.period.end
+        line.next_run_at = d.period.end - renewal_lead(line.cycle)
+        line.price = d.version.price
+        line.updated_at = now
+        order.status = S.CONSUMING
+        order.deadline = d.period.end
+        order.last_renew_fail_notified_at = None
+        order.updated_at = now
+        money = str(d.amount)
+        events.append(
+            PurchaseOrderEvent(
+                order=order,
+                time=at,
+                from_status=d.from_status,
+                to_status=S.CONSUMING,
+                reason="renewed",
+                data={"money": money, "period_end": d.period.end.isoformat(), "charged": True},
+            )
+        )
+        payloads.append(notify.order_payload(event="order_renewed", order=order, data={"money": money}))
+        chunk.renewed += 1
+        chunk.money = to_money(chunk.money + d.amount)
+    lines = list({d.line.pk: d.line for d in due}.values())
+    line_fields = ["periods_billed", "paid_until", "next_run_at", "price", "updated_at"]
+    rows_update(lines, line_fields)
+    orders = list({d.order.pk: d.order for d in due}.values())
+    rows_update(orders, ["status", "deadline", "last_renew_fail_notified_at", "updated_at"])
+    PurchaseOrderEvent.objects.bulk_create(events)
+    prices_mark_used(records=records, at=at)
+    notify.notify_orders(payloads)
+
+
+def _renew_chunk_per_order(*, ids: list[int], at: datetime, chunk: RenewalSummary) -> None:
+    """The careful path: each order through ``renew_locked`` (replays found and skipped)."""
+    accounts, lines = _lock_chunk(ids=ids)
+    chunk.scanned += len(ids)
+    chunk.skipped += len(ids) - len(lines)
+    for line in lines:
+        order = PurchaseOrder.objects.filter(subscription_id=line.subscription_id).first()
+        if order is None or not _still_due(line, at):
+            chunk.skipped += 1  # renewed meanwhile by another worker
+            continue
+        try:
+            with transaction.atomic():
+                _renew_order(order_pk=order.pk, at=at, summary=chunk)
+        except DomainError as exc:
+            chunk.errors += 1
+            logger.warning("renewal of %s failed: %s", order.order_id, exc.message)
+
+
+def _renew_order(*, order_pk: int, at: datetime, summary: RenewalSummary) -> None:
+    """Charge as many periods as are due for one order (account and line locked by the chunk)."""
+    order = order_get_locked(order_pk)
+    for _ in range(MAX_PERIODS_PER_RUN):
+        if order.status not in RUNNING:
+            return
+        line = order_line(order)
+        if line is None or line.paid_until is None:
+            return
+        if line.paid_until - renewal_lead(line.cycle) > at:
+            return
+        try:
+            with transaction.atomic():
+                result = renew_locked(order=order, actor=None, at=at, reason="renewed")
+        except InsufficientFunds:
+            renewal_unpaid(order=order, line_paid_until=line.paid_until, at=at, summary=summary)
+            return
+        order = result.order
+        if result.charged:
+            summary.renewed += 1
+            summary.money = to_money(summary.money + result.money)
+
+
+def renewal_unpaid(
+    *, order: PurchaseOrder, line_paid_until: datetime, at: datetime, summary: RenewalSummary
+) -> None:
+    """The next period (a month, or an hour of an hourly order) could not be paid: ``renewalfailed``
+    with a notification at most once per 24 h, and ``ended`` once ``RENEWAL_GRACE`` has passed
+    since the end of the last paid period (DOMAIN.md 5). Locks through ``order_transition``."""
+    grace = settings.RENEWAL_GRACE
+    # An hourly order's stored deadline is its first hour; the line knows the last paid one.
+    deadline = max(order.deadline, line_paid_until) if order.deadline else line_paid_until
+    if at >= deadline + grace:
+        _stop_subscription(order)
+        closed = order_transition(
+            order_pk=order.pk,
+            to=S.ENDED,
+            reason=PurchaseOrderEndReason.RENEWAL_FAILED,
+            at=at,
+            data={"deadline": deadline.isoformat()},
+            fields={"end_time": at, "end_reason": PurchaseOrderEndReason.RENEWAL_FAILED},
+        )
+        notify.notify_order(event="order_closed", order=closed, data={"reason": "renewal_failed"})
+        summary.ended += 1
+        return
+    last = order.last_renew_fail_notified_at
+    should_notify = last is None or (at - last).total_seconds() >= NOTIFY_EVERY_SECONDS
+    fields: dict[str, Any] = {"last_renew_fail_notified_at": at} if should_notify else {}
+    if order.status != S.RENEWALFAILED or should_notify:
+        order = order_transition(
+            order_pk=order.pk,
+            to=S.RENEWALFAILED,
+            reason="renewal_unpaid",
+            at=at,
+            data={"deadline": deadline.isoformat(), "notified": should_notify},
+            fields=fields,
+        )
+    if should_notify:
+        notify.notify_order(event="order_renew_failed", order=order, data={"deadline": deadline.isoformat()})
+    summary.failed += 1
+
+
+def _dry_run(*, at: datetime, summary: RenewalSummary) -> None:
+    """What a run at ``at`` would charge (the first due period of each line), writing nothing."""
+    for line in due_lines(at=at).select_related("subscription").order_by("pk"):
+        summary.scanned += 1
+        order = (
+            PurchaseOrder.objects.filter(subscription_id=line.subscription_id).select_related("plan").first()
+        )
+        if order is None or order.status not in RUNNING or line.paid_until is None:
+            summary.skipped += 1
+            continue
+        period = next_period(line)
+        version = price_version_in_force(order.plan, period.start)
+        if version is None:
+            summary.errors += 1
+            continue
+        amount = period_amount(unit_price=version.price, quantity=order.quantities)
+        summary.renewed += 1
+        summary.money = to_money(summary.money + amount)
+        summary.would_charge.append(
+            {"order_id": order.order_id, "period_start": period.start.isoformat(), "money": str(amount)}
+        )
+
+
+# --- hourly purchase orders (charged hour by hour by the billing-jobs runner) ---------------------
+
+
+def purchase_hourly_unpaid(*, order_ref: str, line_paid_until: datetime, at: datetime) -> str:
+    """An hour of an hourly purchase order could not be paid: the same path as an unpaid renewal.
+    The line stays due, so every run of the jobs runner tries again; the hours used meanwhile are
+    charged one by one once the wallet can pay. Returns ``failed``, ``ended`` or ``none``."""
+    order = PurchaseOrder.objects.select_related("plan", "account").filter(order_id=order_ref).first()
+    if order is None or order.status not in RUNNING:
+        return "none"
+    summary = RenewalSummary()
+    renewal_unpaid(order=order, line_paid_until=line_paid_until, at=at, summary=summary)
+    return "ended" if summary.ended else "failed"
+
+
+def purchase_hourly_paid(*, order_ref: str, period_end: datetime, at: datetime) -> None:
+    """An hour was paid: a ``renewalfailed`` hourly order is ``consuming`` again."""
+    order_pk = (
+        PurchaseOrder.objects.filter(order_id=order_ref, status=S.RENEWALFAILED)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if order_pk is None:
+        return
+    order_transition(
+        order_pk=order_pk,
+        to=S.CONSUMING,
+        reason="hourly_paid",
+        at=at,
+        data={"period_end": period_end.isoformat()},
+        fields={"last_renew_fail_notified_at": None},
+    )

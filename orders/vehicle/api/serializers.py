@@ -1,0 +1,169 @@
+"""Output shapes of the vehicle-order API, and the request bodies as documented in the schema.
+
+Request bodies are checked by the placing services (every rule, every field at once); these
+serializers only describe them for ``/api/schema/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from config.api.fields import MoneyField
+from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderType
+
+
+class PlanOrderRequest(serializers.Serializer):
+    vid = serializers.UUIDField()
+    plans = serializers.DictField(
+        child=serializers.DictField(child=MoneyField()), help_text="{plan_id: {piid: price}}"
+    )
+    qid = serializers.UUIDField()
+    pmid = serializers.UUIDField(required=False, allow_null=True)
+    service_ratio = serializers.DecimalField(max_digits=9, decimal_places=4, coerce_to_string=True)
+    summary = MoneyField()
+    payment = MoneyField()
+    expect_at = serializers.DateTimeField()
+    namespace = serializers.CharField(required=False)
+
+
+class DriverOrderRequest(serializers.Serializer):
+    vid = serializers.UUIDField()
+    dids = serializers.ListField(child=serializers.UUIDField())
+    summary = MoneyField()
+    payment = MoneyField()
+    namespace = serializers.CharField(required=False)
+
+
+class SaleOrderRequest(serializers.Serializer):
+    vid = serializers.UUIDField()
+    qid = serializers.UUIDField()
+    items = serializers.DictField(child=MoneyField(), help_text="{piid: price}")
+    summary = MoneyField()
+    payment = MoneyField()
+    namespace = serializers.CharField(required=False)
+
+
+class PlacedSerializer(serializers.Serializer):
+    order_id = serializers.UUIDField()
+    order_no = serializers.CharField()
+
+
+class CancelRequest(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class UnderwriteRequest(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["approved", "rejected"])
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="kept in the order's event"
+    )
+
+
+class VehicleOrderItemSerializer(serializers.Serializer):
+    plan_id = serializers.CharField(source="plan.plan_id")
+    piid = serializers.UUIDField()
+    name = serializers.CharField()
+    price = MoneyField()
+
+
+class VehicleOrderSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username")
+    namespace = serializers.CharField(source="account.namespace")
+    type_name = serializers.SerializerMethodField()
+    summary = MoneyField()
+    payment = MoneyField()
+    service_ratio = serializers.DecimalField(max_digits=9, decimal_places=4, allow_null=True)
+    plan_id = serializers.SerializerMethodField()
+    dids = serializers.ListField(child=serializers.UUIDField())
+
+    class Meta:
+        model = VehicleOrder
+        fields = [
+            "order_id",
+            "order_no",
+            "type",
+            "type_name",
+            "vid",
+            "owner",
+            "namespace",
+            "summary",
+            "payment",
+            "state_code",
+            "state",
+            "start_at",
+            "stop_at",
+            "qid",
+            "pmid",
+            "service_ratio",
+            "expect_at",
+            "plan_id",
+            "dids",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_type_name(self, obj: VehicleOrder) -> str:
+        return VehicleOrderType(obj.type).label
+
+    def get_plan_id(self, obj: VehicleOrder) -> str | None:
+        return obj.plan.plan_id if obj.plan is not None else None
+
+
+class VehicleOrderDetailSerializer(VehicleOrderSerializer):
+    items = VehicleOrderItemSerializer(many=True)
+    plans = serializers.SerializerMethodField(help_text="plan orders: {plan_id: {piid: price}}")
+
+    class Meta(VehicleOrderSerializer.Meta):
+        fields = [*VehicleOrderSerializer.Meta.fields, "items", "plans"]
+
+    def get_plans(self, obj: VehicleOrder) -> dict[str, dict[str, str]] | None:
+        if obj.type != VehicleOrderType.PLAN:
+            return None
+        out: dict[str, dict[str, Any]] = {}
+        for item in obj.items.all():
+            out.setdefault(item.plan.plan_id, {})[str(item.piid)] = f"{item.price:.4f}"
+        return out
+
+
+class VehicleOrderEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VehicleOrderEvent
+        fields = ["id", "kind", "actor", "occurred_at", "from_state", "to_state", "data"]
+
+    def get_actor(self, obj: VehicleOrderEvent) -> str | None:
+        return obj.actor.username if obj.actor is not None else None
+
+
+class VehicleOrderListSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    results = VehicleOrderSerializer(many=True)
+    next = serializers.CharField(
+        allow_null=True,
+        help_text="pass as `after` for the orders after this page (keyset); null on the last page",
+    )
+
+
+class VehicleOrderEventListSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    results = VehicleOrderEventSerializer(many=True)
+
+
+class VehiclePreviewSerializer(serializers.Serializer):
+    """``pay`` / ``cancel`` with ``drytry=1``: what the call would charge or refund, nothing written."""
+
+    drytry = serializers.BooleanField(help_text="always true")
+    order_id = serializers.UUIDField()
+    order_no = serializers.CharField()
+    state_code = serializers.IntegerField()
+    to_state_code = serializers.IntegerField(help_text="the state the call would move the order to")
+    to_state = serializers.CharField()
+    charge = serializers.CharField(help_text="4-place decimal string: charged to the wallet")
+    refund = serializers.CharField(help_text="4-place decimal string: refunded to the wallet")
+    rule = serializers.CharField(required=False, help_text="cancel: full or prorated")
+    total_days = serializers.IntegerField(required=False)
+    used_days = serializers.IntegerField(required=False)
+    unused_days = serializers.IntegerField(required=False)

@@ -80,6 +80,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
             lease = outcome
         return _run(handler, view, request, args, kwargs, lease)
 
+    wrapper.reads_idempotency_key = True  # type: ignore[attr-defined]  # the schema declares the header
     return wrapper
 
 

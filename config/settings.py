@@ -277,6 +277,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_catalogue",
         "config.api.schema.wrap_responses_in_envelope",
+        "config.api.schema.one_of_without_discriminator_is_any_of",
+        "config.api.examples.add_examples",  # after the envelope: examples are whole responses
     ],
 }
 

@@ -83,7 +83,7 @@ class RecordSerializer(serializers.Serializer):
     record_type = serializers.ChoiceField(choices=["ledger", "quota_usage"])
     id = serializers.IntegerField()
     kind = serializers.CharField()
-    amount = MoneyField()
+    amount = MoneyField(allow_negative=True)  # a charge is negative
     balance_after = MoneyField()
     created_at = serializers.DateTimeField()
     subject_type = serializers.CharField(required=False)

@@ -70,7 +70,7 @@ class StatementLineSerializer(serializers.Serializer):
     last_at = serializers.DateTimeField()
     quantity = MoneyField(allow_null=True)
     unit_price = MoneyField(allow_null=True)
-    amount = MoneyField()
+    amount = MoneyField(allow_negative=True)  # charges are negative, like their ledger entries
     details = LineDetailSerializer(many=True)
 
 
@@ -83,9 +83,9 @@ class StatementSummarySerializer(serializers.Serializer):
     period_end = serializers.DateTimeField()
     opening_balance = MoneyField()
     total_recharges = MoneyField()
-    total_charges = MoneyField()
+    total_charges = MoneyField(allow_negative=True)  # <= 0
     total_refunds = MoneyField()
-    total_adjustments = MoneyField()
+    total_adjustments = MoneyField(allow_negative=True)
     closing_balance = MoneyField()
     entry_count = serializers.IntegerField()
     issued_at = serializers.DateTimeField(allow_null=True)

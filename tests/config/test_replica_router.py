@@ -62,6 +62,9 @@ def test_a_list_reads_the_replica_and_the_wallet_page_the_primary(replica_on, us
     assert on_replica >= 2  # token, account, entries: the list's reads
     response, _, on_replica = on_each(lambda: api.get("/api/v1/billing/account"))
     assert response.status_code == 200 and on_replica == 0  # not marked: the primary
+    for path in ("/usageapi/v1/usages", "/usageapi/v1/orders", "/api/v1/orders"):
+        response, _, on_replica = on_each(lambda path=path: api.get(path))
+        assert response.status_code == 200 and on_replica > 0, path
 
 
 @pytest.mark.urls("tests.config.replica_urls")

@@ -259,6 +259,8 @@ def operation_repr(result: svc.OperationResult) -> dict[str, Any]:
 
 
 class PackageOrdersView(PackageApiView):
+    replica_reads = True  # GET: a list or report, from the replica when one is configured (config/replica.py)
+
     preview_handlers = frozenset({"post"})
 
     @extend_schema(
@@ -509,6 +511,8 @@ class InstanceChangeConfigView(PackageApiView):
 
 
 class BillsView(PackageApiView):
+    replica_reads = True  # GET: a list or report, from the replica when one is configured (config/replica.py)
+
     @extend_schema(
         summary="Bills (usage records) of package orders",
         parameters=[
@@ -540,6 +544,8 @@ class BillsView(PackageApiView):
 
 
 class ConsumeOrdersView(PackageApiView):
+    replica_reads = True  # GET: a list or report, from the replica when one is configured (config/replica.py)
+
     @extend_schema(
         summary="Consume orders (merged payments: new, renew, change)",
         parameters=[NS_PARAM, *PAGE_PARAMS, OpenApiParameter("order_id", str, required=False)],

@@ -53,6 +53,8 @@ def origin_namespace(request: Request, errors: dict[str, list[str]]) -> str | No
 
 
 class UsagesView(UsageApiView):
+    replica_reads = True  # GET: a list or report, from the replica when one is configured (config/replica.py)
+
     @extend_schema(
         operation_id="usageapi_usages_list",
         summary="Consumption history, newest first (by `time`), paged in the database",
@@ -150,6 +152,8 @@ class CSVRenderer(BaseRenderer):
 
 
 class ReportsView(UsageApiView):
+    replica_reads = True  # GET: a list or report, from the replica when one is configured (config/replica.py)
+
     def get_renderers(self) -> list[BaseRenderer]:
         return [*super().get_renderers(), CSVRenderer()]
 

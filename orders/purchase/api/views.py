@@ -84,6 +84,8 @@ def _order_data(order: PurchaseOrder) -> dict[str, Any]:
 
 
 class PurchaseOrdersView(UsageApiView):
+    replica_reads = True  # GET: a list or report, from the replica when one is configured (config/replica.py)
+
     preview_handlers = frozenset({"post"})
 
     @extend_schema(

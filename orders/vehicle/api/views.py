@@ -102,6 +102,8 @@ def _int_param(
 class VehicleOrderViewSet(MoneyCallerMixin, PreviewGuardMixin, viewsets.ViewSet):
     """Plan, driver and sale orders of the caller (``billing.view_any_account``: everyone's)."""
 
+    replica_reads = True  # GET: a list or report, from the replica when one is configured (config/replica.py)
+
     error_family = "vehicle"
     preview_handlers = frozenset({"pay", "cancel"})
 

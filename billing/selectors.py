@@ -96,9 +96,11 @@ def account_records(
 ) -> tuple[int, list[dict[str, Any]]]:
     """Ledger entries and quota usage records, newest first, paged over the merged list.
 
-    Each source is cut to its first ``page * size`` rows before merging, so a page costs two
-    bounded queries plus two counts.
-    """
+    Each source is cut to its first ``page * size`` rows before merging, and only their keys
+    (``created_at``, id: read from the ``(account, created_at)`` index, no row lookups) are merged;
+    the page's rows alone are then loaded by primary key (a deferred join). A page costs two key
+    reads, two row reads of at most ``size`` rows and two counts. Equal keys: the ledger entry
+    first (as before)."""
     want_ledger = kind in (None, "") or kind in LedgerKind.values
     want_usage = kind in (None, "", QUOTA_KIND)
     ledger = (
@@ -107,10 +109,15 @@ def account_records(
     usage = _usage_qs(account, start, end) if want_usage else None
     total = (ledger.count() if ledger is not None else 0) + (usage.count() if usage is not None else 0)
     limit = page * size
-    merged: list[tuple[Any, int, dict[str, Any]]] = []
+    keys: list[tuple[Any, int, int]] = []  # (created_at, id, 1 for a ledger entry / 0 for a usage)
     if ledger is not None:
-        merged += [(e.created_at, e.pk, ledger_record(e)) for e in ledger[:limit]]
+        keys += [(at, pk, 1) for at, pk in ledger.values_list("created_at", "pk")[:limit]]
     if usage is not None:
-        merged += [(u.created_at, u.pk, usage_record(u)) for u in usage[:limit]]
-    merged.sort(key=lambda t: (t[0], t[1]), reverse=True)
-    return total, [r for _, _, r in merged[(page - 1) * size : limit]]
+        keys += [(at, pk, 0) for at, pk in usage.values_list("created_at", "pk")[:limit]]
+    keys.sort(reverse=True)
+    wanted = keys[(page - 1) * size : limit]
+    entries = LedgerEntry.objects.in_bulk([pk for _, pk, src in wanted if src == 1])
+    usages = QuotaUsage.objects.select_related("service").in_bulk([pk for _, pk, src in wanted if src == 0])
+    return total, [
+        ledger_record(entries[pk]) if src == 1 else usage_record(usages[pk]) for _, pk, src in wanted
+    ]

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import transaction
 from rest_framework.exceptions import PermissionDenied
 
+from billing.locks import account_lock_row
 from billing.models import Account
 from config.powers import has_staff_power
 
@@ -76,5 +77,5 @@ class MoneyCallerMixin:
 def account_member_remove(*, account_id: int, user: Any) -> None:
     """Take ``user`` out of the account's members, under the account's row lock (see above)."""
     with transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=account_id)
+        account = account_lock_row(account_id)
         account.members.remove(user)

@@ -22,6 +22,7 @@ from billing.errors import (
     PaymentServiceError,
     RechargeNotFound,
 )
+from billing.locks import account_lock
 from billing.models import Account, RechargeEvent, RechargeOrder, RechargeStatus
 from billing.payments import get_provider
 from billing.services import SETTLE_ARREARS_TASK, account_credit
@@ -147,7 +148,7 @@ def recharge_handle_callback(
         raise RechargeNotFound(f"recharge order {recharge_order_id} not found")
     order_pk, account_id = ref
     with transaction.atomic():
-        Account.objects.select_for_update().only("id").get(pk=account_id)
+        account_lock(account_id)
         order = RechargeOrder.objects.select_for_update().get(pk=order_pk)
         if order.status == S.SUCCESS:
             return CallbackResult(order, "noop", "already credited")
@@ -193,7 +194,7 @@ def recharge_review_resolve(
     if ref is None:
         raise RechargeNotFound(f"recharge order {recharge_pk} not found")
     with transaction.atomic():
-        Account.objects.select_for_update().only("id").get(pk=ref)
+        account_lock(ref)
         order = RechargeOrder.objects.select_for_update().get(pk=recharge_pk)
         if order.status != S.REVIEW:
             raise DomainError(f"recharge {order.public_id} is {order.status}, not in review")

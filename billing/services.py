@@ -31,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.acting import check_caller_may_move
+from billing.locks import account_lock_row
 from billing.models import NAMESPACE_VALIDATOR, Account, LedgerEntry, LedgerKind
 from billing.statements.after_issue import entry_posted
 from config.bulk import rows_update
@@ -221,7 +222,7 @@ def _post(
     _check_key(idempotency_key)
     amount = to_money(amount)
     with transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=account_id)
+        account = account_lock_row(account_id)
         # Looked up under the account lock: a concurrent first request has either committed (and
         # READ COMMITTED / SQLite's single writer lets us see it) or has not started posting.
         existing = LedgerEntry.objects.filter(account_id=account_id, idempotency_key=idempotency_key).first()

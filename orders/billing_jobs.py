@@ -20,7 +20,7 @@ from typing import Any
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from billing.models import Account
+from billing.locks import account_try_lock
 from config.db import is_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from orders.engine.billing import line_bill_metered_period, line_charge_period, next_period
@@ -125,12 +125,7 @@ def _run_chunk(
                 summary["skipped_paused"] += 1
                 continue
             if sub["account_id"] not in locked_accounts:
-                got = list(
-                    Account.objects.select_for_update(skip_locked=True)
-                    .filter(pk=sub["account_id"])
-                    .values_list("pk", flat=True)
-                )
-                if not got:
+                if not account_try_lock(sub["account_id"]):
                     chunk_passed.add(line_id)
                     summary["skipped_busy"] += 1
                     continue

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
+from billing.locks import account_lock
 from billing.models import Account
 from billing.services import account_charge
 from config.exceptions import InsufficientFunds
@@ -53,7 +54,7 @@ def arrears_settle(*, account_id: int, at: datetime | None = None) -> ArrearsSet
     for record_id in ids:
         try:
             with transaction.atomic():
-                Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+                account_lock(account_id)
                 record = UsageRecord.objects.select_for_update().get(pk=record_id)
                 if record.status != UsageStatus.ARREARS:
                     continue

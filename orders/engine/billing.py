@@ -19,7 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.models import Account
+from billing.locks import account_lock
 from billing.services import Posting, account_charge
 from config.clock import add_cycles
 from config.money import to_money
@@ -204,7 +204,7 @@ def line_charge_period(
             .values_list("subscription__account_id", flat=True)
             .get()
         )
-        Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+        account_lock(account_id)
         line = SubscriptionLine.objects.select_for_update().select_related("subscription").get(pk=line_id)
         period = next_period(line)
         record, _ = usage_record_write(
@@ -279,7 +279,7 @@ def line_bill_metered_period(
             .values_list("subscription__account_id", flat=True)
             .get()
         )
-        Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+        account_lock(account_id)
         line = SubscriptionLine.objects.select_for_update().select_related("subscription").get(pk=line_id)
         period = next_period(line)
         end = period.end

@@ -19,7 +19,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.models import Account, LedgerEntry
+from billing.locks import account_lock
+from billing.models import LedgerEntry
 from billing.services import account_refund
 from config.api.errors import ErrorCode
 from config.db import retry_on_deadlock
@@ -185,10 +186,6 @@ def _consume_paid(consume: ConsumeOrder, *, amount: Decimal, entry: LedgerEntry 
     consume.save(update_fields=["amount", "status", "paid_at", "ledger_entry"])
 
 
-def _lock_account(account_id: int) -> None:
-    Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
-
-
 def _lock_order(order_pk: int) -> PackageOrder:
     return PackageOrder.objects.select_for_update().get(pk=order_pk)
 
@@ -215,7 +212,7 @@ def _lock_instance(
 ) -> tuple[PackageOrder, ProductInstance, Subscription, list[SubscriptionLine]]:
     """Lock account, order, instance, subscription and its lines, in that order."""
     row = instance_row(ext, account_id)
-    _lock_account(row["order__account_id"])
+    account_lock(row["order__account_id"])
     order = _lock_order(row["order_id"])
     instance = ProductInstance.objects.select_for_update().get(pk=row["pk"])
     sub = Subscription.objects.select_for_update().get(pk=instance.subscription_id)
@@ -267,7 +264,7 @@ def package_order_create(
 
     try:
         with transaction.atomic():
-            _lock_account(account_id)
+            account_lock(account_id)
             order = PackageOrder.objects.create(
                 order_id=_new_order_id(),
                 account_id=account_id,
@@ -361,7 +358,7 @@ def package_order_cancel(
     at = at or timezone.now()
     account_id = PackageOrder.objects.filter(pk=order_pk).values_list("account_id", flat=True).get()
     with transaction.atomic():
-        _lock_account(account_id)
+        account_lock(account_id)
         order = _lock_order(order_pk)
         if order.status == PackageOrderStatus.CANCELED:
             return order
@@ -414,7 +411,7 @@ def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | Non
     at = at or timezone.now()
     account_id = PackageOrder.objects.filter(pk=order_pk).values_list("account_id", flat=True).get()
     with transaction.atomic():
-        _lock_account(account_id)
+        account_lock(account_id)
         order = _lock_order(order_pk)
         if order.status == PackageOrderStatus.CANCELED:
             raise _order_state(f"order {order.order_id} is canceled and cannot be paid")

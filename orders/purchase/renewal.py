@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.locks import accounts_lock
 from billing.models import Account
 from billing.services import BatchCharge, accounts_charge_locked
 from config.bulk import rows_update
@@ -144,12 +145,7 @@ def _lock_chunk(*, ids: list[int]) -> tuple[dict[int, Account], list[Subscriptio
     it), then those lines, by primary key. Accounts first: the fixed lock order."""
     pairs = list(SubscriptionLine.objects.filter(pk__in=ids).values_list("pk", "subscription__account_id"))
     account_ids = sorted({account_id for _, account_id in pairs})
-    accounts = {
-        account.pk: account
-        for account in Account.objects.select_for_update(skip_locked=True)
-        .filter(pk__in=account_ids)
-        .order_by("pk")
-    }
+    accounts = accounts_lock(account_ids, skip_locked=True)
     # Lines are locked by primary key only: a range scan of the (mode, status, next_run_at)
     # index would lock index entries of other workers' lines too and deadlock with them.
     mine = sorted(pk for pk, account_id in pairs if account_id in accounts)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from billing.locks import account_lock, account_then_row
 from billing.models import Account
 from billing.services import Posting, account_refund
 from config.api.errors import ErrorCode
@@ -86,10 +87,6 @@ def new_order_id(at: datetime | None = None) -> str:
     return "PO" + at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f") + secrets.token_hex(3)
 
 
-def lock_account(account_id: int) -> None:
-    Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
-
-
 def renewal_lead(cycle: str) -> timedelta:
     """``RENEWAL_LEAD``, but never more than one cycle (a daily plan is renewed a day ahead)."""
     one = {Cycle.HOUR: timedelta(hours=1), Cycle.DAY: timedelta(days=1)}.get(Cycle(cycle))
@@ -99,11 +96,9 @@ def renewal_lead(cycle: str) -> timedelta:
 
 def order_get_locked(order_pk: int) -> PurchaseOrder:
     """Lock the account row, then the order row (the fixed lock order)."""
-    account_id = PurchaseOrder.objects.filter(pk=order_pk).values_list("account_id", flat=True).get()
-    lock_account(account_id)
     # Not select_related("plan"): under FOR UPDATE the join would lock the plan row too, which
     # every order of that plan shares, and serialize them all (B1).
-    order = PurchaseOrder.objects.select_for_update().get(pk=order_pk)
+    order = account_then_row(PurchaseOrder, order_pk)
     order.plan = Plan.objects.get(pk=order.plan_id)
     return order
 
@@ -311,7 +306,7 @@ def purchase_order_create(
 
     order_id = new_order_id(at)
     with transaction.atomic():
-        lock_account(account.pk)
+        account_lock(account.pk)
         check_duplicate(account_id=account.pk, region=region_s, plan_type=plan.plan_type, resource_name=name)
         unit = version.price if version else ZERO
         line = _open_subscription(

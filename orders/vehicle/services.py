@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from billing.locks import account_lock
 from billing.models import Account
 from billing.services import account_charge, account_refund
 from config.api.errors import ErrorCode
@@ -286,7 +287,7 @@ def vehicle_order_transition(
         raise VehicleOrderNotFound(f"vehicle order {order_id} not found")
     with transaction.atomic():
         if to_state in MONEY_TARGETS:
-            Account.objects.select_for_update().filter(pk=head["account_id"]).values_list("pk").get()
+            account_lock(head["account_id"])
         order = VehicleOrder.objects.select_for_update().get(pk=head["pk"])
         from_state = order.state_code
         move = move_for(order, to_state)

@@ -43,6 +43,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Q
 
+from billing.locks import account_lock_balance
 from billing.models import Account, LedgerEntry, LedgerKind, RechargeOrder, RechargeStatus
 from usage.audit.records import periods_billed_twice, records_vs_entries
 from usage.audit.sql import UNIT, Finding, _as_units, _finding, _money, _q, _rows, _t, _units, audit_session
@@ -227,12 +228,7 @@ def _recheck(findings: list[Finding]) -> list[Finding]:
             kept.append(finding)
             continue
         with transaction.atomic():
-            balance = (
-                Account.objects.select_for_update()
-                .filter(pk=finding.account_id)
-                .values_list("balance", flat=True)
-                .first()
-            )
+            balance = None if finding.account_id is None else account_lock_balance(finding.account_id)
             total = _rows(
                 f"SELECT SUM({_units(_q('amount'))}) FROM {_t(LedgerEntry)} "  # noqa: S608
                 f"WHERE {_q('account_id')} = %s",

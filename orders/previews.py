@@ -24,7 +24,8 @@ from config.money import money4, to_money
 from orders.engine.models import Subscription, SubscriptionLine
 from orders.package import quote as package_quote
 from orders.package.models import PackageOrder, ProductInstance
-from orders.package.services import ComponentChange, ProductSpec, instance_row
+from orders.package.services import ComponentChange, ProductSpec
+from orders.package.transitions import instance_row
 from orders.purchase import quote as purchase_quote
 from orders.purchase.models import PurchaseOrder
 from orders.vehicle.models import VehicleOrder, VehicleOrderState
@@ -85,7 +86,7 @@ class InstanceState:
 
 
 def _instance(ext: str, account_id: int | None) -> InstanceState:
-    """The rows ``package._lock_instance`` locks, read without locks."""
+    """The rows ``orders.package.transitions.instance_lock`` locks, read without locks."""
     instance = ProductInstance.objects.select_related("order").get(pk=instance_row(ext, account_id)["pk"])
     sub = Subscription.objects.get(pk=instance.subscription_id)
     lines = list(SubscriptionLine.objects.filter(subscription=sub).select_related("plan").order_by("pk"))

@@ -15,11 +15,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from config.api.errors import ErrorCode
-from config.exceptions import DomainError, InvalidInput, domain_error
+from config.exceptions import InvalidInput
 from config.money import to_money
 from orders.engine.billing import period_amount, period_of
 from orders.engine.models import LineStatus, Subscription, SubscriptionLine
+from orders.package.errors import NothingToRenew, PackageInstanceStateError
 from orders.package.models import InstanceStatus, ProductInstance
 from plans.models import BillingMode, Component, Cycle, Plan
 from plans.selectors import ComponentCost, CostResult, get_cost
@@ -29,10 +29,6 @@ if TYPE_CHECKING:  # the input types live with the services that take them
 
 MAX_RENEW_CYCLES = 120
 DURATION_RE = re.compile(r"^([1-9][0-9]{0,3})([MY]?)$")
-
-
-def instance_state(msg: str) -> DomainError:
-    return domain_error(ErrorCode.PACKAGE_INSTANCE_STATE, msg, http_status=409)
 
 
 # --- create ----------------------------------------------------------------------------------------
@@ -172,16 +168,16 @@ def renewable_lines(
     if it has prepaid components (3406)."""
     ext = instance.prod_inst_id_ext
     if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.PAUSED):
-        raise instance_state(f"instance {ext} is {instance.status}: only a running or paused instance renews")
+        raise PackageInstanceStateError(
+            f"instance {ext} is {instance.status}: only a running or paused instance renews"
+        )
     prepaid = [
         ln
         for ln in lines
         if ln.billing_mode == BillingMode.PREPAID and ln.status in (LineStatus.RUNNING, LineStatus.PAUSED)
     ]
     if not prepaid:
-        raise domain_error(
-            ErrorCode.PACKAGE_NOTHING_TO_RENEW, f"instance {ext} has no prepaid components to renew"
-        )
+        raise NothingToRenew(f"instance {ext} has no prepaid components to renew")
     return prepaid
 
 
@@ -211,7 +207,7 @@ def quote_renew(
     """``duration`` more cycles of every prepaid line from where the paid period ends, priced at that
     start. The lines must share one period (3405)."""
     if len({(ln.cycle, ln.periods_billed, ln.paid_until) for ln in prepaid}) != 1:
-        raise instance_state(
+        raise PackageInstanceStateError(
             f"instance {instance.prod_inst_id_ext}: prepaid components are not on one shared period"
         )
     first = prepaid[0]
@@ -278,7 +274,7 @@ def quote_change(
     the rest of the paid hour, postpaid lines nothing (the new unit price bills the running period)."""
     ext = instance.prod_inst_id_ext
     if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.PAUSED):
-        raise instance_state(
+        raise PackageInstanceStateError(
             f"instance {ext} is {instance.status}: only a running or paused instance changes"
         )
     by_component = {

@@ -22,9 +22,8 @@ from django.utils import timezone
 from billing.locks import account_lock
 from billing.models import LedgerEntry
 from billing.services import account_refund
-from config.api.errors import ErrorCode
 from config.db import retry_on_deadlock
-from config.exceptions import DomainError, InvalidInput, domain_error
+from config.exceptions import InvalidInput
 from config.money import to_money
 from orders.engine.billing import (
     hour_index_at,
@@ -42,6 +41,7 @@ from orders.engine.models import (
     SubscriptionLine,
     SubscriptionStatus,
 )
+from orders.package.errors import PackageInstanceStateError
 from orders.package.models import (
     ConsumeOrder,
     ConsumeOrderRecord,
@@ -49,42 +49,30 @@ from orders.package.models import (
     ConsumeOrderType,
     InstanceStatus,
     PackageOrder,
-    PackageOrderEvent,
     PackageOrderStatus,
     ProductInstance,
 )
 from orders.package.quote import (
-    instance_state,
     line_cycle,
     quote_change,
     quote_create,
     quote_renew,
     renewable_lines,
 )
+from orders.package.transitions import (
+    LockedInstance,
+    instance_lock,
+    instance_may_move,
+    instance_move,
+    instance_statuses_for,
+    instance_transition,
+    order_event_append,
+    order_transition,
+)
 from plans.models import BillingMode, Cycle
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 HOUR = timedelta(hours=1)
-
-
-# --- errors ----------------------------------------------------------------------------------------
-
-
-def order_not_found(order_id: str) -> DomainError:
-    return domain_error(
-        ErrorCode.PACKAGE_ORDER_NOT_FOUND, f"package order {order_id!r} not found", http_status=404
-    )
-
-
-def instance_not_found(ext: str) -> DomainError:
-    return domain_error(ErrorCode.PACKAGE_INSTANCE_NOT_FOUND, f"instance {ext!r} not found", http_status=404)
-
-
-def _order_state(msg: str) -> DomainError:
-    return domain_error(ErrorCode.PACKAGE_ORDER_STATE, msg, http_status=409)
-
-
-_instance_state = instance_state
 
 
 # --- inputs ----------------------------------------------------------------------------------------
@@ -125,29 +113,6 @@ class OperationResult:
 # --- small helpers ---------------------------------------------------------------------------------
 
 
-def _event(
-    *,
-    order: PackageOrder,
-    reason: str,
-    at: datetime,
-    actor: Any = None,
-    instance: ProductInstance | None = None,
-    from_status: str = "",
-    to_status: str = "",
-    data: dict[str, Any] | None = None,
-) -> None:
-    PackageOrderEvent.objects.create(
-        order=order,
-        instance=instance,
-        actor=actor if getattr(actor, "pk", None) else None,
-        at=at,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason,
-        data=data or {},
-    )
-
-
 def _consume_records_pay(
     *,
     consume: ConsumeOrder,
@@ -184,42 +149,6 @@ def _consume_paid(consume: ConsumeOrder, *, amount: Decimal, entry: LedgerEntry 
     consume.paid_at = at
     consume.ledger_entry = entry
     consume.save(update_fields=["amount", "status", "paid_at", "ledger_entry"])
-
-
-def _lock_order(order_pk: int) -> PackageOrder:
-    return PackageOrder.objects.select_for_update().get(pk=order_pk)
-
-
-def instance_row(ext: str, account_id: int | None) -> dict[str, Any]:
-    """The instance ``ext`` of ``account_id``. Ids are unique per account only (issue 13): without
-    an account an id two accounts use is ambiguous (3307 asking for the account), never a guess."""
-    qs = ProductInstance.objects.filter(prod_inst_id_ext=ext)
-    if account_id is not None:
-        qs = qs.filter(account_id=account_id)
-    rows = list(qs.values("pk", "order_id", "order__account_id", "subscription_id")[:2])
-    if not rows:
-        raise instance_not_found(ext)
-    if len(rows) > 1:
-        raise InvalidInput(
-            f"instance id {ext!r} is used by several accounts: name the account",
-            errors={"account_id": ["required: the instance id is not unique across accounts"]},
-        )
-    return dict(rows[0])
-
-
-def _lock_instance(
-    ext: str, account_id: int | None = None
-) -> tuple[PackageOrder, ProductInstance, Subscription, list[SubscriptionLine]]:
-    """Lock account, order, instance, subscription and its lines, in that order."""
-    row = instance_row(ext, account_id)
-    account_lock(row["order__account_id"])
-    order = _lock_order(row["order_id"])
-    instance = ProductInstance.objects.select_for_update().get(pk=row["pk"])
-    sub = Subscription.objects.select_for_update().get(pk=instance.subscription_id)
-    lines = list(SubscriptionLine.objects.select_for_update().filter(subscription=sub).order_by("pk"))
-    for line in lines:
-        line.subscription = sub
-    return order, instance, sub, lines
 
 
 def _attrs_of(pairs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -330,7 +259,7 @@ def package_order_create(
             order.cost = total
             order.amount_payable = total
             order.save(update_fields=["cost", "amount_payable", "updated_at"])
-            _event(
+            order_event_append(
                 order=order,
                 reason="created",
                 at=at,
@@ -356,18 +285,12 @@ def package_order_cancel(
     """NBCancelPrdOrder: only an unpaid order; it and everything it created become ``canceled``.
     ``note`` (the admin's reason) is kept in the event."""
     at = at or timezone.now()
-    account_id = PackageOrder.objects.filter(pk=order_pk).values_list("account_id", flat=True).get()
-    with transaction.atomic():
-        account_lock(account_id)
-        order = _lock_order(order_pk)
-        if order.status == PackageOrderStatus.CANCELED:
-            return order
-        if order.status != PackageOrderStatus.UNPAID:
-            raise _order_state(
-                f"order {order.order_id} is {order.status}: only an unpaid order can be canceled"
-            )
+
+    def cancel_everything(order: PackageOrder) -> dict[str, Any] | None:
         sub_ids = list(order.instances.values_list("subscription_id", flat=True))
-        order.instances.update(status=InstanceStatus.CANCELED, updated_at=at)
+        order.instances.filter(status__in=instance_statuses_for("cancel", InstanceStatus.CANCELED)).update(
+            status=InstanceStatus.CANCELED, updated_at=at
+        )
         Subscription.objects.filter(pk__in=sub_ids).update(status=SubscriptionStatus.CANCELED, updated_at=at)
         SubscriptionLine.objects.filter(subscription_id__in=sub_ids).update(
             status=LineStatus.CANCELED, next_run_at=None, updated_at=at
@@ -378,19 +301,21 @@ def package_order_cancel(
         order.consume_orders.filter(status=ConsumeOrderStatus.UNPAID).update(
             status=ConsumeOrderStatus.CANCELED
         )
-        previous = order.status
-        order.status = PackageOrderStatus.CANCELED
         order.canceled_at = at
         order.amount_payable = Decimal(0)
-        order.save(update_fields=["status", "canceled_at", "amount_payable", "updated_at"])
-        _event(
-            order=order,
+        return {"note": note} if note else None
+
+    with transaction.atomic():
+        order, _ = order_transition(
+            order_pk=order_pk,
+            to=PackageOrderStatus.CANCELED,
+            action="cancel",
+            refusal="order {order_id} is {status}: only an unpaid order can be canceled",
             reason="canceled",
             at=at,
             actor=actor,
-            from_status=previous,
-            to_status=order.status,
-            data={"note": note} if note else None,
+            effect=cancel_everything,
+            fields=("canceled_at", "amount_payable"),
         )
     return order
 
@@ -409,14 +334,8 @@ def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | Non
     clocks anchored at the payment time. A repeat (or a concurrent call that waited for the lock)
     finds the order paid and returns the same result."""
     at = at or timezone.now()
-    account_id = PackageOrder.objects.filter(pk=order_pk).values_list("account_id", flat=True).get()
-    with transaction.atomic():
-        account_lock(account_id)
-        order = _lock_order(order_pk)
-        if order.status == PackageOrderStatus.CANCELED:
-            raise _order_state(f"order {order.order_id} is canceled and cannot be paid")
-        if order.status == PackageOrderStatus.PAID:
-            return OperationResult(order=order, cost=order.cost, amount_payable=order.amount_payable)
+
+    def pay_and_start(order: PackageOrder) -> dict[str, Any]:
         records = list(
             UsageRecord.objects.filter(
                 source=SubscriptionKind.PACKAGE, order_ref=order.order_id, status=UsageStatus.UNPAID
@@ -426,7 +345,7 @@ def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | Non
         entry = None
         if records and total > 0:
             posting = records_pay(
-                account_id=account_id,
+                account_id=order.account_id,
                 records=records,
                 idempotency_key=charge_key(order.order_id),
                 subject=("package_order", order.order_id),
@@ -448,10 +367,11 @@ def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | Non
             for line in SubscriptionLine.objects.select_for_update().filter(subscription=sub):
                 line.subscription = sub
                 _line_start(line=line, record=by_line.get(line.pk), at=at)
-            _set_instance_status(
+            instance_move(
                 instance=instance,
                 order=order,
                 to=InstanceStatus.RUNNING,
+                action="charge",
                 reason="charged",
                 at=at,
                 actor=actor,
@@ -459,19 +379,21 @@ def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | Non
         order.consume_orders.filter(status=ConsumeOrderStatus.UNPAID).update(
             status=ConsumeOrderStatus.PAID, paid_at=at, ledger_entry=entry
         )
-        previous = order.status
-        order.status = PackageOrderStatus.PAID
         order.paid_at = at
         order.ledger_entry = entry
-        order.save(update_fields=["status", "paid_at", "ledger_entry", "updated_at"])
-        _event(
-            order=order,
+        return {"amount": str(total), "ledger_entry": entry.pk if entry else None}
+
+    with transaction.atomic():
+        order, _ = order_transition(
+            order_pk=order_pk,
+            to=PackageOrderStatus.PAID,
+            action="charge",
+            refusal="order {order_id} is {status} and cannot be paid",
             reason="charged",
             at=at,
             actor=actor,
-            from_status=previous,
-            to_status=order.status,
-            data={"amount": str(total), "ledger_entry": entry.pk if entry else None},
+            effect=pay_and_start,
+            fields=("paid_at", "ledger_entry"),
         )
     return OperationResult(order=order, cost=order.cost, amount_payable=order.amount_payable)
 
@@ -499,31 +421,6 @@ def _line_start(*, line: SubscriptionLine, record: UsageRecord | None, at: datet
     line.save(update_fields=["status", "periods_billed", "paid_until", "next_run_at", "updated_at"])
 
 
-def _set_instance_status(
-    *,
-    instance: ProductInstance,
-    order: PackageOrder,
-    to: str,
-    reason: str,
-    at: datetime,
-    actor: Any = None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    previous = instance.status
-    instance.status = to
-    instance.save(update_fields=["status", "updated_at"])
-    _event(
-        order=order,
-        instance=instance,
-        reason=reason,
-        at=at,
-        actor=actor,
-        from_status=previous,
-        to_status=to,
-        data=data,
-    )
-
-
 # --- renew -----------------------------------------------------------------------------------------
 
 
@@ -545,7 +442,8 @@ def instance_renew(
     ``note`` (the admin's reason) is kept in the event."""
     at = at or timezone.now()
     with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
+        locked = instance_lock(prod_inst_id_ext, account_id)
+        order, instance, sub, lines = locked.order, locked.instance, locked.subscription, locked.lines
         prepaid = renewable_lines(instance=instance, lines=lines)
         if auto and not any(ln.next_run_at is not None and ln.next_run_at <= at for ln in prepaid):
             return OperationResult(
@@ -568,7 +466,7 @@ def instance_renew(
                 price_rule_id=price.rule_id,
             )
             if not created:
-                raise _instance_state(
+                raise PackageInstanceStateError(
                     f"instance {prod_inst_id_ext}: the period from {start.isoformat()} is already billed"
                 )
             records.append(record)
@@ -603,7 +501,7 @@ def instance_renew(
                 ]
             )
         _consume_paid(consume, amount=total, entry=entry, at=at)
-        _event(
+        order_event_append(
             order=order,
             instance=instance,
             reason="auto_renewed" if auto else "renewed",
@@ -633,24 +531,28 @@ def instance_pause(
 ) -> ProductInstance:
     """A paused instance is not billed: its lines leave the billing-job scan until resumed."""
     at = at or timezone.now()
-    with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
-        if instance.status == InstanceStatus.PAUSED:
-            return instance
-        if instance.status != InstanceStatus.RUNNING:
-            raise _instance_state(
-                f"instance {prod_inst_id_ext} is {instance.status}: only a running instance pauses"
-            )
-        sub.status = SubscriptionStatus.PAUSED
-        sub.save(update_fields=["status", "updated_at"])
-        for ln in lines:
+
+    def stop_billing(locked: LockedInstance) -> None:
+        locked.subscription.status = SubscriptionStatus.PAUSED
+        locked.subscription.save(update_fields=["status", "updated_at"])
+        for ln in locked.lines:
             if ln.status == LineStatus.RUNNING:
                 ln.status = LineStatus.PAUSED
                 ln.save(update_fields=["status", "updated_at"])
-        _set_instance_status(
-            instance=instance, order=order, to=InstanceStatus.PAUSED, reason="paused", at=at, actor=actor
+
+    with transaction.atomic():
+        locked, _ = instance_transition(
+            prod_inst_id_ext=prod_inst_id_ext,
+            account_id=account_id,
+            to=InstanceStatus.PAUSED,
+            action="pause",
+            refusal="instance {ext} is {status}: only a running instance pauses",
+            reason="paused",
+            at=at,
+            actor=actor,
+            effect=stop_billing,
         )
-    return instance
+    return locked.instance
 
 
 @retry_on_deadlock
@@ -661,17 +563,12 @@ def instance_resume(
     the hour that contains ``at`` now (hours while paused are not billed); if that charge fails,
     nothing changes (3403)."""
     at = at or timezone.now()
-    with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
-        if instance.status == InstanceStatus.RUNNING:
-            return instance
-        if instance.status not in (InstanceStatus.PAUSED, InstanceStatus.SUSPENDED):
-            raise _instance_state(
-                f"instance {prod_inst_id_ext} is {instance.status}: only a paused or suspended one resumes"
-            )
+
+    def start_billing(locked: LockedInstance) -> None:
+        order, sub = locked.order, locked.subscription
         sub.status = SubscriptionStatus.BILLING
         sub.save(update_fields=["status", "updated_at"])
-        for ln in lines:
+        for ln in locked.lines:
             if ln.status != LineStatus.PAUSED:
                 continue
             ln.status = LineStatus.RUNNING
@@ -688,10 +585,20 @@ def instance_resume(
                     at=at,
                 )
                 SubscriptionLine.objects.filter(pk=ln.pk).update(next_run_at=charge.period.end)
-        _set_instance_status(
-            instance=instance, order=order, to=InstanceStatus.RUNNING, reason="resumed", at=at, actor=actor
+
+    with transaction.atomic():
+        locked, _ = instance_transition(
+            prod_inst_id_ext=prod_inst_id_ext,
+            account_id=account_id,
+            to=InstanceStatus.RUNNING,
+            action="resume",
+            refusal="instance {ext} is {status}: only a paused or suspended one resumes",
+            reason="resumed",
+            at=at,
+            actor=actor,
+            effect=start_billing,
         )
-    return instance
+    return locked.instance
 
 
 def hourly_stop_refund(
@@ -712,56 +619,63 @@ def instance_stop(
     the unused part of a prepaid hour refunded as a negative record; the last (partial) postpaid
     period billed (arrears if unpaid); paid prepaid periods are not refunded."""
     at = at or timezone.now()
-    with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
-        if instance.status == InstanceStatus.STOPPED:
-            return OperationResult(
-                order=order, cost=Decimal(0), amount_payable=Decimal(0), extra={"replayed": True}
-            )
-        if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.PAUSED, InstanceStatus.SUSPENDED):
-            raise _instance_state(
-                f"instance {prod_inst_id_ext} is {instance.status}: an unpaid order is canceled, not stopped"
-            )
-        refunded = Decimal(0)
-        billed = Decimal(0)
-        for ln in lines:
+    settled = {"refunded": Decimal(0), "postpaid_billed": Decimal(0)}
+
+    def settle_and_stop(locked: LockedInstance) -> dict[str, Any]:
+        order, sub = locked.order, locked.subscription
+        for ln in locked.lines:
             if ln.status in (LineStatus.STOPPED, LineStatus.CANCELED):
                 continue
             if ln.billing_mode == BillingMode.HOURLY and ln.paid_until and ln.paid_until > at:
-                refunded += _refund_hour(line=ln, order=order, at=at, actor=actor)
+                settled["refunded"] += _refund_hour(line=ln, order=order, at=at, actor=actor)
             elif ln.billing_mode == BillingMode.POSTPAID:
-                while True:
-                    done = line_bill_metered_period(
-                        line_id=ln.pk, at=at, subject=("package_order", order.order_id)
-                    )
-                    if done is None:
-                        break
-                    billed += done.record.amount
-                final = line_bill_metered_period(
-                    line_id=ln.pk, at=at, final_end=at, subject=("package_order", order.order_id)
-                )
-                if final is not None:
-                    billed += final.record.amount
+                settled["postpaid_billed"] += _bill_last_periods(line=ln, order=order, at=at)
             SubscriptionLine.objects.filter(pk=ln.pk).update(
                 status=LineStatus.STOPPED, next_run_at=None, updated_at=at
             )
         sub.status = SubscriptionStatus.STOPPED
         sub.save(update_fields=["status", "updated_at"])
-        _set_instance_status(
-            instance=instance,
-            order=order,
+        return {key: str(value) for key, value in settled.items()}
+
+    with transaction.atomic():
+        locked, moved = instance_transition(
+            prod_inst_id_ext=prod_inst_id_ext,
+            account_id=account_id,
             to=InstanceStatus.STOPPED,
+            action="stop",
+            refusal="instance {ext} is {status}: an unpaid order is canceled, not stopped",
             reason="stopped",
             at=at,
             actor=actor,
-            data={"refunded": str(refunded), "postpaid_billed": str(billed)},
+            effect=settle_and_stop,
         )
+    if not moved:
+        return OperationResult(
+            order=locked.order, cost=Decimal(0), amount_payable=Decimal(0), extra={"replayed": True}
+        )
+    refunded, billed = settled["refunded"], settled["postpaid_billed"]
     return OperationResult(
-        order=order,
+        order=locked.order,
         cost=billed - refunded,
         amount_payable=Decimal(0),
         extra={"refunded": refunded, "postpaid_billed": billed},
     )
+
+
+def _bill_last_periods(*, line: SubscriptionLine, order: PackageOrder, at: datetime) -> Decimal:
+    """Bill a stopped postpaid line's ended periods, then the partial one up to ``at``."""
+    billed = Decimal(0)
+    while True:
+        done = line_bill_metered_period(line_id=line.pk, at=at, subject=("package_order", order.order_id))
+        if done is None:
+            break
+        billed += done.record.amount
+    final = line_bill_metered_period(
+        line_id=line.pk, at=at, final_end=at, subject=("package_order", order.order_id)
+    )
+    if final is not None:
+        billed += final.record.amount
+    return billed
 
 
 def _refund_hour(*, line: SubscriptionLine, order: PackageOrder, at: datetime, actor: Any = None) -> Decimal:
@@ -825,7 +739,8 @@ def instance_change_config(
     """
     at = at or timezone.now()
     with transaction.atomic():
-        order, instance, sub, lines = _lock_instance(prod_inst_id_ext, account_id)
+        locked = instance_lock(prod_inst_id_ext, account_id)
+        order, instance, lines = locked.order, locked.instance, locked.lines
         quote = quote_change(instance=instance, lines=lines, plan_id=plan_id, changes=changes, at=at)
         plan = quote.plan
         consume = ConsumeOrder.objects.create(order=order, instance=instance, type=ConsumeOrderType.CHANGE)
@@ -879,7 +794,7 @@ def instance_change_config(
             merged.update(ch.attrs)
         instance.attrs = merged
         instance.save(update_fields=["plan_id", "attrs", "updated_at"])
-        _event(
+        order_event_append(
             order=order,
             instance=instance,
             reason="config_changed",
@@ -908,7 +823,12 @@ def subscription_suspend(*, subscription_id: int, reason: str, at: datetime | No
         status=LineStatus.PAUSED, updated_at=at
     )
     instance = ProductInstance.objects.select_related("order").filter(subscription=sub).first()
-    if instance is not None and instance.status == InstanceStatus.RUNNING:
-        _set_instance_status(
-            instance=instance, order=instance.order, to=InstanceStatus.SUSPENDED, reason=reason, at=at
+    if instance is not None and instance_may_move(instance.status, InstanceStatus.SUSPENDED, "suspend"):
+        instance_move(
+            instance=instance,
+            order=instance.order,
+            to=InstanceStatus.SUSPENDED,
+            action="suspend",
+            reason=reason,
+            at=at,
         )

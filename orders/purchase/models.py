@@ -2,7 +2,7 @@
 
 One purchase order opens one service instance and owns one ``Subscription`` (kind ``purchase``) with
 one line: the engine bills the line, the order carries the origin's public fields and status codes.
-Every status change goes through ``orders.purchase.services.order_transition`` which appends a
+Every status change goes through ``orders.purchase.transitions.order_transition`` which appends a
 ``PurchaseOrderEvent``.
 """
 

@@ -47,12 +47,11 @@ from orders.purchase.models import (
 from orders.purchase.services import (
     RUNNING,
     _stop_subscription,
-    order_get_locked,
     order_line,
-    order_transition,
     renew_locked,
     renewal_lead,
 )
+from orders.purchase.transitions import order_get_locked, order_move_in_bulk, order_transition
 from plans.models import BillingMode, Plan, PriceVersion
 from plans.selectors import price_version_in_force, price_versions_of, version_in_force
 from usage.models import UsageKind, UsageRecord, UsageStatus
@@ -281,21 +280,20 @@ def _write_renewals(
         line.next_run_at = d.period.end - renewal_lead(line.cycle)
         line.price = d.version.price
         line.updated_at = now
-        order.status = S.CONSUMING
-        order.deadline = d.period.end
-        order.last_renew_fail_notified_at = None
-        order.updated_at = now
         money = str(d.amount)
         events.append(
-            PurchaseOrderEvent(
-                order=order,
-                time=at,
+            order_move_in_bulk(
+                order,
                 from_status=d.from_status,
-                to_status=S.CONSUMING,
+                to=S.CONSUMING,
                 reason="renewed",
+                at=at,
                 data={"money": money, "period_end": d.period.end.isoformat(), "charged": True},
             )
         )
+        order.deadline = d.period.end
+        order.last_renew_fail_notified_at = None
+        order.updated_at = now
         payloads.append(notify.order_payload(event="order_renewed", order=order, data={"money": money}))
         chunk.renewed += 1
         chunk.money = to_money(chunk.money + d.amount)

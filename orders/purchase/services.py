@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from billing.locks import account_lock, account_then_row
+from billing.locks import account_lock
 from billing.models import Account
 from billing.services import Posting, account_refund
 from config.api.errors import ErrorCode
@@ -46,7 +46,6 @@ from orders.purchase import notify
 from orders.purchase.models import (
     PurchaseOrder,
     PurchaseOrderEndReason,
-    PurchaseOrderEvent,
     PurchaseOrderStatus,
 )
 from orders.purchase.quote import (
@@ -60,6 +59,7 @@ from orders.purchase.quote import (
     require_plan_id,
     unused_credit,
 )
+from orders.purchase.transitions import order_event_append, order_get_locked, order_transition
 from plans.models import BillingMode, Cycle, Plan, PriceVersion
 from plans.services import price_mark_used
 from usage.models import UsageKind, UsageRecord, UsageStatus
@@ -68,15 +68,6 @@ logger = logging.getLogger(__name__)
 
 S = PurchaseOrderStatus
 MAX_CATCH_UP_PERIODS = 48
-
-# The one map of allowed status changes.
-ALLOWED: dict[int, set[int]] = {
-    S.PENDING: {S.CONSUMING, S.ENDED},
-    S.CONSUMING: {S.CONSUMING, S.RENEWALFAILED, S.ENDED},
-    S.RENEWALFAILED: {S.CONSUMING, S.RENEWALFAILED, S.ENDED},
-    S.ENDED: set(),
-}
-
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -92,68 +83,6 @@ def renewal_lead(cycle: str) -> timedelta:
     one = {Cycle.HOUR: timedelta(hours=1), Cycle.DAY: timedelta(days=1)}.get(Cycle(cycle))
     lead: timedelta = settings.RENEWAL_LEAD
     return min(lead, one) if one else lead
-
-
-def order_get_locked(order_pk: int) -> PurchaseOrder:
-    """Lock the account row, then the order row (the fixed lock order)."""
-    # Not select_related("plan"): under FOR UPDATE the join would lock the plan row too, which
-    # every order of that plan shares, and serialize them all (B1).
-    order = account_then_row(PurchaseOrder, order_pk)
-    order.plan = Plan.objects.get(pk=order.plan_id)
-    return order
-
-
-def _event(
-    order: PurchaseOrder,
-    *,
-    from_status: int | None,
-    to: int,
-    reason: str,
-    actor: Any,
-    at: datetime,
-    data: Any,
-) -> None:
-    PurchaseOrderEvent.objects.create(
-        order=order,
-        actor=actor if getattr(actor, "pk", None) else None,
-        time=at,
-        from_status=from_status,
-        to_status=to,
-        reason=reason,
-        data=data or {},
-    )
-
-
-def order_transition(
-    *,
-    order_pk: int,
-    to: int,
-    reason: str,
-    actor: Any = None,
-    at: datetime | None = None,
-    data: dict[str, Any] | None = None,
-    fields: dict[str, Any] | None = None,
-    error_code: ErrorCode = ErrorCode.UNKNOWN,
-) -> PurchaseOrder:
-    """THE status change of a purchase order: lock (account, then order), check ``ALLOWED``, write
-    the new status and ``fields``, append an event. Same-status moves record an action (a renewal)."""
-    at = at or timezone.now()
-    with transaction.atomic():
-        order = order_get_locked(order_pk)
-        if to not in ALLOWED[order.status]:
-            raise domain_error(
-                error_code,
-                f"order {order.order_id} is {order.status_label}: cannot become {S(to).label}",
-                http_status=409,
-                status=order.status_label,
-            )
-        before = order.status
-        order.status = to
-        for name, value in (fields or {}).items():
-            setattr(order, name, value)
-        order.save()
-        _event(order, from_status=before, to=to, reason=reason, actor=actor, at=at, data=data)
-        return order
 
 
 def records_settle(
@@ -325,7 +254,9 @@ def purchase_order_create(
             status=S.PENDING,
             subscription=line.subscription,
         )
-        _event(order, from_status=None, to=S.PENDING, reason="created", actor=creator, at=at, data={})
+        order_event_append(
+            order, from_status=None, to=S.PENDING, reason="created", actor=creator, at=at, data={}
+        )
         if plan.billing_mode == BillingMode.POSTPAID:
             deadline = period_of(anchor=at, cycle=plan.cycle, index=1).end
             line.next_run_at = deadline
@@ -575,7 +506,7 @@ def purchase_order_modify(
             subscription=line.subscription,
             switched_from=order,
         )
-        _event(
+        order_event_append(
             new,
             from_status=None,
             to=S.PENDING,

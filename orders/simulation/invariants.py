@@ -29,15 +29,18 @@ from billing.models import (
 )
 from billing.recharges import TRANSITIONS as RECHARGE_MAP
 from orders.models import (
+    InstanceStatus,
     PackageOrder,
     PackageOrderEvent,
+    PackageOrderStatus,
     ProductInstance,
     PurchaseOrder,
     PurchaseOrderEvent,
     VehicleOrder,
     VehicleOrderEvent,
 )
-from orders.purchase.services import ALLOWED as PURCHASE_MAP
+from orders.package.transitions import INSTANCE_MOVES, ORDER_MOVES
+from orders.purchase.transitions import TRANSITIONS as PURCHASE_MAP
 from orders.simulation.checks import (
     Finding,
     audit_ledger,
@@ -53,20 +56,16 @@ from usage.models import UsageKind, UsageRecord, UsageStatus
 
 KNOWN_OPEN: dict[str, str] = {}
 
-# Package instances have no transition map in the code; this is DOMAIN.md 6 written out.
+# The package maps of the code, with the events that keep a status (renew, change config) allowed
+# in the statuses where those operations run.
+_KEEPS_STATUS = {InstanceStatus.RUNNING, InstanceStatus.PAUSED, InstanceStatus.SUSPENDED}
 INSTANCE_MAP: dict[str, set[str]] = {
-    "pending": {"running", "canceled"},
-    "running": {"running", "paused", "suspended", "stopped"},
-    "paused": {"paused", "running", "stopped"},
-    "suspended": {"suspended", "running", "stopped"},
-    "stopped": set(),
-    "canceled": set(),
+    status: {to for (frm, to) in INSTANCE_MOVES if frm == status} | ({status} & _KEEPS_STATUS)
+    for status in InstanceStatus.values
 }
 PACKAGE_ORDER_MAP: dict[str, set[str]] = {
-    "": {"unpaid"},
-    "unpaid": {"paid", "canceled"},
-    "paid": set(),
-    "canceled": set(),
+    "": {PackageOrderStatus.UNPAID},
+    **{status: {to for (frm, to) in ORDER_MOVES if frm == status} for status in PackageOrderStatus.values},
 }
 VEHICLE_PAIRS = set(VEHICLE_MAP) | {(None, 1)}
 CHECKED_EACH_STEP = 15  # the invariant groups of ``Checker.check`` (with the ledger's three)

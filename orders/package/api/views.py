@@ -45,6 +45,7 @@ from orders.package.api.serializers import (
     PreviewOutSerializer,
     RenewSerializer,
 )
+from orders.package.errors import PackageInstanceNotFound, PackageOrderNotFound
 from orders.package.metering import MAX_EVENTS, meter_events_ingest
 from orders.package.models import ConsumeOrder, ConsumeOrderRecord, PackageOrder, ProductInstance
 from usage.models import UsageRecord, UsageSource, UsageStatus
@@ -81,7 +82,7 @@ def _order(request: Request, order_id: str) -> PackageOrder:
     if order is None:
         if is_write(request):
             refuse_read_only_act(request.user, PackageOrder.objects.filter(order_id=order_id).exists)
-        raise svc.order_not_found(order_id)
+        raise PackageOrderNotFound(f"package order {order_id!r} not found")
     return order
 
 
@@ -102,7 +103,7 @@ def _instance(request: Request, ext: str) -> ProductInstance:
     if inst is None:
         if is_write(request):
             refuse_read_only_act(request.user, ProductInstance.objects.filter(prod_inst_id_ext=ext).exists)
-        raise svc.instance_not_found(ext)
+        raise PackageInstanceNotFound(f"instance {ext!r} not found")
     return inst
 
 

@@ -144,7 +144,17 @@ def money_column(
 
 
 UNIT_PRICE_NAMES = ("unit_price", "price")
-MONEY_SUFFIXES = ("amount", "balance", "balance_after", "price", "cost", "payable", "owed")
+MONEY_SUFFIXES = (
+    "amount",
+    "balance",
+    "balance_after",
+    "price",
+    "cost",
+    "payable",
+    "owed",
+    "payment",
+    "summary",
+)
 
 
 def is_money_field(field: Any) -> bool:
@@ -194,12 +204,21 @@ class MoneyDetailMixin:
         return set(super().get_readonly_fields(request, obj))  # type: ignore[misc]
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> Any:
-        fields = super().get_readonly_fields(request, obj)  # type: ignore[misc]
-        return self._swap(fields, set(fields))
+        """The swapped columns, and the field names as well: a read-only name must stay out of the
+        model form (a superuser must never get ``cost`` as an input because it is shown as money)."""
+        fields = list(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        swapped = self._swap(fields, set(fields))
+        return [*swapped, *[f for f in fields if f not in swapped]]
 
     def get_fieldsets(self, request: Any, obj: Any = None) -> Any:
         readonly = self._shown_readonly(request, obj)
-        return [
-            (name, {**options, "fields": self._swap(options.get("fields", ()), readonly)})
-            for name, options in super().get_fieldsets(request, obj)  # type: ignore[misc]
-        ]
+        seen: set[Any] = set()
+        fieldsets = []
+        for name, options in super().get_fieldsets(request, obj):  # type: ignore[misc]
+            fields = []
+            for entry in self._swap(options.get("fields", ()), readonly):
+                if isinstance(entry, tuple) or entry not in seen:
+                    fields.append(entry)
+                    seen.add(entry)
+            fieldsets.append((name, {**options, "fields": fields}))
+        return fieldsets

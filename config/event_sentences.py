@@ -59,7 +59,7 @@ TIME_KEYS = (
 )  # fmt: skip
 TEXT_KEYS = (
     ("from", "from"), ("to", "to"), ("result", "result"), ("rule", "rule"), ("plan_id", "plan"),
-    ("cycles", "cycles"), ("order_no", "order"),
+    ("cycles", "cycles"),
 )  # fmt: skip
 REASON_KEYS = ("note", "reason")
 

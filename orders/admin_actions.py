@@ -5,11 +5,14 @@ The services keep the reason in the order event (``data.note``); the action adds
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 
-from config.admin_actions import CONFIRM_FIELD, ActionOption, ReasonForm, reason_action
+from config.admin_actions import CONFIRM_FIELD, ActionOption, Choice, ReasonForm, reason_action
+from config.display import local_time, money_text
 from config.exceptions import DomainError, InvalidTransition
 
 __all__ = [
@@ -52,14 +55,15 @@ def _purchase_cancel(order: Any, *, actor: Any, reason: str, refund_unused: bool
     _, refund = purchase_order_cancel(
         order_pk=order.pk, actor=actor, refund_unused=refund_unused, reason=reason
     )
-    return f"refunded {refund}" if refund > 0 else "no refund"
+    return f"refunded {money_text(refund, order.account.currency)}" if refund > 0 else "no refund"
 
 
 def _purchase_renew(order: Any, *, actor: Any, reason: str) -> str:
     from orders.purchase.services import purchase_order_renew
 
     result = purchase_order_renew(order_pk=order.pk, actor=actor, note=reason)
-    return f"charged {result.money}, paid until {result.period_end:%Y-%m-%d %H:%M}"
+    money = money_text(result.money, order.account.currency)
+    return f"charged {money}, paid until {local_time(result.period_end)}"
 
 
 def _package_cancel(order: Any, *, actor: Any, reason: str) -> str:
@@ -92,7 +96,9 @@ def _package_renew(order: Any, *, actor: Any, reason: str) -> str:
         except DomainError as exc:
             refusals.append(f"{instance.prod_inst_id_ext}: {exc.message}")
             continue
-        renewed.append(f"{instance.prod_inst_id_ext} charged {result.amount_payable}")
+        renewed.append(
+            f"{instance.prod_inst_id_ext} charged {money_text(result.amount_payable, order.account.currency)}"
+        )
     if not renewed:
         raise InvalidTransition("; ".join(refusals))
     return "; ".join(renewed + [f"refused {r}" for r in refusals])
@@ -114,6 +120,98 @@ def _vehicle_underwrite(order: Any, *, actor: Any, reason: str, reject: bool = F
     return f"now {done.get_state_code_display()}"
 
 
+# --- what each confirm button says (previews by the same quote functions the services use) ---------
+
+
+def _what(orders: list[Any]) -> str:
+    return "order" if len(orders) == 1 else f"{len(orders)} orders"
+
+
+def _currency(orders: list[Any]) -> str:
+    return str(orders[0].account.currency) if orders and getattr(orders[0], "account_id", None) else ""
+
+
+def _describe_purchase(order: Any) -> str:
+    return (
+        f"{order.order_id} · {order.account} · {order.plan} · {order.resource_name or '-'} · "
+        f"{order.status_label}, paid until {local_time(order.deadline)}"
+    )
+
+
+def _describe_vehicle(order: Any) -> str:
+    paid = money_text(order.payment)
+    return f"{order.order_no} · {order.account} · {order.get_state_code_display()} · paid {paid}"
+
+
+def _purchase_refunds(orders: list[Any]) -> Decimal:
+    """The unused days' credit a cancel with refund would give now (prepaid lines only)."""
+    from orders.purchase.quote import order_line, unused_credit
+    from plans.models import BillingMode
+
+    at = timezone.now()
+    total = Decimal(0)
+    for order in orders:
+        line = order_line(order)
+        if line is not None and line.billing_mode == BillingMode.PREPAID:
+            total += unused_credit(line=line, at=at)
+    return total
+
+
+def _purchase_cancel_choices(orders: list[Any]) -> list[Choice]:
+    refund = _purchase_refunds(orders)
+    what = _what(orders)
+    if refund > 0:
+        return [
+            Choice(
+                f"Cancel {what} and refund {money_text(refund, _currency(orders))}", {"refund_unused": True}
+            ),
+            Choice(f"Cancel {what}, no refund", {"refund_unused": False}),
+        ]
+    return [Choice(f"Cancel {what} (nothing to refund)", {"refund_unused": False})]
+
+
+def _purchase_renew_label(orders: list[Any]) -> str:
+    from orders.purchase.quote import quote_renew
+
+    total, refused = Decimal(0), 0
+    for order in orders:
+        try:
+            total += quote_renew(order=order).money
+        except DomainError:
+            refused += 1
+    note = f" ({refused} cannot be renewed)" if refused else ""
+    return f"Renew {_what(orders)} now: charge {money_text(total, _currency(orders))}{note}"
+
+
+def _vehicle_refunds(orders: list[Any]) -> tuple[Decimal, int]:
+    from orders.previews import vehicle_cancel_preview
+
+    total, refused = Decimal(0), 0
+    for order in orders:
+        try:
+            total += Decimal(vehicle_cancel_preview(order_id=order.order_id)["refund"])
+        except DomainError:
+            refused += 1
+    return total, refused
+
+
+def _vehicle_cancel_label(orders: list[Any]) -> str:
+    refund, refused = _vehicle_refunds(orders)
+    note = f" ({refused} cannot be canceled)" if refused else ""
+    if refund > 0:
+        return f"Cancel {_what(orders)} and refund {money_text(refund, _currency(orders))}{note}"
+    return f"Cancel {_what(orders)} (nothing to refund){note}"
+
+
+def _vehicle_underwrite_choices(orders: list[Any]) -> list[Choice]:
+    refund = sum((o.payment for o in orders), Decimal(0))
+    return [
+        Choice(f"Approve underwriting of {_what(orders)}", {"reject": False}),
+        Choice(f"Reject {_what(orders)}: cancel and refund {money_text(refund, _currency(orders))} in full",
+               {"reject": True}),
+    ]  # fmt: skip
+
+
 purchase_cancel = reason_action(
     name="cancel_purchase_orders",
     label="Cancel",
@@ -127,6 +225,8 @@ purchase_cancel = reason_action(
             help_text="Prepaid orders only: credits the unused part of the paid period to the wallet.",
         )
     ],
+    choices=_purchase_cancel_choices,
+    describe=_describe_purchase,
 )
 purchase_renew = reason_action(
     name="renew_purchase_orders",
@@ -134,6 +234,8 @@ purchase_renew = reason_action(
     service=_purchase_renew,
     permission="renew",
     verb="renewed",
+    confirm=_purchase_renew_label,
+    describe=_describe_purchase,
 )
 package_cancel = reason_action(
     name="cancel_package_orders",
@@ -141,6 +243,7 @@ package_cancel = reason_action(
     service=_package_cancel,
     permission="cancel",
     verb="canceled",
+    confirm=lambda orders: f"Cancel {_what(orders)} (unpaid orders only: nothing was charged)",
 )
 package_renew = reason_action(
     name="renew_package_orders",
@@ -148,6 +251,7 @@ package_renew = reason_action(
     service=_package_renew,
     permission="renew",
     verb="renewed",
+    confirm=lambda orders: f"Renew the running instances of {_what(orders)}: charge their prepaid components",
 )
 vehicle_cancel = reason_action(
     name="cancel_vehicle_orders",
@@ -155,6 +259,8 @@ vehicle_cancel = reason_action(
     service=_vehicle_cancel,
     permission="cancel",
     verb="canceled",
+    confirm=_vehicle_cancel_label,
+    describe=_describe_vehicle,
 )
 vehicle_underwrite = reason_action(
     name="underwrite_vehicle_orders",
@@ -163,4 +269,6 @@ vehicle_underwrite = reason_action(
     permission="underwrite",
     verb="underwritten",
     options=[ActionOption("reject", "Reject (cancels the paid order with a full refund)")],
+    choices=_vehicle_underwrite_choices,
+    describe=_describe_vehicle,
 )

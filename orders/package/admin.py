@@ -2,7 +2,8 @@
 
 State changes go through the API/services (they lock, check transitions and move money); the admin
 shows the order with its instances, consume orders, events, and, rendered from the order page, the
-subscription components (billing jobs included: hourly/postpaid lines with ``next_run_at``) and bills.
+subscription components (billing jobs included: hourly/postpaid lines with ``next_run_at``) and bills,
+money as ``CNY 31.20`` and times in ``TALLY_TIME_ZONE``; the history reads as sentences.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.admin_tools import CsvExportMixin
-from config.money import money4
+from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, local_time, money_column, money_html
+from config.event_sentences import event_line, events_html
 from orders.admin_actions import OrderActionPermissionsMixin, package_cancel, package_renew
+from orders.admin_tables import bills_table
 from orders.engine.models import SubscriptionLine
-from orders.package.models import ConsumeOrder, PackageOrder, PackageOrderEvent, ProductInstance
+from orders.package.models import ConsumeOrder, PackageOrder, ProductInstance
 from usage.models import UsageRecord, UsageSource
 
 
@@ -48,25 +51,19 @@ class ProductInstanceInline(ReadOnlyInline):
     show_change_link = True
 
 
-class ConsumeOrderInline(ReadOnlyInline):
+class ConsumeOrderInline(MoneyDetailMixin, ReadOnlyInline):
     model = ConsumeOrder
     fields = ["type", "status", "amount", "instance", "ledger_entry", "created_at", "paid_at"]
     readonly_fields = ["type", "status", "amount", "instance", "ledger_entry", "created_at", "paid_at"]
 
 
-class PackageOrderEventInline(ReadOnlyInline):
-    model = PackageOrderEvent
-    ordering = ["at", "id"]
-    fields = ["at", "instance", "reason", "from_status", "to_status", "actor", "data"]
-    readonly_fields = ["at", "instance", "reason", "from_status", "to_status", "actor", "data"]
-
-
-def _lines_table(lines: list[SubscriptionLine]) -> SafeString:
+def _lines_table(lines: list[SubscriptionLine], currency: str) -> SafeString:
     if not lines:
         return format_html("<em>{}</em>", "none")
     rows = format_html_join(
         "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td>{}</td>'
+        '<td class="nowrap">{}</td><td class="nowrap">{}</td></tr>',
         (
             (
                 getattr(
@@ -75,63 +72,30 @@ def _lines_table(lines: list[SubscriptionLine]) -> SafeString:
                 ln.component_id,
                 ln.billing_mode,
                 ln.cycle,
-                money4(ln.price),
+                money_html(ln.price, currency, places=UNIT_PRICE_PLACES),
                 ln.status,
-                ln.paid_until or "-",
-                ln.next_run_at or "-",
+                local_time(ln.paid_until),
+                local_time(ln.next_run_at),
             )
             for ln in lines
         ),
     )
     return format_html(
-        "<table><tr><th>instance</th><th>component</th><th>mode</th><th>cycle</th><th>price</th>"
-        "<th>status</th><th>paid until</th><th>next run (job)</th></tr>{}</table>",
-        rows,
-    )
-
-
-def _bills_table(records: list[UsageRecord]) -> SafeString:
-    if not records:
-        return format_html("<em>{}</em>", "none")
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} - {}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{}</td></tr>",
-        (
-            (
-                r.pk,
-                r.component_id,
-                r.kind,
-                r.period_start,
-                r.period_end,
-                r.quantity,
-                money4(r.amount),
-                r.status,
-                r.ledger_entry_id or "-",
-            )
-            for r in records
-        ),
-    )
-    return format_html(
-        "<table><tr><th>id</th><th>component</th><th>kind</th><th>period</th><th>qty</th><th>amount</th>"
-        "<th>status</th><th>ledger entry</th></tr>{}</table>",
+        '<table class="tally-table"><thead><tr><th>instance</th><th>component</th><th>mode</th><th>cycle</th>'
+        '<th class="num">unit price</th><th>status</th><th>paid until</th><th>next run (job)</th>'
+        "</tr></thead>"
+        "<tbody>{}</tbody></table>",
         rows,
     )
 
 
 @admin.register(PackageOrder)
-class PackageOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
+class PackageOrderAdmin(MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = [
-        "order_id",
-        "account",
-        "app_id",
-        "status",
-        "cost",
-        "amount_payable",
-        "created_at",
-        "paid_at",
-    ]
-    list_filter = ["status"]
+        "order_id", "account", "app_id", "status", money_column("cost"),
+        money_column("amount_payable", "payable"), "created_at", "paid_at",
+    ]  # fmt: skip
+    list_filter = ["status", "app_id", "created_at", "paid_at"]
     search_fields = ["order_id", "account__namespace", "app_id", "instances__prod_inst_id_ext"]
     actions = [package_cancel, package_renew]  # issue 8 reason actions
     list_select_related = ["account"]
@@ -154,8 +118,9 @@ class PackageOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.Model
         "canceled_at",
         "components",
         "bills",
+        "history",
     ]
-    inlines = [ProductInstanceInline, ConsumeOrderInline, PackageOrderEventInline]
+    inlines = [ProductInstanceInline, ConsumeOrderInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -170,7 +135,7 @@ class PackageOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.Model
             .select_related("subscription__product_instance")
             .order_by("subscription_id", "id")
         )
-        return _lines_table(lines)
+        return _lines_table(lines, obj.account.currency)
 
     @admin.display(description="bills")
     def bills(self, obj: PackageOrder) -> SafeString:
@@ -179,7 +144,19 @@ class PackageOrderAdmin(OrderActionPermissionsMixin, CsvExportMixin, admin.Model
                 "period_start", "id"
             )
         )
-        return _bills_table(records)
+        return bills_table(records, currency=obj.account.currency)
+
+    @admin.display(description="events")
+    def history(self, obj: PackageOrder) -> SafeString:
+        currency = obj.account.currency
+        lines = []
+        for e in obj.events.select_related("actor", "instance").order_by("at", "id"):
+            line = event_line(reason=e.reason, at=e.at, actor=e.actor, data=e.data, currency=currency,
+                              from_label=e.from_status, to_label=e.to_status)  # fmt: skip
+            if e.instance is not None:
+                line.text = f"{e.instance.prod_inst_id_ext}: {line.text}"
+            lines.append(line)
+        return events_html(lines)
 
 
 @admin.register(ProductInstance)
@@ -224,14 +201,25 @@ class ProductInstanceAdmin(admin.ModelAdmin):
                 SubscriptionLine.objects.filter(subscription_id=obj.subscription_id).select_related(
                     "subscription"
                 )
-            )
+            ),
+            obj.order.account.currency,
         )
 
 
 @admin.register(ConsumeOrder)
-class ConsumeOrderAdmin(admin.ModelAdmin):
-    list_display = ["pk", "order", "instance", "type", "status", "amount", "created_at", "paid_at"]
-    list_filter = ["type", "status"]
+class ConsumeOrderAdmin(MoneyDetailMixin, CsvExportMixin, admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "order",
+        "instance",
+        "type",
+        "status",
+        money_column("amount"),
+        "created_at",
+        "paid_at",
+    ]
+    list_filter = ["type", "status", "created_at"]
+    date_hierarchy = "created_at"
     search_fields = ["order__order_id", "instance__prod_inst_id_ext"]
     list_select_related = ["order", "instance"]
     readonly_fields = [

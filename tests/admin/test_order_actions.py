@@ -18,6 +18,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
 from billing.models import LedgerEntry, LedgerKind
+from config.display import money_text
 from orders.admin_actions import (
     CONFIRM_FIELD,
     OrderActionPermissionsMixin,
@@ -76,7 +77,7 @@ def test_purchase_cancel_with_refund_writes_event_ledger_and_logentry(user: Any,
     log = LogEntry.objects.get(object_id=str(order.pk))
     assert log.user_id == finance_user.pk and "customer left" in log.get_change_message()
     texts = [str(m) for m in get_messages(request)]
-    assert texts == [f"{order.order_id}: canceled (refunded {event.data['refund']})."]
+    assert texts == [f"{order.order_id}: canceled (refunded {money_text(Decimal(event.data['refund']))})."]
 
     # a second cancel is refused and changes nothing
     again = _post(finance_user, reason="twice")
@@ -96,7 +97,7 @@ def test_purchase_cancel_without_refund_and_renew(user: Any, finance_user: Any) 
     charged = order.account.ledger_entries.filter(kind=LedgerKind.CHARGE).order_by("-id").first()
     assert charged.amount == Decimal("-30.0000")
     assert order.account.ledger_entries.count() == before + 1
-    assert "renewed (charged 30" in str(list(get_messages(renew))[0])
+    assert "renewed (charged CNY 30.00" in str(list(get_messages(renew))[0])
     assert other.events.order_by("-id").first().data["note"] == "pay ahead"
 
     cancel = _post(finance_user, reason="no refund wanted")

@@ -49,9 +49,12 @@ def test_finance_user_cancels_an_order_with_a_reason(
     page.wait_for_selector("#tally-reason-form")
     assert "web-prod-1" in page.content() or order.order_id in page.content()
     page.fill("#id_reason", "customer moved to another region")
-    page.check("#id_refund_unused")
+    buttons = page.locator("#tally-reason-form button.tally-choice")
+    assert buttons.count() == 2  # each button says what it does; never a bare "Cancel"
+    assert buttons.nth(0).inner_text().startswith("Cancel order and refund CNY ")
+    assert buttons.nth(1).inner_text() == "Cancel order, no refund"
     screenshot(page, "cancel-confirmation")
-    page.click("input[name=_tally_confirm]")
+    buttons.nth(0).click()
     page.wait_for_selector(".messagelist")
     assert f"{order.order_id}: canceled (refunded" in page.locator(".messagelist").inner_text()
 
@@ -68,7 +71,7 @@ def test_finance_user_cancels_an_order_with_a_reason(
     page.goto(f"{live_server.url}/admin/orders/purchaseorder/{order.pk}/change/")
     history = page.content()
     assert "customer moved to another region" in history and "fiona" in history
-    screenshot(page, "order-history")
+    screenshot(page, "order-history", full_page=True)
 
     # the admin history (LogEntry) names the action and the reason
     page.goto(f"{live_server.url}/admin/orders/purchaseorder/{order.pk}/history/")

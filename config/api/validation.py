@@ -16,8 +16,10 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = str(key) if key != "non_field_errors" else "non_field_errors"
-            path = f"{prefix}.{name}" if prefix else name
+            if isinstance(key, int):  # a list's item errors keyed by index (DRF >= 3.17 for serializers too)
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             for k, v in flatten_errors(value, path).items():
                 out.setdefault(k, []).extend(v)
     elif isinstance(detail, list):

@@ -1,7 +1,7 @@
 """What a purchase-order operation would cost, computed without writing anything.
 
 ``orders.purchase.services`` prices every create, renewal and switch with these functions (under its
-locks), and the previews (``drytry=1``, ``orders.previews``) call the same functions without
+locks), and the previews (``drytry=1``, ``orders.purchase.previews``) call the same functions without
 locks and write nothing, so a preview answers exactly what the real call then charges or refunds.
 Every function here only reads.
 """

@@ -1,4 +1,4 @@
-"""The answers of the package-order previews (``drytry=1``, ``orders.previews``)."""
+"""The answers of the package-order previews (``drytry=1``, ``orders.package.previews``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 
 from config.money import money4
 from orders.package.api.serializers import OperationOutSerializer, PreviewOutSerializer
+from orders.package.previews import InstanceState
 from orders.package.quote import ChangeQuote, CreateQuote, RenewQuote
-from orders.previews import InstanceState
 
 OPERATION_OR_PREVIEW = PolymorphicProxySerializer(
     component_name="PackageOperationOrPreview",

@@ -21,9 +21,9 @@ from billing.tenancy import is_write, namespace_from_request, refuse_read_only_a
 from config.api.pagination import PageSizePagination
 from config.api.validation import raise_invalid
 from config.money import money4
-from orders import previews
 from orders.engine.drytry import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
 from orders.engine.models import SubscriptionLine
+from orders.package import previews
 from orders.package import services as svc
 from orders.package.api.preview import (
     OPERATION_OR_PREVIEW,

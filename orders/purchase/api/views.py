@@ -23,9 +23,9 @@ from config.api.parsers import OriginBodyMixin
 from config.api.validation import raise_invalid
 from config.exceptions import domain_error
 from config.money import ZERO, money2
-from orders import previews
 from orders.engine.drytry import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
 from orders.engine.models import SubscriptionLine
+from orders.purchase import previews
 from orders.purchase import services as svc
 from orders.purchase.api.serializers import (
     DrytrySerializer,
@@ -212,7 +212,7 @@ class PurchaseOrderDetailView(UsageApiView):
         return action, body
 
     def _preview(self, request: Request, order_id: str) -> Response:
-        """The same checks and prices as ``_act``, nothing written (orders.previews)."""
+        """The same checks and prices as ``_act``, nothing written (orders.purchase.previews)."""
         action, body = self._action(request)
         order = _order_lookup(request, order_id)
         if action == "cancel":

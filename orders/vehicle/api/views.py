@@ -19,8 +19,8 @@ from billing.tenancy import namespace_from_request, resolve_account
 from config.api.pagination import DEFAULT_SIZE, MAX_SIZE
 from config.api.validation import raise_invalid
 from config.powers import has_staff_power
-from orders import previews
 from orders.engine.drytry import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
+from orders.vehicle import previews
 from orders.vehicle import services as services
 from orders.vehicle.api.serializers import (
     CancelRequest,

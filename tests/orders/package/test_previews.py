@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orders import previews
 from orders.models import PackageOrder
+from orders.package import previews
 from orders.package.services import (
     ComponentChange,
     InstanceSpec,

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from billing.models import IdempotencyKey, LedgerEntry
 from config.money_sql import money_sum
-from orders import previews
 from orders.models import PurchaseOrder, PurchaseOrderStatus
+from orders.purchase import previews
 from orders.purchase.services import purchase_order_create, purchase_order_modify, purchase_order_renew
 from tests.orders.nothing_written import nothing_written
 from tests.orders.purchase.helpers import (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import OperationalError, transaction
@@ -31,8 +31,7 @@ from orders.engine.models import (
     SubscriptionLine,
     SubscriptionStatus,
 )
-from orders.package.models import ProductInstance
-from orders.package.services import instance_renew, subscription_suspend
+from orders.package.services import subscription_suspend
 from orders.purchase.models import PurchaseOrder
 from orders.purchase.renewal import purchase_hourly_paid, purchase_hourly_unpaid
 from plans.models import BillingMode
@@ -211,72 +210,3 @@ def _run_postpaid(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary
         summary["postpaid_billed"] += 1
         if billed.record.status == UsageStatus.ARREARS:
             summary["arrears"] += 1
-
-
-# --- auto-renew ------------------------------------------------------------------------------------
-
-
-def package_auto_renew_run(*, at: datetime | None = None, chunk_size: int = 100) -> dict[str, int]:
-    """Renew the prepaid components of auto-renew package instances before they expire.
-
-    Each instance renews in its own transaction through ``instance_renew(auto=True)``, which locks
-    account -> order -> instance -> lines and re-checks that the renewal is still due, so a second
-    worker or a second run finds nothing to do. A renewal the balance cannot pay is retried hourly;
-    once the paid period has run out the instance is suspended.
-    """
-    at = at or timezone.now()
-    summary: Counter[str] = Counter()
-    tried: set[int] = set()
-    while True:
-        sub_ids = list(
-            SubscriptionLine.objects.filter(
-                billing_mode=BillingMode.PREPAID,
-                status=LineStatus.RUNNING,
-                next_run_at__lte=at,
-                subscription__kind=SubscriptionKind.PACKAGE,
-                subscription__status=SubscriptionStatus.BILLING,
-                subscription__auto_renew=True,
-            )
-            .exclude(subscription_id__in=tried)
-            .order_by("subscription_id")
-            .values_list("subscription_id", flat=True)
-            .distinct()[:chunk_size]
-        )
-        if not sub_ids:
-            break
-        exts = {
-            sub_id: (ext, account_id)
-            for sub_id, ext, account_id in ProductInstance.objects.filter(
-                subscription_id__in=sub_ids
-            ).values_list("subscription_id", "prod_inst_id_ext", "account_id")
-        }
-        for sub_id in sub_ids:
-            tried.add(sub_id)
-            found = exts.get(sub_id)
-            if found is None:
-                continue
-            ext, account_id = found
-            try:
-                result = instance_renew(
-                    prod_inst_id_ext=ext, account_id=account_id, duration="1", at=at, auto=True
-                )
-                summary["skipped" if result.extra.get("skipped") else "renewed"] += 1
-            except InsufficientFunds:
-                summary["renew_failed"] += 1
-                _renew_failed(subscription_id=sub_id, at=at)
-            except DomainError as exc:
-                log.warning("auto-renew of %s failed: %s", ext, exc)
-                summary["failed"] += 1
-    return dict(summary)
-
-
-def _renew_failed(*, subscription_id: int, at: datetime) -> None:
-    with transaction.atomic():
-        lines = SubscriptionLine.objects.select_for_update().filter(
-            subscription_id=subscription_id, billing_mode=BillingMode.PREPAID, status=LineStatus.RUNNING
-        )
-        expired = any(ln.paid_until is not None and ln.paid_until <= at for ln in lines)
-        lines.update(next_run_at=at + timedelta(hours=1), updated_at=at)
-    if expired:
-        with transaction.atomic():
-            subscription_suspend(subscription_id=subscription_id, reason="renew_failed", at=at)

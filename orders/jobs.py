@@ -36,7 +36,8 @@ from config.clock import local, simulated_now
 from config.exceptions import InvalidInput
 from config.jobs import PeriodicJob, beat_entries
 from config.money import ZERO
-from orders.billing_jobs import billing_jobs_run, package_auto_renew_run
+from orders.billing_jobs import billing_jobs_run
+from orders.package.auto_renew import package_auto_renew_run
 from orders.package.models import PackageOrderEvent
 from orders.purchase.models import PurchaseOrderEvent
 from orders.vehicle.models import VehicleOrderEvent

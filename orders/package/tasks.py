@@ -1,4 +1,4 @@
-"""Celery tasks for package orders and the billing jobs of every order family (thin wrappers)."""
+"""Celery tasks for package orders (thin wrappers)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from config.clock import parse_moment
-from orders.billing_jobs import billing_jobs_run, package_auto_renew_run
-
-
-@shared_task(name="orders.run_billing_jobs", acks_late=True)
-def run_billing_jobs(at: str | None = None, chunk_size: int | None = None) -> dict[str, Any]:
-    """Every due hourly/postpaid line of any subscription kind (SKIP LOCKED chunks)."""
-    return billing_jobs_run(at=parse_moment(at), chunk_size=chunk_size or settings.BILLING_CHUNK_SIZE)
+from orders.package.auto_renew import package_auto_renew_run
 
 
 @shared_task(name="orders.package_auto_renew", acks_late=True)

@@ -142,8 +142,8 @@ def test_r7_monthly_renewal_across_both_dst_changes_with_duplicate_beat_sends(cl
     ],
 )
 def test_r7_hourly_billing_jobs_across_dst_with_duplicate_sends(clock, user, label, start, end, real_hours):
-    from orders.package.tasks import run_billing_jobs
     from orders.purchase.services import purchase_order_create
+    from orders.tasks import run_billing_jobs
 
     plan("r7-gpu", "1", BillingMode.HOURLY, Cycle.HOUR, "resources")
     account = funded(user, "1000")

@@ -14,7 +14,8 @@ from orders.jobs import billing_jobs_run
 from orders.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine, SubscriptionStatus
 from orders.package import services as svc
 from orders.package.metering import meter_events_ingest
-from orders.package.tasks import package_auto_renew, run_billing_jobs
+from orders.package.tasks import package_auto_renew
+from orders.tasks import run_billing_jobs
 from plans.models import BillingMode, Cycle, PriceVersion
 from tests.orders.package.factories import (
     EPOCH,

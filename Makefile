@@ -41,6 +41,8 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	TALLY_TESTING=1 $(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
+	TALLY_TESTING=1 $(PY) manage.py makemigrations --check --dry-run
 
 bench: venv
 	$(PY) -m bench.run_all

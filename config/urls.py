@@ -4,7 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from config.admin_tools import restrict_to_superusers
 from config.api.views import healthz
-from orders.dashboard.views import dashboard_view
 from orders.metrics import metrics_view
 
 # The beat schedules are operational internals: superusers only (issue 8).
@@ -18,7 +17,7 @@ admin.site.index_title = "Finance and operations"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
-    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="tally_admin_dashboard"),
+    path("", include("orders.dashboard.urls")),  # admin/dashboard/, before admin/
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -184,7 +184,7 @@ def _purchase_renew_label(orders: list[Any]) -> str:
 
 
 def _vehicle_refunds(orders: list[Any]) -> tuple[Decimal, int]:
-    from orders.previews import vehicle_cancel_preview
+    from orders.vehicle.previews import vehicle_cancel_preview
 
     total, refused = Decimal(0), 0
     for order in orders:

@@ -33,16 +33,15 @@ from config.money import to_money
 
 MAX_RECHARGE = Decimal("100000000")
 
-S = RechargeStatus
 # A late SUCCESS after FAILED is honoured: the provider says the money arrived. ``review`` and
 # ``success`` are final for callbacks; only staff resolve a review (``recharge_review_resolve``):
 # approved -> ``success`` with a credit, rejected -> ``failed``. An order that has been in review
 # is never settled by a callback again, whatever its state.
 TRANSITIONS: dict[str, set[str]] = {
-    S.PENDING: {S.SUCCESS, S.FAILED, S.REVIEW},
-    S.FAILED: {S.SUCCESS, S.REVIEW},
-    S.SUCCESS: set(),
-    S.REVIEW: {S.SUCCESS, S.FAILED},
+    RechargeStatus.PENDING: {RechargeStatus.SUCCESS, RechargeStatus.FAILED, RechargeStatus.REVIEW},
+    RechargeStatus.FAILED: {RechargeStatus.SUCCESS, RechargeStatus.REVIEW},
+    RechargeStatus.SUCCESS: set(),
+    RechargeStatus.REVIEW: {RechargeStatus.SUCCESS, RechargeStatus.FAILED},
 }
 
 
@@ -93,13 +92,15 @@ def recharge_create(
         payment_method=payment_method,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
-    RechargeEvent.objects.create(recharge=order, to_status=S.PENDING, note=f"created via {payment_method}")
+    RechargeEvent.objects.create(
+        recharge=order, to_status=RechargeStatus.PENDING, note=f"created via {payment_method}"
+    )
     try:
         init = provider.create_payment(order)
     except DomainError as exc:
         with transaction.atomic():
             locked = RechargeOrder.objects.select_for_update().get(pk=order.pk)
-            _transition(locked, S.FAILED, note=f"provider error: {exc.message}"[:500])
+            _transition(locked, RechargeStatus.FAILED, note=f"provider error: {exc.message}"[:500])
         raise
     order.pay_url = (init.stored_pay_url or init.pay_url)[:1000]
     order.payment_id = init.payment_id[:128]
@@ -117,7 +118,7 @@ def _transition(order: RechargeOrder, to: str, *, note: str = "", review_reason:
     previous = order.status
     order.status = to
     fields = ["status", "updated_at"]
-    if to in (S.SUCCESS, S.FAILED, S.REVIEW):
+    if to in (RechargeStatus.SUCCESS, RechargeStatus.FAILED, RechargeStatus.REVIEW):
         order.finished_at = timezone.now()
         fields.append("finished_at")
     if review_reason:
@@ -150,18 +151,18 @@ def recharge_handle_callback(
     with transaction.atomic():
         account_lock(account_id)
         order = RechargeOrder.objects.select_for_update().get(pk=order_pk)
-        if order.status == S.SUCCESS:
+        if order.status == RechargeStatus.SUCCESS:
             return CallbackResult(order, "noop", "already credited")
-        if order.status == S.REVIEW or order.review_reason:
+        if order.status == RechargeStatus.REVIEW or order.review_reason:
             return CallbackResult(order, "review", order.review_reason or "under review")
         if status == "FAILED":
-            if order.status == S.FAILED:
+            if order.status == RechargeStatus.FAILED:
                 return CallbackResult(order, "noop", "already failed")
-            _transition(order, S.FAILED, note=f"provider FAILED {payment_id}")
+            _transition(order, RechargeStatus.FAILED, note=f"provider FAILED {payment_id}")
             return CallbackResult(order, "failed")
         if to_money(amount) != order.amount:
             reason = f"callback amount {amount} differs from order amount {order.amount}"
-            _transition(order, S.REVIEW, note=f"SUCCESS {payment_id}", review_reason=reason)
+            _transition(order, RechargeStatus.REVIEW, note=f"SUCCESS {payment_id}", review_reason=reason)
             return CallbackResult(order, "review", reason)
         posting = account_credit(
             account_id=account_id,
@@ -174,7 +175,7 @@ def recharge_handle_callback(
             order.payment_id = payment_id[:128]
         order.ledger_entry = posting.entry
         order.save(update_fields=["payment_id", "ledger_entry", "updated_at"])
-        _transition(order, S.SUCCESS, note=f"SUCCESS {payment_id}")
+        _transition(order, RechargeStatus.SUCCESS, note=f"SUCCESS {payment_id}")
         # account_credit enqueued usage.settle_arrears for the commit (billing/services.py)
     return CallbackResult(order, "credited")
 
@@ -196,11 +197,11 @@ def recharge_review_resolve(
     with transaction.atomic():
         account_lock(ref)
         order = RechargeOrder.objects.select_for_update().get(pk=recharge_pk)
-        if order.status != S.REVIEW:
+        if order.status != RechargeStatus.REVIEW:
             raise DomainError(f"recharge {order.public_id} is {order.status}, not in review")
         who = getattr(actor, "get_username", lambda: "staff")()
         if not approve:
-            _transition(order, S.FAILED, note=f"review rejected by {who}: {reason}")
+            _transition(order, RechargeStatus.FAILED, note=f"review rejected by {who}: {reason}")
             return order
         credit = order.amount if amount is None else validate_recharge_amount(amount)
         posting = account_credit(
@@ -213,7 +214,9 @@ def recharge_review_resolve(
         )
         order.ledger_entry = posting.entry
         order.save(update_fields=["ledger_entry", "updated_at"])
-        _transition(order, S.SUCCESS, note=f"review approved by {who}, credited {credit}: {reason}")
+        _transition(
+            order, RechargeStatus.SUCCESS, note=f"review approved by {who}, credited {credit}: {reason}"
+        )
     return order
 
 

@@ -59,7 +59,7 @@ def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> di
         chunk_summary: Counter[str] = Counter()
         chunk_passed: set[int] = set()
         try:
-            more = _run_chunk(
+            more = _bill_lines_chunk(
                 at=at, chunk_size=chunk_size, passed=passed, summary=chunk_summary, chunk_passed=chunk_passed
             )
         except OperationalError as exc:
@@ -76,7 +76,7 @@ def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> di
     return dict(summary)
 
 
-def _run_chunk(
+def _bill_lines_chunk(
     *, at: datetime, chunk_size: int, passed: set[int], summary: Counter[str], chunk_passed: set[int]
 ) -> bool:
     with transaction.atomic():

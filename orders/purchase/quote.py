@@ -25,8 +25,7 @@ from plans.models import BillingMode, Cycle, Plan, PriceVersion
 from plans.selectors import price_version_in_force
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
-S = PurchaseOrderStatus
-RUNNING = (S.CONSUMING, S.RENEWALFAILED)
+RUNNING = (PurchaseOrderStatus.CONSUMING, PurchaseOrderStatus.RENEWALFAILED)
 RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_QUANTITIES = 10000
 PAID_PERIOD_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.SWITCH, UsageKind.HOURLY)

@@ -46,10 +46,10 @@ from orders.purchase.models import (
 )
 from orders.purchase.services import (
     RUNNING,
-    _stop_subscription,
     order_line,
     renew_locked,
     renewal_lead,
+    subscription_stop,
 )
 from orders.purchase.transitions import order_get_locked, order_move_in_bulk, order_transition
 from plans.models import BillingMode, Plan, PriceVersion
@@ -58,7 +58,6 @@ from usage.models import UsageKind, UsageRecord, UsageStatus
 
 logger = logging.getLogger(__name__)
 
-S = PurchaseOrderStatus
 MAX_PERIODS_PER_RUN = 24  # a line far behind catches up over a few runs, never unbounded
 NOTIFY_EVERY_SECONDS = 24 * 3600
 
@@ -112,7 +111,7 @@ def renewal_run(
         if not ids:
             break
         cursor = ids[-1]
-        _run_chunk(ids=ids, at=at, summary=summary)
+        _renew_chunk(ids=ids, at=at, summary=summary)
         if progress:
             progress(len(ids))
     logger.info("renewal run %s", summary.as_dict())
@@ -120,7 +119,7 @@ def renewal_run(
 
 
 @retry_on_deadlock
-def _run_chunk(*, ids: list[int], at: datetime, summary: RenewalSummary) -> None:
+def _renew_chunk(*, ids: list[int], at: datetime, summary: RenewalSummary) -> None:
     chunk = RenewalSummary()
     try:
         with transaction.atomic():
@@ -157,7 +156,7 @@ def _still_due(line: SubscriptionLine, at: datetime) -> bool:
 
 
 @dataclass
-class _Due:
+class _DuePeriod:
     """One period to charge, priced and checked against the account's balance."""
 
     order: PurchaseOrder
@@ -186,7 +185,7 @@ def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummar
     plans = Plan.objects.in_bulk({order.plan_id for order in orders.values()})
     versions = price_versions_of(plans)
     balances = {account_id: account.balance for account_id, account in accounts.items()}
-    due: list[_Due] = []
+    due: list[_DuePeriod] = []
     unpaid: list[tuple[PurchaseOrder, datetime]] = []
     for line in lines:
         line.subscription = subscriptions[line.subscription_id]
@@ -198,7 +197,7 @@ def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummar
             continue
         order.account = accounts[order.account_id]
         order.plan = plans[order.plan_id]
-        mine: list[_Due] = []
+        mine: list[_DuePeriod] = []
         balance = balances[order.account_id]  # what this account has left after earlier orders
         lead = renewal_lead(line.cycle)
         paid_until: datetime = line.paid_until
@@ -218,8 +217,8 @@ def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummar
                 unpaid.append((order, paid_until))
                 break
             balance -= amount
-            mine.append(_Due(order, line, period, version, amount, status))
-            paid_until, status = period.end, S.CONSUMING
+            mine.append(_DuePeriod(order, line, period, version, amount, status))
+            paid_until, status = period.end, PurchaseOrderStatus.CONSUMING
         if mine:
             balances[order.account_id] = balance
             due.extend(mine)
@@ -230,7 +229,7 @@ def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummar
 
 
 def _write_renewals(
-    *, due: list[_Due], accounts: dict[int, Account], at: datetime, chunk: RenewalSummary
+    *, due: list[_DuePeriod], accounts: dict[int, Account], at: datetime, chunk: RenewalSummary
 ) -> None:
     """The writes of ``_renew_chunk_set_based``: every due period's ledger entry, usage record and
     order event, and the new balance, line clock and order deadline, one statement each."""
@@ -285,7 +284,7 @@ def _write_renewals(
             order_move_in_bulk(
                 order,
                 from_status=d.from_status,
-                to=S.CONSUMING,
+                to=PurchaseOrderStatus.CONSUMING,
                 reason="renewed",
                 at=at,
                 data={"money": money, "period_end": d.period.end.isoformat(), "charged": True},
@@ -358,10 +357,10 @@ def renewal_unpaid(
     # An hourly order's stored deadline is its first hour; the line knows the last paid one.
     deadline = max(order.deadline, line_paid_until) if order.deadline else line_paid_until
     if at >= deadline + grace:
-        _stop_subscription(order)
+        subscription_stop(order)
         closed = order_transition(
             order_pk=order.pk,
-            to=S.ENDED,
+            to=PurchaseOrderStatus.ENDED,
             reason=PurchaseOrderEndReason.RENEWAL_FAILED,
             at=at,
             data={"deadline": deadline.isoformat()},
@@ -373,10 +372,10 @@ def renewal_unpaid(
     last = order.last_renew_fail_notified_at
     should_notify = last is None or (at - last).total_seconds() >= NOTIFY_EVERY_SECONDS
     fields: dict[str, Any] = {"last_renew_fail_notified_at": at} if should_notify else {}
-    if order.status != S.RENEWALFAILED or should_notify:
+    if order.status != PurchaseOrderStatus.RENEWALFAILED or should_notify:
         order = order_transition(
             order_pk=order.pk,
-            to=S.RENEWALFAILED,
+            to=PurchaseOrderStatus.RENEWALFAILED,
             reason="renewal_unpaid",
             at=at,
             data={"deadline": deadline.isoformat(), "notified": should_notify},
@@ -428,7 +427,7 @@ def purchase_hourly_unpaid(*, order_ref: str, line_paid_until: datetime, at: dat
 def purchase_hourly_paid(*, order_ref: str, period_end: datetime, at: datetime) -> None:
     """An hour was paid: a ``renewalfailed`` hourly order is ``consuming`` again."""
     order_pk = (
-        PurchaseOrder.objects.filter(order_id=order_ref, status=S.RENEWALFAILED)
+        PurchaseOrder.objects.filter(order_id=order_ref, status=PurchaseOrderStatus.RENEWALFAILED)
         .values_list("pk", flat=True)
         .first()
     )
@@ -436,7 +435,7 @@ def purchase_hourly_paid(*, order_ref: str, period_end: datetime, at: datetime) 
         return
     order_transition(
         order_pk=order_pk,
-        to=S.CONSUMING,
+        to=PurchaseOrderStatus.CONSUMING,
         reason="hourly_paid",
         at=at,
         data={"period_end": period_end.isoformat()},

@@ -66,7 +66,6 @@ from usage.models import UsageKind, UsageRecord, UsageStatus
 
 logger = logging.getLogger(__name__)
 
-S = PurchaseOrderStatus
 MAX_CATCH_UP_PERIODS = 48
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -251,11 +250,17 @@ def purchase_order_create(
             parameters=params,
             creator=creator if getattr(creator, "pk", None) else None,
             start_time=at,
-            status=S.PENDING,
+            status=PurchaseOrderStatus.PENDING,
             subscription=line.subscription,
         )
         order_event_append(
-            order, from_status=None, to=S.PENDING, reason="created", actor=creator, at=at, data={}
+            order,
+            from_status=None,
+            to=PurchaseOrderStatus.PENDING,
+            reason="created",
+            actor=creator,
+            at=at,
+            data={},
         )
         if plan.billing_mode == BillingMode.POSTPAID:
             deadline = period_of(anchor=at, cycle=plan.cycle, index=1).end
@@ -279,7 +284,7 @@ def purchase_order_create(
             _schedule_after_paid(line, deadline)
         order = order_transition(
             order_pk=order.pk,
-            to=S.CONSUMING,
+            to=PurchaseOrderStatus.CONSUMING,
             reason="paid" if money else "opened",
             actor=creator,
             at=at,
@@ -331,7 +336,7 @@ def renew_locked(
     money = charge.record.amount if charge.charged else ZERO
     order = order_transition(
         order_pk=order.pk,
-        to=S.CONSUMING,
+        to=PurchaseOrderStatus.CONSUMING,
         reason=reason,
         actor=actor,
         at=at,
@@ -363,7 +368,7 @@ def purchase_order_renew(
 # --- cancel ---------------------------------------------------------------------------------------
 
 
-def _stop_subscription(order: PurchaseOrder) -> None:
+def subscription_stop(order: PurchaseOrder) -> None:
     line = order_line(order)
     if line is None:
         return
@@ -432,10 +437,10 @@ def purchase_order_cancel(
                 UsageRecord.objects.filter(pk=record.pk).update(ledger_entry=posting.entry, paid_at=at)
         if line is not None and line.billing_mode == BillingMode.POSTPAID:
             _bill_postpaid_until(line=line, order=order, at=at)
-        _stop_subscription(order)
+        subscription_stop(order)
         order = order_transition(
             order_pk=order.pk,
-            to=S.ENDED,
+            to=PurchaseOrderStatus.ENDED,
             reason="canceled",
             actor=actor,
             at=at,
@@ -502,14 +507,14 @@ def purchase_order_modify(
             parameters=order.parameters,
             creator=actor if getattr(actor, "pk", None) else order.creator,
             start_time=at,
-            status=S.PENDING,
+            status=PurchaseOrderStatus.PENDING,
             subscription=line.subscription,
             switched_from=order,
         )
         order_event_append(
             new,
             from_status=None,
-            to=S.PENDING,
+            to=PurchaseOrderStatus.PENDING,
             reason="switched_from",
             actor=actor,
             at=at,
@@ -549,10 +554,10 @@ def purchase_order_modify(
         line.paid_until = period.end
         line.save(update_fields=["periods_billed", "paid_until", "updated_at"])
         _schedule_after_paid(line, period.end)
-        _stop_subscription(order)
+        subscription_stop(order)
         old = order_transition(
             order_pk=order.pk,
-            to=S.ENDED,
+            to=PurchaseOrderStatus.ENDED,
             reason="switched",
             actor=actor,
             at=at,
@@ -562,7 +567,7 @@ def purchase_order_modify(
         )
         new = order_transition(
             order_pk=new.pk,
-            to=S.CONSUMING,
+            to=PurchaseOrderStatus.CONSUMING,
             reason="switched",
             actor=actor,
             at=at,

@@ -18,7 +18,7 @@ from billing.signature import HEADER, sign
 from orders.simulation.context import Ctx
 from orders.simulation.schedule import Op
 from orders.simulation.snapshot import unchanged
-from orders.simulation.world import Resp, _Sink, call
+from orders.simulation.world import Resp, Sink, call
 
 CALLBACK = "/internal/v1/billing/callback"
 
@@ -136,7 +136,7 @@ def op_batch_recharge(ctx: Ctx, op: Op) -> str:
 
 def _batch(path: str, *, dry_run: bool) -> None:
     try:
-        call_command("batch_recharge", path, dry_run=dry_run, stdout=_Sink(), stderr=_Sink())
+        call_command("batch_recharge", path, dry_run=dry_run, stdout=Sink(), stderr=Sink())
     except CommandError:  # exit status 1: some lines were rejected (on purpose); valid ones applied
         pass
 

@@ -19,7 +19,7 @@ from orders.simulation.context import Ctx, FaultState
 from orders.simulation.faults import kill_worker
 from orders.simulation.schedule import Op
 from orders.simulation.snapshot import unchanged
-from orders.simulation.world import Message, _Sink, call
+from orders.simulation.world import Message, Sink, call
 from plans.models import Plan
 from plans.selectors import price_version_in_force
 
@@ -119,7 +119,7 @@ def op_jump(ctx: Ctx, op: Op) -> str:
     a duplicate run for the same moment)."""
     at = ctx.clock().isoformat()
     for _ in range(2 if op.args.get("dup") else 1):
-        call_command("run_billing", at=at, stdout=_Sink(), stderr=_Sink())
+        call_command("run_billing", at=at, stdout=Sink(), stderr=Sink())
     ctx.counters["jumps"] += 1
     return f"run_billing --at {at}"
 
@@ -127,7 +127,7 @@ def op_jump(ctx: Ctx, op: Op) -> str:
 def op_run_billing_preview(ctx: Ctx, op: Op) -> str:
     at = (ctx.clock() + timedelta(days=op.args.get("ahead_days", 0))).isoformat()
     with unchanged(ctx, f"run_billing --dry-run --at {at}"):
-        call_command("run_billing", at=at, dry_run=True, stdout=_Sink(), stderr=_Sink())
+        call_command("run_billing", at=at, dry_run=True, stdout=Sink(), stderr=Sink())
     return "dry run"
 
 
@@ -176,7 +176,7 @@ def op_kill_worker(ctx: Ctx, op: Op) -> str:
     if not report["killed"] and report["returncode"] != 0:
         ctx.fail("worker_ran_clean", f"the worker exited {report['returncode']}: {report['stderr']}")
     if a["target"] == "run_billing":
-        call_command("run_billing", at=at.isoformat(), stdout=_Sink(), stderr=_Sink())
+        call_command("run_billing", at=at.isoformat(), stdout=Sink(), stderr=Sink())
     else:  # acks_late: the message comes back to a live worker
         ctx.broker.queue.append(Message(name="orders.run_billing_jobs"))
         errors = ctx.broker.drain()

@@ -234,7 +234,7 @@ def world_setup(*, accounts: int, seed: int) -> World:
 
     catalog_import(demo_document(), force=True, retire_missing=False)
     world = World()
-    out = _Sink()
+    out = Sink()
     for k in range(accounts):
         username = f"sim{seed}-u{k}"
         call_command("create_api_user", username, "--namespace", username, stdout=out)
@@ -248,7 +248,7 @@ def world_setup(*, accounts: int, seed: int) -> World:
     return world
 
 
-class _Sink:
+class Sink:
     def write(self, text: str) -> int:
         return len(text)
 

@@ -60,8 +60,6 @@ __all__ = [
 
 logger = logging.getLogger("tally.orders.vehicle")
 
-S = VehicleOrderState
-T = VehicleOrderType
 VEHICLE_PLAN_TYPE = "vehicle"
 LEDGER_SUBJECT = "vehicle_order"
 UNDERWRITE_RESULTS = ("approved", "rejected")
@@ -88,32 +86,43 @@ class VehicleOrderStateError(InvalidTransition):
 @dataclass(frozen=True)
 class Move:
     action: str
-    types: frozenset[int] = frozenset(T.values)
+    types: frozenset[int] = frozenset(VehicleOrderType.values)
 
 
 TRANSITIONS: dict[tuple[int, int], Move] = {
-    (S.CREATED, S.PAID): Move("pay"),
-    (S.CREATED, S.CANCELED): Move("cancel"),
-    (S.PAID, S.UNDERWRITTEN): Move("underwrite", frozenset({T.PLAN})),
-    (S.PAID, S.IN_FORCE): Move("take_effect", frozenset({T.DRIVER, T.SALE})),
-    (S.PAID, S.CANCELED_AFTER_PAYMENT): Move("cancel"),
-    (S.UNDERWRITTEN, S.IN_FORCE): Move("take_effect"),
-    (S.UNDERWRITTEN, S.CANCELED_AFTER_UNDERWRITING): Move("cancel"),
-    (S.IN_FORCE, S.EXPIRED): Move("expire"),
-    (S.IN_FORCE, S.VOIDED): Move("cancel"),
+    (VehicleOrderState.CREATED, VehicleOrderState.PAID): Move("pay"),
+    (VehicleOrderState.CREATED, VehicleOrderState.CANCELED): Move("cancel"),
+    (VehicleOrderState.PAID, VehicleOrderState.UNDERWRITTEN): Move(
+        "underwrite", frozenset({VehicleOrderType.PLAN})
+    ),
+    (VehicleOrderState.PAID, VehicleOrderState.IN_FORCE): Move(
+        "take_effect", frozenset({VehicleOrderType.DRIVER, VehicleOrderType.SALE})
+    ),
+    (VehicleOrderState.PAID, VehicleOrderState.CANCELED_AFTER_PAYMENT): Move("cancel"),
+    (VehicleOrderState.UNDERWRITTEN, VehicleOrderState.IN_FORCE): Move("take_effect"),
+    (VehicleOrderState.UNDERWRITTEN, VehicleOrderState.CANCELED_AFTER_UNDERWRITING): Move("cancel"),
+    (VehicleOrderState.IN_FORCE, VehicleOrderState.EXPIRED): Move("expire"),
+    (VehicleOrderState.IN_FORCE, VehicleOrderState.VOIDED): Move("cancel"),
 }
 # Target states whose move may move money: the wallet row is locked before the order row.
-MONEY_TARGETS = frozenset({S.PAID, S.CANCELED_AFTER_PAYMENT, S.CANCELED_AFTER_UNDERWRITING, S.VOIDED})
+MONEY_TARGETS = frozenset(
+    {
+        VehicleOrderState.PAID,
+        VehicleOrderState.CANCELED_AFTER_PAYMENT,
+        VehicleOrderState.CANCELED_AFTER_UNDERWRITING,
+        VehicleOrderState.VOIDED,
+    }
+)
 CANCEL_TARGET = {
-    S.CREATED: S.CANCELED,
-    S.PAID: S.CANCELED_AFTER_PAYMENT,
-    S.UNDERWRITTEN: S.CANCELED_AFTER_UNDERWRITING,
-    S.IN_FORCE: S.VOIDED,
+    VehicleOrderState.CREATED: VehicleOrderState.CANCELED,
+    VehicleOrderState.PAID: VehicleOrderState.CANCELED_AFTER_PAYMENT,
+    VehicleOrderState.UNDERWRITTEN: VehicleOrderState.CANCELED_AFTER_UNDERWRITING,
+    VehicleOrderState.IN_FORCE: VehicleOrderState.VOIDED,
 }
 
 
 def _state_name(code: int) -> str:
-    return f"{S(code).label} ({code})" if code in S.values else str(code)
+    return f"{VehicleOrderState(code).label} ({code})" if code in VehicleOrderState.values else str(code)
 
 
 def _refused(order: VehicleOrder, to_state: int, why: str = "") -> VehicleOrderStateError:
@@ -121,7 +130,7 @@ def _refused(order: VehicleOrder, to_state: int, why: str = "") -> VehicleOrderS
     return VehicleOrderStateError(
         f"order {order.order_no} is {_state_name(order.state_code)}: {reason}",
         state_code=order.state_code,
-        state=S(order.state_code).label,
+        state=VehicleOrderState(order.state_code).label,
     )
 
 
@@ -193,9 +202,9 @@ def prorated_refund(
 def cancel_refund(order: VehicleOrder, now: datetime) -> dict[str, Any]:
     """What canceling ``order`` at ``now`` refunds (a read; the cancel and its preview both call it):
     nothing before payment, the unused whole days once in force, everything in between."""
-    if order.state_code == S.CREATED:
+    if order.state_code == VehicleOrderState.CREATED:
         return {"refund": str(to_money(0))}
-    if order.state_code == S.IN_FORCE and order.start_at and order.stop_at:
+    if order.state_code == VehicleOrderState.IN_FORCE and order.start_at and order.stop_at:
         info = prorated_refund(payment=order.payment, start_at=order.start_at, stop_at=order.stop_at, now=now)
         info["rule"] = "prorated"
         return info
@@ -247,7 +256,9 @@ def move_for(order: VehicleOrder, to_state: int) -> Move:
         raise _refused(order, to_state)
     if order.type not in move.types:
         raise _refused(
-            order, to_state, f"a {T(order.type).label} order cannot {move.action.replace('_', ' ')}"
+            order,
+            to_state,
+            f"a {VehicleOrderType(order.type).label} order cannot {move.action.replace('_', ' ')}",
         )
     return move
 
@@ -255,7 +266,7 @@ def move_for(order: VehicleOrder, to_state: int) -> Move:
 def cancel_target(state_code: int) -> int:
     """The state a cancel moves to from ``state_code`` (unknown/terminal states: "canceled", which
     the transition map refuses)."""
-    return CANCEL_TARGET.get(S(state_code), S.CANCELED)
+    return CANCEL_TARGET.get(VehicleOrderState(state_code), VehicleOrderState.CANCELED)
 
 
 def _order_filter(order_id: Any) -> dict[str, Any]:
@@ -294,7 +305,7 @@ def vehicle_order_transition(
         event_data = dict(data or {})
         event_data.update(EFFECTS[move.action](order, actor, event_data, now))
         order.state_code = to_state
-        order.state = S(to_state).label
+        order.state = VehicleOrderState(to_state).label
         order.save()
         VehicleOrderEvent.objects.create(
             order=order,
@@ -315,7 +326,7 @@ def vehicle_order_transition(
 
 def vehicle_order_pay(*, order_id: uuid.UUID | str | int, actor: Any) -> VehicleOrder:
     """Charge ``payment`` to the owner's wallet and mark the order paid (1 -> 2)."""
-    return vehicle_order_transition(order_id=order_id, to_state=S.PAID, actor=actor, data={})
+    return vehicle_order_transition(order_id=order_id, to_state=VehicleOrderState.PAID, actor=actor, data={})
 
 
 def vehicle_order_cancel(
@@ -355,13 +366,15 @@ def vehicle_order_underwrite(
     if result == "approved":
         data = {"result": result, "reason": reason} if reason else {"result": result}
         return vehicle_order_transition(
-            order_id=order_id, to_state=S.UNDERWRITTEN, actor=actor, data=data, now=now
+            order_id=order_id, to_state=VehicleOrderState.UNDERWRITTEN, actor=actor, data=data, now=now
         )
-    if order.state_code != S.PAID or order.type != T.PLAN:
-        raise _refused(order, S.CANCELED_AFTER_PAYMENT, "only paid plan orders are underwritten")
+    if order.state_code != VehicleOrderState.PAID or order.type != VehicleOrderType.PLAN:
+        raise _refused(
+            order, VehicleOrderState.CANCELED_AFTER_PAYMENT, "only paid plan orders are underwritten"
+        )
     return vehicle_order_transition(
         order_id=order_id,
-        to_state=S.CANCELED_AFTER_PAYMENT,
+        to_state=VehicleOrderState.CANCELED_AFTER_PAYMENT,
         actor=actor,
         data={"result": result, "reason": reason or "underwriting rejected"},
         now=now,
@@ -369,7 +382,7 @@ def vehicle_order_underwrite(
 
 
 @dataclass(frozen=True)
-class _Due:
+class _DueMove:
     from_state: int
     to_state: int
     filters: dict[str, Any]
@@ -381,9 +394,13 @@ def vehicle_orders_advance(*, now: datetime | None = None, chunk_size: int = 200
     transaction per chunk, so several workers share the work and a rerun finds nothing left."""
     now = now or timezone.now()
     jobs = [
-        _Due(S.PAID, S.IN_FORCE, {"type__in": [T.DRIVER, T.SALE]}),
-        _Due(S.UNDERWRITTEN, S.IN_FORCE, {"start_at__lte": now}),
-        _Due(S.IN_FORCE, S.EXPIRED, {"stop_at__lte": now}),
+        _DueMove(
+            VehicleOrderState.PAID,
+            VehicleOrderState.IN_FORCE,
+            {"type__in": [VehicleOrderType.DRIVER, VehicleOrderType.SALE]},
+        ),
+        _DueMove(VehicleOrderState.UNDERWRITTEN, VehicleOrderState.IN_FORCE, {"start_at__lte": now}),
+        _DueMove(VehicleOrderState.IN_FORCE, VehicleOrderState.EXPIRED, {"stop_at__lte": now}),
     ]
     counts: dict[str, int] = {}
     for job in jobs:
@@ -584,7 +601,7 @@ def place_plan_order(
     return _create(
         owner=owner,
         account=account,
-        type=T.PLAN,
+        type=VehicleOrderType.PLAN,
         vid=v,
         summary=s,
         payment=p,
@@ -614,7 +631,7 @@ def place_driver_order(
     return _create(
         owner=owner,
         account=account,
-        type=T.DRIVER,
+        type=VehicleOrderType.DRIVER,
         vid=v,
         summary=s,
         payment=p,
@@ -657,7 +674,7 @@ def place_sale_order(
     return _create(
         owner=owner,
         account=account,
-        type=T.SALE,
+        type=VehicleOrderType.SALE,
         vid=v,
         summary=s,
         payment=p,
@@ -775,7 +792,7 @@ def _insert(
             occurred_at=now,
             kind="placed",
             from_state=None,
-            to_state=S.CREATED,
+            to_state=VehicleOrderState.CREATED,
             data={"order_no": order.order_no, "summary": str(summary), "payment": str(payment)},
         )
     return order

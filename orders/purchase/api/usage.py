@@ -18,7 +18,7 @@ from config.api.pagination import PageSizePagination
 from config.api.validation import raise_invalid
 from config.money import money2
 from orders.purchase.api.serializers import ReportSerializer, SpeedSerializer, UsageRecordSerializer
-from orders.purchase.api.views import NS_PARAM, UsageApiView, _order_lookup
+from orders.purchase.api.views import NS_PARAM, UsageApiView, order_lookup
 from orders.purchase.speed import account_speed
 from usage.selectors import (
     GROUP_BY,
@@ -84,7 +84,7 @@ class UsagesView(UsageApiView):
         refs = None
         ident = request.query_params.get("order")
         if ident:
-            order = _order_lookup(request, ident, namespace=ns)
+            order = order_lookup(request, ident, namespace=ns)
             account_id, refs = order.account_id, [order.order_id]
         else:
             account_id = resolve_account(request.user, ns, write=False).pk
@@ -122,7 +122,7 @@ class SpeedView(UsageApiView):
         at = at or timezone.now()
         ident = request.query_params.get("order")
         if ident:
-            order = _order_lookup(request, ident, namespace=ns)
+            order = order_lookup(request, ident, namespace=ns)
             subs = [order.subscription_id] if order.subscription_id else []
             speed = account_speed(at=at, account_ids=[order.account_id], subscription_ids=subs)
         else:

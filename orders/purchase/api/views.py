@@ -59,7 +59,7 @@ def _visible(
     return visible(qs, request.user, field=field, write=write)
 
 
-def _order_lookup(request: Request, ident: str, namespace: str | None = None) -> PurchaseOrder:
+def order_lookup(request: Request, ident: str, namespace: str | None = None) -> PurchaseOrder:
     """``{id}`` is the int id or the ``order_id`` string; another tenant's order is 404/3318."""
     orders = PurchaseOrder.objects.select_related("account", "plan", "creator")
     qs = _visible(request, orders, namespace=namespace)
@@ -186,7 +186,7 @@ class PurchaseOrderDetailView(UsageApiView):
         responses=OrderEnvelopeSerializer,
     )
     def get(self, request: Request, order_id: str) -> Response:
-        return Response({"order": _order_data(_order_lookup(request, order_id))})
+        return Response({"order": _order_data(order_lookup(request, order_id))})
 
     @extend_schema(
         operation_id="usageapi_orders_update",
@@ -214,7 +214,7 @@ class PurchaseOrderDetailView(UsageApiView):
     def _preview(self, request: Request, order_id: str) -> Response:
         """The same checks and prices as ``_act``, nothing written (orders.purchase.previews)."""
         action, body = self._action(request)
-        order = _order_lookup(request, order_id)
+        order = order_lookup(request, order_id)
         if action == "cancel":
             order = previews.purchase_cancel_preview(order_pk=order.pk)
             return Response({"drytry": True, "money": money2(ZERO), "order": _order_data(order)})
@@ -255,7 +255,7 @@ class PurchaseOrderDetailView(UsageApiView):
     @idempotent
     def _act(self, request: Request, order_id: str) -> Response:
         action, body = self._action(request)
-        order = _order_lookup(request, order_id)
+        order = order_lookup(request, order_id)
         if action == "cancel":
             ended, _ = svc.purchase_order_cancel(order_pk=order.pk, actor=request.user, reason="api")
             return Response({"money": money2(ZERO), "order": _order_data(_reload(ended))})

@@ -76,7 +76,7 @@ def _package_cancel(order: Any, *, actor: Any, reason: str) -> str:
 def _package_renew(order: Any, *, actor: Any, reason: str) -> str:
     """Renew every running or paused instance of the order (one charge per instance)."""
     from orders.models import InstanceStatus
-    from orders.package.services import instance_renew
+    from orders.package.instances import instance_renew
 
     instances = list(
         order.instances.filter(status__in=[InstanceStatus.RUNNING, InstanceStatus.PAUSED]).order_by("pk")

@@ -31,7 +31,7 @@ from orders.engine.models import (
     SubscriptionLine,
     SubscriptionStatus,
 )
-from orders.package.services import subscription_suspend
+from orders.package.lifecycle import subscription_suspend
 from orders.purchase.models import PurchaseOrder
 from orders.purchase.renewal import purchase_hourly_paid, purchase_hourly_unpaid
 from plans.models import BillingMode

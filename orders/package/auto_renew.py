@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from config.exceptions import DomainError, InsufficientFunds
 from orders.engine.models import LineStatus, SubscriptionKind, SubscriptionLine, SubscriptionStatus
+from orders.package.instances import instance_renew
+from orders.package.lifecycle import subscription_suspend
 from orders.package.models import ProductInstance
-from orders.package.services import instance_renew, subscription_suspend
 from plans.models import BillingMode
 
 log = logging.getLogger(__name__)

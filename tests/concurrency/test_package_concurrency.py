@@ -174,7 +174,7 @@ def test_concurrent_meter_batches_with_the_same_event_ids_store_each_once():
 
 
 def test_stop_while_the_runner_bills_the_same_account():
-    from orders.package.services import instance_stop
+    from orders.package.lifecycle import instance_stop
 
     make_catalog()
     account = funded_account("mix", "1000")

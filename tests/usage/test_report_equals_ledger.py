@@ -26,15 +26,10 @@ from config.exceptions import DomainError
 from config.money_sql import money_sum
 from orders.billing_jobs import billing_jobs_run
 from orders.models import ProductInstance, PurchaseOrder
+from orders.package.instances import instance_change_config, instance_renew
+from orders.package.lifecycle import instance_stop
 from orders.package.metering import meter_events_ingest
-from orders.package.services import (
-    ComponentChange,
-    instance_change_config,
-    instance_renew,
-    instance_stop,
-    package_order_cancel,
-    package_order_charge,
-)
+from orders.package.services import ComponentChange, package_order_cancel, package_order_charge
 from orders.purchase.renewal import renewal_run
 from orders.purchase.services import (
     purchase_order_cancel,

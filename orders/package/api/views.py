@@ -46,6 +46,8 @@ from orders.package.api.serializers import (
     RenewSerializer,
 )
 from orders.package.errors import PackageInstanceNotFound, PackageOrderNotFound
+from orders.package.instances import instance_change_config, instance_renew
+from orders.package.lifecycle import instance_pause, instance_resume, instance_stop
 from orders.package.metering import MAX_EVENTS, meter_events_ingest
 from orders.package.models import ConsumeOrder, ConsumeOrderRecord, PackageOrder, ProductInstance
 from usage.models import UsageRecord, UsageSource, UsageStatus
@@ -396,7 +398,7 @@ class InstanceRenewView(PackageApiView):
         s = RenewSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         inst = _instance(request, prod_inst_id_ext)
-        result = svc.instance_renew(
+        result = instance_renew(
             prod_inst_id_ext=inst.prod_inst_id_ext,
             account_id=inst.account_id,
             duration=s.validated_data["duration"],
@@ -418,7 +420,7 @@ class InstanceStopView(PackageApiView):
     @idempotent
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst = _instance(request, prod_inst_id_ext)
-        result = svc.instance_stop(
+        result = instance_stop(
             prod_inst_id_ext=inst.prod_inst_id_ext, account_id=inst.account_id, actor=request.user
         )
         inst.refresh_from_db()
@@ -437,7 +439,7 @@ class InstancePauseView(PackageApiView):
     )
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst = _instance(request, prod_inst_id_ext)
-        inst = svc.instance_pause(
+        inst = instance_pause(
             prod_inst_id_ext=inst.prod_inst_id_ext, account_id=inst.account_id, actor=request.user
         )
         return Response(instance_op_repr(inst))
@@ -453,7 +455,7 @@ class InstanceResumeView(PackageApiView):
     @idempotent
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst = _instance(request, prod_inst_id_ext)
-        inst = svc.instance_resume(
+        inst = instance_resume(
             prod_inst_id_ext=inst.prod_inst_id_ext, account_id=inst.account_id, actor=request.user
         )
         return Response(instance_op_repr(inst))
@@ -498,7 +500,7 @@ class InstanceChangeConfigView(PackageApiView):
     @idempotent
     def _change(self, request: Request, prod_inst_id_ext: str) -> Response:
         inst, s, changes = self._input(request, prod_inst_id_ext)
-        result = svc.instance_change_config(
+        result = instance_change_config(
             prod_inst_id_ext=inst.prod_inst_id_ext,
             account_id=inst.account_id,
             plan_id=s.validated_data["plan_id"],

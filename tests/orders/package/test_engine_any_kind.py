@@ -13,6 +13,8 @@ from config.exceptions import DomainError
 from orders.jobs import billing_jobs_run
 from orders.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine, SubscriptionStatus
 from orders.package import services as svc
+from orders.package.instances import instance_change_config, instance_renew
+from orders.package.lifecycle import instance_pause, instance_resume, instance_stop
 from orders.package.metering import meter_events_ingest
 from orders.package.tasks import package_auto_renew
 from orders.tasks import run_billing_jobs
@@ -101,12 +103,12 @@ def test_resume_of_a_suspended_instance_after_a_recharge():
     svc.package_order_charge(order_pk=order.pk, at=T0)
     billing_jobs_run(at=T0 + timedelta(hours=1, minutes=1))
     with pytest.raises(DomainError):  # still no money: nothing changes
-        svc.instance_resume(prod_inst_id_ext="i-1", at=T0 + timedelta(hours=2, minutes=30))
+        instance_resume(prod_inst_id_ext="i-1", at=T0 + timedelta(hours=2, minutes=30))
     from orders.models import ProductInstance
 
     assert ProductInstance.objects.get().status == "suspended"
     account_credit(account_id=poor.pk, amount=Decimal("5"), idempotency_key="r1")
-    svc.instance_resume(prod_inst_id_ext="i-1", at=T0 + timedelta(hours=2, minutes=30))
+    instance_resume(prod_inst_id_ext="i-1", at=T0 + timedelta(hours=2, minutes=30))
     assert ProductInstance.objects.get().status == "running"
     rec = UsageRecord.objects.get(kind="hourly")
     assert rec.period_start == T0 + timedelta(hours=2) and rec.status == "paid"
@@ -137,15 +139,15 @@ def test_random_operations_keep_balance_equal_to_ledger_sum():
                 elif op == "cancel":
                     svc.package_order_cancel(order_pk=inst.order_id, at=at)
                 elif op == "renew":
-                    svc.instance_renew(prod_inst_id_ext=ext, duration="1", at=at)
+                    instance_renew(prod_inst_id_ext=ext, duration="1", at=at)
                 elif op == "stop":
-                    svc.instance_stop(prod_inst_id_ext=ext, at=at)
+                    instance_stop(prod_inst_id_ext=ext, at=at)
                 elif op == "pause":
-                    svc.instance_pause(prod_inst_id_ext=ext, at=at)
+                    instance_pause(prod_inst_id_ext=ext, at=at)
                 elif op == "resume":
-                    svc.instance_resume(prod_inst_id_ext=ext, at=at)
+                    instance_resume(prod_inst_id_ext=ext, at=at)
                 elif op == "change":
-                    svc.instance_change_config(
+                    instance_change_config(
                         prod_inst_id_ext=ext,
                         plan_id="vm-std",
                         changes=[svc.ComponentChange("cpu", {"cpu": rng.choice(["2", "4"])})],

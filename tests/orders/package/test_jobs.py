@@ -10,7 +10,8 @@ import pytest
 from billing.models import LedgerEntry
 from orders.jobs import billing_jobs_run, package_auto_renew_run
 from orders.models import ProductInstance, SubscriptionLine
-from orders.package.services import instance_pause, instance_stop, package_order_charge
+from orders.package.lifecycle import instance_pause, instance_stop
+from orders.package.services import package_order_charge
 from tests.orders.package.factories import T0, assert_balanced, create_order, funded_account, make_catalog
 from usage.models import MeterEvent, UsageRecord
 

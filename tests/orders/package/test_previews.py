@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 
 from orders.models import PackageOrder
 from orders.package import previews
+from orders.package.instances import instance_change_config
 from orders.package.services import (
     ComponentChange,
     InstanceSpec,
     ProductSpec,
-    instance_change_config,
     package_order_charge,
     package_order_create,
 )

@@ -19,16 +19,9 @@ from orders.models import (
     ProductInstance,
     SubscriptionLine,
 )
-from orders.package.services import (
-    ComponentChange,
-    instance_change_config,
-    instance_pause,
-    instance_renew,
-    instance_resume,
-    instance_stop,
-    package_order_cancel,
-    package_order_charge,
-)
+from orders.package.instances import instance_change_config, instance_renew
+from orders.package.lifecycle import instance_pause, instance_resume, instance_stop
+from orders.package.services import ComponentChange, package_order_cancel, package_order_charge
 from tests.orders.package.factories import (
     T0,
     PriceRuleFactory,

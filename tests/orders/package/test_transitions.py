@@ -10,12 +10,8 @@ from django.db import transaction
 
 from orders.models import InstanceStatus, PackageOrderEvent, PackageOrderStatus, ProductInstance
 from orders.package.errors import PackageInstanceStateError, PackageOrderStateError
-from orders.package.services import (
-    instance_pause,
-    instance_resume,
-    package_order_cancel,
-    package_order_charge,
-)
+from orders.package.lifecycle import instance_pause, instance_resume
+from orders.package.services import package_order_cancel, package_order_charge
 from orders.package.transitions import INSTANCE_MOVES, ORDER_MOVES, instance_move, order_lock, order_move
 from tests.orders.package.factories import T0, create_order, funded_account, make_catalog
 

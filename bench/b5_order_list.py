@@ -35,8 +35,8 @@ def build(n: int, prefix: str) -> Any:
 
     from bench.data import insert_many
     from billing.services import account_get_or_create
+    from orders.vehicle.counts import vehicle_order_counts_rebuild
     from orders.vehicle.models import VehicleOrder
-    from orders.vehicle.services import vehicle_order_counts_rebuild
 
     User = get_user_model()
     owner = User.objects.create_user(username=f"{prefix}-owner", password="x")

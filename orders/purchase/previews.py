@@ -3,7 +3,7 @@ written (purchase orders; each family has its own ``previews.py``).
 
 Each preview reads the same rows the operation locks, runs the same checks and the same pricing
 functions (``orders.purchase.quote``, ``orders.package.quote``,
-``orders.vehicle.services.cancel_refund``) that the operation then runs under its locks, and
+``orders.vehicle.transitions.cancel_refund``) that the operation then runs under its locks, and
 returns the quote. No row is inserted or updated, no task is enqueued, no counter moves: the
 preview takes no lock either, so the real call may still answer differently if the order changed
 in between (another request, a renewal run, a new price version at the period's start).

@@ -51,7 +51,7 @@ from orders.simulation.checks import (
     recharges_credited_once,
     report_matches_ledger,
 )
-from orders.vehicle.services import TRANSITIONS as VEHICLE_MAP
+from orders.vehicle.transitions import TRANSITIONS as VEHICLE_MAP
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 KNOWN_OPEN: dict[str, str] = {}

@@ -15,14 +15,8 @@ from django.utils import timezone
 from billing.tenancy import personal_account
 from config.exceptions import DomainError
 from orders.vehicle.models import VehicleOrder
-from orders.vehicle.services import (
-    place_driver_order,
-    place_plan_order,
-    place_sale_order,
-    vehicle_order_cancel,
-    vehicle_order_pay,
-    vehicle_order_underwrite,
-)
+from orders.vehicle.placing import place_driver_order, place_plan_order, place_sale_order
+from orders.vehicle.services import vehicle_order_cancel, vehicle_order_pay, vehicle_order_underwrite
 from plans.models import Plan
 
 DEMO_USER = "demo"

@@ -180,11 +180,11 @@ class VehicleOrderNoCounter(models.Model):
 class VehicleOrderOwnerCount(models.Model):
     """How many vehicle orders a user owns: the unfiltered list's ``total`` without ``COUNT(*)`` (B5).
 
-    Changed only in the transaction that inserts an order (``orders.vehicle.services._create``) or
+    Changed only in the transaction that inserts an order (``orders.vehicle.placing._create``) or
     deletes one (the ``post_delete`` receiver below), so it cannot disagree with the table for
     anything written through the ORM; a missing row means "not counted yet" and readers fall back to
     ``COUNT(*)``. Rows written around the ORM (raw imports) need
-    ``orders.vehicle.services.vehicle_order_counts_rebuild``. State changes do not touch it.
+    ``orders.vehicle.counts.vehicle_order_counts_rebuild``. State changes do not touch it.
     """
 
     owner = models.OneToOneField(

@@ -10,8 +10,9 @@ from typing import Any
 from django.utils import timezone
 
 from config.money import money4, to_money
+from orders.vehicle.errors import VehicleOrderNotFound
 from orders.vehicle.models import VehicleOrder, VehicleOrderState
-from orders.vehicle.services import VehicleOrderNotFound, cancel_refund, cancel_target, move_for
+from orders.vehicle.transitions import cancel_refund, cancel_target, move_for
 
 
 def _vehicle_order(order_id: uuid.UUID | str) -> VehicleOrder:

@@ -20,8 +20,8 @@ from django.db.models import Q, QuerySet
 
 from billing.tenancy import may_see_all, may_view_any_account, refuse_read_only_act
 from config.exceptions import InvalidInput
+from orders.vehicle.errors import VehicleOrderNotFound
 from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderOwnerCount
-from orders.vehicle.services import VehicleOrderNotFound
 
 __all__ = [
     "vehicle_order_cursor",

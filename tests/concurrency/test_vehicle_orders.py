@@ -17,15 +17,12 @@ from django.db import connection
 from billing.models import LedgerEntry, LedgerKind
 from billing.tenancy import personal_account
 from config.exceptions import DomainError
-from orders.vehicle import services as vehicle_services
+from orders.vehicle import placing as vehicle_placing
+from orders.vehicle.counts import vehicle_order_counts_rebuild
 from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderOwnerCount
+from orders.vehicle.placing import place_driver_order
 from orders.vehicle.selectors import vehicle_order_list
-from orders.vehicle.services import (
-    place_driver_order,
-    vehicle_order_cancel,
-    vehicle_order_counts_rebuild,
-    vehicle_order_pay,
-)
+from orders.vehicle.services import vehicle_order_cancel, vehicle_order_pay
 from tests.conftest import mariadb_only
 from tests.orders.vehicle.factories import fund, make_driver_order
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger, balance
@@ -182,7 +179,7 @@ def test_first_counted_placements_racing_across_midnight_count_imported_rows_onc
     assert not VehicleOrderOwnerCount.objects.filter(owner__in=users).exists()
     days = [date(2026, 11, 22), date(2026, 11, 23)]
     local = threading.local()
-    monkeypatch.setattr(vehicle_services, "_order_day", lambda now: local.day)
+    monkeypatch.setattr(vehicle_placing, "_order_day", lambda now: local.day)
 
     def place(i: int) -> str:
         local.day = days[i % 2]

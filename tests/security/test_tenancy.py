@@ -25,6 +25,7 @@ from billing.models import Account, LedgerEntry
 from orders.models import PackageOrder, ProductInstance
 from orders.vehicle import services as vehicle_services
 from orders.vehicle.models import VehicleOrder
+from orders.vehicle.placing import place_driver_order
 from tests.billing.factories import funded_account, ledger_sum
 from tests.conftest import mariadb_only
 from tests.orders.package.factories import make_catalog
@@ -82,7 +83,7 @@ def test_a_request_that_found_the_order_before_the_removal_still_moves_nothing(u
     """The check is made by the posting itself, under the account lock: an order looked up while
     the caller was a member (a request in flight) is refused once the membership is gone."""
     team = _team(user)
-    order = vehicle_services.place_driver_order(
+    order = place_driver_order(
         owner=user, account=team, vid=VID, dids=[DID], summary=Decimal(200), payment=Decimal(200)
     )
     account_member_remove(account_id=team.pk, user=user)

@@ -1,4 +1,4 @@
-"""The vehicle-order API (API.md "Vehicle orders"): thin views over ``orders.vehicle.services``."""
+"""The vehicle-order API (API.md "Vehicle orders"): thin views over ``orders.vehicle`` services."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from config.api.pagination import DEFAULT_SIZE, MAX_SIZE
 from config.api.validation import raise_invalid
 from config.powers import has_staff_power
 from orders.engine.drytry import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
-from orders.vehicle import previews
-from orders.vehicle import services as services
+from orders.vehicle import placing, previews, services
 from orders.vehicle.api.serializers import (
     CancelRequest,
     DriverOrderRequest,
@@ -125,7 +124,7 @@ class VehicleOrderViewSet(MoneyCallerMixin, PreviewGuardMixin, viewsets.ViewSet)
     def place_plan(self, request: Request) -> Response:
         body = self._body(request)
         account = resolve_account(request.user, namespace_from_request(request))
-        order = services.place_plan_order(
+        order = placing.place_plan_order(
             owner=request.user,
             account=account,
             vid=body.get("vid"),
@@ -149,7 +148,7 @@ class VehicleOrderViewSet(MoneyCallerMixin, PreviewGuardMixin, viewsets.ViewSet)
     def place_driver(self, request: Request) -> Response:
         body = self._body(request)
         account = resolve_account(request.user, namespace_from_request(request))
-        order = services.place_driver_order(
+        order = placing.place_driver_order(
             owner=request.user,
             account=account,
             vid=body.get("vid"),
@@ -169,7 +168,7 @@ class VehicleOrderViewSet(MoneyCallerMixin, PreviewGuardMixin, viewsets.ViewSet)
     def place_sale(self, request: Request) -> Response:
         body = self._body(request)
         account = resolve_account(request.user, namespace_from_request(request))
-        order = services.place_sale_order(
+        order = placing.place_sale_order(
             owner=request.user,
             account=account,
             vid=body.get("vid"),

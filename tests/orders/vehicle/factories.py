@@ -11,7 +11,7 @@ import factory
 from billing.services import account_credit
 from billing.tenancy import personal_account
 from orders.vehicle.models import VehicleOrder
-from orders.vehicle.services import place_driver_order, place_plan_order, place_sale_order
+from orders.vehicle.placing import place_driver_order, place_plan_order, place_sale_order
 from plans.models import Plan, PlanItem
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.tenancy import personal_account
+from orders.vehicle.counts import vehicle_order_counts_rebuild
 from orders.vehicle.models import VehicleOrder
 from orders.vehicle.selectors import (
     vehicle_order_cursor,
@@ -18,7 +19,6 @@ from orders.vehicle.selectors import (
     vehicle_order_list_after,
     vehicle_order_list_queryset,
 )
-from orders.vehicle.services import vehicle_order_counts_rebuild
 from tests.conftest import mariadb_only
 
 # ANALYZE TABLE commits implicitly on MariaDB, so this test owns its transactions (flushed after).

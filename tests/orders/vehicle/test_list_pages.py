@@ -13,6 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.tenancy import personal_account
+from orders.vehicle.counts import vehicle_order_counts_rebuild
+from orders.vehicle.errors import VehicleOrderStateError
 from orders.vehicle.models import VehicleOrder, VehicleOrderOwnerCount
 from orders.vehicle.selectors import (
     vehicle_order_cursor,
@@ -20,9 +22,7 @@ from orders.vehicle.selectors import (
     vehicle_order_list_after,
 )
 from orders.vehicle.services import (
-    VehicleOrderStateError,
     vehicle_order_cancel,
-    vehicle_order_counts_rebuild,
     vehicle_order_pay,
     vehicle_order_underwrite,
     vehicle_orders_advance,

@@ -13,16 +13,16 @@ from billing.models import LedgerKind
 from config.api.errors import ErrorCode
 from config.clock import local_tz
 from config.exceptions import InsufficientFunds
+from orders.vehicle.errors import VehicleOrderStateError
 from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderState
 from orders.vehicle.services import (
-    VehicleOrderStateError,
-    prorated_refund,
     vehicle_order_cancel,
     vehicle_order_pay,
     vehicle_order_underwrite,
     vehicle_orders_advance,
 )
 from orders.vehicle.tasks import vehicle_lifecycle
+from orders.vehicle.transitions import prorated_refund
 from tests.orders.vehicle.factories import fund, make_driver_order, make_plan_order
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger, balance, ledger
 

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from config.api.errors import ErrorCode
+from orders.vehicle.errors import VehicleOrderStateError
 from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderState, VehicleOrderType
-from orders.vehicle.services import TRANSITIONS, VehicleOrderStateError, vehicle_order_transition
+from orders.vehicle.transitions import TRANSITIONS, vehicle_order_transition
 from tests.orders.vehicle.factories import fund, make_order
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger
 

@@ -100,19 +100,20 @@ def svg_bar_chart(
     )  # fmt: skip
     slot = plot_w / max(len(points), 1)
     bars, labels = [], []
+    bar_w = min(slot * Decimal("0.7"), Decimal(48))
     for i, (label, value) in enumerate(points):
-        x = left + slot * i + slot * Decimal("0.15")
+        x = left + slot * i + (slot - bar_w) / 2
         top_y, h = min(y(value), y(ZERO)), abs(y(value) - y(ZERO))
         negative = value < 0
         bars.append(
             (
                 "tally-bar negative" if negative else "tally-bar",
-                _q(x), _q(top_y), _q(slot * Decimal("0.7")), _q(h), RED if negative else BLUE,
+                _q(x), _q(top_y), _q(bar_w), _q(h), RED if negative else BLUE,
                 label, money_text(value, currency),
             )
         )  # fmt: skip
         if i % label_every == 0 or i == len(points) - 1:
-            labels.append((_q(x + slot * Decimal("0.35")), _q(top + plot_h + 16), MUTED, label))
+            labels.append((_q(x + bar_w / 2), _q(top + plot_h + 16), MUTED, label))
     body = format_html(
         "{}{}{}"
         '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'

@@ -14,17 +14,14 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.models import LedgerEntry
 from billing.services import account_charge, account_credit, account_get_or_create, account_refund
+from config.charts import svg_bar_chart, svg_hbar_chart
 from config.clock import local_tz, month_of, month_start_utc
 from config.clock import now as clock_now
-from orders.dashboard.views import (
-    accounts_in_arrears,
-    consumption_per_plan,
-    revenue_by_day,
-    svg_bar_chart,
-    svg_hbar_chart,
-)
+from config.report_periods import report_period
+from orders.dashboard.views import accounts_in_arrears, consumption_per_plan, recharges_in, revenue_by_day
 from plans.models import Plan
 from usage.models import UsageRecord
+from usage.selectors import usage_report
 
 pytestmark = pytest.mark.django_db
 
@@ -45,11 +42,12 @@ def test_revenue_is_charges_minus_refunds_per_local_day() -> None:
     ancient = account_charge(account_id=account.pk, amount=Decimal("1"), idempotency_key="c4").entry
     LedgerEntry.objects.filter(pk=ancient.pk).update(created_at=clock_now() - timedelta(days=40))
 
+    today = clock_now().astimezone(local_tz()).date()
+    period = report_period({"period": "custom", "from": str(today - timedelta(days=29)), "to": str(today)})
     with CaptureQueriesContext(connection) as queries:
-        days = revenue_by_day()
+        days = revenue_by_day(period)
     assert len(queries) == 1
     assert len(days) == 30
-    today = clock_now().astimezone(local_tz()).date()
     assert days[-1].day == today
     assert days[-1].charges == Decimal("42.5") and days[-1].refunds == Decimal("5")
     assert days[-1].revenue == Decimal("37.5")
@@ -78,33 +76,52 @@ def _record(
     )
 
 
-def test_consumption_per_plan_and_arrears() -> None:
+def test_consumption_per_plan_is_the_usage_report_and_arrears() -> None:
     a = account_get_or_create(namespace="a1")
     b = account_get_or_create(namespace="b1")
     big = Plan.objects.create(plan_id="big", name="Big", plan_type="volume")
     small = Plan.objects.create(plan_id="small", name="Small", plan_type="volume")
     start = month_start_utc(month_of(clock_now())) + timedelta(hours=1)
-    _record(a, big, "50", "paid", line=1, start=start)
-    _record(b, big, "20", "arrears", line=2, start=start)
-    _record(b, small, "3", "arrears", line=3, start=start)
-    _record(a, small, "-1", "paid", line=4, start=start)  # a refund record
-    _record(a, small, "99", "canceled", line=5, start=start)  # canceled: not consumption
-    _record(a, big, "500", "paid", line=6, start=start - timedelta(days=40))  # last month
+    now = clock_now()
+    for n, (account, plan, amount, status) in enumerate(
+        [(a, big, "50", "paid"), (b, big, "20", "arrears"), (b, small, "3", "arrears"),
+         (a, small, "-1", "paid"), (a, small, "99", "canceled")],  # a refund; canceled is not consumption
+        start=1,
+    ):  # fmt: skip
+        record = _record(account, plan, amount, status, line=n, start=start)
+        if status == "paid":
+            UsageRecord.objects.filter(pk=record.pk).update(paid_at=now)
+    old = _record(a, big, "500", "paid", line=6, start=start - timedelta(days=40))  # paid last month
+    UsageRecord.objects.filter(pk=old.pk).update(paid_at=now - timedelta(days=40))
 
-    rows = consumption_per_plan()
-    assert [(r["plan"], r["total"]) for r in rows] == [("big", Decimal("70")), ("small", Decimal("2"))]
+    period = report_period({})
+    result = consumption_per_plan(period)
+    assert [(r["plan"], r["total"], r["arrears"]) for r in result["rows"]] == [
+        ("big", Decimal("50"), Decimal("20")), ("small", Decimal("-1"), Decimal("3"))
+    ]  # fmt: skip
+    report = usage_report(start=period.start, end=period.end)
+    assert result["total"] == report.total == Decimal("49")  # the dashboard's total is the report's
+    assert result["arrears"] == report.arrears == Decimal("23")
 
     arrears = accounts_in_arrears()
     assert arrears["accounts"] == 1 and arrears["owed"] == Decimal("23")
     assert arrears["top"][0]["account__namespace"] == "b1" and arrears["top"][0]["records"] == 2
 
 
+def test_recharges_in_the_period() -> None:
+    account = _funded("acme", "100")
+    account_credit(account_id=account.pk, amount=Decimal("20.5"), idempotency_key="more")
+    done = recharges_in(report_period({}))
+    assert done["amount"] == Decimal("120.5") and done["count"] == 2 and done["review_count"] == 0
+
+
 def test_svg_charts_are_well_formed_and_escaped() -> None:
-    svg = str(svg_bar_chart([("a", Decimal("10")), ("<b>", Decimal("-5")), ("c", Decimal("0"))], title="T&T"))
+    points = [("a", Decimal("10")), ("<b>", Decimal("-5")), ("c", Decimal("0"))]
+    svg = str(svg_bar_chart(points, title="T&T", currency="CNY"))
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count("<rect") == 3 and 'class="tally-bar negative"' in svg
     assert "<b>" not in svg and "&lt;b&gt;" in svg and "T&amp;T" in svg
-    empty = str(svg_hbar_chart([], title="none"))
+    empty = str(svg_hbar_chart([], title="none", currency="CNY"))
     assert "no data" in empty
     # coordinates are plain numbers (no Decimal exponent notation)
     assert not re.search(r'="[^"]*E[+-]?\d', svg)
@@ -119,7 +136,14 @@ def test_dashboard_page_renders_charts_with_constant_queries(admin_client: Clien
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="chart-revenue"' in html and 'id="chart-consumption"' in html
-    assert html.count("<rect") >= 30
+    today = clock_now().astimezone(local_tz()).date()
+    assert html.count('class="tally-bar') >= today.day  # a bar per day of the month so far
+    assert "Revenue (CNY)" in html and 'class="tally-grid"' in html
+    assert "CNY 30.00" in html
+    last = admin_client.get("/admin/dashboard/?period=last_month").content.decode()
+    assert 'id="period-last-month" class="current"' in last
+    bad = admin_client.get("/admin/dashboard/?period=custom&from=2026-02-10&to=2026-01-01").content.decode()
+    assert "must not be before" in bad
     for i in range(10):
         account_charge(account_id=account.pk, amount=Decimal("1"), idempotency_key=f"more{i}")
     with CaptureQueriesContext(connection) as many:

@@ -59,6 +59,7 @@ def _seed_dashboard() -> None:
                 amount=Decimal(25 * (i + 1)),
                 kind="new",
                 status="arrears" if owner is not account else "paid",
+                paid_at=start + timedelta(hours=line) if owner is account else None,  # money moved then
             )
     order = PurchaseOrder.objects.create(
         order_id="PO-RF-1",
@@ -80,23 +81,45 @@ def _seed_dashboard() -> None:
 
 
 def test_finance_user_sees_the_dashboard_charts(page: Any, live_server: Any, finance_user: Any) -> None:
-    _seed_dashboard()
-    expected = -sum(
-        LedgerEntry.objects.filter(kind__in=[LedgerKind.CHARGE, LedgerKind.REFUND]).values_list(
-            "amount", flat=True
-        )
-    )
+    from config.display import money_text
+    from config.report_periods import report_period
+    from usage.selectors import usage_report
 
+    _seed_dashboard()
+
+    def revenue(period: Any) -> Decimal:
+        moved = LedgerEntry.objects.filter(
+            kind__in=[LedgerKind.CHARGE, LedgerKind.REFUND],
+            created_at__gte=period.start,
+            created_at__lt=period.end,
+        )
+        return -sum(moved.values_list("amount", flat=True), Decimal(0))
+
+    this, last = report_period({}), report_period({"period": "last_month"})
     login(page, live_server.url, "fiona", "pass-fiona")
     page.click("#tally-dashboard-link a")
     page.wait_for_selector("#chart-revenue")
-    assert page.locator("#chart-revenue rect.tally-bar").count() == 30
+    assert page.locator("#chart-revenue rect.tally-bar").count() == len(this.days)
+    assert page.locator("#chart-revenue .tally-grid").count() >= 3  # gridlines with ticks
+    assert page.locator("#chart-revenue .tally-axis-label").first.text_content() == "Revenue (CNY)"
     assert page.locator("#chart-consumption rect.tally-bar").count() == 3
-    assert page.locator("#kpi-revenue strong").inner_text() == f"{expected:.2f}"
+    assert page.locator("#kpi-revenue strong").inner_text() == money_text(revenue(this))
+    report = usage_report(start=this.start, end=this.end)
+    assert page.locator("#kpi-consumption strong").inner_text() == money_text(report.total)  # = the report
     assert page.locator("#kpi-arrears strong").inner_text() == "2"
     assert page.locator("#kpi-renewals-failed strong").inner_text() == "1"
     assert "PO-RF-1" in page.locator("#renewals-failed").inner_text()
-    screenshot(page, "dashboard")
+    screenshot(page, "dashboard", full_page=True)
+
+    page.click("#period-last-month")
+    page.wait_for_selector("#period-last-month.current")
+    assert page.locator("#chart-revenue rect.tally-bar").count() == len(last.days)
+    assert page.locator("#kpi-revenue strong").inner_text() == money_text(revenue(last))
+    page.fill("#period-from", str(this.last_day))
+    page.fill("#period-to", str(this.last_day))
+    page.click("#period-show")
+    page.wait_for_url("**period=custom**")
+    assert page.locator("#chart-revenue rect.tally-bar").count() == 1
 
 
 def test_finance_user_adjusts_a_balance_and_sees_the_ledger_entry(

@@ -203,6 +203,8 @@ class QuotaUsageAdmin(CsvExportMixin, ReadOnlyAdmin):
 
 
 # The account page and the manual adjustment (billing/account_admin.py), statements and credit notes
-# (billing/statements/admin.py) register with the same site.
+# (billing/statements/admin.py), alert thresholds and states (billing/alerts/admin.py) register with
+# the same site.
 from billing import account_admin  # noqa: E402,F401
+from billing.alerts import admin as alert_admin  # noqa: E402,F401
 from billing.statements import admin as statement_admin  # noqa: E402,F401

@@ -242,6 +242,7 @@ class RechargeEvent(models.Model):
         return f"{self.recharge_id} {self.from_status}->{self.to_status}"
 
 
+from billing.alerts.models import AlertState, AlertThreshold  # noqa: E402,F401 - alert models of this app
 from billing.statements.models import (  # noqa: E402,F401 - the statement models belong to this app
     CreditNote,
     DocumentPdf,

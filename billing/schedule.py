@@ -3,7 +3,9 @@
 from typing import Any
 
 from celery.schedules import crontab
+from django.conf import settings
 
+from billing.alerts.tasks import evaluate_balance_alerts
 from billing.statements.tasks import issue_statements, statements_sweep
 from billing.tasks import open_quota_month, purge_idempotency_keys
 from config.jobs import PeriodicJob, beat_entries
@@ -46,6 +48,18 @@ JOBS: tuple[PeriodicJob, ...] = (
         schedule=crontab(minute=10, hour=3),
         about="credit notes and statement PDFs a lost task left undone",
         time_travel=False,
+    ),
+    # Every BALANCE_ALERTS_EVERY_SECONDS (default 600): balance_low / runway_low notifications once
+    # per crossing (docs/notifications.md). Not time-travelled by default: it sends notifications;
+    # `run_billing --only balance_alerts --at T` evaluates at T.
+    PeriodicJob(
+        kind="balance_alerts",
+        beat_name="billing.evaluate_balance_alerts",
+        task=evaluate_balance_alerts,
+        schedule=float(settings.BALANCE_ALERTS_EVERY_SECONDS),
+        about="balance and runway alerts: notify each crossing once, re-arm the recovered",
+        time_travel=False,
+        takes_chunk_size=True,
     ),
 )
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = beat_entries(JOBS)

@@ -30,4 +30,5 @@ def open_quota_month(month: str | None = None, at: str | None = None) -> int:
 
 
 # Statement and credit-note tasks live beside their services; importing them registers them.
+from billing.alerts import tasks as alert_tasks  # noqa: E402,F401
 from billing.statements import tasks as statement_tasks  # noqa: E402,F401

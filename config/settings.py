@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -353,6 +354,11 @@ IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
 # longest request: gunicorn's --timeout is 60 s); after that a retry takes the key over.
 IDEMPOTENCY_LEASE_SECONDS = env.float("IDEMPOTENCY_LEASE_SECONDS", default=300.0)
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=200)
+# Balance and runway alerts (docs/notifications.md): the deployment defaults of every account
+# without its own threshold (0 = off), and how often beat evaluates them.
+BALANCE_ALERT_BELOW = Decimal(env.str("BALANCE_ALERT_BELOW", default="0"))
+RUNWAY_ALERT_DAYS = env.int("RUNWAY_ALERT_DAYS", default=7)
+BALANCE_ALERTS_EVERY_SECONDS = env.int("BALANCE_ALERTS_EVERY_SECONDS", default=600)
 STATEMENT_NUMBER_PREFIX = env.str("STATEMENT_NUMBER_PREFIX", default="TLY")
 STATEMENT_CHUNK_SIZE = env.int("STATEMENT_CHUNK_SIZE", default=500)
 STATEMENT_WORKERS = env.int("STATEMENT_WORKERS", default=2)

@@ -6,6 +6,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.alerts.api import ThresholdsSerializer
 from billing.errors import BillingInvalidInput
 from billing.models import RechargeOrder
 from billing.recharges import validate_recharge_amount
@@ -77,6 +78,14 @@ class AccountSerializer(serializers.Serializer):
     balance = MoneyField()
     currency = serializers.CharField()
     quotas = QuotaSerializer(many=True)
+    burn_per_day = MoneyField(help_text="money per day at the current price of everything running")
+    runway_days = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="balance / burn_per_day; null: nothing burns",
+    )
+    thresholds = ThresholdsSerializer()
 
 
 class RecordSerializer(serializers.Serializer):

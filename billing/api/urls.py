@@ -1,5 +1,6 @@
 from django.urls import path
 
+from billing.alerts.api import AlertsView
 from billing.api.internal import CheckQuotaView, DeductQuotaView, PaymentCallbackView
 from billing.api.me import MeView
 from billing.api.views import AccountView, RechargeViewSet, RecordsView
@@ -7,6 +8,7 @@ from billing.api.views import AccountView, RechargeViewSet, RecordsView
 urlpatterns: list = [
     path("api/v1/me", MeView.as_view(), name="me"),
     path("api/v1/billing/account", AccountView.as_view(), name="billing-account"),
+    path("api/v1/billing/alerts", AlertsView.as_view(), name="billing-alerts"),
     path("api/v1/billing/recharge", RechargeViewSet.as_view({"post": "create"}), name="billing-recharge"),
     path(
         "api/v1/billing/recharges/<str:public_id>",

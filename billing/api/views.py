@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.acting import MoneyCallerMixin
+from billing.alerts.api import runway_fields
 from billing.api.serializers import (
     AccountSerializer,
     RechargeCreatedSerializer,
@@ -40,7 +41,8 @@ class BillingView(MoneyCallerMixin, APIView):
 
 
 class AccountView(BillingView):
-    """The wallet: balance and this month's free quota per metered service."""
+    """The wallet: balance, this month's free quota per metered service, the daily burn, the
+    runway at that burn and the alert thresholds in force."""
 
     @extend_schema(parameters=[NAMESPACE_PARAM], responses=AccountSerializer)
     def get(self, request: Request) -> Response:
@@ -50,6 +52,7 @@ class AccountView(BillingView):
             "balance": account.balance,
             "currency": account.currency,
             "quotas": account_quotas(account=account),
+            **runway_fields(account),
         }
         return Response(AccountSerializer(data).data)
 

@@ -34,3 +34,9 @@ def test_a_second_start_changes_nothing_and_keeps_expiry():
     assert {row.name: row.last_run_at for row in PeriodicTask.objects.all()} == before
     sweep = PeriodicTask.objects.get(name="usage.settle_arrears_sweep")
     assert sweep.expire_seconds == 170  # the job's own ``expires`` option reaches beat
+
+
+def test_the_alert_evaluator_runs_every_balance_alerts_every_seconds():
+    TallyScheduler(app=celery_app, lazy=False)
+    alerts = PeriodicTask.objects.select_related("interval").get(name="billing.evaluate_balance_alerts")
+    assert alerts.interval is not None and alerts.interval.every == settings.BALANCE_ALERTS_EVERY_SECONDS

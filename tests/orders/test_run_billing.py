@@ -78,6 +78,7 @@ def test_beat_is_built_from_the_one_list_of_jobs():
     }
     housekeeping = {job.kind for job in JOBS} - kinds
     # statements: issuing fans out to workers and renders PDFs; issue_statements is its by-hand run
+    # balance_alerts sends notifications: `run_billing --only balance_alerts --at T` evaluates at T
     not_travelled = {
         "purge_idempotency_keys",
         "plan_sync",
@@ -85,6 +86,7 @@ def test_beat_is_built_from_the_one_list_of_jobs():
         "statements",
         "statements_sweep",
         "heartbeat",  # beat -> worker liveness for /healthz (ops)
+        "balance_alerts",
     }
     assert housekeeping == not_travelled
 

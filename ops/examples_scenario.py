@@ -198,6 +198,8 @@ def scenario() -> list[Call]:
         Call("GET", "/usageapi/v1/reports", query=lambda c: {"period": timezone.now().strftime("%Y-%m")}),
         Call("GET", "/usageapi/v1/speed"),
         Call("GET", "/api/v1/billing/records"),
+        Call("PATCH", "/api/v1/billing/alerts", body={"balance_below": "100.00", "runway_below_days": 10}),
+        Call("GET", "/api/v1/billing/alerts"),
         Call("GET", "/api/v1/consume-orders"),
         # package orders
         Call("POST", "/api/v1/package-orders", body=PACKAGE_ORDER, query={"drytry": "1"}, status=200),

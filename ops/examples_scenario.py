@@ -231,7 +231,11 @@ def scenario() -> list[Call]:
                         "instance": "demo-ecs-1",
                         "component_id": "traffic",
                         "quantity": "3",
-                        "timestamp": timezone.now().replace(microsecond=0).isoformat(),
+                        # whole seconds, rounded up: the demo order may have started within
+                        # this second, and a usage before its period start counts as billed
+                        "timestamp": (timezone.now() + timedelta(seconds=1))
+                        .replace(microsecond=0)
+                        .isoformat(),
                     }
                 ]
             },

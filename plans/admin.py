@@ -1,7 +1,8 @@
 """Back office for the catalog. Thin: model admin over the same rules as the services.
 
 A price version or rule that a charge used (``first_used_at`` set) is shown read-only and cannot be
-deleted: usage records keep the version they used (DOMAIN.md 3). Plans are retired, never deleted.
+deleted: usage records keep the version they used (docs/plans.md "Used prices are frozen").
+Plans are retired, never deleted.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The catalog: plans with versioned prices, products with components and price rules, plan items
-(vehicle plans) and metered services (DOMAIN.md 3)."""
+(vehicle plans) and metered services (docs/plans.md)."""
 
 from __future__ import annotations
 

@@ -10,17 +10,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from config.api.errors import ErrorCode
-from config.exceptions import DomainError, domain_error
+from config.exceptions import DomainError
+from plans.errors import (
+    ComponentAttrsInvalid,
+    PlanNotFound,
+    PlanRetired,
+    PriceAmbiguous,
+    PriceNoMatch,
+    ProductNotFound,
+)
 from plans.models import Component, Plan, PlanItem, PlanStatus, PriceRule, PriceVersion, Product
-
-# Met through a package order, a pricing failure is the order family's "price error" (API.md: 34xx
-# for package orders); the message and the field still say which rule failed and why.
-PRICE_ERROR_IN_ORDERS = {"package": ErrorCode.PACKAGE_PRICE_ERROR}
 
 
 def price_version_in_force(plan: Plan, at: datetime) -> PriceVersion | None:
-    """The latest version with ``effective_from <= at`` (DOMAIN.md 3)."""
+    """The latest version with ``effective_from <= at`` (docs/plans.md)."""
     return plan.price_versions.filter(effective_from__lte=at).order_by("-effective_from").first()
 
 
@@ -51,7 +54,7 @@ def plan_get(plan_id: str) -> Plan:
     (an existing order keeps renewing at its price; a new order must refuse it)."""
     plan = Plan.objects.select_related("product").filter(plan_id=str(plan_id)).first()
     if plan is None:
-        raise domain_error(ErrorCode.PLAN_NOT_FOUND, f"plan {plan_id!r} not found", http_status=404)
+        raise PlanNotFound(f"plan {plan_id!r} not found")
     return plan
 
 
@@ -59,7 +62,7 @@ def plan_get_active(plan_id: str) -> Plan:
     """The plan if it is active; 3601 if unknown, 3609 if retired."""
     plan = plan_get(plan_id)
     if not plan.is_active:
-        raise domain_error(ErrorCode.PLAN_RETIRED, f"plan {plan.plan_id!r} is retired")
+        raise PlanRetired(f"plan {plan.plan_id!r} is retired")
     return plan
 
 
@@ -68,12 +71,10 @@ def plan_item_get(piid: uuid.UUID | str) -> PlanItem:
     try:
         key = piid if isinstance(piid, uuid.UUID) else uuid.UUID(str(piid))
     except ValueError:
-        raise domain_error(
-            ErrorCode.PLAN_NOT_FOUND, f"plan item {piid!r} not found (not a UUID)", http_status=404
-        ) from None
+        raise PlanNotFound(f"plan item {piid!r} not found (not a UUID)") from None
     item = PlanItem.objects.select_related("plan").filter(piid=key).first()
     if item is None:
-        raise domain_error(ErrorCode.PLAN_NOT_FOUND, f"plan item {piid} not found", http_status=404)
+        raise PlanNotFound(f"plan item {piid} not found")
     return item
 
 
@@ -86,7 +87,7 @@ def plan_items_for(plan_id: str) -> list[PlanItem]:
 def product_get(prod_id: str) -> Product:
     product = Product.objects.filter(prod_id=str(prod_id)).first()
     if product is None:
-        raise domain_error(ErrorCode.PRODUCT_NOT_FOUND, f"product {prod_id!r} not found", http_status=404)
+        raise ProductNotFound(f"product {prod_id!r} not found")
     return product
 
 
@@ -133,7 +134,7 @@ def _describe(attrs: dict[str, Any]) -> str:
 
 
 def get_cost(*, prod_id: str, plan_id: str, components: list[dict[str, Any]], at: datetime) -> CostResult:
-    """One price per requested component of a product's plan, and their total (DOMAIN.md 3).
+    """One price per requested component of a product's plan, and their total (docs/plans.md).
 
     A rule matches when every key of its ``attrs`` equals the given value (compared as strings;
     extra given attributes are ignored). Only the rule versions in force at ``at`` count. Exactly
@@ -142,14 +143,12 @@ def get_cost(*, prod_id: str, plan_id: str, components: list[dict[str, Any]], at
     product = product_get(prod_id)
     plan = plan_get(plan_id)
     if plan.product_id != product.pk:
-        raise domain_error(
-            ErrorCode.PLAN_NOT_FOUND,
+        raise PlanNotFound(
             f"plan {plan.plan_id!r} is not a plan of product {product.prod_id!r}",
-            http_status=404,
             errors={"plan_id": [f"plan {plan.plan_id!r} does not price product {product.prod_id!r}"]},
         )
     if not plan.is_active:
-        raise domain_error(ErrorCode.PLAN_RETIRED, f"plan {plan.plan_id!r} is retired")
+        raise PlanRetired(f"plan {plan.plan_id!r} is retired")
 
     by_id: dict[str, Component] = {c.component_id: c for c in product.components.all()}
     all_rules = list(PriceRule.objects.filter(plan=plan, effective_from__lte=at))
@@ -162,18 +161,15 @@ def get_cost(*, prod_id: str, plan_id: str, components: list[dict[str, Any]], at
         component_id = str(requested.get("component_id", ""))
         given = requested.get("attrs") or {}
         if not isinstance(given, dict):
-            raise domain_error(
-                ErrorCode.INVALID_PARAMETERS,
+            raise ComponentAttrsInvalid(
                 f"components[{i}].attrs must be an object",
                 errors={f"components[{i}].attrs": ["must be an object"]},
             )
         component = by_id.get(component_id)
         if component is None:
-            raise domain_error(
-                ErrorCode.PRICE_NO_MATCH,
+            raise PriceNoMatch(
                 f"product {product.prod_id!r} has no component {component_id!r}",
                 errors={f"components[{i}].component_id": [f"unknown component {component_id!r}"]},
-                family_codes=PRICE_ERROR_IN_ORDERS,
             )
         candidates = rules_in_force(rules_by_component.get(component.pk, []), at)
         matching = [r for r in candidates if r.matches(given)]
@@ -202,17 +198,13 @@ def _match_error(
             f"no price rule of plan {plan.plan_id!r} matches component {component_id!r} "
             f"with {_describe(given)}"
         )
-        return domain_error(
-            ErrorCode.PRICE_NO_MATCH, msg, errors={field: [msg]}, family_codes=PRICE_ERROR_IN_ORDERS
-        )
+        return PriceNoMatch(msg, errors={field: [msg]})
     conditions = ", ".join(_describe(r.attrs) for r in matching)
     msg = (
         f"{len(matching)} price rules of plan {plan.plan_id!r} match component {component_id!r} "
         f"with {_describe(given)}: {conditions}"
     )
-    return domain_error(
-        ErrorCode.PRICE_AMBIGUOUS, msg, errors={field: [msg]}, family_codes=PRICE_ERROR_IN_ORDERS
-    )
+    return PriceAmbiguous(msg, errors={field: [msg]})
 
 
 def plans_active_for_region(region: str) -> list[Plan]:

@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
 from config import clock
-from config.api.errors import ErrorCode
-from config.exceptions import InvalidInput, domain_error
+from config.exceptions import InvalidInput
 from config.money import to_money
 from plans.catalog import ImportReport, catalog_export, catalog_import
+from plans.errors import PlanExists, PlanRetired, PriceVersionTooSoon, PriceVersionUsed, UnknownProduct
 from plans.models import Plan, PlanStatus, PriceRule, PriceVersion, Product
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _invalid(errors: dict[str, list[str]]) -> InvalidInput:
 
 
 def _full_clean(plan: Plan) -> None:
-    """Model validation as a 3307 naming the fields, plus the mode/cycle rule of API.md: a plan
+    """Model validation as a 3307 naming the fields, plus the mode/cycle rule of the plans API: a plan
     without a product prices itself, so it needs a billing mode and a cycle."""
     errors: dict[str, list[str]] = {}
     try:
@@ -57,8 +57,7 @@ def _product_for(prod_id: str | None) -> Product | None:
         return None
     product = Product.objects.filter(prod_id=str(prod_id)).first()
     if product is None:
-        raise domain_error(
-            ErrorCode.PRODUCT_NOT_FOUND,
+        raise UnknownProduct(
             f"product {prod_id!r} not found",
             errors={"prod_id": [f"unknown product {prod_id!r}"]},
         )
@@ -81,10 +80,8 @@ def plan_create(
 ) -> Plan:
     """A new active plan (3602 if the id is taken)."""
     if Plan.objects.filter(plan_id=plan_id).exists():
-        raise domain_error(
-            ErrorCode.PLAN_EXISTS,
+        raise PlanExists(
             f"plan {plan_id!r} already exists",
-            http_status=409,
             errors={"plan_id": [f"plan {plan_id!r} already exists"]},
         )
     plan = Plan(
@@ -103,10 +100,8 @@ def plan_create(
         with transaction.atomic():
             plan.save()
     except IntegrityError:  # a concurrent create of the same id won the race
-        raise domain_error(
-            ErrorCode.PLAN_EXISTS,
+        raise PlanExists(
             f"plan {plan_id!r} already exists",
-            http_status=409,
             errors={"plan_id": [f"plan {plan_id!r} already exists"]},
         ) from None
     logger.info("plan %s created by %s", plan.plan_id, getattr(actor, "username", actor))
@@ -142,10 +137,8 @@ def plan_update(*, plan: Plan, changes: dict[str, Any], actor: Any = None) -> Pl
         }
         really = [f for f in frozen if (changes[f] or None) != (current[f] or None)]
         if really:
-            raise domain_error(
-                ErrorCode.PRICE_VERSION_USED,
+            raise PriceVersionUsed(
                 f"plan {plan.plan_id!r} has prices used by charges: {', '.join(really)} cannot change",
-                http_status=409,
                 errors={f: ["frozen: a charge used this plan's prices"] for f in really},
             )
     for field in PLAN_FIELDS:
@@ -180,23 +173,8 @@ def earliest_new_version(plan: Plan, now: datetime) -> datetime:
     return clock.add_cycles(now, plan.cycle, 1)
 
 
-@transaction.atomic
-def price_version_add(
-    *,
-    plan: Plan,
-    price: Decimal | str | int,
-    effective_from: datetime,
-    actor: Any,
-    force: bool = False,
-    now: datetime | None = None,
-) -> PriceVersion:
-    """Publish a price from ``effective_from`` on (DOMAIN.md 3).
-
-    It must start at least one cycle after now, unless staff ``force`` it (recorded with the actor).
-    Re-publishing at the same start replaces an unused version's price; a used one is frozen (3610).
-    """
-    now = now or clock.now()
-    plan = _lock_plan(plan)
+def _checked_version_input(plan: Plan, price: Decimal | str | int, effective_from: datetime) -> Decimal:
+    """The price as money, or a 3307 naming every bad field (price, start, a plan without cycle)."""
     errors: dict[str, list[str]] = {}
     try:
         amount = to_money(price)
@@ -211,12 +189,32 @@ def price_version_add(
         errors["plan_id"] = [f"plan {plan.plan_id!r} is priced by component rules, not versions"]
     if errors:
         raise _invalid(errors)
+    return amount
+
+
+@transaction.atomic
+def price_version_add(
+    *,
+    plan: Plan,
+    price: Decimal | str | int,
+    effective_from: datetime,
+    actor: Any,
+    force: bool = False,
+    now: datetime | None = None,
+) -> PriceVersion:
+    """Publish a price from ``effective_from`` on (docs/plans.md "Price versions").
+
+    It must start at least one cycle after now, unless staff ``force`` it (recorded with the actor).
+    Re-publishing at the same start replaces an unused version's price; a used one is frozen (3610).
+    """
+    now = now or clock.now()
+    plan = _lock_plan(plan)
+    amount = _checked_version_input(plan, price, effective_from)
     if not plan.is_active:
-        raise domain_error(ErrorCode.PLAN_RETIRED, f"plan {plan.plan_id!r} is retired")
+        raise PlanRetired(f"plan {plan.plan_id!r} is retired")
     earliest = earliest_new_version(plan, now)
     if effective_from < earliest and not force:
-        raise domain_error(
-            ErrorCode.PRICE_VERSION_TOO_SOON,
+        raise PriceVersionTooSoon(
             f"a new price of plan {plan.plan_id!r} must start at or after {earliest.isoformat()} "
             f"(one {plan.cycle} ahead) unless forced",
             errors={"effective_from": [f"must be >= {earliest.isoformat()} unless force is true"]},
@@ -226,10 +224,8 @@ def price_version_add(
     )
     if existing is not None:
         if existing.first_used_at is not None:
-            raise domain_error(
-                ErrorCode.PRICE_VERSION_USED,
+            raise PriceVersionUsed(
                 f"the price of plan {plan.plan_id!r} from {effective_from.isoformat()} was used by a charge",
-                http_status=409,
                 errors={"effective_from": ["a used price version is never edited"]},
             )
         existing.price = amount

@@ -1,4 +1,4 @@
-"""Pull the catalog from the plan service (DOMAIN.md 3 "Sync").
+"""Pull the catalog from the plan service (docs/plans.md "Sync").
 
 The plan service is outside our control: it may be down, slow, or answer garbage. Every failure
 leaves the catalog exactly as it is (the import is all-or-nothing) and is logged with the reason;
@@ -17,9 +17,9 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from config.api.errors import ErrorCode
-from config.exceptions import DomainError, domain_error
+from config.exceptions import DomainError
 from plans.catalog import ImportReport, catalog_import
+from plans.errors import CatalogInvalid, PlanSyncFailed
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,8 @@ class _Retryable(Exception):
     """A failure worth another attempt (connection error, timeout, 5xx)."""
 
 
-def _sync_failed(reason: str, *, errors: dict[str, list[str]] | None = None) -> DomainError:
-    return domain_error(
-        ErrorCode.PLAN_SYNC_FAILED,
-        f"plan sync failed, catalog unchanged: {reason}",
-        http_status=503,
-        errors=errors,
-    )
+def _sync_failed(reason: str, *, errors: dict[str, list[str]] | None = None) -> PlanSyncFailed:
+    return PlanSyncFailed(f"plan sync failed, catalog unchanged: {reason}", errors=errors)
 
 
 def _parse(raw: bytes | str, source: str) -> Any:
@@ -108,9 +103,7 @@ def sync_plans(
         document = fetch_document(source)
     try:
         report = catalog_import(document, dry_run=dry_run, force=force)
-    except DomainError as exc:
-        if exc.code_for("plans") != ErrorCode.CATALOG_INVALID:
-            raise
+    except CatalogInvalid as exc:
         logger.warning("plan sync from %s refused, catalog unchanged: %s", source, exc.message)
         raise _sync_failed(
             f"{source} answered an invalid catalog: {exc.message}", errors=exc.errors

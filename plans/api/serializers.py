@@ -1,4 +1,4 @@
-"""Serializers of the catalog API (API.md "Plans"). Money is a 4-place decimal string."""
+"""Serializers of the catalog API (docs/plans.md "API"). Money is a 4-place decimal string."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Catalog API (API.md "Plans"): reads for every signed-in user, writes by permission (never is_staff).
+"""Catalog API (docs/plans.md "API"): reads for every signed-in user, writes by permission (never is_staff).
 
 Thin: serializers validate (3307 naming the field), services write, selectors price.
 """

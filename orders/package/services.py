@@ -97,6 +97,15 @@ class OperationResult:
     consume_order: ConsumeOrder | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def consume_order_id(self) -> int | None:
+        return self.consume_order.pk if self.consume_order else None
+
+    @property
+    def ledger_entry_id(self) -> int | None:
+        """The consume order's entry when there is one, else the order's (a charge)."""
+        return self.consume_order.ledger_entry_id if self.consume_order else self.order.ledger_entry_id
+
 
 def _attrs_of(pairs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {str(p["attr_id"]): p.get("attr_value") for p in pairs}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 from config.api.fields import MoneyField
+from config.money import money4
 
 ID_FIELD = {"max_length": 100, "allow_blank": False}
 
@@ -91,73 +94,147 @@ class MeterEventsSerializer(serializers.Serializer):
     events = MeterEventInSerializer(many=True)
 
 
-# --- responses (for the schema; views build plain dicts of these shapes) ----------------------------
+# --- responses ------------------------------------------------------------------------------------
+# The views answer with these serializers' ``.data``. Money and quantities are ``money4`` strings
+# (4 places, half up: ``"88.0000"``), datetimes ``isoformat()`` in UTC (``+00:00``, microseconds
+# kept), a missing value ``null``; a key that is not ``required`` is left out when its source is.
 
 
+class _Money4Out:
+    """Renders as ``money4`` (``MoneyField``'s schema, the package API's half-up rounding)."""
+
+    def to_representation(self, value: Any) -> str:
+        return money4(value)
+
+
+class MoneyOutField(_Money4Out, MoneyField):
+    pass
+
+
+class QuantityOutField(_Money4Out, serializers.DecimalField):
+    def __init__(self, **kwargs: Any):
+        super().__init__(max_digits=20, decimal_places=4, **kwargs)
+
+
+class IsoDateTimeField(serializers.DateTimeField):
+    """``value.isoformat()`` as stored (UTC ``+00:00``), not DRF's ``Z`` form."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+class LoadedListSerializer(serializers.ListSerializer):
+    """A nested list the view loaded beforehand, read from the context under the field's name."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return self.context[str(self.field_name)]
+
+
+# Of an ``OperationResult`` (create, charge, change-config).
 class OperationOutSerializer(serializers.Serializer):
-    order_id = serializers.CharField()
-    order_status = serializers.CharField()
-    cost = MoneyField()
-    amount_payable = MoneyField()
+    order_id = serializers.CharField(source="order.order_id")
+    order_status = serializers.CharField(source="order.status")
+    cost = MoneyOutField()
+    amount_payable = MoneyOutField()
     consume_order_id = serializers.IntegerField(required=False, allow_null=True)
     ledger_entry_id = serializers.IntegerField(required=False, allow_null=True)
 
 
+class InstanceRenewOutSerializer(OperationOutSerializer):
+    """A renewal's ``OperationResult`` and the renewed instance (context ``prod_inst_id_ext``);
+    the schema documents renew with ``OperationOutSerializer``."""
+
+    prod_inst_id_ext = serializers.SerializerMethodField()
+
+    def get_prod_inst_id_ext(self, result: Any) -> str:
+        return str(self.context["prod_inst_id_ext"])
+
+
+class _SettlementField(MoneyOutField):
+    """Stop only: the settlement amount of the field's name (context ``settlement``, 0 when the
+    stop had none); left out of the answers of other instance operations."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        settlement = self.context.get("settlement")
+        if settlement is None:
+            raise SkipField()
+        return settlement.get(str(self.field_name), 0)
+
+
+# Of a ``ProductInstance`` (pause, resume; stop with its settlement).
 class InstanceOpOutSerializer(serializers.Serializer):
     prod_inst_id_ext = serializers.CharField()
-    order_id = serializers.CharField()
+    order_id = serializers.CharField(source="order.order_id")
     status = serializers.CharField()
-    refunded = MoneyField(required=False)
-    postpaid_billed = MoneyField(required=False)
+    refunded = _SettlementField(required=False)
+    postpaid_billed = _SettlementField(required=False)
 
 
+class _LineInstanceField(serializers.CharField):
+    """A bill's instance: ``prod_inst_id_ext`` of its line's subscription (context
+    ``line_instances``, loaded once per page)."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return self.context["line_instances"].get(instance.line_id)
+
+
+# Of a package ``UsageRecord``.
 class BillOutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    order_id = serializers.CharField()
-    instance = serializers.CharField(allow_null=True)
+    id = serializers.IntegerField(source="pk")
+    order_id = serializers.CharField(source="order_ref")
+    instance = _LineInstanceField(allow_null=True)
     component_id = serializers.CharField()
     kind = serializers.CharField()
     status = serializers.CharField()
-    period_start = serializers.DateTimeField()
-    period_end = serializers.DateTimeField()
-    quantity = serializers.DecimalField(max_digits=20, decimal_places=4)
-    unit_price = MoneyField()
-    amount = MoneyField()
-    paid_at = serializers.DateTimeField(allow_null=True)
+    period_start = IsoDateTimeField()
+    period_end = IsoDateTimeField()
+    quantity = QuantityOutField()
+    unit_price = MoneyOutField()
+    amount = MoneyOutField()
+    paid_at = IsoDateTimeField(allow_null=True)
     ledger_entry_id = serializers.IntegerField(allow_null=True)
 
 
+class _BillIdsField(serializers.ListField):
+    """A consume order's bills, sorted (context ``bill_ids``: consume order pk -> record pks)."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return sorted(self.context["bill_ids"].get(instance.pk, []))
+
+
+# Of a ``ConsumeOrder`` (``order`` and ``instance`` selected with it).
 class ConsumeOrderOutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    order_id = serializers.CharField()
-    instance = serializers.CharField(allow_null=True)
+    id = serializers.IntegerField(source="pk")
+    order_id = serializers.CharField(source="order.order_id")
+    instance = serializers.CharField(source="instance.prod_inst_id_ext", allow_null=True)
     type = serializers.CharField()
     status = serializers.CharField()
-    amount = MoneyField()
-    bill_ids = serializers.ListField(child=serializers.IntegerField())
-    created_at = serializers.DateTimeField()
-    paid_at = serializers.DateTimeField(allow_null=True)
+    amount = MoneyOutField()
+    bill_ids = _BillIdsField(child=serializers.IntegerField())
+    created_at = IsoDateTimeField()
+    paid_at = IsoDateTimeField(allow_null=True)
     ledger_entry_id = serializers.IntegerField(allow_null=True)
 
 
+# Of a ``SubscriptionLine``.
 class ComponentOutSerializer(serializers.Serializer):
     component_id = serializers.CharField()
     billing_mode = serializers.CharField()
     cycle = serializers.CharField()
     attrs = serializers.JSONField()
-    price = MoneyField()
+    price = MoneyOutField()
     status = serializers.CharField()
     periods_billed = serializers.IntegerField()
-    paid_until = serializers.DateTimeField(allow_null=True)
-    next_run_at = serializers.DateTimeField(allow_null=True)
+    paid_until = IsoDateTimeField(allow_null=True)
+    next_run_at = IsoDateTimeField(allow_null=True)
 
 
 class SubscriptionOutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(source="pk")
     status = serializers.CharField()
-    anchor = serializers.DateTimeField()
+    anchor = IsoDateTimeField()
     auto_renew = serializers.BooleanField()
-    components = ComponentOutSerializer(many=True)
+    components = ComponentOutSerializer(many=True, source="lines")
 
 
 class InstanceOutSerializer(serializers.Serializer):
@@ -171,27 +248,31 @@ class InstanceOutSerializer(serializers.Serializer):
     subscription = SubscriptionOutSerializer()
 
 
+# Of a ``PackageOrder`` (``account`` selected with it).
 class PackageOrderOutSerializer(serializers.Serializer):
     order_id = serializers.CharField()
-    namespace = serializers.CharField()
+    namespace = serializers.CharField(source="account.namespace")
     app_id = serializers.CharField()
     order_user_name = serializers.CharField()
     description = serializers.CharField()
     extra_info = serializers.JSONField()
-    order_status = serializers.CharField()
-    cost = MoneyField()
-    amount_payable = MoneyField()
-    created_at = serializers.DateTimeField()
-    paid_at = serializers.DateTimeField(allow_null=True)
-    canceled_at = serializers.DateTimeField(allow_null=True)
+    order_status = serializers.CharField(source="status")
+    cost = MoneyOutField()
+    amount_payable = MoneyOutField()
+    created_at = IsoDateTimeField()
+    paid_at = IsoDateTimeField(allow_null=True)
+    canceled_at = IsoDateTimeField(allow_null=True)
 
 
+# The order and its lists, loaded by the view (``selectors.order_detail_context``: ``instances``,
+# ``bills``, ``consume_orders`` and the lookups of the bill and consume-order serializers).
 class PackageOrderDetailOutSerializer(PackageOrderOutSerializer):
-    instances = InstanceOutSerializer(many=True)
-    bills = BillOutSerializer(many=True)
-    consume_orders = ConsumeOrderOutSerializer(many=True)
+    instances = LoadedListSerializer(child=InstanceOutSerializer())
+    bills = LoadedListSerializer(child=BillOutSerializer())
+    consume_orders = LoadedListSerializer(child=ConsumeOrderOutSerializer())
 
 
+# Of an ``IngestResult`` (``orders.package.metering``).
 class MeterResultOutSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()

@@ -2,20 +2,20 @@
 
 from django.urls import path
 
-from orders.package.api.views import (
-    BillsView,
-    ConsumeOrdersView,
+from orders.package.api.instances import (
     InstanceChangeConfigView,
     InstancePauseView,
     InstanceRenewView,
     InstanceResumeView,
     InstanceStopView,
-    MeterEventsView,
+)
+from orders.package.api.orders import (
     PackageOrderCancelView,
     PackageOrderChargeView,
     PackageOrderDetailView,
     PackageOrdersView,
 )
+from orders.package.api.records import BillsView, ConsumeOrdersView, MeterEventsView
 
 INST = "api/v1/instances/<str:prod_inst_id_ext>"
 

@@ -1,7 +1,7 @@
 """Membership is checked at the moment money moves (issue 13 item 4; docs/security.md).
 
 A tenant API call (``MoneyCallerMixin`` on the view) records its caller for the time of the call.
-Every posting (``billing.services._write`` and the batch form) runs, after the account row is locked
+Every posting (``ledger_write.write_posting`` and the batch form) runs, after the account row is locked
 and inside the posting's transaction, ``check_caller_may_move``: the caller must be a member of the
 account *now* (read under the lock), or hold ``billing.act_for_any_account``. Otherwise 403/3306 and
 the transaction, the order's state change with it, rolls back. So a user removed from a shared

@@ -1,4 +1,4 @@
-"""Free monthly quota of metered services (DOMAIN.md 2, seed 003).
+"""Free monthly quota of metered services (docs/billing.md "Quota months").
 
 ``quota_deduct`` locks the account row first (the same lock every money path takes, so a deduction
 serialises with charges and with itself for one account), then the month's quota row. Free calls
@@ -15,7 +15,7 @@ front: a repeated ``request_id`` hits the unique ``(account, request_id)`` const
 row (or ``(account, idempotency_key)`` of the ledger entry), the whole transaction rolls back and
 only then is the first result read and answered (also when the repeat no longer fits the balance).
 The metered service is read from a per-process cache, and the statements are plain parameterised
-SQL: the ORM's statement building cost more CPU than the database work (docs/billing.md).
+SQL (``billing.quota_rows``): the ORM's statement building cost more CPU than the database work.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
-from django.utils import timezone
 
-from billing.errors import AccountNotFound, BillingInvalidInput, UnknownService
-from billing.models import Account, LedgerEntry, MonthlyQuota, QuotaUsage
+from billing.errors import BillingInvalidInput, UnknownService
+from billing.models import Account, MonthlyQuota, QuotaUsage
+from billing.quota_rows import create_quota_row, lock_account_and_quota, record_usage
 from billing.services import account_charge_locked
 from config import clock
 from config.db import retry_on_deadlock
@@ -165,151 +165,10 @@ def quota_check(*, account: Account, service: str, count: int, at: datetime | No
     return QuotaCheck(False, REASON_INSUFFICIENT, remaining, amount)
 
 
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-_SQL: dict[str, dict[str, str]] = {}
-_USAGE_FIELDS = (
-    "account",
-    "service",
-    "quota",
-    "request_id",
-    "count",
-    "free_count",
-    "paid_count",
-    "unit_price",
-    "amount",
-    "balance_after",
-    "ledger_entry",
-    "created_at",
-)
-
-
-def _statements() -> dict[str, str]:
-    """The hot path's statements, quoted for the current database (built once per vendor)."""
-    sql = _SQL.get(connection.vendor)
-    if sql is not None:
-        return sql
-    a, q, u = Account._meta, MonthlyQuota._meta, QuotaUsage._meta
-    ta, tq, tu = _q(a.db_table), _q(q.db_table), _q(u.db_table)
-    ca = {f.name: _q(f.column) for f in a.concrete_fields}
-    cq = {f.name: _q(f.column) for f in q.concrete_fields}
-    cu = {f.name: _q(f.column) for f in u.concrete_fields}
-    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    # Identifiers come from the models' _meta, every value is a placeholder. LEFT JOIN: the account
-    # row is read (and locked) first, then its quota row if there is one: the house lock order
-    # (account, then everything else) in one round trip.
-    lock = (
-        f"SELECT a.{ca['id']}, a.{ca['balance']}, q.{cq['id']}, q.{cq['total']}, q.{cq['used']} "  # noqa: S608
-        f"FROM {ta} a LEFT JOIN {tq} q ON q.{cq['account']} = a.{ca['id']} "
-        f"AND q.{cq['service']} = %s AND q.{cq['month']} = %s WHERE a.{{where}} = %s{for_update}"
-    )
-    sql = {
-        "lock_by_id": lock.format(where=ca["id"]),
-        "lock_by_namespace": lock.format(where=ca["namespace"]),
-        "use_free": f"UPDATE {tq} SET {cq['used']} = %s WHERE {cq['id']} = %s",  # noqa: S608
-        "insert_usage": (
-            f"INSERT INTO {tu} ({', '.join(cu[f] for f in _USAGE_FIELDS)}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(_USAGE_FIELDS))})"
-        ),
-    }
-    return _SQL.setdefault(connection.vendor, sql)
-
-
-def _balance_from_db(value: Any) -> Decimal:
-    """``Account.balance`` read by a plain cursor, through the backend's own converters (what the
-    ORM would apply: nothing on MariaDB, which returns a ``Decimal``; the DECIMAL converter on
-    SQLite, whose numeric column comes back as int or float)."""
-    field: Any = Account._meta.get_field("balance")
-    column = field.cached_col
-    for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-        value = convert(value, column, connection)
-    return Decimal(value)
-
-
-def _lock(
-    *, account_id: int | None, namespace: str | None, svc: MeteredService | None, month: date
-) -> tuple[Account, int | None, int, int]:
-    """Lock the account row and its quota row of ``month`` (if it exists) in one statement.
-    Returns the account (``id`` and ``balance`` loaded) and the quota row's id, total and used."""
-    sql = _statements()
-    by_id = account_id is not None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql["lock_by_id" if by_id else "lock_by_namespace"],
-            [
-                svc.pk if svc else None,
-                connection.ops.adapt_datefield_value(month),
-                account_id if by_id else namespace,
-            ],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        if by_id:
-            raise AccountNotFound(f"account {account_id} not found")
-        raise AccountNotFound(f"namespace {namespace} not found", errors={"namespace": ["unknown namespace"]})
-    account = Account.from_db(connection.alias, ["id", "balance"], [row[0], _balance_from_db(row[1])])
-    return account, row[2], row[3] or 0, row[4] or 0
-
-
-def _create_quota_row(*, account_id: int, svc: MeteredService, month: date) -> MonthlyQuota:
-    """First use of the month: create the row and lock it. The month-opening task may insert the
-    same row concurrently without the account lock: ``INSERT IGNORE`` waits for its commit, then
-    does nothing, and the row is read (locked) again; no savepoint inside the caller's transaction."""
-    MonthlyQuota.objects.bulk_create(
-        [MonthlyQuota(account_id=account_id, service=svc, month=month, total=svc.monthly_free_quota)],
-        ignore_conflicts=True,
-    )
-    return MonthlyQuota.objects.select_for_update().get(account_id=account_id, service=svc, month=month)
-
-
 def _first_usage(account_id: int | None, request_id: str) -> QuotaUsage | None:
     if account_id is None:
         return None
     return QuotaUsage.objects.filter(account_id=account_id, request_id=request_id).first()
-
-
-def _record_usage(
-    *,
-    account: Account,
-    svc: MeteredService,
-    quota_id: int,
-    used: int,
-    request_id: str,
-    count: int,
-    free: int,
-    amount: Decimal,
-    entry: LedgerEntry | None,
-) -> QuotaUsage:
-    """Use ``free`` calls of the locked quota row and insert the usage row; return it."""
-    sql = _statements()
-    now = timezone.now()
-    values: dict[str, Any] = {
-        "account_id": account.pk,
-        "service_id": svc.pk,
-        "quota_id": quota_id,
-        "request_id": request_id,
-        "count": count,
-        "free_count": free,
-        "paid_count": count - free,
-        "unit_price": svc.unit_price,
-        "amount": amount,
-        "balance_after": account.balance,
-        "ledger_entry_id": entry.pk if entry is not None else None,
-    }
-    with connection.cursor() as cursor:
-        if free:
-            cursor.execute(sql["use_free"], [used + free, quota_id])
-        cursor.execute(sql["insert_usage"], [*values.values(), connection.ops.adapt_datetimefield_value(now)])
-        usage_id = cursor.lastrowid
-    usage = QuotaUsage(id=usage_id, **values, created_at=now)
-    usage._state.adding = False
-    usage._state.db = connection.alias
-    usage.service = svc
-    if entry is not None:
-        usage.ledger_entry = entry
-    return usage
 
 
 @retry_on_deadlock
@@ -342,37 +201,19 @@ def quota_deduct(
     locked_id: int | None = None
     try:
         with transaction.atomic():
-            account, quota_id, total, used = _lock(
+            account, quota_id, total, used = lock_account_and_quota(
                 account_id=account_id, namespace=namespace, svc=svc, month=month
             )
             locked_id = account.pk
             if svc is None:
                 raise _unknown(service)
-            if quota_id is None:
-                quota = _create_quota_row(account_id=account.pk, svc=svc, month=month)
-                quota_id, total, used = quota.pk, quota.total, quota.used
-            free = min(count, total - used)
-            paid = count - free
-            amount = to_money(paid * svc.unit_price)
-            entry = None
-            if amount > 0:  # raises InsufficientFunds (nothing written) if the balance is short
-                entry = account_charge_locked(
-                    account=account,
-                    amount=amount,
-                    idempotency_key=f"quota:{request_id}",
-                    subject=("quota_request", request_id),
-                    memo=f"{svc.service} x{paid}",
-                ).entry
-            usage = _record_usage(
+            usage = _deduct_locked(
                 account=account,
                 svc=svc,
-                quota_id=quota_id,
-                used=used,
-                request_id=request_id,
+                month=month,
+                quota=(quota_id, total, used),
                 count=count,
-                free=free,
-                amount=amount,
-                entry=entry,
+                request_id=request_id,
             )
     except (IntegrityError, InsufficientFunds):
         # Everything of this attempt is rolled back. A request id answered before (committed
@@ -383,6 +224,46 @@ def quota_deduct(
             raise
         return QuotaDeduction(first, replayed=True)
     return QuotaDeduction(usage, replayed=False)
+
+
+def _deduct_locked(
+    *,
+    account: Account,
+    svc: MeteredService,
+    month: date,
+    quota: tuple[int | None, int, int],
+    count: int,
+    request_id: str,
+) -> QuotaUsage:
+    """On the locked account row: create the month's quota row on first use, use the free calls,
+    charge the rest (``InsufficientFunds``, nothing written, if short) and record the usage."""
+    quota_id, total, used = quota
+    if quota_id is None:
+        row = create_quota_row(account_id=account.pk, svc=svc, month=month)
+        quota_id, total, used = row.pk, row.total, row.used
+    free = min(count, total - used)
+    paid = count - free
+    amount = to_money(paid * svc.unit_price)
+    entry = None
+    if amount > 0:  # raises InsufficientFunds (nothing written) if the balance is short
+        entry = account_charge_locked(
+            account=account,
+            amount=amount,
+            idempotency_key=f"quota:{request_id}",
+            subject=("quota_request", request_id),
+            memo=f"{svc.service} x{paid}",
+        ).entry
+    return record_usage(
+        account=account,
+        svc=svc,
+        quota_id=quota_id,
+        used=used,
+        request_id=request_id,
+        count=count,
+        free=free,
+        amount=amount,
+        entry=entry,
+    )
 
 
 def quota_open_month(*, month: date, chunk_size: int = 1000) -> int:

@@ -34,12 +34,15 @@ ADMIN_READ_PAGES = ("dashboard",)  # url names in the admin namespace, besides e
 
 
 @dataclass
-class _Request:
+class RequestReads:
+    """What the router knows of the request being served: may it read the replica, has it written."""
+
     replica_ok: bool = False
     wrote: bool = False
 
 
-_current: ContextVar[_Request | None] = ContextVar("tally_replica_request", default=None)
+# The request being served in this context (set by ``ReplicaReadsMiddleware``); None outside requests.
+current_request_reads: ContextVar[RequestReads | None] = ContextVar("tally_replica_request", default=None)
 
 
 def replica_enabled() -> bool:
@@ -50,7 +53,7 @@ class ReplicaRouter:
     """Reads of marked requests to the replica; all else (and all writes) to the primary."""
 
     def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
-        state = _current.get()
+        state = current_request_reads.get()
         if state is None or not state.replica_ok or state.wrote or not replica_enabled():
             return None
         if connections[DEFAULT_DB_ALIAS].in_atomic_block:
@@ -58,7 +61,7 @@ class ReplicaRouter:
         return REPLICA_ALIAS
 
     def db_for_write(self, model: type[Any], **hints: Any) -> str:
-        state = _current.get()
+        state = current_request_reads.get()
         if state is not None:
             state.wrote = True
         return DEFAULT_DB_ALIAS
@@ -108,12 +111,12 @@ class ReplicaReadsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        state = _Request()
-        token = _current.set(state)
+        state = RequestReads()
+        token = current_request_reads.set(state)
         try:
             response = self.get_response(request)
         finally:
-            _current.reset(token)
+            current_request_reads.reset(token)
         if state.wrote and replica_enabled():
             key = _client_key(request, response)
             seconds = int(getattr(settings, "REPLICA_PIN_SECONDS", 0))
@@ -124,7 +127,7 @@ class ReplicaReadsMiddleware:
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], args: Any, kwargs: Any
     ) -> None:
-        state = _current.get()
+        state = current_request_reads.get()
         if state is None or request.method not in READ_METHODS or not replica_enabled():
             return
         if not _view_reads_replica(request, view_func):

@@ -34,12 +34,13 @@ def job_task_names() -> frozenset[str]:
     return frozenset(entry["task"] for entry in beat_schedule().values()) - {HEARTBEAT_TASK}
 
 
-def _is_worker_run(task: Any) -> bool:
+def is_worker_run(task: Any) -> bool:
+    """A job task run by a worker (not called eagerly in-process, as run_billing and tests do)."""
     return not getattr(task.request, "is_eager", False) and task.name in job_task_names()
 
 
 def job_started(sender: Any = None, task_id: str = "", task: Any = None, **_: object) -> None:
-    if task is None or not _is_worker_run(task):
+    if task is None or not is_worker_run(task):
         return
     with _started_lock:
         _started[task_id] = (timezone.now(), time.perf_counter())

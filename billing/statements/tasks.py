@@ -6,8 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
-from billing.statements.credit_notes import credit_note_for_entry as _credit_note_for_entry
-from billing.statements.credit_notes import credit_notes_after_period as _after_period
+from billing.statements import credit_notes
 from billing.statements.credit_notes import credit_notes_sweep
 from billing.statements.models import CreditNote, DocumentPdf, Statement
 from billing.statements.periods import last_closed_period, parse_period
@@ -50,13 +49,13 @@ def render_document_pdfs(numbers: list[str]) -> int:
 
 @shared_task(name="billing.credit_note_for_entry", acks_late=True, ignore_result=True)
 def credit_note_for_entry(entry_id: int) -> str | None:
-    note = _credit_note_for_entry(entry_id=entry_id)
+    note = credit_notes.credit_note_for_entry(entry_id=entry_id)  # the task shares the name
     return note.number if note is not None else None
 
 
 @shared_task(name="billing.credit_notes_after_period", acks_late=True, ignore_result=True)
 def credit_notes_after_period(account_ids: list[int], period: str) -> int:
-    return len(_after_period(account_ids=account_ids, period=parse_period(period)))
+    return len(credit_notes.credit_notes_after_period(account_ids=account_ids, period=parse_period(period)))
 
 
 @shared_task(name="billing.statements_sweep", acks_late=True, ignore_result=True)

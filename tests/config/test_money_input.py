@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from billing.models import LedgerEntry, RechargeOrder
 from config.api.fields import parse_count, parse_money
 from tests.billing.factories import funded_account, grant
+from tests.orders.vehicle.factories import PlanItemFactory, VehiclePlanFactory
 
 # Raw JSON texts of values that are not money.
 NOT_MONEY = [
@@ -122,14 +125,34 @@ def test_deduct_quota_count_is_a_plain_integer(internal_api, raw):
     assert acc.balance == Decimal("100") and LedgerEntry.objects.filter(account=acc).count() == 1
 
 
+def plan_order_body() -> dict[str, Any]:
+    """A valid ``POST /api/v1/plan-orders`` body over two plans with three items (money as the
+    canonical decimal strings and one integer), for the test to spoil one field of."""
+    a, b = VehiclePlanFactory(plan_id="car-basic"), VehiclePlanFactory(plan_id="car-plus")
+    a1, a2 = PlanItemFactory(plan=a, price=Decimal("1000")), PlanItemFactory(plan=a, price=Decimal("2000"))
+    b1 = PlanItemFactory(plan=b, price=Decimal("500"))
+    return {
+        "vid": str(uuid.uuid4()),
+        "plans": {
+            "car-basic": {str(a1.piid): "1000.00", str(a2.piid): 2000},
+            "car-plus": {str(b1.piid): "500.50"},
+        },
+        "qid": str(uuid.uuid4()),
+        "pmid": None,
+        "service_ratio": "0.05",
+        "summary": "3500.50",
+        "payment": "3400.00",
+        "expect_at": "2030-08-01T00:00:00+08:00",
+    }
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("field", ["summary", "payment"])
 @pytest.mark.parametrize("raw", ['"1e3"', '"\uff11\uff10"', '"1_000"', '" 3500.50 "', "true", "[]"])
 def test_vehicle_money_fields_are_canonical(api, field, raw):
     from orders.vehicle.models import VehicleOrder
-    from tests.orders.vehicle.test_api import _plan_body
 
-    body = _plan_body()
+    body = plan_order_body()
     text = json.dumps(body).replace(json.dumps(body[field]), raw, 1)
     r = api.post("/api/v1/plan-orders", data=text, content_type="application/json")
     assert r.status_code == 400, r.content[:300]

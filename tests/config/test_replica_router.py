@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.models import Account
 from billing.services import account_get_or_create
-from config.replica import REPLICA_ALIAS, ReplicaRouter, _current, _Request
+from config.replica import REPLICA_ALIAS, ReplicaRouter, RequestReads, current_request_reads
 from tests.billing.factories import funded_account
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases=["default", "replica"])]
@@ -36,7 +36,7 @@ def on_each(fn):
 def test_router_reads_the_replica_only_inside_a_marked_request_that_has_not_written(replica_on):
     router = ReplicaRouter()
     assert router.db_for_read(Account) is None  # no request: commands, tasks, beat
-    token = _current.set(_Request(replica_ok=True))
+    token = current_request_reads.set(RequestReads(replica_ok=True))
     try:
         assert router.db_for_read(Account) == REPLICA_ALIAS
         with transaction.atomic():
@@ -44,13 +44,13 @@ def test_router_reads_the_replica_only_inside_a_marked_request_that_has_not_writ
         assert router.db_for_write(Account) == "default"
         assert router.db_for_read(Account) is None  # wrote: the rest of the request on the primary
     finally:
-        _current.reset(token)
+        current_request_reads.reset(token)
     replica_on.REPLICA_READS = False
-    token = _current.set(_Request(replica_ok=True))
+    token = current_request_reads.set(RequestReads(replica_ok=True))
     try:
         assert router.db_for_read(Account) is None  # no replica configured: one alias
     finally:
-        _current.reset(token)
+        current_request_reads.reset(token)
     assert router.allow_migrate("default", "billing") and not router.allow_migrate(REPLICA_ALIAS, "billing")
 
 

@@ -112,7 +112,7 @@ def test_metrics_report_job_durations_and_heartbeat_age(client):
 
 def test_eager_calls_are_not_worker_runs():
     """run_billing and tests call job bodies in-process: no JobRun (a dry run writes nothing)."""
-    from ops.jobruns import _is_worker_run, job_task_names
+    from ops.jobruns import is_worker_run, job_task_names
 
     assert "ops.heartbeat" not in job_task_names()
     assert "usage.settle_arrears_sweep" in job_task_names()
@@ -124,6 +124,6 @@ def test_eager_calls_are_not_worker_runs():
         name = "usage.settle_arrears_sweep"
         request = Request()
 
-    assert _is_worker_run(Task()) is False
+    assert is_worker_run(Task()) is False
     Request.is_eager = False
-    assert _is_worker_run(Task()) is True
+    assert is_worker_run(Task()) is True

@@ -46,7 +46,18 @@ from django.db.models import Q
 from billing.locks import account_lock_balance
 from billing.models import Account, LedgerEntry, LedgerKind, RechargeOrder, RechargeStatus
 from usage.audit.records import periods_billed_twice, records_vs_entries
-from usage.audit.sql import UNIT, Finding, _as_units, _finding, _money, _q, _rows, _t, _units, audit_session
+from usage.audit.sql import (
+    UNIT,
+    Finding,
+    as_units,
+    audit_session,
+    fetch_rows,
+    new_finding,
+    quoted,
+    table_of,
+    units_money,
+    units_sql,
+)
 
 CHECKS = (
     "balance_mismatch",
@@ -134,84 +145,102 @@ def _named(findings: list[Finding]) -> list[Finding]:
 
 
 def _ledger_pass(*, account_id: int | None, tick: Progress) -> list[Finding]:
-    entry = _t(LedgerEntry)
-    nosubject = f"CASE WHEN {_q('subject_type')} = '' OR {_q('subject_id')} = '' THEN 1 ELSE 0 END"
+    """Balances against the sum of their entries (one pass over the ledger in id chunks), negative
+    balances, and entries without a subject."""
+    sums, subjectless = _ledger_sums(account_id=account_id, tick=tick)
+    findings = _recheck(_balance_findings(account_id=account_id, sums=sums))
+    if subjectless:
+        findings += _subjectless_findings(subjectless)
+    return findings
+
+
+def _ledger_sums(*, account_id: int | None, tick: Progress) -> tuple[dict[int, int], set[int]]:
+    """Per account: the sum of its entries in units, and whether any entry lacks a subject."""
+    entry = table_of(LedgerEntry)
+    nosubject = f"CASE WHEN {quoted('subject_type')} = '' OR {quoted('subject_id')} = '' THEN 1 ELSE 0 END"
     select = (
-        f"SELECT {_q('account_id')}, SUM({_units(_q('amount'))}), SUM({nosubject}), COUNT(*) "  # noqa: S608
+        f"SELECT {quoted('account_id')}, SUM({units_sql(quoted('amount'))}), SUM({nosubject}), COUNT(*) "  # noqa: S608
         f"FROM {entry} WHERE "
     )
     sums: dict[int, int] = {}
     subjectless: set[int] = set()
     if account_id is not None:
-        parts = [(f"{_q('account_id')} = %s GROUP BY {_q('account_id')}", [account_id])]
+        parts = [(f"{quoted('account_id')} = %s GROUP BY {quoted('account_id')}", [account_id])]
     else:
-        bounds = _rows(f"SELECT MIN({_q('id')}), MAX({_q('id')}) FROM {entry}")[0]  # noqa: S608
+        bounds = fetch_rows(f"SELECT MIN({quoted('id')}), MAX({quoted('id')}) FROM {entry}")[0]  # noqa: S608
         low, high = (int(bounds[0]), int(bounds[1])) if bounds[0] is not None else (1, 0)
         parts = [
-            (f"{_q('id')} >= %s AND {_q('id')} < %s GROUP BY {_q('account_id')}", [start, start + CHUNK])
+            (
+                f"{quoted('id')} >= %s AND {quoted('id')} < %s GROUP BY {quoted('account_id')}",
+                [start, start + CHUNK],
+            )
             for start in range(low, high + 1, CHUNK)
         ]
     for where, params in parts:
         read = 0
-        for acc, total, nosubj, count in _rows(select + where, params):
-            sums[acc] = sums.get(acc, 0) + _as_units(total)
+        for acc, total, nosubj, count in fetch_rows(select + where, params):
+            sums[acc] = sums.get(acc, 0) + as_units(total)
             read += int(count)
             if nosubj:
                 subjectless.add(acc)
         tick("ledger", read)
+    return sums, subjectless
 
+
+def _balance_findings(*, account_id: int | None, sums: dict[int, int]) -> list[Finding]:
     findings: list[Finding] = []
-    balance_units = _units(_q("balance"))
-    for acc, units in _rows(
-        f"SELECT {_q('id')}, {balance_units} FROM {_t(Account)}"  # noqa: S608
-        + ("" if account_id is None else f" WHERE {_q('id')} = %s"),
+    balance_units = units_sql(quoted("balance"))
+    for acc, units in fetch_rows(
+        f"SELECT {quoted('id')}, {balance_units} FROM {table_of(Account)}"  # noqa: S608
+        + ("" if account_id is None else f" WHERE {quoted('id')} = %s"),
         [] if account_id is None else [account_id],
     ):
-        units = _as_units(units)
+        units = as_units(units)
         if units != sums.get(acc, 0):
             findings.append(
-                _finding(
+                new_finding(
                     account_id=acc,
                     check="balance_mismatch",
                     object_type="account",
                     object_id=str(acc),
-                    expected=_money(sums.get(acc, 0)),
-                    actual=_money(units),
+                    expected=units_money(sums.get(acc, 0)),
+                    actual=units_money(units),
                     detail="balance != sum of ledger entries",
                 )
             )
         if units < 0:
             findings.append(
-                _finding(
+                new_finding(
                     account_id=acc,
                     check="negative_balance",
                     object_type="account",
                     object_id=str(acc),
                     expected=">= 0",
-                    actual=_money(units),
+                    actual=units_money(units),
                 )
             )
-    findings = _recheck(findings)
-    if subjectless:
+    return findings
+
+
+def _subjectless_findings(subjectless: set[int]) -> list[Finding]:
+    return [
+        new_finding(
+            account_id=acc,
+            check="entry_without_subject",
+            object_type="ledger_entry",
+            object_id=str(pk),
+            expected="a subject",
+            actual="",
+            detail=f"{kind} {amount}",
+        )
         for pk, acc, kind, amount in (
             LedgerEntry.objects.filter(account_id__in=sorted(subjectless))
             .filter(_no_subject())
             .order_by("pk")
             .values_list("pk", "account_id", "kind", "amount")
             .iterator()
-        ):
-            findings.append(
-                _finding(
-                    account_id=acc,
-                    check="entry_without_subject",
-                    object_type="ledger_entry",
-                    object_id=str(pk),
-                    expected="a subject",
-                    actual="",
-                    detail=f"{kind} {amount}",
-                )
-            )
-    return findings
+        )
+    ]
 
 
 def _no_subject() -> Q:
@@ -229,16 +258,16 @@ def _recheck(findings: list[Finding]) -> list[Finding]:
             continue
         with transaction.atomic():
             balance = None if finding.account_id is None else account_lock_balance(finding.account_id)
-            total = _rows(
-                f"SELECT SUM({_units(_q('amount'))}) FROM {_t(LedgerEntry)} "  # noqa: S608
-                f"WHERE {_q('account_id')} = %s",
+            total = fetch_rows(
+                f"SELECT SUM({units_sql(quoted('amount'))}) FROM {table_of(LedgerEntry)} "  # noqa: S608
+                f"WHERE {quoted('account_id')} = %s",
                 [finding.account_id],
             )[0][0]
         if balance is None:
             continue
         units = int((Decimal(balance) / UNIT).to_integral_value())
-        if units != _as_units(total):
-            kept.append(replace(finding, expected=_money(total), actual=_money(units)))
+        if units != as_units(total):
+            kept.append(replace(finding, expected=units_money(total), actual=units_money(units)))
     return kept
 
 
@@ -246,27 +275,30 @@ def _recheck(findings: list[Finding]) -> list[Finding]:
 
 
 def _recharges(*, account_id: int | None) -> list[Finding]:
-    recharge, entry = _t(RechargeOrder), _t(LedgerEntry)
-    scope = "" if account_id is None else f" AND o.{_q('account_id')} = %s"
+    recharge, entry = table_of(RechargeOrder), table_of(LedgerEntry)
+    scope = "" if account_id is None else f" AND o.{quoted('account_id')} = %s"
     sql = (
-        f"SELECT o.{_q('id')}, o.{_q('public_id')}, o.{_q('account_id')}, o.{_q('status')}, "  # noqa: S608
-        f"o.{_q('ledger_entry_id')}, COUNT(e.{_q('id')}), MAX(e.{_q('id')}) "
-        f"FROM {recharge} o LEFT JOIN {entry} e ON e.{_q('subject_type')} = %s "
-        f"AND e.{_q('subject_id')} = o.{_q('public_id')} AND e.{_q('account_id')} = o.{_q('account_id')} "
+        f"SELECT o.{quoted('id')}, o.{quoted('public_id')}, o.{quoted('account_id')}, o.{quoted('status')}, "  # noqa: S608
+        f"o.{quoted('ledger_entry_id')}, COUNT(e.{quoted('id')}), MAX(e.{quoted('id')}) "
+        f"FROM {recharge} o LEFT JOIN {entry} e ON e.{quoted('subject_type')} = %s "
+        f"AND e.{quoted('subject_id')} = o.{quoted('public_id')} "
+        f"AND e.{quoted('account_id')} = o.{quoted('account_id')} "
         f"WHERE 1 = 1" + scope + " "
-        f"GROUP BY o.{_q('id')}, o.{_q('public_id')}, o.{_q('account_id')}, o.{_q('status')}, "
-        f"o.{_q('ledger_entry_id')} "
-        f"HAVING (o.{_q('status')} = %s AND (COUNT(e.{_q('id')}) <> 1 OR o.{_q('ledger_entry_id')} IS NULL "
-        f"OR o.{_q('ledger_entry_id')} <> MAX(e.{_q('id')}))) "
-        f"OR (o.{_q('status')} <> %s AND COUNT(e.{_q('id')}) > 0)"
+        f"GROUP BY o.{quoted('id')}, o.{quoted('public_id')}, o.{quoted('account_id')}, "
+        f"o.{quoted('status')}, "
+        f"o.{quoted('ledger_entry_id')} "
+        f"HAVING (o.{quoted('status')} = %s AND (COUNT(e.{quoted('id')}) <> 1 "
+        f"OR o.{quoted('ledger_entry_id')} IS NULL "
+        f"OR o.{quoted('ledger_entry_id')} <> MAX(e.{quoted('id')}))) "
+        f"OR (o.{quoted('status')} <> %s AND COUNT(e.{quoted('id')}) > 0)"
     )
     # placeholders in textual order: subject type, [account], success, success
     ordered: list[object] = ["recharge"] + ([] if account_id is None else [account_id])
     ordered += [RechargeStatus.SUCCESS, RechargeStatus.SUCCESS]
     findings: list[Finding] = []
-    for _pk, public_id, acc, status, linked, credits, last in _rows(sql, ordered):
+    for _pk, public_id, acc, status, linked, credits, last in fetch_rows(sql, ordered):
         findings.append(
-            _finding(
+            new_finding(
                 account_id=acc,
                 check="recharge_not_credited_once",
                 object_type="recharge_order",
@@ -276,18 +308,19 @@ def _recharges(*, account_id: int | None) -> list[Finding]:
                 detail=f"status {status}, points at entry {linked}, last credit entry {last}",
             )
         )
-    scope = "" if account_id is None else f" AND e.{_q('account_id')} = %s"
+    scope = "" if account_id is None else f" AND e.{quoted('account_id')} = %s"
     sql = (
-        f"SELECT e.{_q('id')}, e.{_q('account_id')}, e.{_q('subject_id')}, e.{_q('amount')} "  # noqa: S608
-        f"FROM {entry} e LEFT JOIN {recharge} o ON o.{_q('public_id')} = e.{_q('subject_id')} "
-        f"AND o.{_q('account_id')} = e.{_q('account_id')} "
-        f"WHERE e.{_q('subject_type')} = %s AND e.{_q('kind')} = %s AND o.{_q('id')} IS NULL" + scope
+        f"SELECT e.{quoted('id')}, e.{quoted('account_id')}, e.{quoted('subject_id')}, e.{quoted('amount')} "  # noqa: S608
+        f"FROM {entry} e LEFT JOIN {recharge} o ON o.{quoted('public_id')} = e.{quoted('subject_id')} "
+        f"AND o.{quoted('account_id')} = e.{quoted('account_id')} "
+        f"WHERE e.{quoted('subject_type')} = %s AND e.{quoted('kind')} = %s AND o.{quoted('id')} IS NULL"
+        + scope
     )
-    for pk, acc, subject_id, amount in _rows(
+    for pk, acc, subject_id, amount in fetch_rows(
         sql, ["recharge", LedgerKind.RECHARGE] + ([] if account_id is None else [account_id])
     ):
         findings.append(
-            _finding(
+            new_finding(
                 account_id=acc,
                 check="recharge_credit_without_order",
                 object_type="ledger_entry",

@@ -4,7 +4,16 @@ billed periods that overlap (``usage.audit.checks`` runs them)."""
 from __future__ import annotations
 
 from billing.models import LedgerEntry
-from usage.audit.sql import Finding, _as_units, _finding, _money, _q, _rows, _t, _units
+from usage.audit.sql import (
+    Finding,
+    as_units,
+    fetch_rows,
+    new_finding,
+    quoted,
+    table_of,
+    units_money,
+    units_sql,
+)
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 BILLED_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.HOURLY, UsageKind.USAGE)
@@ -21,34 +30,37 @@ def records_vs_entries(*, account_id: int | None) -> list[Finding]:
     record without an entry (reported as it is read) or a candidate entry, re-summed over all its
     paid records through the records' ``ledger_entry`` index (entries paying several records,
     e.g. arrears settled at once, and real mismatches). No statement groups the whole table."""
-    record, entry = _t(UsageRecord), _t(LedgerEntry)
-    r_units, e_units = _units("r." + _q("amount")), _units("e." + _q("amount"))
+    record, entry = table_of(UsageRecord), table_of(LedgerEntry)
+    r_units, e_units = units_sql("r." + quoted("amount")), units_sql("e." + quoted("amount"))
     select = (
-        f"SELECT r.{_q('id')}, r.{_q('account_id')}, r.{_q('amount')}, r.{_q('kind')}, "  # noqa: S608
-        f"r.{_q('ledger_entry_id')} FROM {record} r "
-        f"LEFT JOIN {entry} e ON e.{_q('id')} = r.{_q('ledger_entry_id')} "
-        f"WHERE r.{_q('status')} = %s AND "
-        f"((r.{_q('ledger_entry_id')} IS NULL AND r.{_q('amount')} <> 0) OR "
-        f"(r.{_q('ledger_entry_id')} IS NOT NULL AND ({r_units} + {e_units} <> 0 "
-        f"OR r.{_q('account_id')} <> e.{_q('account_id')}))) AND "
+        f"SELECT r.{quoted('id')}, r.{quoted('account_id')}, r.{quoted('amount')}, r.{quoted('kind')}, "  # noqa: S608
+        f"r.{quoted('ledger_entry_id')} FROM {record} r "
+        f"LEFT JOIN {entry} e ON e.{quoted('id')} = r.{quoted('ledger_entry_id')} "
+        f"WHERE r.{quoted('status')} = %s AND "
+        f"((r.{quoted('ledger_entry_id')} IS NULL AND r.{quoted('amount')} <> 0) OR "
+        f"(r.{quoted('ledger_entry_id')} IS NOT NULL AND ({r_units} + {e_units} <> 0 "
+        f"OR r.{quoted('account_id')} <> e.{quoted('account_id')}))) AND "
     )
     if account_id is not None:
-        parts = [(f"r.{_q('account_id')} = %s", [UsageStatus.PAID, account_id])]
+        parts = [(f"r.{quoted('account_id')} = %s", [UsageStatus.PAID, account_id])]
     else:
-        bounds = _rows(f"SELECT MIN({_q('id')}), MAX({_q('id')}) FROM {record}")[0]  # noqa: S608
+        bounds = fetch_rows(f"SELECT MIN({quoted('id')}), MAX({quoted('id')}) FROM {record}")[0]  # noqa: S608
         low, high = (int(bounds[0]), int(bounds[1])) if bounds[0] is not None else (1, 0)
         parts = [
-            (f"r.{_q('id')} >= %s AND r.{_q('id')} < %s", [UsageStatus.PAID, start, start + RECORDS_CHUNK])
+            (
+                f"r.{quoted('id')} >= %s AND r.{quoted('id')} < %s",
+                [UsageStatus.PAID, start, start + RECORDS_CHUNK],
+            )
             for start in range(low, high + 1, RECORDS_CHUNK)
         ]
     findings: list[Finding] = []
     checked: set[int] = set()
     for where, params in parts:
         candidates: set[int] = set()
-        for pk, acc, amount, kind, entry_id in _rows(select + where, params):
+        for pk, acc, amount, kind, entry_id in fetch_rows(select + where, params):
             if entry_id is None:
                 findings.append(
-                    _finding(
+                    new_finding(
                         account_id=acc,
                         check="paid_record_without_entry",
                         object_type="usage_record",
@@ -68,36 +80,37 @@ def records_vs_entries(*, account_id: int | None) -> list[Finding]:
 def _entries_summed(entry_ids: list[int]) -> list[Finding]:
     """The candidate entries whose paid records (all of them, any account) do not add up to the
     entry or belong to another account."""
-    record, entry = _t(UsageRecord), _t(LedgerEntry)
+    record, entry = table_of(UsageRecord), table_of(LedgerEntry)
     findings: list[Finding] = []
     for i in range(0, len(entry_ids), 1000):
         ids = entry_ids[i : i + 1000]
         marks = ", ".join(["%s"] * len(ids))
         grouped = (
-            f"SELECT {_q('ledger_entry_id')} AS eid, SUM({_units(_q('amount'))}) AS units, "  # noqa: S608
-            f"MIN({_q('account_id')}) AS low, MAX({_q('account_id')}) AS high, COUNT(*) AS n "
-            f"FROM {record} WHERE {_q('status')} = %s AND {_q('ledger_entry_id')} IN ({marks}) "
-            f"GROUP BY {_q('ledger_entry_id')}"
+            f"SELECT {quoted('ledger_entry_id')} AS eid, SUM({units_sql(quoted('amount'))}) AS units, "  # noqa: S608
+            f"MIN({quoted('account_id')}) AS low, MAX({quoted('account_id')}) AS high, COUNT(*) AS n "
+            f"FROM {record} WHERE {quoted('status')} = %s AND {quoted('ledger_entry_id')} IN ({marks}) "
+            f"GROUP BY {quoted('ledger_entry_id')}"
         )
         sql = (
-            f"SELECT g.eid, e.{_q('account_id')}, g.units, {_units('e.' + _q('amount'))}, g.low, g.high, g.n "  # noqa: S608
-            f"FROM ({grouped}) g JOIN {entry} e ON e.{_q('id')} = g.eid "
-            f"WHERE g.units + {_units('e.' + _q('amount'))} <> 0 "
-            f"OR g.low <> e.{_q('account_id')} OR g.high <> e.{_q('account_id')}"
+            f"SELECT g.eid, e.{quoted('account_id')}, g.units, "  # noqa: S608
+            f"{units_sql('e.' + quoted('amount'))}, g.low, g.high, g.n "
+            f"FROM ({grouped}) g JOIN {entry} e ON e.{quoted('id')} = g.eid "
+            f"WHERE g.units + {units_sql('e.' + quoted('amount'))} <> 0 "
+            f"OR g.low <> e.{quoted('account_id')} OR g.high <> e.{quoted('account_id')}"
         )
-        rows = _rows(sql, [UsageStatus.PAID, *ids])
+        rows = fetch_rows(sql, [UsageStatus.PAID, *ids])
         for entry_id, acc, records_units, entry_units, low, high, count in rows:
             detail = f"{count} paid record(s)"
             if low != acc or high != acc:
                 detail += f" of account(s) {low}..{high}"
             findings.append(
-                _finding(
+                new_finding(
                     account_id=acc,
                     check="record_entry_mismatch",
                     object_type="ledger_entry",
                     object_id=str(entry_id),
-                    expected=_money(-_as_units(records_units)),
-                    actual=_money(entry_units),
+                    expected=units_money(-as_units(records_units)),
+                    actual=units_money(entry_units),
                     detail=detail,
                 )
             )
@@ -109,9 +122,9 @@ def _entries_summed(entry_ids: list[int]) -> list[Finding]:
 
 def periods_billed_twice(*, account_id: int | None) -> list[Finding]:
     """Consecutive billed periods of a line (by start) must not overlap: one sorted pass with LAG."""
-    record = _t(UsageRecord)
+    record = table_of(UsageRecord)
     kinds = ", ".join(["%s"] * len(BILLED_KINDS))
-    scope = "" if account_id is None else f" AND {_q('account_id')} = %s"
+    scope = "" if account_id is None else f" AND {quoted('account_id')} = %s"
     params: list[object] = [*BILLED_KINDS, UsageStatus.CANCELED] + (
         [] if account_id is None else [account_id]
     )
@@ -119,19 +132,19 @@ def periods_billed_twice(*, account_id: int | None) -> list[Finding]:
     # read afterwards. A wide sort row spills to disk on a small sort buffer.
     sql = (
         f"SELECT id, prev_id FROM ("  # noqa: S608
-        f"SELECT {_q('id')} AS id, {_q('period_start')} AS period_start, "
-        f"LAG({_q('id')}) OVER w AS prev_id, LAG({_q('period_end')}) OVER w AS prev_end "
-        f"FROM {record} WHERE {_q('kind')} IN ({kinds}) AND {_q('status')} <> %s" + scope + " "
-        f"WINDOW w AS (PARTITION BY {_q('line_id')} ORDER BY {_q('period_start')}, {_q('id')})"
+        f"SELECT {quoted('id')} AS id, {quoted('period_start')} AS period_start, "
+        f"LAG({quoted('id')}) OVER w AS prev_id, LAG({quoted('period_end')}) OVER w AS prev_end "
+        f"FROM {record} WHERE {quoted('kind')} IN ({kinds}) AND {quoted('status')} <> %s" + scope + " "
+        f"WINDOW w AS (PARTITION BY {quoted('line_id')} ORDER BY {quoted('period_start')}, {quoted('id')})"
         f") t WHERE prev_end > period_start"
     )
-    pairs = dict(_rows(sql, params))
+    pairs = dict(fetch_rows(sql, params))
     rows = UsageRecord.objects.in_bulk([*pairs, *pairs.values()])
     findings: list[Finding] = []
     for pk, prev_id in sorted(pairs.items()):
         rec, prev = rows[pk], rows[prev_id]
         findings.append(
-            _finding(
+            new_finding(
                 account_id=rec.account_id,
                 check="period_billed_twice",
                 object_type="usage_record",

@@ -36,21 +36,21 @@ class Finding:
         return asdict(self)
 
 
-def _q(name: str) -> str:
+def quoted(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _units(column: str) -> str:
+def units_sql(column: str) -> str:
     """``column`` as an exact amount in SQL, for sums and comparisons: on MariaDB the DECIMAL
     itself (exact already; a CAST per row costs a third of a pass over a million rows), on SQLite
-    integer units of 1/10000 (it sums decimals as floats). ``_as_units`` reads either back."""
+    integer units of 1/10000 (it sums decimals as floats). ``as_units`` reads either back."""
     if connection.vendor == "mysql":
         return column
     return f"CAST(ROUND({column} * 10000) AS INTEGER)"
 
 
-def _as_units(value: int | Decimal | None) -> int:
-    """A value of ``_units`` (or a sum of them) in integer units of 1/10000."""
+def as_units(value: int | Decimal | None) -> int:
+    """A value of ``units_sql`` (or a sum of them) in integer units of 1/10000."""
     if value is None:
         return 0
     if isinstance(value, int):
@@ -58,21 +58,21 @@ def _as_units(value: int | Decimal | None) -> int:
     return int((Decimal(value) / UNIT).to_integral_value())
 
 
-def _money(value: int | Decimal | None) -> str:
-    return str((Decimal(_as_units(value)) * UNIT).quantize(UNIT))
+def units_money(value: int | Decimal | None) -> str:
+    return str((Decimal(as_units(value)) * UNIT).quantize(UNIT))
 
 
-def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def fetch_rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         return list(cursor.fetchall())
 
 
-def _t(model: type[Model]) -> str:
-    return _q(model._meta.db_table)
+def table_of(model: type[Model]) -> str:
+    return quoted(model._meta.db_table)
 
 
-def _finding(*, account_id: int | None, **fields: str) -> Finding:
+def new_finding(*, account_id: int | None, **fields: str) -> Finding:
     return Finding(account_id=account_id, namespace="", **fields)
 
 
@@ -83,9 +83,9 @@ def audit_session() -> Iterator[None]:
     if connection.vendor != "mysql":
         yield
         return
-    saved = _rows("SELECT @@SESSION.tmp_table_size, @@SESSION.max_heap_table_size")[0]
-    _rows("SET SESSION tmp_table_size = %s, max_heap_table_size = %s", [AUDIT_TMP_TABLE_BYTES] * 2)
+    saved = fetch_rows("SELECT @@SESSION.tmp_table_size, @@SESSION.max_heap_table_size")[0]
+    fetch_rows("SET SESSION tmp_table_size = %s, max_heap_table_size = %s", [AUDIT_TMP_TABLE_BYTES] * 2)
     try:
         yield
     finally:
-        _rows("SET SESSION tmp_table_size = %s, max_heap_table_size = %s", list(saved))
+        fetch_rows("SET SESSION tmp_table_size = %s, max_heap_table_size = %s", list(saved))

@@ -1,4 +1,5 @@
-"""Shared pieces of the statement tests: a clock to post entries at chosen times, and money sums."""
+"""Shared pieces of the statement tests: a clock to post entries at chosen times, money sums, and
+an account with a month of postings of every kind (``may_account``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
 from billing.models import Account, LedgerEntry
+from billing.services import (
+    account_adjust,
+    account_charge,
+    account_credit,
+    account_get_or_create,
+    account_refund,
+)
 from billing.statements.periods import Period, parse_period
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -38,3 +47,46 @@ JUNE = parse_period("2026-06")
 
 def period(label: str) -> Period:
     return parse_period(label)
+
+
+def may_account(namespace: str = "acme", staff: Any = None) -> Any:
+    """An account with April history, then May's postings of every kind (and one in June)."""
+    with frozen(local(2026, 4, 20)):
+        account = account_get_or_create(namespace=namespace)
+        account_credit(account_id=account.pk, amount=Decimal("100"), idempotency_key=f"{namespace}:april")
+        account_charge(
+            account_id=account.pk, amount=Decimal("10"), idempotency_key=f"{namespace}:april-c",
+            subject=("purchase_order", "PO-1"),
+        )  # fmt: skip
+    steps = [
+        (local(2026, 5, 1, 0, 5), "credit", "50", ("recharge", "R1")),
+        (local(2026, 5, 3), "charge", "30", ("purchase_order", "PO-1")),
+        (local(2026, 5, 9), "charge", "12.5", ("purchase_order", "PO-2")),
+        (local(2026, 5, 10), "charge", "30", ("purchase_order", "PO-1")),
+        (local(2026, 5, 12), "refund", "4.25", ("purchase_order", "PO-2")),
+        (local(2026, 5, 20), "adjust", "-1.75", None),
+        (local(2026, 5, 31, 23, 59), "charge", "0.5", ("vehicle_order", "V-9")),
+        (local(2026, 6, 1, 0, 1), "charge", "7", ("purchase_order", "PO-1")),  # June: not on May's statement
+    ]
+    for i, (at, op, amount, subject) in enumerate(steps):
+        with frozen(at):
+            key = f"{namespace}:{i}"
+            if op == "credit":
+                account_credit(
+                    account_id=account.pk, amount=Decimal(amount), idempotency_key=key, subject=subject
+                )
+            elif op == "charge":
+                account_charge(
+                    account_id=account.pk, amount=Decimal(amount), idempotency_key=key, subject=subject
+                )
+            elif op == "refund":
+                account_refund(
+                    account_id=account.pk, amount=Decimal(amount), idempotency_key=key, subject=subject
+                )
+            else:
+                account_adjust(
+                    account_id=account.pk, amount=Decimal(amount), reason="goodwill fix", actor=staff,
+                    idempotency_key=key,
+                )  # fmt: skip
+    account.refresh_from_db()
+    return account

@@ -16,8 +16,7 @@ from django.urls import reverse
 
 from billing.statements.models import CreditNote, Statement
 from config.admin_tools import sync_finance_group
-from tests.billing.statements.helpers import frozen, local
-from tests.billing.statements.test_issue import _may_account
+from tests.billing.statements.helpers import frozen, local, may_account
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +41,7 @@ def _issue_now(
 
 
 def test_finance_issues_now_with_a_reason_and_reads_it(finance_client: Client) -> None:
-    _may_account("acme")
+    may_account("acme")
     resp = _issue_now(finance_client, namespace="acme", reason="")
     assert resp.status_code == 200 and b"required" in resp.content and not Statement.objects.exists()
     resp = _issue_now(finance_client, namespace="acme", period="2026-06")  # still running on June 2nd
@@ -78,7 +77,7 @@ def test_finance_issues_now_with_a_reason_and_reads_it(finance_client: Client) -
 
 
 def test_without_the_permission_issue_now_is_refused(django_user_model: Any) -> None:
-    _may_account("acme")
+    may_account("acme")
     viewer = django_user_model.objects.create_user(username="v", password="x", is_staff=True)
     client = Client()
     client.force_login(viewer)
@@ -87,7 +86,7 @@ def test_without_the_permission_issue_now_is_refused(django_user_model: Any) -> 
 
 
 def test_the_draft_preview_shows_the_running_month(finance_client: Client) -> None:
-    _may_account("acme")
+    may_account("acme")
     with frozen(local(2026, 5, 28)):
         resp = finance_client.get(reverse("admin:billing_statement_draft") + "?namespace=acme")
     assert resp.status_code == 200 and b"DRAFT" in resp.content and b"69.5000" in resp.content
@@ -97,7 +96,7 @@ def test_the_draft_preview_shows_the_running_month(finance_client: Client) -> No
 def test_a_correction_adjustment_gets_a_credit_note(
     finance_client: Client, django_capture_on_commit_callbacks: Any
 ) -> None:
-    account = _may_account("acme")
+    account = may_account("acme")
     _issue_now(finance_client, namespace="acme")
     st = Statement.objects.get()
     url = reverse("admin:billing_account_adjust", args=[account.pk])

@@ -12,15 +12,14 @@ from billing.models import Account
 from billing.services import account_refund
 from billing.statements.models import DocumentPdf, Statement
 from billing.statements.services import candidates, statements_issue_for
-from tests.billing.statements.helpers import MAY, frozen, local
-from tests.billing.statements.test_issue import _may_account
+from tests.billing.statements.helpers import MAY, frozen, local, may_account
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def issued(user: Any, django_capture_on_commit_callbacks: Any) -> Statement:
-    account = _may_account(user.username)
+    account = may_account(user.username)
     account.members.add(user)
     with frozen(local(2026, 6, 1, 1)), django_capture_on_commit_callbacks(execute=True):
         [st] = statements_issue_for(accounts=candidates(period=MAY), period=MAY).issued
@@ -72,7 +71,7 @@ def test_bad_period_is_a_field_error(api: Any) -> None:
 
 
 def test_draft_of_the_running_month_writes_nothing(api: Any, user: Any) -> None:
-    account = _may_account(user.username)
+    account = may_account(user.username)
     account.members.add(user)
     with frozen(local(2026, 5, 20)):
         resp = api.get("/api/v1/billing/statements/draft")

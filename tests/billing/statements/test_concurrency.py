@@ -16,8 +16,7 @@ from billing.services import account_charge, account_get_or_create, account_refu
 from billing.statements.credit_notes import credit_note_for_entry
 from billing.statements.models import CreditNote, Statement
 from billing.statements.services import candidates, statements_issue_for, statements_issue_run
-from tests.billing.statements.helpers import MAY, frozen, local
-from tests.billing.statements.test_issue import _may_account
+from tests.billing.statements.helpers import MAY, frozen, local, may_account
 from tests.conftest import mariadb_only
 
 pytestmark = [mariadb_only, pytest.mark.django_db(transaction=True)]
@@ -51,7 +50,7 @@ def _assert_gap_free(sequences: list[int]) -> None:
 
 
 def test_eight_issuers_number_every_statement_once_without_gaps() -> None:
-    accounts = [_may_account(f"acc{i}") for i in range(40)]
+    accounts = [may_account(f"acc{i}") for i in range(40)]
     refs = candidates(period=MAY)
     assert len(refs) == 40
     at = local(2026, 6, 1, 1, 30)

@@ -11,11 +11,8 @@ from django.core.management import call_command
 from billing.models import LedgerEntry, MonthlyQuota
 from billing.quota import quota_deduct
 from billing.services import (
-    account_adjust,
-    account_charge,
     account_credit,
     account_get_or_create,
-    account_refund,
 )
 from billing.statements.models import ImmutableDocument, Statement, StatementBatch, StatementLine
 from billing.statements.services import (
@@ -26,51 +23,9 @@ from billing.statements.services import (
 )
 from config.exceptions import InvalidInput
 from plans.models import MeteredService
-from tests.billing.statements.helpers import JUNE, MAY, frozen, ledger_balance_at, local
+from tests.billing.statements.helpers import JUNE, MAY, frozen, ledger_balance_at, local, may_account
 
 pytestmark = pytest.mark.django_db
-
-
-def _may_account(namespace: str = "acme", staff: Any = None) -> Any:
-    with frozen(local(2026, 4, 20)):
-        account = account_get_or_create(namespace=namespace)
-        account_credit(account_id=account.pk, amount=Decimal("100"), idempotency_key=f"{namespace}:april")
-        account_charge(
-            account_id=account.pk, amount=Decimal("10"), idempotency_key=f"{namespace}:april-c",
-            subject=("purchase_order", "PO-1"),
-        )  # fmt: skip
-    steps = [
-        (local(2026, 5, 1, 0, 5), "credit", "50", ("recharge", "R1")),
-        (local(2026, 5, 3), "charge", "30", ("purchase_order", "PO-1")),
-        (local(2026, 5, 9), "charge", "12.5", ("purchase_order", "PO-2")),
-        (local(2026, 5, 10), "charge", "30", ("purchase_order", "PO-1")),
-        (local(2026, 5, 12), "refund", "4.25", ("purchase_order", "PO-2")),
-        (local(2026, 5, 20), "adjust", "-1.75", None),
-        (local(2026, 5, 31, 23, 59), "charge", "0.5", ("vehicle_order", "V-9")),
-        (local(2026, 6, 1, 0, 1), "charge", "7", ("purchase_order", "PO-1")),  # June: not on May's statement
-    ]
-    for i, (at, op, amount, subject) in enumerate(steps):
-        with frozen(at):
-            key = f"{namespace}:{i}"
-            if op == "credit":
-                account_credit(
-                    account_id=account.pk, amount=Decimal(amount), idempotency_key=key, subject=subject
-                )
-            elif op == "charge":
-                account_charge(
-                    account_id=account.pk, amount=Decimal(amount), idempotency_key=key, subject=subject
-                )
-            elif op == "refund":
-                account_refund(
-                    account_id=account.pk, amount=Decimal(amount), idempotency_key=key, subject=subject
-                )
-            else:
-                account_adjust(
-                    account_id=account.pk, amount=Decimal(amount), reason="goodwill fix", actor=staff,
-                    idempotency_key=key,
-                )  # fmt: skip
-    account.refresh_from_db()
-    return account
 
 
 def _issue(period: Any = MAY, at: Any = None) -> Any:
@@ -79,7 +34,7 @@ def _issue(period: Any = MAY, at: Any = None) -> Any:
 
 
 def test_a_statement_states_the_month_and_equals_the_ledger() -> None:
-    account = _may_account()
+    account = may_account()
     result = _issue()
     assert [s.namespace for s in result.issued] == ["acme"]
     st = Statement.objects.get(account=account, period=MAY.month)
@@ -107,8 +62,8 @@ def test_a_statement_states_the_month_and_equals_the_ledger() -> None:
 
 
 def test_reissuing_issues_nothing_new_and_numbers_run_on() -> None:
-    _may_account("a1")
-    _may_account("a2")
+    may_account("a1")
+    may_account("a2")
     first = _issue()
     assert sorted(s.number for s in first.issued) == ["TLY-2026-000001", "TLY-2026-000002"]
     again = _issue()
@@ -128,7 +83,7 @@ def test_reissuing_issues_nothing_new_and_numbers_run_on() -> None:
 
 
 def test_issued_documents_refuse_every_change() -> None:
-    _may_account()
+    may_account()
     st = _issue().issued[0]
     st.refresh_from_db()
     st.closing_balance = Decimal("1")
@@ -148,7 +103,7 @@ def test_issued_documents_refuse_every_change() -> None:
 
 
 def test_the_running_month_is_only_previewed() -> None:
-    account = _may_account()
+    account = may_account()
     with frozen(local(2026, 5, 25)):
         with pytest.raises(InvalidInput) as exc:
             statements_issue_for(accounts=candidates(period=MAY), period=MAY)
@@ -161,7 +116,7 @@ def test_the_running_month_is_only_previewed() -> None:
 def test_an_account_with_nothing_to_state_gets_no_statement() -> None:
     with frozen(local(2026, 4, 1)):
         account_get_or_create(namespace="idle")
-    _may_account("busy")
+    may_account("busy")
     result = _issue()
     assert [s.namespace for s in result.issued] == ["busy"]
 
@@ -192,8 +147,8 @@ def test_metered_calls_are_one_line_per_service_and_price_with_the_free_quota(se
 
 
 def test_the_command_issues_with_a_progress_bar_and_its_dry_run_writes_nothing(capsys: Any) -> None:
-    _may_account("c1")
-    _may_account("c2")
+    may_account("c1")
+    may_account("c2")
     with frozen(local(2026, 6, 3)):
         call_command("issue_statements", "--period", "2026-05", "--dry-run")
         out = capsys.readouterr()

@@ -40,6 +40,7 @@ SIZES: dict[str, dict[str, int]] = {
     "B5": {"small": 3_000, "medium": 30_000, "full": 100_000},  # vehicle orders of one user
     "B6": {"small": 2_000, "medium": 20_000, "full": 100_000},  # accounts (10 ledger entries each)
     "B7": {"small": 3_000, "medium": 100_000, "full": 1_000_000},  # records of one account, each list
+    "B8": {"small": 5_000, "medium": 100_000, "full": 1_000_000},  # rows of each admin list
     "B9": {"small": 20_000, "medium": 200_000, "full": 1_000_000},  # ledger entries
 }
 

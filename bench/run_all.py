@@ -1,4 +1,4 @@
-"""``make bench``: run B1-B7 and B9 (QUALITY.md) at ``BENCH_SCALE`` (small by default) on MariaDB.
+"""``make bench``: run B1-B9 (QUALITY.md) at ``BENCH_SCALE`` (small by default) on MariaDB.
 
 Each benchmark runs in its own process (clean memory figures, no state shared between them) on a
 freshly created bench database. Without a reachable MariaDB every benchmark prints a SKIP line and
@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("B5", "bench.b5_order_list"),
     ("B6", "bench.b6_statements"),
     ("B7", "bench.b7_record_lists"),
+    ("B8", "bench.b8_admin_lists"),
     ("B9", "bench.b9_ledger_audit"),
 ]
 TIMEOUT = {"small": 240, "medium": 1800, "full": 3 * 3600}

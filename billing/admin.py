@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString
 from billing.models import LedgerEntry, MonthlyQuota, QuotaUsage, RechargeEvent, RechargeOrder, RechargeStatus
 from billing.recharges import recharge_review_resolve
 from config.admin_actions import reason_action
+from config.admin_lists import BigListAdminMixin
 from config.admin_tools import CsvExportMixin
 from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, money_column, money_text
 
@@ -36,7 +37,7 @@ class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
+class LedgerEntryAdmin(BigListAdminMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = [
         "id", "created_at", "account", "kind", money_column("amount"),
         money_column("balance_after", "balance after"), "subject", "memo_short", "actor",
@@ -47,9 +48,17 @@ class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
         "actor", "idempotency_key",
     ]  # fmt: skip
     list_filter = ["kind", "created_at", "subject_type"]
-    search_fields = ["account__namespace", "subject_id", "idempotency_key", "memo"]
-    list_select_related = ["account", "actor"]
+    # a million rows: exact identifiers only (config/admin_lists.py); the subject through its index
+    exact_search_fields = ("account__namespace", "subject_id")
+    list_prefetch_related = ("account", "actor")
     date_hierarchy = "created_at"
+
+    def search_condition(self, lookup: str, term: str) -> Q:
+        if lookup != "subject_id":
+            return super().search_condition(lookup, term)
+        # the index is (subject_type, subject_id): name every type (read from the index) to use it
+        types = LedgerEntry.objects.order_by().values_list("subject_type", flat=True).distinct()
+        return Q(subject_type__in=list(types), subject_id=term)
 
     @admin.display(description="subject", ordering="subject_id")
     def subject(self, obj: LedgerEntry) -> SafeString:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from config.admin_lists import BigListAdminMixin
 from config.admin_tools import CsvExportMixin
 from config.clock import local_tz
 from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, local_period, money_column, money_html
@@ -32,7 +33,7 @@ class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
+class UsageRecordAdmin(BigListAdminMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = (
         "id", "period", "account", "order", "plan", "kind", "status", "qty",
         money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES), money_column("amount"),
@@ -44,9 +45,9 @@ class UsageRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
         "paid_at",
     )  # fmt: skip
     list_filter = ("status", "kind", "source", "region", "plan", "period_start")
-    search_fields = ("order_ref", "account__namespace", "component_id")
+    exact_search_fields = ("account__namespace", "order_ref")  # a million rows: config/admin_lists.py
     date_hierarchy = "period_start"
-    list_select_related = ("account", "plan")
+    list_prefetch_related = ("account", "plan")
     raw_id_fields = ("account", "plan", "price_version", "price_rule", "ledger_entry")
 
     @admin.display(description="period", ordering="period_start")

@@ -77,6 +77,11 @@ class UsageRecord(models.Model):
             models.Index(fields=["account", "created_at"], name="usage_account_created"),
             # reports: records paid without a ledger entry, and arrears, by status and moment
             models.Index(fields=["status", "paid_at"], name="usage_status_paid_at"),
+            # the admin list, newest period first, whole or by status (B8: no sort of a million rows)
+            models.Index(fields=["period_start"], name="usage_period_start"),
+            models.Index(fields=["status", "period_start"], name="usage_status_period_start"),
+            # the region filter's choices: DISTINCT read from the index, not from a million rows
+            models.Index(fields=["region"], name="usage_region"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,7 @@
 """Template tags of the back office (registered as the ``tally_admin`` library in settings).
 
 ``tally_date_hierarchy``: Django's date hierarchy, but the years, months and days it offers are found
-with ONE query of filtered counts over exact local-midnight boundaries of ``TALLY_TIME_ZONE`` instead
+with ONE query of index probes over exact local-midnight boundaries of ``TALLY_TIME_ZONE`` instead
 of ``QuerySet.datetimes()`` (which truncates in the database: ``CONVERT_TZ`` is NULL on a MariaDB
 without time zone tables, and the hierarchy came out empty). Filtering by the chosen year/month/day
 is Django's own (range lookups on local boundaries).
@@ -15,7 +15,7 @@ from typing import Any
 from django import template
 from django.contrib.admin.templatetags.admin_list import date_hierarchy as django_date_hierarchy
 from django.contrib.admin.utils import get_fields_from_path
-from django.db.models import Count, DateTimeField, Max, Min, Q
+from django.db.models import DateTimeField, Exists, Max, Min
 from django.utils import formats
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -32,15 +32,16 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 def present(queryset: Any, field: str, starts: list[dt.date], end: dt.date) -> list[dt.date]:
     """The bucket starts (local dates) of ``[starts[i], starts[i+1])`` (last one up to ``end``) that
-    hold at least one row: one query with a filtered ``COUNT`` per bucket."""
-    bounds = [*starts, end]
-    counts = queryset.order_by().aggregate(
-        **{
-            f"b{i}": Count("pk", filter=Q(**{f"{field}__gte": _midnight(a), f"{field}__lt": _midnight(b)}))
-            for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
-        }
-    )
-    return [start for i, start in enumerate(starts) if counts[f"b{i}"]]
+    hold at least one row: ONE query of an ``EXISTS`` per bucket, each an index probe that stops at
+    the first row (a filtered count per bucket read every row of a million-row list: B8)."""
+    bounds = [_midnight(day) for day in [*starts, end]]
+    probes = {
+        f"b{i}": Exists(queryset.filter(**{f"{field}__gte": a, f"{field}__lt": b}).order_by())
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
+    }
+    row = queryset.model._default_manager.order_by().annotate(**probes).values(*probes)[:1]
+    found = next(iter(row), None)
+    return [start for i, start in enumerate(starts) if found and found[f"b{i}"]]
 
 
 def _months(year: int) -> list[dt.date]:

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
+from config.admin_lists import BigListAdminMixin
 from config.admin_tools import CsvExportMixin
 from config.display import MoneyDetailMixin, local_time
 from config.event_sentences import event_line, events_html
@@ -26,16 +27,18 @@ DETAIL_FIELDS: list[Any] = [
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
+class PurchaseOrderAdmin(
+    BigListAdminMixin, MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin
+):
     list_display = ("order_id", "account", "plan", "resource_name", "status", "deadline_shown", "start_time")
     csv_fields = (
         "order_id", "account", "region", "plan", "quantities", "resource_name", "status", "end_reason",
         "start_time", "deadline", "end_time",
     )  # fmt: skip
     list_filter = ("status", "region", "plan__plan_type", "plan", "end_reason", "start_time", "deadline")
-    search_fields = ("order_id", "resource_name", "account__namespace")
+    exact_search_fields = ("account__namespace", "order_id", "resource_name")  # config/admin_lists.py
     date_hierarchy = "start_time"
-    list_select_related = ("account", "plan")
+    list_prefetch_related = ("account", "plan")
     fieldsets = [
         (None, {"fields": SUMMARY_FIELDS}),
         ("History", {"fields": ["history"]}),

@@ -87,6 +87,10 @@ class PurchaseOrder(models.Model):
         indexes = [
             models.Index(fields=["account", "status", "-start_time"]),
             models.Index(fields=["account", "region", "status"]),
+            # the admin list, newest first, whole or by status (B8: no sort of a million rows)
+            models.Index(fields=["start_time"], name="po_start_time"),
+            models.Index(fields=["status", "start_time"], name="po_status_start_time"),
+            models.Index(fields=["region"], name="po_region"),  # the region filter's choices (B8)
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(quantities__gte=1), name="po_quantities_ge_1"),

@@ -82,6 +82,9 @@ def _refusal(exc: Exception) -> str:
     return str(exc)
 
 
+# Over 60 lines only by its docstring and keyword calls: the action Django calls takes (modeladmin,
+# request, queryset) only, so it is a closure over these options; its steps are _chosen_options,
+# _apply and _confirmation_page.
 def reason_action(
     *,
     name: str,
@@ -117,50 +120,85 @@ def reason_action(
         buttons = choices(orders) if choices is not None else []
         form = ReasonForm(request.POST if request.POST.get(CONFIRM_FIELD) else None, options=options)
         if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            chosen = {option.name: bool(form.cleaned_data.get(option.name)) for option in options}
-            picked = request.POST.get(CHOICE_FIELD, "")
-            if buttons and picked.isdigit() and int(picked) < len(buttons):
-                chosen = {**chosen, **buttons[int(picked)].options}
             _apply(
                 modeladmin,
                 request,
                 orders,
                 service=service,
-                reason=reason,
-                options=chosen,
+                reason=form.cleaned_data["reason"],
+                options=_chosen_options(form, request, options, buttons),
                 verb=verb,
                 label=label,
                 refused=refused,
             )
             return None
-        opts = modeladmin.model._meta
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "title": f"{label}: are you sure?",
-            "subtitle": None,
-            "action_name": name,
-            "action_label": label,
-            "objects": orders,
-            "described": [describe(o) if describe is not None else str(o) for o in orders],
-            "form": form,
-            "opts": opts,
-            "queryset": queryset,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "confirm_field": CONFIRM_FIELD,
-            "confirm_label": confirm(orders) if confirm is not None else label,
-            "choice_field": CHOICE_FIELD,
-            "choices": buttons,
-            "hidden_options": {option.name for option in options} if buttons else set(),
-            "media": modeladmin.media + form.media,
-        }
-        request.current_app = modeladmin.admin_site.name
-        return TemplateResponse(request, "admin/tally/reason_action.html", context)
+        return _confirmation_page(
+            modeladmin,
+            request,
+            queryset,
+            orders,
+            form=form,
+            name=name,
+            label=label,
+            buttons=buttons,
+            options=options,
+            confirm_label=confirm(orders) if confirm is not None else label,
+            described=[describe(o) if describe is not None else str(o) for o in orders],
+        )
 
     action.__name__ = name
     action.allowed_permissions = (permission,)  # type: ignore[attr-defined]
     action.short_description = label  # type: ignore[attr-defined]
     return action
+
+
+def _chosen_options(
+    form: ReasonForm, request: HttpRequest, options: Sequence[ActionOption], buttons: list[Choice]
+) -> dict[str, bool]:
+    """The ticked options, overridden by the options of the button pressed (if any)."""
+    chosen = {option.name: bool(form.cleaned_data.get(option.name)) for option in options}
+    picked = request.POST.get(CHOICE_FIELD, "")
+    if buttons and picked.isdigit() and int(picked) < len(buttons):
+        chosen = {**chosen, **buttons[int(picked)].options}
+    return chosen
+
+
+def _confirmation_page(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    orders: list[Any],
+    *,
+    form: ReasonForm,
+    name: str,
+    label: str,
+    buttons: list[Choice],
+    options: Sequence[ActionOption],
+    confirm_label: str,
+    described: list[str],
+) -> TemplateResponse:
+    """The page asking for the reason (and the options or buttons) before anything happens."""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": f"{label}: are you sure?",
+        "subtitle": None,
+        "action_name": name,
+        "action_label": label,
+        "objects": orders,
+        "described": described,
+        "form": form,
+        "opts": modeladmin.model._meta,
+        "queryset": queryset,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "confirm_field": CONFIRM_FIELD,
+        "confirm_label": confirm_label,
+        "choice_field": CHOICE_FIELD,
+        "choices": buttons,
+        "hidden_options": {option.name for option in options} if buttons else set(),
+        "media": modeladmin.media + form.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, "admin/tally/reason_action.html", context)
 
 
 def _apply(

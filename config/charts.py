@@ -8,7 +8,7 @@ per plan). Every bar is a ``<rect class="tally-bar">`` with a ``<title>`` toolti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.utils.html import format_html, format_html_join
@@ -81,39 +81,16 @@ def svg_bar_chart(
     """Vertical bars with a value axis (ticks, gridlines, ``axis_label (CNY)``) and labelled days."""
     left, right, top, bottom = Decimal(78), Decimal(12), Decimal(30), Decimal(46)
     plot_w, plot_h = Decimal(width) - left - right, Decimal(height) - top - bottom
-    values = [v for _, v in points] or [ZERO]
-    ticks = nice_ticks(min(values), max(values))
+    ticks = _value_ticks(points)
     lo, hi = ticks[0], ticks[-1]
 
     def y(v: Decimal) -> Decimal:
         return top + (hi - v) / (hi - lo) * plot_h
 
-    grid = format_html_join(
-        "",
-        '<line class="tally-grid" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
-        '<text class="tally-tick" x="{}" y="{}" font-size="11" text-anchor="end" fill="{}">{}</text>',
-        (
-            (_q(left), _q(y(t)), _q(left + plot_w), _q(y(t)), AXIS if t == 0 else GRID,
-             _q(left - 6), _q(y(t) + 4), MUTED, tick_label(t))
-            for t in ticks
-        ),
-    )  # fmt: skip
-    slot = plot_w / max(len(points), 1)
-    bars, labels = [], []
-    bar_w = min(slot * Decimal("0.7"), Decimal(48))
-    for i, (label, value) in enumerate(points):
-        x = left + slot * i + (slot - bar_w) / 2
-        top_y, h = min(y(value), y(ZERO)), abs(y(value) - y(ZERO))
-        negative = value < 0
-        bars.append(
-            (
-                "tally-bar negative" if negative else "tally-bar",
-                _q(x), _q(top_y), _q(bar_w), _q(h), RED if negative else BLUE,
-                label, money_text(value, currency),
-            )
-        )  # fmt: skip
-        if i % label_every == 0 or i == len(points) - 1:
-            labels.append((_q(x + bar_w / 2), _q(top + plot_h + 16), MUTED, label))
+    grid = _value_rows(ticks, y, left, plot_w)
+    bars, labels = _columns(
+        points, y, left=left, plot_w=plot_w, baseline=top + plot_h, label_every=label_every, currency=currency
+    )
     body = format_html(
         "{}{}{}"
         '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
@@ -132,7 +109,7 @@ def svg_bar_chart(
             labels,
         ),
         _q(left), _q(top), _q(left), _q(top + plot_h), AXIS,
-        _q(top + plot_h / 2), INK, _q(top + plot_h / 2), f"{axis_label} ({currency})".strip(),
+        _q(top + plot_h / 2), INK, _q(top + plot_h / 2), _axis_title(axis_label, currency),
         _q(left + plot_w / 2), _q(Decimal(height) - 8), INK, x_label,
     )  # fmt: skip
     return _svg(css_id, title, width, height, body)
@@ -153,37 +130,14 @@ def svg_hbar_chart(
     plot_w = Decimal(width) - left - right
     rows_h = Decimal(row) * max(len(points), 1)
     height = int(top + rows_h + bottom)
-    values = [v for _, v in points] or [ZERO]
-    ticks = nice_ticks(min(values), max(values), count=4)
+    ticks = _value_ticks(points, count=4)
     lo, hi = ticks[0], ticks[-1]
 
     def x(v: Decimal) -> Decimal:
         return left + (v - lo) / (hi - lo) * plot_w
 
-    grid = format_html_join(
-        "",
-        '<line class="tally-grid" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
-        '<text class="tally-tick" x="{}" y="{}" font-size="11" text-anchor="middle" fill="{}">{}</text>',
-        (
-            (_q(x(t)), _q(top), _q(x(t)), _q(top + rows_h), AXIS if t == 0 else GRID,
-             _q(x(t)), _q(top + rows_h + 15), MUTED, tick_label(t))
-            for t in ticks
-        ),
-    )  # fmt: skip
-    rows = []
-    for i, (label, value) in enumerate(points):
-        y = top + Decimal(row) * i
-        start, end = sorted((x(ZERO), x(value)))
-        short = label if len(label) <= 18 else label[:17] + "…"
-        rows.append(
-            (
-                _q(left - 8), _q(y + Decimal(row) * Decimal("0.65")), INK, label, short,
-                _q(start), _q(y + 4), _q(end - start), _q(Decimal(row) - 8), RED if value < 0 else "#79aec8",
-                label, money_text(value, currency),
-                _q(max(x(ZERO), x(value)) + 6), _q(y + Decimal(row) * Decimal("0.65")), INK,
-                money_text(value, currency),
-            )
-        )  # fmt: skip
+    grid = _value_columns(ticks, x, top, rows_h)
+    rows = _ranking_rows(points, x, left=left, top=top, row=row, currency=currency)
     body = format_html_join(
         "",
         '<text x="{}" y="{}" font-size="12" text-anchor="end" fill="{}"><title>{}</title>{}</text>'
@@ -198,6 +152,101 @@ def svg_hbar_chart(
     axis = format_html(
         '<text class="tally-axis-label" x="{}" y="{}" font-size="11" fill="{}" '
         'text-anchor="middle">{}</text>',
-        _q(left + plot_w / 2), _q(top + rows_h + 34), INK, f"{axis_label} ({currency})".strip(),
+        _q(left + plot_w / 2), _q(top + rows_h + 34), INK, _axis_title(axis_label, currency),
     )  # fmt: skip
     return _svg(css_id, title, width, height, mark_safe(grid + body + axis))  # noqa: S308 - built by format_html
+
+
+Scale = Callable[[Decimal], Decimal]  # a value to its coordinate on the value axis
+HtmlRow = tuple[str, ...]  # the values of one ``format_html_join`` row
+
+
+def _value_ticks(points: Sequence[tuple[str, Decimal]], count: int = 5) -> list[Decimal]:
+    """The value axis of either chart: nice ticks over the values (and zero)."""
+    values = [v for _, v in points] or [ZERO]
+    return nice_ticks(min(values), max(values), count=count)
+
+
+def _axis_title(axis_label: str, currency: str) -> str:
+    return f"{axis_label} ({currency})".strip()
+
+
+def _value_rows(ticks: list[Decimal], y: Scale, left: Decimal, plot_w: Decimal) -> SafeString:
+    """Horizontal gridlines with their tick labels on the left (the zero line darker)."""
+    return format_html_join(
+        "",
+        '<line class="tally-grid" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
+        '<text class="tally-tick" x="{}" y="{}" font-size="11" text-anchor="end" fill="{}">{}</text>',
+        (
+            (_q(left), _q(y(t)), _q(left + plot_w), _q(y(t)), AXIS if t == 0 else GRID,
+             _q(left - 6), _q(y(t) + 4), MUTED, tick_label(t))
+            for t in ticks
+        ),
+    )  # fmt: skip
+
+
+def _columns(
+    points: Sequence[tuple[str, Decimal]],
+    y: Scale,
+    *,
+    left: Decimal,
+    plot_w: Decimal,
+    baseline: Decimal,
+    label_every: int,
+    currency: str,
+) -> tuple[list[HtmlRow], list[HtmlRow]]:
+    """One bar per point (red below zero) and the x labels shown (every ``label_every``-th, and the
+    last), as ``format_html_join`` rows."""
+    slot = plot_w / max(len(points), 1)
+    bars: list[HtmlRow] = []
+    labels: list[HtmlRow] = []
+    bar_w = min(slot * Decimal("0.7"), Decimal(48))
+    for i, (label, value) in enumerate(points):
+        x = left + slot * i + (slot - bar_w) / 2
+        top_y, h = min(y(value), y(ZERO)), abs(y(value) - y(ZERO))
+        negative = value < 0
+        bars.append(
+            (
+                "tally-bar negative" if negative else "tally-bar",
+                _q(x), _q(top_y), _q(bar_w), _q(h), RED if negative else BLUE,
+                label, money_text(value, currency),
+            )
+        )  # fmt: skip
+        if i % label_every == 0 or i == len(points) - 1:
+            labels.append((_q(x + bar_w / 2), _q(baseline + 16), MUTED, label))
+    return bars, labels
+
+
+def _value_columns(ticks: list[Decimal], x: Scale, top: Decimal, rows_h: Decimal) -> SafeString:
+    """Vertical gridlines with their tick labels below (the zero line darker)."""
+    return format_html_join(
+        "",
+        '<line class="tally-grid" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
+        '<text class="tally-tick" x="{}" y="{}" font-size="11" text-anchor="middle" fill="{}">{}</text>',
+        (
+            (_q(x(t)), _q(top), _q(x(t)), _q(top + rows_h), AXIS if t == 0 else GRID,
+             _q(x(t)), _q(top + rows_h + 15), MUTED, tick_label(t))
+            for t in ticks
+        ),
+    )  # fmt: skip
+
+
+def _ranking_rows(
+    points: Sequence[tuple[str, Decimal]], x: Scale, *, left: Decimal, top: Decimal, row: int, currency: str
+) -> list[HtmlRow]:
+    """Per point: its label (shortened, the full one as tooltip), its bar and its value."""
+    rows: list[HtmlRow] = []
+    for i, (label, value) in enumerate(points):
+        y = top + Decimal(row) * i
+        start, end = sorted((x(ZERO), x(value)))
+        short = label if len(label) <= 18 else label[:17] + "…"
+        rows.append(
+            (
+                _q(left - 8), _q(y + Decimal(row) * Decimal("0.65")), INK, label, short,
+                _q(start), _q(y + 4), _q(end - start), _q(Decimal(row) - 8), RED if value < 0 else "#79aec8",
+                label, money_text(value, currency),
+                _q(max(x(ZERO), x(value)) + 6), _q(y + Decimal(row) * Decimal("0.65")), INK,
+                money_text(value, currency),
+            )
+        )  # fmt: skip
+    return rows

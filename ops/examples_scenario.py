@@ -4,20 +4,23 @@ once, on the demo data, as a client would. A body or path may depend on an earli
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
-Context = dict[str, Any]
+from ops.examples_bodies import (
+    PACKAGE_ORDER,
+    PURCHASE_ORDER,
+    SECOND_PACKAGE_ORDER,
+    Context,
+    example_uuid,
+    plan_items,
+    signed_callback_headers,
+)
+
 Value = Any | Callable[[Context], Any]
 
 
@@ -38,22 +41,6 @@ def value_of(value: Value, ctx: Context) -> Any:
     return value(ctx) if callable(value) else value
 
 
-def _u(name: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://tally.example/examples/{name}"))
-
-
-def _signed_callback(ctx: Context) -> dict[str, str]:
-    body = json.dumps(ctx["callback"])  # exactly the bytes the request sends
-    t = int(time.time())
-    mac = hmac.new(settings.PAYMENT_CALLBACK_SECRET.encode(), f"{t}.{body}".encode(), hashlib.sha256)
-    return {"HTTP_X_TALLY_SIGNATURE": f"t={t},v1={mac.hexdigest()}"}
-
-
-def plan_items(ctx: Context, plan: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = ctx["vehicle_plans"][plan]
-    return items
-
-
 def _keep(key: str, pick: Callable[[Any], Any]) -> Callable[[Context, Any], None]:
     def keep(ctx: Context, data: Any) -> None:
         ctx[key] = pick(data)
@@ -61,45 +48,22 @@ def _keep(key: str, pick: Callable[[Any], Any]) -> Callable[[Context, Any], None
     return keep
 
 
-PACKAGE_ORDER: dict[str, Any] = {
-    "app_id": "demo-console",
-    "order_user_id": "demo",
-    "order_user_name": "Demo user",
-    "description": "one cloud server",
-    "extra_info": {"source": "api example"},
-    "order_product_set": [
-        {
-            "prod_id": "ecs",
-            "prod_name": "Cloud server",
-            "prod_instance_ext_array": [{"id": "example-ecs-1", "is_auto_renew": 1}],
-            "plan": {
-                "plan_id": "ecs-std",
-                "attrs_id_value": [
-                    {"attr_id": "cores", "attr_value": "2"},
-                    {"attr_id": "disk_type", "attr_value": "ssd"},
-                ],
-            },
-        }
-    ],
-}
-SECOND_PACKAGE_ORDER: dict[str, Any] = {
-    **PACKAGE_ORDER,
-    "description": "a second server, never paid",
-    "order_product_set": [
-        {
-            **PACKAGE_ORDER["order_product_set"][0],
-            "prod_instance_ext_array": [{"id": "example-ecs-2", "is_auto_renew": 0}],
-        }
-    ],
-}
-PURCHASE_ORDER = {
-    "region": "cn-north-1",
-    "plan_id": "vol-50g",
-    "parameters": {"resource_name": "example-vol"},
-}
-
-
 def scenario() -> list[Call]:
+    """Every call, in the order they run: later calls use ids the earlier ones kept."""
+    return [
+        *_wallet_calls(),
+        *_catalog_calls(),
+        *_purchase_order_calls(),
+        *_package_order_calls(),
+        *_instance_calls(),
+        *_vehicle_plan_order_calls(),
+        *_vehicle_other_order_calls(),
+        *_statement_calls(),
+    ]
+
+
+def _wallet_calls() -> list[Call]:
+    """The wallet: account, a recharge paid through the signed callback."""
     return [
         Call("GET", "/api/v1/me"),
         Call("GET", "/api/v1/billing/account"),
@@ -128,8 +92,14 @@ def scenario() -> list[Call]:
                     "status": "SUCCESS",
                 },
             ),
-            headers=_signed_callback,
+            headers=signed_callback_headers,
         ),
+    ]
+
+
+def _catalog_calls() -> list[Call]:
+    """The catalog: reads, a cost quote, and staff creating a plan with a future price."""
+    return [
         Call("GET", "/api/v1/catalog", who="admin"),
         Call("GET", "/api/v1/products"),
         Call("GET", "/api/v1/products/{prod_id}", path="/api/v1/products/ecs"),
@@ -176,7 +146,12 @@ def scenario() -> list[Call]:
                 "effective_from": (timezone.now() + timedelta(days=40)).replace(microsecond=0).isoformat(),
             },
         ),
-        # purchase orders (/usageapi/v1)
+    ]
+
+
+def _purchase_order_calls() -> list[Call]:
+    """Purchase orders (/usageapi/v1), usage and the wallet's records and alerts."""
+    return [
         Call("POST", "/usageapi/v1/orders", body=PURCHASE_ORDER, query={"drytry": "1"}, status=200),
         Call(
             "POST",
@@ -201,7 +176,12 @@ def scenario() -> list[Call]:
         Call("PATCH", "/api/v1/billing/alerts", body={"balance_below": "100.00", "runway_below_days": 10}),
         Call("GET", "/api/v1/billing/alerts"),
         Call("GET", "/api/v1/consume-orders"),
-        # package orders
+    ]
+
+
+def _package_order_calls() -> list[Call]:
+    """Package orders: create, charge, a meter event, bills."""
+    return [
         Call("POST", "/api/v1/package-orders", body=PACKAGE_ORDER, query={"drytry": "1"}, status=200),
         Call(
             "POST",
@@ -241,6 +221,12 @@ def scenario() -> list[Call]:
             },
         ),
         Call("GET", "/api/v1/bills"),
+    ]
+
+
+def _instance_calls() -> list[Call]:
+    """Instances of the package order, and a second order cancelled unpaid."""
+    return [
         Call(
             "POST",
             "/api/v1/instances/{prod_inst_id_ext}/renew",
@@ -283,14 +269,19 @@ def scenario() -> list[Call]:
             "/api/v1/package-orders/{order_id}/cancel",
             path=lambda c: f"/api/v1/package-orders/{c['unpaid_package']}/cancel",
         ),
-        # vehicle orders
+    ]
+
+
+def _vehicle_plan_order_calls() -> list[Call]:
+    """Vehicle plan orders: create, pay, underwrite, events, a cancel preview."""
+    return [
         Call(
             "POST",
             "/api/v1/plan-orders",
             status=201,
             body=lambda c: {
-                "vid": _u("vehicle-1"),
-                "qid": _u("quote-1"),
+                "vid": example_uuid("vehicle-1"),
+                "qid": example_uuid("quote-1"),
                 "plans": {"car-basic": {item["piid"]: item["price"] for item in plan_items(c, "car-basic")}},
                 "service_ratio": "0.05",
                 "summary": c["car-basic_total"],
@@ -325,19 +316,30 @@ def scenario() -> list[Call]:
             body={"reason": "customer changed their mind"},
             query={"drytry": "1"},
         ),
+    ]
+
+
+def _vehicle_other_order_calls() -> list[Call]:
+    """Driver and sale orders, then the internal gateway's quota calls."""
+    return [
         Call(
             "POST",
             "/api/v1/driver-orders",
             status=201,
-            body={"vid": _u("vehicle-1"), "dids": [_u("driver-1")], "summary": "200.00", "payment": "150.00"},
+            body={
+                "vid": example_uuid("vehicle-1"),
+                "dids": [example_uuid("driver-1")],
+                "summary": "200.00",
+                "payment": "150.00",
+            },
         ),
         Call(
             "POST",
             "/api/v1/sale-orders",
             status=201,
             body=lambda c: {
-                "vid": _u("vehicle-2"),
-                "qid": _u("quote-2"),
+                "vid": example_uuid("vehicle-2"),
+                "qid": example_uuid("quote-2"),
                 "items": {item["piid"]: item["price"] for item in plan_items(c, "car-plus")},
                 "summary": c["car-plus_total"],
                 "payment": c["car-plus_total"],
@@ -356,7 +358,12 @@ def scenario() -> list[Call]:
             who="admin",
             body={"namespace": "demo", "service": "payment", "count": 1, "request_id": "example-req-1"},
         ),
-        # statements
+    ]
+
+
+def _statement_calls() -> list[Call]:
+    """Statements and credit notes."""
+    return [
         Call(
             "GET",
             "/api/v1/billing/statements/draft",

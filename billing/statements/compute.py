@@ -244,45 +244,9 @@ def statements_compute(
     closing = {acc: bal for acc, bal in _balances_after(list(last_id.values())).values()}
     openings = _openings(ids, period)
 
-    by_subject: dict[tuple[int, str, str, str], LineData] = {}
-    for account_id, account_lines in lines.items():
-        for ln in account_lines:
-            if ln.group_type not in (METERED, SOLO):
-                by_subject[(account_id, ln.kind, ln.group_type, ln.group_id)] = ln
-    if by_subject:
-        for row in hooks.line_details(sorted({k[0] for k in by_subject}), period.start, period.end):
-            key = (row["account_id"], row["entry_kind"], row["subject_type"], str(row["subject_id"]))
-            target = by_subject.get(key)
-            if target is not None:
-                target.details.append(_json_detail(row))
-
-    quota: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for account_id, service, total, used in (
-        MonthlyQuota.objects.filter(account_id__in=ids, month=period.month)
-        .order_by("service__service")
-        .values_list("account_id", "service__service", "total", "used")
-    ):
-        paid = sum(
-            int(ln.quantity or 0)
-            for ln in lines.get(account_id, [])
-            if ln.group_type == METERED and ln.group_id == service
-        )
-        quota[account_id].append({"service": service, "total": total, "used": used, "paid_calls": paid})
-
-    notes: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for note in (
-        CreditNote.objects.filter(account_id__in=ids, issued_at__gte=period.start, issued_at__lt=period.end)
-        .order_by("sequence")
-        .values("account_id", "number", "statement__number", "amount", "issued_at")
-    ):
-        notes[note["account_id"]].append(
-            {
-                "number": note["number"],
-                "statement": note["statement__number"],
-                "amount": str(note["amount"]),
-                "issued_at": note["issued_at"].isoformat(),
-            }
-        )
+    _attach_details(lines, period)
+    quota = _free_quota(ids, period, lines)
+    notes = _credit_notes_in(ids, period)
 
     out = []
     for account in accounts:
@@ -305,3 +269,56 @@ def statements_compute(
         if include_empty or data.has_content:
             out.append(data)
     return out
+
+
+def _attach_details(lines: dict[int, list[LineData]], period: Period) -> None:
+    """The order families' details (``hooks.line_details``) on the lines of their subjects."""
+    by_subject: dict[tuple[int, str, str, str], LineData] = {}
+    for account_id, account_lines in lines.items():
+        for ln in account_lines:
+            if ln.group_type not in (METERED, SOLO):
+                by_subject[(account_id, ln.kind, ln.group_type, ln.group_id)] = ln
+    if by_subject:
+        for row in hooks.line_details(sorted({k[0] for k in by_subject}), period.start, period.end):
+            key = (row["account_id"], row["entry_kind"], row["subject_type"], str(row["subject_id"]))
+            target = by_subject.get(key)
+            if target is not None:
+                target.details.append(_json_detail(row))
+
+
+def _free_quota(
+    ids: list[int], period: Period, lines: dict[int, list[LineData]]
+) -> dict[int, list[dict[str, Any]]]:
+    """Per account, each service's free quota of the month, its use and the calls paid beyond it."""
+    quota: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for account_id, service, total, used in (
+        MonthlyQuota.objects.filter(account_id__in=ids, month=period.month)
+        .order_by("service__service")
+        .values_list("account_id", "service__service", "total", "used")
+    ):
+        paid = sum(
+            int(ln.quantity or 0)
+            for ln in lines.get(account_id, [])
+            if ln.group_type == METERED and ln.group_id == service
+        )
+        quota[account_id].append({"service": service, "total": total, "used": used, "paid_calls": paid})
+    return quota
+
+
+def _credit_notes_in(ids: list[int], period: Period) -> dict[int, list[dict[str, Any]]]:
+    """Per account, the credit notes issued in the period, in issue order."""
+    notes: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for note in (
+        CreditNote.objects.filter(account_id__in=ids, issued_at__gte=period.start, issued_at__lt=period.end)
+        .order_by("sequence")
+        .values("account_id", "number", "statement__number", "amount", "issued_at")
+    ):
+        notes[note["account_id"]].append(
+            {
+                "number": note["number"],
+                "statement": note["statement__number"],
+                "amount": str(note["amount"]),
+                "issued_at": note["issued_at"].isoformat(),
+            }
+        )
+    return notes

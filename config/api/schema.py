@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from config.api.errors import ERROR_DESCRIPTIONS, ORIGIN_MEANINGS
@@ -72,7 +73,7 @@ def _pages_take_page_and_size(operation: dict[str, Any], components: dict[str, A
 
 
 def _lists_are_pages(operation: dict[str, Any], components: dict[str, Any]) -> None:
-    """A list answers ``{total, results}`` (API.md "Lists"), not a bare array: say so."""
+    """A list answers ``{total, results}`` (docs/api.md), not a bare array: say so."""
     for status, response in operation["responses"].items():
         if not str(status).startswith("2"):
             continue
@@ -110,6 +111,26 @@ def _is_envelope(schema: dict[str, Any], components: dict[str, Any]) -> bool:
     return "code" in props and "msg" in props
 
 
+ERROR_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["code", "msg"],
+    "properties": {
+        "code": {"type": "integer", "description": "non-zero error code (see x-error-codes)"},
+        "msg": {"type": "string"},
+        "data": {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                }
+            },
+            "additionalProperties": True,
+        },
+    },
+}
+
+
 def wrap_responses_in_envelope(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
@@ -120,26 +141,8 @@ def wrap_responses_in_envelope(
     """
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault(
-        ERROR_ENVELOPE_NAME,
-        {
-            "type": "object",
-            "required": ["code", "msg"],
-            "properties": {
-                "code": {"type": "integer", "description": "non-zero error code (see x-error-codes)"},
-                "msg": {"type": "string"},
-                "data": {
-                    "type": "object",
-                    "properties": {
-                        "errors": {
-                            "type": "object",
-                            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                        }
-                    },
-                    "additionalProperties": True,
-                },
-            },
-        },
-    )
+        ERROR_ENVELOPE_NAME, copy.deepcopy(ERROR_ENVELOPE_SCHEMA)
+    )  # a fresh copy per schema
     for path, operations in result.get("paths", {}).items():
         if not path.startswith(("/usageapi/", "/api/v1", "/internal/")):
             continue
@@ -152,32 +155,36 @@ def wrap_responses_in_envelope(
             for status, description in STANDARD_ERRORS.items():
                 operation["responses"].setdefault(status, {"description": description})
             for status, response in operation["responses"].items():
-                content = response.get("content", {})
-                media = content.get("application/json")
-                if media is None:
-                    if str(status).startswith(("4", "5")) and not content:
-                        response["content"] = {
-                            "application/json": {
-                                "schema": {"$ref": f"#/components/schemas/{ERROR_ENVELOPE_NAME}"}
-                            }
-                        }
-                    continue
-                schema = media.get("schema", {})
-                if _is_envelope(schema, components):
-                    continue
-                if str(status).startswith("2"):
-                    media["schema"] = {
-                        "type": "object",
-                        "required": ["code", "msg"],
-                        "properties": {
-                            "code": {"type": "integer", "enum": [0]},
-                            "msg": {"type": "string"},
-                            "data": schema,
-                        },
-                    }
-                else:
-                    media["schema"] = {"$ref": f"#/components/schemas/{ERROR_ENVELOPE_NAME}"}
+                _wrap_response(str(status), response, components)
     return result
+
+
+def _wrap_response(status: str, response: dict[str, Any], components: dict[str, Any]) -> None:
+    """One response: a 2xx schema inside ``{code: 0, msg, data}``, an error one as ``ErrorEnvelope``
+    (also an error without content); schemas that are envelopes already are left alone."""
+    content = response.get("content", {})
+    media = content.get("application/json")
+    if media is None:
+        if status.startswith(("4", "5")) and not content:
+            response["content"] = {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_ENVELOPE_NAME}"}}
+            }
+        return
+    schema = media.get("schema", {})
+    if _is_envelope(schema, components):
+        return
+    if status.startswith("2"):
+        media["schema"] = {
+            "type": "object",
+            "required": ["code", "msg"],
+            "properties": {
+                "code": {"type": "integer", "enum": [0]},
+                "msg": {"type": "string"},
+                "data": schema,
+            },
+        }
+    else:
+        media["schema"] = {"$ref": f"#/components/schemas/{ERROR_ENVELOPE_NAME}"}
 
 
 def one_of_without_discriminator_is_any_of(

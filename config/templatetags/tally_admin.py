@@ -10,6 +10,7 @@ is Django's own (range lookups on local boundaries).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django import template
@@ -60,15 +61,29 @@ def tally_date_hierarchy(cl: Any) -> dict[str, Any] | None:
     field = get_fields_from_path(cl.model, field_name)[-1]
     if not isinstance(field, DateTimeField):
         return django_date_hierarchy(cl)  # type: ignore[no-any-return]
-    year_field, month_field, day_field = (f"{field_name}__{p}" for p in ("year", "month", "day"))
-    year = cl.params.get(year_field)
-    month = cl.params.get(month_field)
-    day = cl.params.get(day_field)
-    year, month, day = (int(v[-1] if isinstance(v, list) else v) if v else None for v in (year, month, day))
+    names = tuple(f"{field_name}__{p}" for p in ("year", "month", "day"))
+    year, month, day = _chosen_date(cl, field_name, names)
 
     def link(filters: dict[str, Any]) -> str:
         return str(cl.get_query_string(filters, [f"{field_name}__"]))
 
+    if year and month and day:
+        return _one_day(link, names, dt.date(year, month, day))
+    if year and month:
+        return _days_of_month(cl, field_name, link, names, year, month)
+    if year:
+        return _months_of_year(cl, field_name, link, names, year)
+    return _years(cl, field_name, link, names)
+
+
+Link = Callable[[dict[str, Any]], str]
+
+
+def _chosen_date(cl: Any, field_name: str, names: tuple[str, ...]) -> tuple[int | None, ...]:
+    """The year, month and day filtered on; with none, the year (and month) every row falls in."""
+    year, month, day = (
+        int(v[-1] if isinstance(v, list) else v) if v else None for v in (cl.params.get(n) for n in names)
+    )
     if not (year or month or day):
         span = cl.queryset.aggregate(first=Min(field_name), last=Max(field_name))
         if span["first"] and span["last"]:
@@ -77,43 +92,60 @@ def tally_date_hierarchy(cl: Any) -> dict[str, Any] | None:
                 year = first.year
                 if first.month == last.month:
                     month = first.month
-    if year and month and day:
-        chosen = dt.date(year, month, day)
-        return {
-            "show": True,
-            "back": {
-                "link": link({year_field: year, month_field: month}),
-                "title": capfirst(formats.date_format(chosen, "YEAR_MONTH_FORMAT")),
-            },
-            "choices": [{"title": capfirst(formats.date_format(chosen, "MONTH_DAY_FORMAT"))}],
-        }
-    if year and month:
-        days = _days(year, month)
-        found = present(cl.queryset, field_name, days, days[-1] + dt.timedelta(days=1))
-        return {
-            "show": True,
-            "back": {"link": link({year_field: year}), "title": str(year)},
-            "choices": [
-                {
-                    "link": link({year_field: year, month_field: month, day_field: d.day}),
-                    "title": capfirst(formats.date_format(d, "MONTH_DAY_FORMAT")),
-                }
-                for d in found
-            ],
-        }
-    if year:
-        found = present(cl.queryset, field_name, _months(year), dt.date(year + 1, 1, 1))
-        return {
-            "show": True,
-            "back": {"link": link({}), "title": _("All dates")},
-            "choices": [
-                {
-                    "link": link({year_field: year, month_field: m.month}),
-                    "title": capfirst(formats.date_format(m, "YEAR_MONTH_FORMAT")),
-                }
-                for m in found
-            ],
-        }
+    return year, month, day
+
+
+def _one_day(link: Link, names: tuple[str, ...], chosen: dt.date) -> dict[str, Any]:
+    year_field, month_field, _day_field = names
+    return {
+        "show": True,
+        "back": {
+            "link": link({year_field: chosen.year, month_field: chosen.month}),
+            "title": capfirst(formats.date_format(chosen, "YEAR_MONTH_FORMAT")),
+        },
+        "choices": [{"title": capfirst(formats.date_format(chosen, "MONTH_DAY_FORMAT"))}],
+    }
+
+
+def _days_of_month(
+    cl: Any, field_name: str, link: Link, names: tuple[str, ...], year: int, month: int
+) -> dict[str, Any]:
+    year_field, month_field, day_field = names
+    days = _days(year, month)
+    found = present(cl.queryset, field_name, days, days[-1] + dt.timedelta(days=1))
+    return {
+        "show": True,
+        "back": {"link": link({year_field: year}), "title": str(year)},
+        "choices": [
+            {
+                "link": link({year_field: year, month_field: month, day_field: d.day}),
+                "title": capfirst(formats.date_format(d, "MONTH_DAY_FORMAT")),
+            }
+            for d in found
+        ],
+    }
+
+
+def _months_of_year(
+    cl: Any, field_name: str, link: Link, names: tuple[str, ...], year: int
+) -> dict[str, Any]:
+    year_field, month_field, _day_field = names
+    found = present(cl.queryset, field_name, _months(year), dt.date(year + 1, 1, 1))
+    return {
+        "show": True,
+        "back": {"link": link({}), "title": _("All dates")},
+        "choices": [
+            {
+                "link": link({year_field: year, month_field: m.month}),
+                "title": capfirst(formats.date_format(m, "YEAR_MONTH_FORMAT")),
+            }
+            for m in found
+        ],
+    }
+
+
+def _years(cl: Any, field_name: str, link: Link, names: tuple[str, ...]) -> dict[str, Any]:
+    year_field = names[0]
     span = cl.queryset.aggregate(first=Min(field_name), last=Max(field_name))
     if not span["first"]:
         return {"show": True, "back": None, "choices": []}

@@ -8,6 +8,7 @@ document no longer lists are withdrawn. Every change is recorded in the ``Import
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from plans.catalog.document import (
@@ -130,18 +131,26 @@ def _apply_price_versions(dp: DocPlan, plan: Plan, report: ImportReport, *, now:
         if old is None:
             PriceVersion.objects.create(plan=plan, price=price.price, effective_from=price.effective_from)
             report.new_versions.append(label)
-        elif old.price != price.price:
-            if old.first_used_at is not None:
-                report.kept_used.append(label)
-            else:
-                old.price = price.price
-                old.save(update_fields=["price"])
-                repriced = True
+        elif _reprice_unused(old, price.price, label, report):
+            repriced = True
     for start, old in existing.items():
         if start not in listed and old.first_used_at is None and start > now:
             old.delete()
             report.removed_versions.append(f"{plan.plan_id}@{iso_utc(start)}")
     return repriced
+
+
+def _reprice_unused(old: PriceVersion | PriceRule, price: Decimal, label: str, report: ImportReport) -> bool:
+    """A listed price that differs from the stored one: a used price is kept (and reported as
+    ``kept_used``), an unused one takes the new amount. True when the amount changed."""
+    if old.price == price:
+        return False
+    if old.first_used_at is not None:
+        report.kept_used.append(label)
+        return False
+    old.price = price
+    old.save(update_fields=["price"])
+    return True
 
 
 def _apply_rules(
@@ -168,13 +177,8 @@ def _apply_rules(
                 effective_from=rule.effective_from,
             )
             report.new_versions.append(label)
-        elif old_rule.price != rule.price:
-            if old_rule.first_used_at is not None:
-                report.kept_used.append(label)
-            else:
-                old_rule.price = rule.price
-                old_rule.save(update_fields=["price"])
-                repriced = True
+        elif _reprice_unused(old_rule, rule.price, label, report):
+            repriced = True
     for key, old_rule in rules.items():
         if key not in listed_rules and old_rule.first_used_at is None and old_rule.effective_from > now:
             old_rule.delete()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +29,13 @@ class FieldValidator:
             self.err(path, "must be an object")
             return None
         return value
+
+    def objects(self, items: list[Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each item of a list that is an object, with its path (``plans[2]``); others are reported."""
+        for i, item in enumerate(items):
+            d = self.obj(item, f"{path}[{i}]")
+            if d is not None:
+                yield f"{path}[{i}]", d
 
     def lst(self, d: dict[str, Any], key: str, path: str, *, required: bool = False) -> list[Any] | None:
         if key not in d or d[key] is None:

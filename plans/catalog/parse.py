@@ -43,11 +43,8 @@ def _parse_products(v: FieldValidator, root: dict[str, Any]) -> list[DocProduct]
         return None
     out: list[DocProduct] = []
     seen: set[str] = set()
-    for i, item in enumerate(raw):
-        p = f"products[{i}]."
-        d = v.obj(item, f"products[{i}]")
-        if d is None:
-            continue
+    for at, d in v.objects(raw, "products"):
+        p = f"{at}."
         prod_id = v.text(d, "prod_id", p, max_len=50, pattern=ID_RE, hint=ID_HINT)
         if prod_id in seen:
             v.err(f"{p}prod_id", f"duplicate product {prod_id!r}")
@@ -67,11 +64,8 @@ def _parse_products(v: FieldValidator, root: dict[str, Any]) -> list[DocProduct]
 def _parse_components(v: FieldValidator, d: dict[str, Any], p: str) -> list[DocComponent]:
     components: list[DocComponent] = []
     comp_seen: set[str] = set()
-    for j, citem in enumerate(v.lst(d, "components", p) or []):
-        cp = f"{p}components[{j}]."
-        c = v.obj(citem, f"{p}components[{j}]")
-        if c is None:
-            continue
+    for at, c in v.objects(v.lst(d, "components", p) or [], f"{p}components"):
+        cp = f"{at}."
         cid = v.text(c, "component_id", cp, max_len=50, pattern=ID_RE, hint=ID_HINT)
         if cid in comp_seen:
             v.err(f"{cp}component_id", f"duplicate component {cid!r}")
@@ -95,11 +89,8 @@ def _parse_plans(v: FieldValidator, root: dict[str, Any]) -> list[DocPlan] | Non
     out: list[DocPlan] = []
     seen: set[str] = set()
     piids: dict[uuid.UUID, str] = {}  # item ids are unique across the whole document
-    for i, item in enumerate(raw):
-        d = v.obj(item, f"plans[{i}]")
-        if d is None:
-            continue
-        out.append(_parse_plan(v, d, f"plans[{i}]", seen, piids))
+    for at, d in v.objects(raw, "plans"):
+        out.append(_parse_plan(v, d, at, seen, piids))
     return out
 
 
@@ -146,12 +137,9 @@ def _parse_plan(
 def _parse_prices(v: FieldValidator, d: dict[str, Any], p: str) -> list[DocPrice]:
     prices: list[DocPrice] = []
     starts: set[datetime] = set()
-    for j, praw in enumerate(v.lst(d, "prices", p) or []):
-        pp = f"{p}prices[{j}]."
-        pd = v.obj(praw, f"{p}prices[{j}]")
-        if pd is None:
-            continue
-        price = DocPrice(v.money(pd, "price", pp), v.time(pd, "effective_from", pp), f"{p}prices[{j}]")
+    for at, pd in v.objects(v.lst(d, "prices", p) or [], f"{p}prices"):
+        pp = f"{at}."
+        price = DocPrice(v.money(pd, "price", pp), v.time(pd, "effective_from", pp), at)
         if price.effective_from in starts:
             v.err(f"{pp}effective_from", "two prices start at the same time")
         starts.add(price.effective_from)
@@ -162,17 +150,14 @@ def _parse_prices(v: FieldValidator, d: dict[str, Any], p: str) -> list[DocPrice
 def _parse_rules(v: FieldValidator, rules_raw: list[Any], p: str) -> list[DocRule]:
     rules: list[DocRule] = []
     rule_keys: set[tuple[str, str, datetime]] = set()
-    for j, rraw in enumerate(rules_raw):
-        rp = f"{p}rules[{j}]."
-        rd = v.obj(rraw, f"{p}rules[{j}]")
-        if rd is None:
-            continue
+    for at, rd in v.objects(rules_raw, f"{p}rules"):
+        rp = f"{at}."
         rule = DocRule(
             component_id=v.text(rd, "component_id", rp, max_len=50, pattern=ID_RE),
             attrs=v.attrs(rd, "attrs", rp),
             price=v.money(rd, "price", rp),
             effective_from=v.time(rd, "effective_from", rp),
-            path=f"{p}rules[{j}]",
+            path=at,
         )
         if rule.key in rule_keys:
             v.err(f"{rp}attrs", "another rule of this component has the same attrs and start")
@@ -183,11 +168,8 @@ def _parse_rules(v: FieldValidator, rules_raw: list[Any], p: str) -> list[DocRul
 
 def _parse_items(v: FieldValidator, d: dict[str, Any], p: str, piids: dict[uuid.UUID, str]) -> list[DocItem]:
     items: list[DocItem] = []
-    for j, iraw in enumerate(v.lst(d, "items", p) or []):
-        ip = f"{p}items[{j}]."
-        idd = v.obj(iraw, f"{p}items[{j}]")
-        if idd is None:
-            continue
+    for at, idd in v.objects(v.lst(d, "items", p) or [], f"{p}items"):
+        ip = f"{at}."
         piid_raw = idd.get("piid")
         try:
             piid = uuid.UUID(str(piid_raw)) if isinstance(piid_raw, str) else None
@@ -198,8 +180,8 @@ def _parse_items(v: FieldValidator, d: dict[str, Any], p: str, piids: dict[uuid.
             piid = uuid.UUID(int=0)
         elif piid in piids:
             v.err(f"{ip}piid", f"duplicate item (also {piids[piid]})")
-        piids[piid] = f"{p}items[{j}]"
-        items.append(DocItem(piid, v.text(idd, "name", ip), v.money(idd, "price", ip), f"{p}items[{j}]"))
+        piids[piid] = at
+        items.append(DocItem(piid, v.text(idd, "name", ip), v.money(idd, "price", ip), at))
     return items
 
 
@@ -217,11 +199,8 @@ def _parse_services(v: FieldValidator, root: dict[str, Any]) -> list[DocService]
         return None
     out: list[DocService] = []
     seen: set[str] = set()
-    for i, item in enumerate(raw):
-        p = f"metered_services[{i}]."
-        d = v.obj(item, f"metered_services[{i}]")
-        if d is None:
-            continue
+    for at, d in v.objects(raw, "metered_services"):
+        p = f"{at}."
         name = v.text(d, "service", p, max_len=50, pattern=ID_RE)
         if name in seen:
             v.err(f"{p}service", f"duplicate service {name!r}")

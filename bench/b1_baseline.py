@@ -65,6 +65,7 @@ def add_month(dt: datetime) -> datetime:
     return dt.replace(year=y, month=m, day=min(dt.day, calendar.monthrange(y, m)[1]))
 
 
+# Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
 def baseline_proc(line_lo: int, line_hi: int, price: Decimal, q: Any) -> None:
     """One baseline worker: chunks until none of ``line_lo..line_hi`` is due; puts
     ``(renewed, chunks committed, statements of the committed chunks, statements of attempts that

@@ -183,6 +183,7 @@ def run_project_processes(at: datetime) -> tuple[float, int, float]:
     return time.perf_counter() - t0, max(r[1] for r in res), max(r[3] for r in res)
 
 
+# Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
 def run_project_celery(at: datetime, line_ids: list[int]) -> tuple[float, int, float]:
     """Two ``celery worker`` processes on Redis; one ``orders.run_renewals`` task each."""
     import redis
@@ -312,6 +313,7 @@ def project_statements_per_chunk(prefix: str, rows: dict[str, dict[str, Any]], a
     return (count[0] - 1) / chunks if chunks else float("nan")  # minus the last, empty, due read
 
 
+# Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
 def main() -> int:
     if not common.bootstrap("B1"):
         return 0

@@ -56,6 +56,7 @@ def _naive(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None)
 
 
+# Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
 def build(n: int, prefix: str, period: Any) -> list[int]:
     """N accounts and their ledgers; returns the account ids."""
     from bench.data import insert_many
@@ -90,6 +91,7 @@ def build(n: int, prefix: str, period: Any) -> list[int]:
     ]
     accounts, entries, usages, quotas, quota_usages = [], [], [], [], []
 
+    # Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
     def flush() -> None:
         insert_many(
             conn,
@@ -368,6 +370,7 @@ def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
+# Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
 def _baseline_chunk(cur: Any, lo: int, hi: int, period: Any, year: int) -> int:
     import json
 

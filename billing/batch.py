@@ -1,4 +1,4 @@
-"""Batch recharge from a finance CSV (DOMAIN.md 2): validate everything, then apply idempotently.
+"""Batch recharge from a finance CSV (docs/billing.md): validate everything, then apply idempotently.
 
 Line format ``namespace,amount,reference[,memo]`` (an optional header line starting with
 ``namespace`` is skipped). Every line is checked before anything is written; each valid line is one

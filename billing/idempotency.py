@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` semantics for any money-moving endpoint (API.md "Idempotency").
+"""``Idempotency-Key`` semantics for any money-moving endpoint (docs/api.md).
 
 The key row is inserted (and committed) before the work starts, so a concurrent duplicate hits the
 unique constraint at once and then waits for the first response instead of doing the work again.

@@ -1,4 +1,4 @@
-"""Wallets and their append-only ledger (DOMAIN.md 2), and stored idempotent API responses."""
+"""Wallets and their append-only ledger (docs/billing.md), and stored idempotent API responses."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class LedgerEntry(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """The first response to a request with an ``Idempotency-Key`` header (API.md).
+    """The first response to a request with an ``Idempotency-Key`` header (docs/api.md).
 
     A ``running`` row is leased to the request doing the work until ``lease_until``; ``attempt``
     counts the holders, so a retry after an expired lease takes the key over with one conditional

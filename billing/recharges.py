@@ -1,4 +1,5 @@
-"""Recharge orders (DOMAIN.md 2): create, then settle through the provider's signed callback.
+"""Recharge orders: create, then settle through the provider's signed callback (docs/billing.md
+"Recharge states and the review state").
 
 State changes go through ``_transition`` only: it checks ``TRANSITIONS``, writes and appends a
 ``RechargeEvent``, on a row the caller has locked (account row first, then the order row).

@@ -1,4 +1,5 @@
-"""``X-Tally-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`` (API.md, the payment callback).
+"""``X-Tally-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`` on the payment callback (docs/billing.md
+"Callback signature").
 
 ``<hex>`` is HMAC-SHA256 over ``"<t>.<raw body>"``. Several ``v1`` values let a provider sign with
 the new and the old secret during a rotation; we accept ``PAYMENT_CALLBACK_SECRET`` and every

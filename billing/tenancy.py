@@ -1,4 +1,4 @@
-"""The one place that decides which account a request may act on (API.md "Tenancy").
+"""The one place that decides which account a request may act on (docs/security.md).
 
 Staff powers are Django permissions, never the ``is_staff`` flag (issue 13, docs/security.md
 "Permissions and tenancy"): naming another tenant's namespace to read it needs

@@ -1,4 +1,4 @@
-"""Calendar rules evaluated in ``TALLY_TIME_ZONE``; everything stored is UTC (DOMAIN.md 1)."""
+"""Calendar rules evaluated in ``TALLY_TIME_ZONE``; everything stored is UTC."""
 
 from __future__ import annotations
 

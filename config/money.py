@@ -1,4 +1,4 @@
-"""Money is ``Decimal`` with 4 places, rounded half-up when a charge is computed (DOMAIN.md 1)."""
+"""Money is ``Decimal`` with 4 places, rounded half-up when a charge is computed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Consumption history and meter events (DOMAIN.md 4).
+"""Consumption history and meter events.
 
 ``usage`` sits below ``orders``: a usage record names what it belongs to by reference
 (``source``, ``order_ref``, ``line_id`` = ``orders.SubscriptionLine`` pk) rather than by a foreign key

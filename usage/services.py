@@ -1,4 +1,4 @@
-"""Writes of the usage app: settling arrears (DOMAIN.md 2 and 6).
+"""Writes of the usage app: settling arrears (after a credit, the oldest arrears first).
 
 An ``arrears`` record is a billed period (usually postpaid) the balance could not pay when it was
 billed. After every credit the billing app enqueues ``usage.settle_arrears`` by name; each record is

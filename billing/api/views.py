@@ -1,4 +1,4 @@
-"""Public billing API (API.md "Billing"): wallet, recharges, records. Thin: services do the work."""
+"""Public billing API (docs/billing.md): wallet, recharges, records. Thin: services do the work."""
 
 from __future__ import annotations
 

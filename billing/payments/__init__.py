@@ -1,4 +1,5 @@
-"""Payment providers behind one interface (DOMAIN.md 2): ``sandbox`` (built in) and ``http``."""
+"""Payment providers behind one interface: ``sandbox`` (built in) and ``http``
+(docs/billing.md "Payment methods")."""
 
 from __future__ import annotations
 

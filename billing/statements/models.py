@@ -1,4 +1,4 @@
-"""Statements and credit notes (DOMAIN.md 8): the documents finance sends and auditors check.
+"""Statements and credit notes (docs/statements.md): the documents finance sends and auditors check.
 
 A document is written once, in the transaction that takes its number, and never changed: ``save``
 on a stored row, ``delete`` and queryset ``update``/``delete`` all raise ``ImmutableDocument``. Its

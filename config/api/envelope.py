@@ -1,4 +1,4 @@
-"""The ``{code, msg, data}`` envelope of API.md, for successes and every kind of error."""
+"""The ``{code, msg, data}`` envelope of every answer (docs/api.md), for successes and every kind of error."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def is_api_path(path: str) -> bool:
 
 
 class TallyJSONEncoder(json.JSONEncoder):
-    """Decimals become strings, never floats (DOMAIN.md 1)."""
+    """Decimals become strings, never floats: money keeps its exact digits."""
 
     def default(self, o: Any) -> Any:
         if isinstance(o, Decimal):

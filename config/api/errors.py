@@ -1,4 +1,4 @@
-"""The one catalogue of API error codes (API.md "Error-code families").
+"""The one catalogue of API error codes (docs/api.md "Error codes").
 
 3300-3319 are the origin's (datafoundry_serviceusage ``api/error.go``) and keep the origin's
 meanings (``ORIGIN_MEANINGS``): a wrong method is 3303 as there; 3301, 3304, 3317 and 3319 are

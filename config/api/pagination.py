@@ -1,4 +1,4 @@
-"""``page`` / ``size`` pagination of API.md: ``data: {total, results}``."""
+"""``page`` / ``size`` pagination of every list (docs/api.md): ``data: {total, results}``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers that turn field errors into the 3307 error of API.md."""
+"""Helpers that turn field errors into the 3307 "invalid parameters" error (docs/api.md "Error codes")."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ from usage.models import UsageRecord
 pytestmark = pytest.mark.django_db
 PURCHASE_AT = local(2026, 3, 5)
 PACKAGE_AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
-T = local(
+RUN_AT = local(
     2026, 4, 9, 18
 )  # due: the purchase order's renewal (Apr 5 - 7 d), the package's (Apr 10 16:00 - 1 d)
 
@@ -109,12 +109,12 @@ def world(user, staff_user):
     ).order
     package = create_order(acc, ext="i-auto", auto_renew=True, at=PACKAGE_AT).order
     package_order_charge(order_pk=package.pk, at=PACKAGE_AT)
-    starts = make_plan_order(user, expect_at="2026-04-09T00:00:00+08:00")  # in force at T
+    starts = make_plan_order(user, expect_at="2026-04-09T00:00:00+08:00")  # in force at RUN_AT
     vehicle_order_pay(order_id=starts.order_id, actor=user)
     vehicle_order_underwrite(
         order_id=starts.order_id, actor=staff_user, result="approved", now=local(2026, 3, 2)
     )
-    ends = make_plan_order(user, expect_at="2025-04-01T00:00:00+08:00")  # its year is over by T
+    ends = make_plan_order(user, expect_at="2025-04-01T00:00:00+08:00")  # its year is over by RUN_AT
     vehicle_order_pay(order_id=ends.order_id, actor=user)
     vehicle_order_underwrite(
         order_id=ends.order_id, actor=staff_user, result="approved", now=local(2025, 3, 2)
@@ -163,7 +163,7 @@ def run(*args: str) -> str:
 def test_dry_run_lists_what_every_job_would_do_and_writes_nothing(world, django_capture_on_commit_callbacks):
     before = snapshot()
     with django_capture_on_commit_callbacks(execute=True) as sent:
-        text = run("--at", T.isoformat(), "--dry-run")
+        text = run("--at", RUN_AT.isoformat(), "--dry-run")
     assert snapshot() == before and sent == []  # no row changed, no task or notification sent
     assert text.startswith("dry run: nothing written; run_billing at 2026-04-09 18:00:00 CST")
     purchase, package = world["purchase"], world["package"]
@@ -174,14 +174,14 @@ def test_dry_run_lists_what_every_job_would_do_and_writes_nothing(world, django_
     assert "monthly quota row(s)" in text
     assert "charge debtor -20.0000 for usage_record" in text
     assert "(dry run: rolled back)" in text
-    assert json.loads(run("--at", T.isoformat(), "--dry-run", "--format", "json"))["dry_run"] is True
+    assert json.loads(run("--at", RUN_AT.isoformat(), "--dry-run", "--format", "json"))["dry_run"] is True
     assert snapshot() == before
 
 
 def test_run_at_T_runs_every_job_with_simulated_times(world, django_capture_on_commit_callbacks):
     mark = LedgerEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
     with django_capture_on_commit_callbacks(execute=True):
-        text = run("--at", T.isoformat())
+        text = run("--at", RUN_AT.isoformat())
     assert "total:" in text and "dry run" not in text
     purchase = PurchaseOrder.objects.get(pk=world["purchase"].pk)
     assert purchase.deadline == local(2026, 5, 5)  # renewed once
@@ -195,19 +195,19 @@ def test_run_at_T_runs_every_job_with_simulated_times(world, django_capture_on_c
     assert MonthlyQuota.objects.filter(month="2026-04-01").count() == Account.objects.count() * services > 0
     assert UsageRecord.objects.get(account=world["debtor"]).status == "paid"
     # everything written carries the simulated moment (plus the seconds the run took)
-    window = (T, T + timedelta(minutes=5))
-    assert window[0] <= renew.created_at <= window[1] and renew.paid_at == T
+    window = (RUN_AT, RUN_AT + timedelta(minutes=5))
+    assert window[0] <= renew.created_at <= window[1] and renew.paid_at == RUN_AT
     entries = LedgerEntry.objects.filter(pk__gt=mark)
     assert entries.count() >= 3  # renewal, auto-renew, arrears (and the package's hours)
     assert all(window[0] <= e.created_at <= window[1] for e in entries)
     assert ledger_audit() == []
-    again = run("--at", T.isoformat(), "--only", "renewals,package_auto_renew,vehicle_lifecycle,arrears")
+    again = run("--at", RUN_AT.isoformat(), "--only", "renewals,package_auto_renew,vehicle_lifecycle,arrears")
     assert "renewed" not in again.split("package_auto_renew")[0]  # nothing twice
     assert UsageRecord.objects.filter(order_ref=purchase.order_id, kind="renew").count() == 1
 
 
 def test_only_picks_jobs_and_rejects_unknown_ones(world):
-    text = run("--at", T.isoformat(), "--only", "vehicle_lifecycle")
+    text = run("--at", RUN_AT.isoformat(), "--only", "vehicle_lifecycle")
     assert "vehicle_lifecycle" in text and "renewals" not in text
     assert VehicleOrder.objects.get(pk=world["starts"].pk).state_code == 4
     assert PurchaseOrder.objects.get(pk=world["purchase"].pk).deadline == local(2026, 4, 5)
@@ -239,8 +239,8 @@ def test_jobs_run_is_the_tasks_own_code(monkeypatch):
     )  # type: ignore[arg-type]
     monkeypatch.setattr("orders.jobs._BY_KIND", {"probe": job})
     monkeypatch.setattr("orders.jobs.JOBS", (job,))
-    (outcome,) = jobs_run(at=T, only=["probe"], chunk_size=7)
-    assert calls == [{"at": T.isoformat(), "chunk_size": 7}] and outcome.result == {"done": 1}
+    (outcome,) = jobs_run(at=RUN_AT, only=["probe"], chunk_size=7)
+    assert calls == [{"at": RUN_AT.isoformat(), "chunk_size": 7}] and outcome.result == {"done": 1}
 
 
 # --- MariaDB: two runs racing ------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_two_run_billing_at_once_bill_every_period_once(world):
     def one() -> None:
         try:
             barrier.wait()
-            jobs_run(at=T)
+            jobs_run(at=RUN_AT)
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
         finally:

@@ -19,7 +19,6 @@ from tests.orders.purchase.helpers import account_of, assert_ledger, balance, lo
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 pytestmark = pytest.mark.django_db
-S = PurchaseOrderStatus
 MARCH_1 = local(2026, 3, 1)  # a 31-day period: Mar 1 -> Apr 1
 SWITCH_AT = local(2026, 3, 11, 12)  # 20.5 days left -> floor 20
 
@@ -45,11 +44,15 @@ def test_switch_up_charges_new_price_minus_credit(user):
     assert result.money == Decimal("30.65")
     assert balance(old.account) == Decimal("100") - 30 - Decimal("30.65")
     old.refresh_from_db()
-    assert (old.status, old.end_reason, old.end_time) == (S.ENDED, PurchaseOrderEndReason.SWITCHED, SWITCH_AT)
+    assert (old.status, old.end_reason, old.end_time) == (
+        PurchaseOrderStatus.ENDED,
+        PurchaseOrderEndReason.SWITCHED,
+        SWITCH_AT,
+    )
     end = UsageRecord.objects.get(order_ref=old.order_id, kind=UsageKind.END)
     assert end.amount == Decimal("-19.35") and end.status == UsageStatus.PAID
     new = result.new
-    assert new.switched_from_id == old.pk and new.status == S.CONSUMING
+    assert new.switched_from_id == old.pk and new.status == PurchaseOrderStatus.CONSUMING
     assert new.deadline == local(2026, 4, 11, 12)
     sw = UsageRecord.objects.get(order_ref=new.order_id)
     assert (sw.kind, sw.amount) == (UsageKind.SWITCH, Decimal("50"))
@@ -104,7 +107,7 @@ def test_cancel_through_the_api_refunds_nothing(user, api):
     assert r.status_code == 200
     assert r.json()["data"]["order"]["status"] == "ended"
     old.refresh_from_db()
-    assert old.status == S.ENDED and old.end_reason == PurchaseOrderEndReason.CANCELED
+    assert old.status == PurchaseOrderStatus.ENDED and old.end_reason == PurchaseOrderEndReason.CANCELED
     assert balance(old.account) == Decimal("70")
     r = api.put(f"/usageapi/v1/orders/{old.pk}", {"action": "cancel"}, format="json")
     assert (r.status_code, r.json()["code"]) == (409, 3318)  # issue 23.3: the origin's "not consuming"
@@ -114,7 +117,11 @@ def test_cancel_through_the_api_refunds_nothing(user, api):
     assert (r.status_code, r.json()["code"]) == (409, 3310)
     r = api.put(f"/usageapi/v1/orders/{old.pk}", {"action": "explode"}, format="json")
     assert (r.status_code, r.json()["code"]) == (400, 3307)
-    assert list(old.events.values_list("to_status", flat=True)) == [S.PENDING, S.CONSUMING, S.ENDED]
+    assert list(old.events.values_list("to_status", flat=True)) == [
+        PurchaseOrderStatus.PENDING,
+        PurchaseOrderStatus.CONSUMING,
+        PurchaseOrderStatus.ENDED,
+    ]
     assert_ledger(old.account)
 
 

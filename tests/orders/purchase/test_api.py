@@ -14,7 +14,6 @@ from orders.purchase.services import purchase_order_create
 from tests.orders.purchase.helpers import T0, account_of, assert_ledger, balance, make_plan
 
 pytestmark = pytest.mark.django_db
-S = PurchaseOrderStatus
 
 
 def seed_orders(user, n: int = 5, region: str = "cn-north-1") -> list[PurchaseOrder]:
@@ -73,8 +72,8 @@ def test_list_paging_filters_and_order(api, user):
 
 def test_status_filter_alias_and_pending_hidden(api, user):
     orders = seed_orders(user, 3)
-    PurchaseOrder.objects.filter(pk=orders[0].pk).update(status=S.RENEWALFAILED)
-    PurchaseOrder.objects.filter(pk=orders[1].pk).update(status=S.PENDING)
+    PurchaseOrder.objects.filter(pk=orders[0].pk).update(status=PurchaseOrderStatus.RENEWALFAILED)
+    PurchaseOrder.objects.filter(pk=orders[1].pk).update(status=PurchaseOrderStatus.PENDING)
     api.put(f"/usageapi/v1/orders/{orders[2].pk}", {"action": "cancel"}, format="json")
     total = lambda q: api.get(f"/usageapi/v1/orders{q}").json()["data"]["total"]  # noqa: E731
     assert total("") == 2  # pending is hidden unless asked for
@@ -127,7 +126,7 @@ def test_tenant_isolation(api, user, make_user, client_for):
     assert r.json()["data"]["money"] == "10.00"
     r = api.get(f"/usageapi/v1/orders/{orders[0].pk}?namespace=bobcorp")
     assert r.json()["code"] == 3306
-    assert PurchaseOrder.objects.get(pk=orders[0].pk).status == S.CONSUMING
+    assert PurchaseOrder.objects.get(pk=orders[0].pk).status == PurchaseOrderStatus.CONSUMING
 
 
 def test_staff_may_read_any_namespace(staff_api, user):

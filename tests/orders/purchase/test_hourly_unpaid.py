@@ -18,7 +18,6 @@ from tests.orders.purchase.helpers import T0, account_of, assert_ledger, balance
 from usage.models import UsageKind, UsageRecord
 
 pytestmark = pytest.mark.django_db
-S = PurchaseOrderStatus
 
 
 def hourly_order(user: Any, funds: str) -> PurchaseOrder:
@@ -45,7 +44,7 @@ def test_unpaid_hour_is_renewalfailed_then_recovers_with_the_missed_hours(
     summary = run(T0 + timedelta(hours=2, minutes=1), django_capture_on_commit_callbacks)
     assert summary["hourly_unpaid_failed"] == 1 and "suspended" not in summary
     order.refresh_from_db()
-    assert order.status == S.RENEWALFAILED
+    assert order.status == PurchaseOrderStatus.RENEWALFAILED
     line = SubscriptionLine.objects.get(subscription=order.subscription)
     assert line.status == "running" and line.next_run_at == T0 + timedelta(hours=2)  # still due
     run(T0 + timedelta(hours=3, minutes=1), django_capture_on_commit_callbacks)  # again: no 2nd notice
@@ -55,7 +54,7 @@ def test_unpaid_hour_is_renewalfailed_then_recovers_with_the_missed_hours(
     summary = run(T0 + timedelta(hours=4, minutes=1), django_capture_on_commit_callbacks)
     assert summary["hourly_charged"] == 3  # the hours from 2:00, 3:00 and 4:00
     order.refresh_from_db()
-    assert order.status == S.CONSUMING and order.last_renew_fail_notified_at is None
+    assert order.status == PurchaseOrderStatus.CONSUMING and order.last_renew_fail_notified_at is None
     starts = sorted(
         UsageRecord.objects.filter(order_ref=order.order_id, kind=UsageKind.HOURLY).values_list(
             "period_start", flat=True
@@ -73,11 +72,14 @@ def test_unpaid_past_the_grace_period_ends_the_order(
     order = hourly_order(user, "1")  # only the first hour, paid until T0 + 1 h
     run(T0 + timedelta(hours=1, minutes=1), django_capture_on_commit_callbacks)
     order.refresh_from_db()
-    assert order.status == S.RENEWALFAILED
+    assert order.status == PurchaseOrderStatus.RENEWALFAILED
     summary = run(T0 + timedelta(hours=1) + settings.RENEWAL_GRACE, django_capture_on_commit_callbacks)
     assert summary["hourly_unpaid_ended"] == 1
     order.refresh_from_db()
-    assert order.status == S.ENDED and order.end_reason == PurchaseOrderEndReason.RENEWAL_FAILED
+    assert (
+        order.status == PurchaseOrderStatus.ENDED
+        and order.end_reason == PurchaseOrderEndReason.RENEWAL_FAILED
+    )
     assert SubscriptionLine.objects.get(subscription=order.subscription).status == "stopped"
     assert [p["event"] for p in sent][-1] == "order_closed"
     assert balance(order.account) == Decimal("0")

@@ -23,7 +23,6 @@ from tests.orders.purchase.helpers import T0, account_of, assert_ledger, balance
 from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db
-S = PurchaseOrderStatus
 # 001:135-145 / 001:165-175: the ORDER object (``plan_type``, ``resource_name``, ``deadline`` are
 # Tally's additions; ``end_time`` only once ended, 001:142/173).
 ORIGIN_ORDER_FIELDS = {"id", "order_id", "namespace", "region", "quantities", "plan_id", "start_time"}
@@ -110,12 +109,12 @@ def test_cancel_of_an_order_not_consuming_is_3318_with_409_and_changes_nothing(a
         r = api.put(f"/usageapi/v1/orders/{ident}?drytry=1", {"action": "cancel"}, format="json")
         assert (r.status_code, r.json()["code"]) == (409, 3318), r.content
     order.refresh_from_db()
-    assert order.status == S.ENDED
+    assert order.status == PurchaseOrderStatus.ENDED
     assert (LedgerEntry.objects.count(), UsageRecord.objects.count()) == (entries, records)
     assert balance(order.account) == before
     assert_ledger(order.account)
     # A pending order (never paid) is not consuming either.
-    PurchaseOrder.objects.filter(pk=order.pk).update(status=S.PENDING, end_time=None)
+    PurchaseOrder.objects.filter(pk=order.pk).update(status=PurchaseOrderStatus.PENDING, end_time=None)
     r = api.put(f"/usageapi/v1/orders/{order.pk}", {"action": "cancel"}, format="json")
     assert (r.status_code, r.json()["code"]) == (409, 3318)
     # An order that does not exist stays 404 with the same code.

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from billing.models import IdempotencyKey, LedgerEntry
 from config.money_sql import money_sum
-from orders.models import PurchaseOrder, PurchaseOrderStatus
+from orders.models import PurchaseOrder
 from orders.purchase import previews
 from orders.purchase.services import purchase_order_create, purchase_order_modify, purchase_order_renew
 from tests.orders.nothing_written import nothing_written
@@ -33,7 +33,6 @@ from tests.orders.purchase.helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-S = PurchaseOrderStatus
 _examples = itertools.count()
 
 

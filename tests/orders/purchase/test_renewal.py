@@ -25,7 +25,6 @@ from tests.orders.purchase.helpers import (
 from usage.models import UsageKind, UsageRecord
 
 pytestmark = pytest.mark.django_db
-S = PurchaseOrderStatus
 START = local(2026, 3, 10, 12)
 
 
@@ -53,7 +52,7 @@ def test_renewal_success_and_second_run_for_same_moment_charges_nothing(
     summary = run(local(2026, 4, 4), django_capture_on_commit_callbacks)
     assert (summary.renewed, summary.failed, summary.money) == (1, 0, Decimal("30"))
     order.refresh_from_db()
-    assert order.deadline == local(2026, 5, 10, 12) and order.status == S.CONSUMING
+    assert order.deadline == local(2026, 5, 10, 12) and order.status == PurchaseOrderStatus.CONSUMING
     assert balance(account) == Decimal("40")
     again = run(local(2026, 4, 4), django_capture_on_commit_callbacks)
     assert (again.renewed, again.money) == (0, Decimal("0"))
@@ -89,7 +88,7 @@ def test_renewalfailed_notifies_once_a_day_recovers_after_recharge(
     s1 = run(local(2026, 4, 4), django_capture_on_commit_callbacks)
     assert s1.failed == 1
     order.refresh_from_db()
-    assert order.status == S.RENEWALFAILED
+    assert order.status == PurchaseOrderStatus.RENEWALFAILED
     assert order.last_renew_fail_notified_at == local(2026, 4, 4)
     run(local(2026, 4, 4, 5), django_capture_on_commit_callbacks)  # retried, no second notification
     run(local(2026, 4, 4, 23), django_capture_on_commit_callbacks)
@@ -101,11 +100,11 @@ def test_renewalfailed_notifies_once_a_day_recovers_after_recharge(
     s2 = run(local(2026, 4, 6), django_capture_on_commit_callbacks)
     assert s2.renewed == 1
     order.refresh_from_db()
-    assert order.status == S.CONSUMING and order.deadline == local(2026, 5, 10, 12)
+    assert order.status == PurchaseOrderStatus.CONSUMING and order.deadline == local(2026, 5, 10, 12)
     assert order.last_renew_fail_notified_at is None
     assert balance(account) == Decimal("20")
     statuses = list(order.events.values_list("to_status", flat=True))
-    assert S.RENEWALFAILED in statuses and statuses[-1] == S.CONSUMING
+    assert PurchaseOrderStatus.RENEWALFAILED in statuses and statuses[-1] == PurchaseOrderStatus.CONSUMING
     assert sent[-1]["event"] == "order_renewed"
     assert_ledger(account)
 
@@ -115,11 +114,14 @@ def test_unpaid_after_grace_ends_the_order(user, sent, django_capture_on_commit_
     run(local(2026, 4, 4), django_capture_on_commit_callbacks)
     run(local(2026, 4, 17, 11), django_capture_on_commit_callbacks)  # one hour before deadline + 7 days
     order.refresh_from_db()
-    assert order.status == S.RENEWALFAILED
+    assert order.status == PurchaseOrderStatus.RENEWALFAILED
     s = run(local(2026, 4, 17, 12), django_capture_on_commit_callbacks)
     assert s.ended == 1
     order.refresh_from_db()
-    assert order.status == S.ENDED and order.end_reason == PurchaseOrderEndReason.RENEWAL_FAILED
+    assert (
+        order.status == PurchaseOrderStatus.ENDED
+        and order.end_reason == PurchaseOrderEndReason.RENEWAL_FAILED
+    )
     assert order.end_time == local(2026, 4, 17, 12)
     assert sent[-1]["event"] == "order_closed"
     line = SubscriptionLine.objects.get(subscription=order.subscription)

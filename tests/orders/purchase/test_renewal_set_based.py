@@ -20,7 +20,6 @@ from tests.orders.purchase.helpers import account_of, assert_ledger, balance, lo
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 pytestmark = pytest.mark.django_db
-S = PurchaseOrderStatus
 START = local(2026, 3, 10, 12)
 DUE = local(2026, 4, 4)  # the Apr 10 deadlines are within the 7-day lead
 
@@ -105,11 +104,11 @@ def test_set_based_rows_match_what_a_renewal_writes(make_user, sent, django_capt
     order.refresh_from_db()
     assert (line.periods_billed, line.paid_until) == (2, period.end)
     assert line.next_run_at == period.end - __import__("datetime").timedelta(days=7)
-    assert order.deadline == period.end and order.status == S.CONSUMING
+    assert order.deadline == period.end and order.status == PurchaseOrderStatus.CONSUMING
     event = order.events.order_by("-id").first()
     assert event is not None
     assert (event.to_status, event.reason, event.data["money"], event.data["charged"]) == (
-        S.CONSUMING,
+        PurchaseOrderStatus.CONSUMING,
         "renewed",
         "30.0000",
         True,
@@ -131,7 +130,13 @@ def test_an_account_pays_for_the_orders_it_can_and_the_rest_fail(
     assert (summary.renewed, summary.failed, summary.money) == (2, 3, Decimal("60"))
     assert balance(account) == Decimal("10")
     statuses = [PurchaseOrder.objects.get(pk=o.pk).status for o in orders]
-    assert statuses == [S.CONSUMING, S.CONSUMING, S.RENEWALFAILED, S.RENEWALFAILED, S.RENEWALFAILED]
+    assert statuses == [
+        PurchaseOrderStatus.CONSUMING,
+        PurchaseOrderStatus.CONSUMING,
+        PurchaseOrderStatus.RENEWALFAILED,
+        PurchaseOrderStatus.RENEWALFAILED,
+        PurchaseOrderStatus.RENEWALFAILED,
+    ]
     assert sorted(p["event"] for p in sent) == ["order_renew_failed"] * 3 + ["order_renewed"] * 2
     assert_ledger(account)
 
@@ -144,7 +149,7 @@ def test_catch_up_stops_at_the_first_period_the_balance_cannot_cover(
         summary = renewal_run(at=local(2026, 6, 5), chunk_size=10)  # Apr, May and Jun are due
     assert (summary.renewed, summary.failed) == (2, 1)
     order.refresh_from_db()
-    assert order.status == S.RENEWALFAILED and order.deadline == local(2026, 6, 10, 12)
+    assert order.status == PurchaseOrderStatus.RENEWALFAILED and order.deadline == local(2026, 6, 10, 12)
     assert balance(order.account) == Decimal("0")
     assert UsageRecord.objects.filter(order_ref=order.order_id, kind=UsageKind.RENEW).count() == 2
     assert_ledger(order.account)

@@ -19,46 +19,26 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from billing.locks import accounts_lock
 from billing.models import Account
-from billing.services import BatchCharge, accounts_charge_locked
-from config.bulk import rows_update
 from config.db import retry_on_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import ZERO, to_money
-from orders.engine.billing import (
-    Period,
-    ledger_key_for,
-    next_period,
-    period_amount,
-    period_of,
-    prices_mark_used,
-)
-from orders.engine.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
+from orders.engine.billing import next_period, period_amount
+from orders.engine.models import LineStatus, SubscriptionKind, SubscriptionLine
 from orders.purchase import notify
-from orders.purchase.models import (
-    PurchaseOrder,
-    PurchaseOrderEndReason,
-    PurchaseOrderEvent,
-    PurchaseOrderStatus,
-)
-from orders.purchase.services import (
-    RUNNING,
-    order_line,
-    renew_locked,
-    renewal_lead,
-    subscription_stop,
-)
-from orders.purchase.transitions import order_get_locked, order_move_in_bulk, order_transition
-from plans.models import BillingMode, Plan, PriceVersion
-from plans.selectors import price_version_in_force, price_versions_of, version_in_force
-from usage.models import UsageKind, UsageRecord, UsageStatus
+from orders.purchase.models import PurchaseOrder, PurchaseOrderEndReason, PurchaseOrderStatus
+from orders.purchase.quote import RUNNING, order_line
+from orders.purchase.renewal_batch import MAX_PERIODS_PER_RUN, line_still_due, renewals_plan, renewals_write
+from orders.purchase.services import renew_locked
+from orders.purchase.subscription import renewal_lead, subscription_stop
+from orders.purchase.transitions import order_get_locked, order_transition
+from plans.models import BillingMode
+from plans.selectors import price_version_in_force
 
 logger = logging.getLogger(__name__)
 
-MAX_PERIODS_PER_RUN = 24  # a line far behind catches up over a few runs, never unbounded
 NOTIFY_EVERY_SECONDS = 24 * 3600
 
 
@@ -151,159 +131,23 @@ def _lock_chunk(*, ids: list[int]) -> tuple[dict[int, Account], list[Subscriptio
     return accounts, list(lines)
 
 
-def _still_due(line: SubscriptionLine, at: datetime) -> bool:
-    return line.status == LineStatus.RUNNING and line.next_run_at is not None and line.next_run_at <= at
-
-
-@dataclass
-class _DuePeriod:
-    """One period to charge, priced and checked against the account's balance."""
-
-    order: PurchaseOrder
-    line: SubscriptionLine
-    period: Period
-    version: PriceVersion
-    amount: Decimal
-    from_status: int
-
-
 def _renew_chunk_set_based(*, ids: list[int], at: datetime, chunk: RenewalSummary) -> None:
     """Renew a chunk with a fixed number of statements, whatever its size (B1): read the locked
-    rows, price and fund every due period in Python, then write the ledger entries, usage records,
-    balances, lines, orders and events with one statement each. Orders that cannot pay go through
-    ``renewal_unpaid`` one by one (the rare path)."""
+    rows, price and fund every due period in Python (``renewals_plan``), then write the ledger
+    entries, usage records, balances, lines, orders and events with one statement each
+    (``renewals_write``). Orders that cannot pay go through ``renewal_unpaid`` one by one (the
+    rare path)."""
     accounts, lines = _lock_chunk(ids=ids)
     chunk.scanned += len(ids)
     chunk.skipped += len(ids) - len(lines)
-    subscriptions = Subscription.objects.in_bulk([line.subscription_id for line in lines])
-    orders = {
-        order.subscription_id: order
-        for order in PurchaseOrder.objects.select_for_update()
-        .filter(subscription_id__in=[line.subscription_id for line in lines])
-        .order_by("pk")
-    }
-    plans = Plan.objects.in_bulk({order.plan_id for order in orders.values()})
-    versions = price_versions_of(plans)
-    balances = {account_id: account.balance for account_id, account in accounts.items()}
-    due: list[_DuePeriod] = []
-    unpaid: list[tuple[PurchaseOrder, datetime]] = []
-    for line in lines:
-        line.subscription = subscriptions[line.subscription_id]
-        order = orders.get(line.subscription_id)
-        if order is None or not _still_due(line, at):
-            chunk.skipped += 1  # renewed meanwhile by another worker
-            continue
-        if order.status not in RUNNING or line.paid_until is None:
-            continue
-        order.account = accounts[order.account_id]
-        order.plan = plans[order.plan_id]
-        mine: list[_DuePeriod] = []
-        balance = balances[order.account_id]  # what this account has left after earlier orders
-        lead = renewal_lead(line.cycle)
-        paid_until: datetime = line.paid_until
-        status = order.status
-        for index in range(line.periods_billed + 1, line.periods_billed + 1 + MAX_PERIODS_PER_RUN):
-            if paid_until - lead > at:
-                break
-            period = period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=index)
-            version = version_in_force(versions[order.plan_id], period.start)
-            if version is None:  # the whole order waits for a price, as a failed renewal would
-                chunk.errors += 1
-                logger.warning("renewal of %s: no price for %s", order.order_id, period.start.isoformat())
-                mine = []
-                break
-            amount = period_amount(unit_price=version.price, quantity=order.quantities)
-            if balance - amount < 0:
-                unpaid.append((order, paid_until))
-                break
-            balance -= amount
-            mine.append(_DuePeriod(order, line, period, version, amount, status))
-            paid_until, status = period.end, PurchaseOrderStatus.CONSUMING
-        if mine:
-            balances[order.account_id] = balance
-            due.extend(mine)
-    if due:
-        _write_renewals(due=due, accounts=accounts, at=at, chunk=chunk)
-    for order, line_paid_until in unpaid:
+    plan = renewals_plan(lines=lines, accounts=accounts, at=at)
+    chunk.skipped += plan.skipped
+    chunk.errors += plan.errors
+    if plan.due:
+        chunk.money = to_money(chunk.money + renewals_write(due=plan.due, accounts=accounts, at=at))
+        chunk.renewed += len(plan.due)
+    for order, line_paid_until in plan.unpaid:
         renewal_unpaid(order=order, line_paid_until=line_paid_until, at=at, summary=chunk)
-
-
-def _write_renewals(
-    *, due: list[_DuePeriod], accounts: dict[int, Account], at: datetime, chunk: RenewalSummary
-) -> None:
-    """The writes of ``_renew_chunk_set_based``: every due period's ledger entry, usage record and
-    order event, and the new balance, line clock and order deadline, one statement each."""
-    entries = accounts_charge_locked(
-        accounts=accounts,
-        charges=[
-            BatchCharge(
-                account_id=d.order.account_id,
-                amount=d.amount,
-                idempotency_key=ledger_key_for(d.line.pk, d.period.key),
-                subject=("purchase_order", d.order.order_id),
-            )
-            for d in due
-        ],
-    )
-    records = [
-        UsageRecord(
-            account_id=d.order.account_id,
-            source=d.line.subscription.kind,
-            order_ref=d.line.subscription.order_ref,
-            line_id=d.line.pk,
-            period_key=d.period.key,
-            region=d.order.region,
-            plan_id=d.line.plan_id,
-            price_version_id=d.version.pk,
-            component_id=d.line.component_id,
-            period_start=d.period.start,
-            period_end=d.period.end,
-            quantity=Decimal(d.order.quantities),
-            unit_price=d.version.price,
-            amount=d.amount,
-            kind=UsageKind.RENEW,
-            status=UsageStatus.PAID,
-            ledger_entry=entry,
-            paid_at=at,
-        )
-        for d, entry in zip(due, entries, strict=True)
-    ]
-    UsageRecord.objects.bulk_create(records)
-    now = timezone.now()
-    events = []
-    payloads = []
-    for d in due:  # in period order: the last one of an order leaves its final state
-        line, order = d.line, d.order
-        line.periods_billed = d.period.index
-        line.paid_until = d.period.end
-        line.next_run_at = d.period.end - renewal_lead(line.cycle)
-        line.price = d.version.price
-        line.updated_at = now
-        money = str(d.amount)
-        events.append(
-            order_move_in_bulk(
-                order,
-                from_status=d.from_status,
-                to=PurchaseOrderStatus.CONSUMING,
-                reason="renewed",
-                at=at,
-                data={"money": money, "period_end": d.period.end.isoformat(), "charged": True},
-            )
-        )
-        order.deadline = d.period.end
-        order.last_renew_fail_notified_at = None
-        order.updated_at = now
-        payloads.append(notify.order_payload(event="order_renewed", order=order, data={"money": money}))
-        chunk.renewed += 1
-        chunk.money = to_money(chunk.money + d.amount)
-    lines = list({d.line.pk: d.line for d in due}.values())
-    line_fields = ["periods_billed", "paid_until", "next_run_at", "price", "updated_at"]
-    rows_update(lines, line_fields)
-    orders = list({d.order.pk: d.order for d in due}.values())
-    rows_update(orders, ["status", "deadline", "last_renew_fail_notified_at", "updated_at"])
-    PurchaseOrderEvent.objects.bulk_create(events)
-    prices_mark_used(records=records, at=at)
-    notify.notify_orders(payloads)
 
 
 def _renew_chunk_per_order(*, ids: list[int], at: datetime, chunk: RenewalSummary) -> None:
@@ -313,7 +157,7 @@ def _renew_chunk_per_order(*, ids: list[int], at: datetime, chunk: RenewalSummar
     chunk.skipped += len(ids) - len(lines)
     for line in lines:
         order = PurchaseOrder.objects.filter(subscription_id=line.subscription_id).first()
-        if order is None or not _still_due(line, at):
+        if order is None or not line_still_due(line, at):
             chunk.skipped += 1  # renewed meanwhile by another worker
             continue
         try:

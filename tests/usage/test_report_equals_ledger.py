@@ -34,9 +34,9 @@ from orders.purchase.renewal import renewal_run
 from orders.purchase.services import (
     purchase_order_cancel,
     purchase_order_create,
-    purchase_order_modify,
     purchase_order_renew,
 )
+from orders.purchase.switch import purchase_order_modify
 from plans.models import BillingMode, Cycle, Product
 from tests.orders.package.factories import create_order, make_catalog
 from tests.orders.purchase.helpers import account_of, fund, local, make_plan

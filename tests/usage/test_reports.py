@@ -29,7 +29,8 @@ from config.money_sql import money_sum
 from orders.package.metering import meter_events_ingest
 from orders.package.services import package_order_cancel
 from orders.purchase.renewal import renewal_run
-from orders.purchase.services import purchase_order_cancel, purchase_order_create, purchase_order_modify
+from orders.purchase.services import purchase_order_cancel, purchase_order_create
+from orders.purchase.switch import purchase_order_modify
 from plans.models import BillingMode, Cycle
 from tests.orders.package.factories import create_order, make_catalog
 from tests.orders.purchase.helpers import account_of, assert_ledger, local, make_plan

@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 
 from orders.package.instances import instance_change_config, instance_renew
 from orders.package.services import ComponentChange, package_order_charge
-from orders.purchase.services import purchase_order_create, purchase_order_modify
+from orders.purchase.services import purchase_order_create
+from orders.purchase.switch import purchase_order_modify
 from tests.orders.package.factories import create_order, make_catalog
 from tests.orders.purchase.helpers import account_of, add_price, local, make_plan
 from usage.models import UsageRecord

@@ -38,6 +38,7 @@ from orders.purchase.api.serializers import (
     PurchaseOrderSerializer,
 )
 from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
+from orders.purchase.switch import purchase_order_modify
 
 NS_PARAM = OpenApiParameter("namespace", str, required=False, description="defaults to your own")
 IDEMPOTENCY_PARAM = OpenApiParameter(
@@ -262,9 +263,7 @@ class PurchaseOrderDetailView(UsageApiView):
         if action == "renew":
             renewed = svc.purchase_order_renew(order_pk=order.pk, actor=request.user)
             return Response({"money": money2(renewed.money), "order": _order_data(_reload(renewed.order))})
-        switched = svc.purchase_order_modify(
-            order_pk=order.pk, plan_id=body.get("plan_id"), actor=request.user
-        )
+        switched = purchase_order_modify(order_pk=order.pk, plan_id=body.get("plan_id"), actor=request.user)
         return Response(
             {
                 "money": money2(switched.money),

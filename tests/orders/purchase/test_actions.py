@@ -11,9 +11,9 @@ from orders.models import PurchaseOrder, PurchaseOrderEndReason, PurchaseOrderSt
 from orders.purchase.services import (
     purchase_order_cancel,
     purchase_order_create,
-    purchase_order_modify,
     purchase_order_renew,
 )
+from orders.purchase.switch import purchase_order_modify
 from plans.models import BillingMode, Cycle
 from tests.orders.purchase.helpers import account_of, assert_ledger, balance, local, make_plan
 from usage.models import UsageKind, UsageRecord, UsageStatus

@@ -20,7 +20,8 @@ from billing.models import IdempotencyKey, LedgerEntry
 from config.money_sql import money_sum
 from orders.models import PurchaseOrder
 from orders.purchase import previews
-from orders.purchase.services import purchase_order_create, purchase_order_modify, purchase_order_renew
+from orders.purchase.services import purchase_order_create, purchase_order_renew
+from orders.purchase.switch import purchase_order_modify
 from tests.orders.nothing_written import nothing_written
 from tests.orders.purchase.helpers import (
     account_of,

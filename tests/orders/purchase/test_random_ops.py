@@ -24,9 +24,9 @@ from orders.purchase.renewal import renewal_run
 from orders.purchase.services import (
     purchase_order_cancel,
     purchase_order_create,
-    purchase_order_modify,
     purchase_order_renew,
 )
+from orders.purchase.switch import purchase_order_modify
 from tests.orders.purchase.helpers import account_of, fund, local, make_plan
 from usage.models import UsageRecord
 

@@ -1,9 +1,11 @@
 """Notifications to ``NOTIFY_URL`` (DOMAIN.md 5): ``order_created``, ``order_renewed``,
 ``order_renew_failed``, ``order_closed``, ``order_canceled``.
 
-They are enqueued with ``transaction.on_commit(..., robust=True)``: a rolled-back charge sends
-nothing, and a broken broker or receiver never blocks or rolls back the charge that triggered it.
-The task (``orders.notify``) retries with backoff; without ``NOTIFY_URL`` it only logs.
+They are sent by task name once the transaction commits (``config.enqueue.enqueue_on_commit``,
+so this module never imports the tasks): a rolled-back charge sends nothing, and a broken broker
+never blocks or rolls back the charge that triggered it (the failed send is logged as an error).
+The tasks (``orders.notify``, ``orders.notify_batch``) retry with backoff; without ``NOTIFY_URL``
+they only log.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from billing.signature import HEADER as SIGNATURE_HEADER
 from billing.signature import sign
+from config.enqueue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 EVENT_ID_HEADER = "X-Tally-Event-Id"
 EVENTS = ("order_created", "order_renewed", "order_renew_failed", "order_closed", "order_canceled")
+NOTIFY_TASK = "orders.notify"  # one payload
+NOTIFY_BATCH_TASK = "orders.notify_batch"  # many, in order
 
 
 def order_payload(*, event: str, order: Any, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -49,8 +53,7 @@ def notify_order(*, event: str, order: Any, data: dict[str, Any] | None = None) 
     """Send ``event`` about ``order`` once the current transaction commits."""
     if event not in EVENTS:
         raise ValueError(f"unknown notification {event!r}")
-    payload = order_payload(event=event, order=order, data=data)
-    transaction.on_commit(lambda: _enqueue(payload), robust=True)
+    enqueue_on_commit(NOTIFY_TASK, payload=order_payload(event=event, order=order, data=data))
 
 
 def notify_orders(payloads: list[dict[str, Any]]) -> None:
@@ -61,14 +64,7 @@ def notify_orders(payloads: list[dict[str, Any]]) -> None:
     for payload in payloads:
         if payload.get("event") not in EVENTS:
             raise ValueError(f"unknown notification {payload.get('event')!r}")
-    batch = list(payloads)
-    transaction.on_commit(lambda: _enqueue_batch(batch), robust=True)
-
-
-def _enqueue_batch(payloads: list[dict[str, Any]]) -> None:
-    from orders.purchase.tasks import notify_batch
-
-    notify_batch.delay(payloads=payloads)
+    enqueue_on_commit(NOTIFY_BATCH_TASK, payloads=list(payloads))
 
 
 def notify_send_batch(*, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,12 +77,6 @@ def notify_send_batch(*, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]
             logger.warning("notification %s failed: %s", payload.get("event"), exc)
             return payloads[index:]
     return []
-
-
-def _enqueue(payload: dict[str, Any]) -> None:
-    from orders.purchase.tasks import notify as notify_task
-
-    notify_task.delay(payload=payload)
 
 
 def notify_send(*, payload: dict[str, Any]) -> bool:

@@ -6,17 +6,18 @@ from typing import Any
 
 import requests
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
 from config.clock import parse_moment
+from orders.purchase import notify as notifications
+from orders.purchase.renewal import renewal_run
 
 
 @shared_task(name="orders.run_renewals", acks_late=True, ignore_result=True)
 def run_renewals(at: str | None = None, chunk_size: int | None = None) -> dict[str, Any]:
     """Renew due prepaid purchase orders (and mark, notify, end the ones that cannot pay).
     Idempotent: periods are billed once by constraint."""
-    from orders.purchase.renewal import renewal_run
-
     summary = renewal_run(at=parse_moment(at), chunk_size=chunk_size or settings.BILLING_CHUNK_SIZE)
     return summary.as_dict()
 
@@ -32,20 +33,14 @@ def run_renewals(at: str | None = None, chunk_size: int | None = None) -> dict[s
     max_retries=8,
 )
 def notify(payload: dict[str, Any]) -> bool:
-    from orders.purchase.notify import notify_send
-
-    return notify_send(payload=payload)
+    return notifications.notify_send(payload=payload)
 
 
 @shared_task(name="orders.notify_batch", bind=True, acks_late=True, ignore_result=True, max_retries=8)
 def notify_batch(self: Any, payloads: list[dict[str, Any]]) -> int:
     """Send a chunk's notifications; on a failure retry (with backoff) only the undelivered rest.
     Returns how many were delivered in this attempt."""
-    from celery.utils.time import get_exponential_backoff_interval
-
-    from orders.purchase.notify import notify_send_batch
-
-    left = notify_send_batch(payloads=payloads)
+    left = notifications.notify_send_batch(payloads=payloads)
     if left:
         countdown = get_exponential_backoff_interval(
             factor=1, retries=self.request.retries, maximum=900, full_jitter=True

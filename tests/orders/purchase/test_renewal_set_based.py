@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import LedgerEntry
+from config import enqueue
 from orders.engine.billing import ledger_key_for, next_period
 from orders.models import PurchaseOrder, PurchaseOrderStatus, SubscriptionLine
 from orders.purchase.renewal import renewal_run
@@ -158,7 +159,15 @@ def test_catch_up_stops_at_the_first_period_the_balance_cannot_cover(
 def test_one_notification_task_per_chunk(make_user, django_capture_on_commit_callbacks, monkeypatch):
     orders_for(make_user, accounts=2, per_account=3, funds="1000")
     batches: list[list[dict[str, Any]]] = []
-    monkeypatch.setattr("orders.purchase.notify._enqueue_batch", batches.append)
+    send_task = enqueue.send_task
+
+    def record_batches(task_name: str, kwargs: dict[str, Any]) -> bool:
+        if task_name != "orders.notify_batch":
+            return send_task(task_name, kwargs)
+        batches.append(kwargs["payloads"])
+        return True
+
+    monkeypatch.setattr("config.enqueue.send_task", record_batches)
     with django_capture_on_commit_callbacks(execute=True):
         renewal_run(at=DUE, chunk_size=4)
     assert [len(b) for b in batches] == [4, 2]

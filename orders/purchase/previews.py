@@ -16,8 +16,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from config.api.errors import ErrorCode
-from config.exceptions import domain_error
 from orders.purchase import quote as purchase_quote
 from orders.purchase.models import PurchaseOrder
 
@@ -45,11 +43,5 @@ def purchase_modify_preview(
 def purchase_cancel_preview(*, order_pk: int) -> PurchaseOrder:
     """``action=cancel`` through the API never refunds (the origin's rule): only the state check."""
     order = _purchase_order(order_pk)
-    if order.status not in purchase_quote.RUNNING:
-        raise domain_error(
-            # The origin's 3318 "not found or not consuming" (issue 23.3), with Tally's 409.
-            ErrorCode.NOT_FOUND,
-            f"order {order.order_id} is {order.status_label}, not consuming",
-            http_status=409,
-        )
+    purchase_quote.check_cancelable(order)
     return order

@@ -15,11 +15,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from config.api.errors import ErrorCode
-from config.exceptions import DomainError, InvalidInput, domain_error
+from config.exceptions import InvalidInput
 from config.money import ZERO, floor_cents, to_money
 from orders.engine.billing import Period, next_period, period_amount, period_of
 from orders.engine.models import SubscriptionLine
+from orders.purchase.errors import (
+    PlanNotFound,
+    PlanUnavailable,
+    PurchaseOrderNotConsuming,
+    RenewRefused,
+    RenewStateError,
+    ResourceNameTaken,
+    SwitchRefused,
+    SwitchStateError,
+)
 from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
 from plans.models import BillingMode, Cycle, Plan, PriceVersion
 from plans.selectors import price_version_in_force
@@ -45,16 +54,11 @@ def plan_for_order(*, plan_id: str, region: str, at: datetime) -> tuple[Plan, Pr
     3315 naming ``plan_id``."""
     plan = Plan.objects.filter(plan_id=str(plan_id)).first()
 
-    def bad(reason: str, http_status: int = 400) -> DomainError:
-        return domain_error(
-            ErrorCode.GET_PLAN,
-            f"plan {plan_id}: {reason}",
-            http_status=http_status,
-            errors={"plan_id": [reason]},
-        )
+    def bad(reason: str, error: type[PlanUnavailable] = PlanUnavailable) -> PlanUnavailable:
+        return error(f"plan {plan_id}: {reason}", errors={"plan_id": [reason]})
 
     if plan is None:
-        raise bad("not found", 404)
+        raise bad("not found", PlanNotFound)
     if not plan.is_active:
         raise bad("retired")
     if not plan.serves_region(region):
@@ -138,10 +142,8 @@ def check_duplicate(*, account_id: int, region: str, plan_type: str, resource_na
         status__in=RUNNING,
     ).first()
     if clash is not None:
-        raise domain_error(
-            ErrorCode.CREATE_ORDER,
+        raise ResourceNameTaken(
             f"resource {resource_name!r} already has a running {plan_type} order ({clash.order_id})",
-            http_status=409,
             errors={"resource_name": ["duplicated"]},
             order_id=clash.order_id,
         )
@@ -194,17 +196,24 @@ def quote_create(
     )
 
 
+# --- cancel ---------------------------------------------------------------------------------------
+
+
+def check_cancelable(order: PurchaseOrder) -> None:
+    """A cancel needs a running order (3318 with 409: the origin's "not found or not consuming")."""
+    if order.status not in RUNNING:
+        raise PurchaseOrderNotConsuming(f"order {order.order_id} is {order.status_label}, not consuming")
+
+
 # --- renew ----------------------------------------------------------------------------------------
 
 
 def check_renewable(order: PurchaseOrder) -> None:
     """A manual renewal needs a running prepaid order (3313)."""
     if order.status not in RUNNING:
-        raise domain_error(
-            ErrorCode.RENEW_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
-        )
+        raise RenewStateError(f"order {order.order_id} is {order.status_label}")
     if order.plan.billing_mode != BillingMode.PREPAID:
-        raise domain_error(ErrorCode.RENEW_ORDER, f"order {order.order_id} is not prepaid: nothing to renew")
+        raise RenewRefused(f"order {order.order_id} is not prepaid: nothing to renew")
 
 
 @dataclass(frozen=True)
@@ -219,13 +228,11 @@ def quote_renew(*, order: PurchaseOrder) -> RenewQuote:
     """The next period of a running prepaid order, at the price in force at its start."""
     line = order_line(order)
     if line is None:
-        raise domain_error(ErrorCode.RENEW_ORDER, f"order {order.order_id} has no subscription")
+        raise RenewRefused(f"order {order.order_id} has no subscription")
     period = next_period(line)
     version = price_version_in_force(order.plan, period.start)
     if version is None:
-        raise domain_error(
-            ErrorCode.RENEW_ORDER, f"plan {order.plan.plan_id} has no price for {period.start.isoformat()}"
-        )
+        raise RenewRefused(f"plan {order.plan.plan_id} has no price for {period.start.isoformat()}")
     money = period_amount(unit_price=version.price, quantity=order.quantities)
     return RenewQuote(line=line, period=period, version=version, money=money)
 
@@ -281,16 +288,12 @@ def quote_modify(*, order: PurchaseOrder, plan_id: Any, at: datetime) -> ModifyQ
     (3307 / 3310 / 3315 as the modify answers)."""
     require_plan_id(plan_id)
     if order.status not in RUNNING:
-        raise domain_error(
-            ErrorCode.MODIFY_ORDER, f"order {order.order_id} is {order.status_label}", http_status=409
-        )
+        raise SwitchStateError(f"order {order.order_id} is {order.status_label}")
     plan, version = plan_for_order(plan_id=str(plan_id), region=order.region, at=at)
     old_plan = order.plan
 
-    def refuse(reason: str) -> DomainError:
-        return domain_error(
-            ErrorCode.MODIFY_ORDER, f"cannot switch to {plan.plan_id}: {reason}", errors={"plan_id": [reason]}
-        )
+    def refuse(reason: str) -> SwitchRefused:
+        return SwitchRefused(f"cannot switch to {plan.plan_id}: {reason}", errors={"plan_id": [reason]})
 
     if plan.pk == old_plan.pk:
         raise refuse("it is the current plan")

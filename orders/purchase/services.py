@@ -21,20 +21,19 @@ from django.utils import timezone
 from billing.locks import account_lock
 from billing.models import Account
 from billing.services import account_refund
-from config.api.errors import ErrorCode
-from config.exceptions import domain_error
 from config.money import ZERO
 from orders.engine.billing import line_charge_period, period_of, usage_record_write
 from orders.engine.models import SubscriptionLine
 from orders.purchase import notify
+from orders.purchase.errors import CancelStateError
 from orders.purchase.models import (
     PurchaseOrder,
     PurchaseOrderEndReason,
     PurchaseOrderStatus,
 )
 from orders.purchase.quote import (
-    RUNNING,
     CreateQuote,
+    check_cancelable,
     check_duplicate,
     check_renewable,
     order_line,
@@ -277,13 +276,7 @@ def purchase_order_cancel(
     at = at or timezone.now()
     with transaction.atomic():
         order = order_get_locked(order_pk)
-        if order.status not in RUNNING:
-            raise domain_error(
-                # The origin's 3318 "not found or not consuming" (issue 23.3), with Tally's 409.
-                ErrorCode.NOT_FOUND,
-                f"order {order.order_id} is {order.status_label}, not consuming",
-                http_status=409,
-            )
+        check_cancelable(order)
         refund = ZERO
         line = order_line(order)
         if refund_unused and line is not None and line.billing_mode == BillingMode.PREPAID:
@@ -304,7 +297,7 @@ def purchase_order_cancel(
                 if refund > 0
                 else PurchaseOrderEndReason.CANCELED,
             },
-            error_code=ErrorCode.CANCEL_ORDER,
+            refused=CancelStateError,
         )
         notify.notify_order(event="order_canceled", order=order, data={"refund": str(refund)})
     return order, refund

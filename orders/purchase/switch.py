@@ -13,11 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.services import Posting, account_refund
-from config.api.errors import ErrorCode
 from config.money import to_money
 from orders.engine.billing import records_pay, usage_record_write
 from orders.engine.models import SubscriptionLine
 from orders.purchase import notify
+from orders.purchase.errors import SwitchStateError
 from orders.purchase.models import PurchaseOrder, PurchaseOrderEndReason, PurchaseOrderStatus
 from orders.purchase.quote import ModifyQuote, quote_modify, require_plan_id
 from orders.purchase.subscription import (
@@ -211,7 +211,7 @@ def _end_old_start_new(
         at=at,
         data={"to": new.order_id, "credit": str(credit)},
         fields={"end_time": at, "end_reason": PurchaseOrderEndReason.SWITCHED},
-        error_code=ErrorCode.MODIFY_ORDER,
+        refused=SwitchStateError,
     )
     new = order_transition(
         order_pk=new.pk,

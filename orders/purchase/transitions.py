@@ -15,8 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.locks import account_then_row
-from config.api.errors import ErrorCode
-from config.exceptions import domain_error
+from orders.purchase.errors import PurchaseOrderStateError
 from orders.purchase.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderStatus
 from plans.models import Plan
 
@@ -76,13 +75,13 @@ def order_event_append(
     order_event(order, from_status=from_status, to=to, reason=reason, actor=actor, at=at, data=data).save()
 
 
-def _refuse_unless_allowed(order: PurchaseOrder, from_status: int, to: int, error_code: ErrorCode) -> None:
+def _refuse_unless_allowed(
+    order: PurchaseOrder, from_status: int, to: int, refused: type[PurchaseOrderStateError]
+) -> None:
     if to not in TRANSITIONS[from_status]:
-        raise domain_error(
-            error_code,
+        raise refused(
             f"order {order.order_id} is {PurchaseOrderStatus(from_status).label}: "
             f"cannot become {PurchaseOrderStatus(to).label}",
-            http_status=409,
             status=PurchaseOrderStatus(from_status).label,
         )
 
@@ -96,15 +95,16 @@ def order_transition(
     at: datetime | None = None,
     data: dict[str, Any] | None = None,
     fields: dict[str, Any] | None = None,
-    error_code: ErrorCode = ErrorCode.UNKNOWN,
+    refused: type[PurchaseOrderStateError] = PurchaseOrderStateError,
 ) -> PurchaseOrder:
     """THE status change of a purchase order: lock (account, then order), check ``TRANSITIONS``,
-    write the new status and ``fields``, append an event."""
+    write the new status and ``fields``, append an event. A move outside the map raises ``refused``
+    (the operation's 409 error)."""
     at = at or timezone.now()
     with transaction.atomic():
         order = order_get_locked(order_pk)
         before = order.status
-        _refuse_unless_allowed(order, before, to, error_code)
+        _refuse_unless_allowed(order, before, to, refused)
         order.status = to
         for name, value in (fields or {}).items():
             setattr(order, name, value)
@@ -119,6 +119,6 @@ def order_move_in_bulk(
     """One row of a set-based move of orders the caller has locked: check ``TRANSITIONS`` (a
     refused row raises and rolls the whole chunk back), set the status, and return the unsaved
     event; the caller writes the orders and the events with one statement each."""
-    _refuse_unless_allowed(order, from_status, to, ErrorCode.UNKNOWN)
+    _refuse_unless_allowed(order, from_status, to, PurchaseOrderStateError)
     order.status = to
     return order_event(order, from_status=from_status, to=to, reason=reason, actor=None, at=at, data=data)

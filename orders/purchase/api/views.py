@@ -17,11 +17,9 @@ from rest_framework.views import APIView
 from billing.acting import MoneyCallerMixin
 from billing.idempotency import idempotent
 from billing.tenancy import is_write, namespace_from_request, refuse_read_only_act, resolve_account, visible
-from config.api.errors import ErrorCode
 from config.api.pagination import PageSizePagination
 from config.api.parsers import OriginBodyMixin
 from config.api.validation import raise_invalid
-from config.exceptions import domain_error
 from config.money import ZERO, money2
 from orders.engine.drytry import DRYTRY_PARAM, PreviewGuardMixin, drytry_requested
 from orders.engine.models import SubscriptionLine
@@ -37,6 +35,7 @@ from orders.purchase.api.serializers import (
     PurchaseOrderListItemSerializer,
     PurchaseOrderSerializer,
 )
+from orders.purchase.errors import PurchaseOrderNotFound
 from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
 from orders.purchase.switch import purchase_order_modify
 
@@ -71,7 +70,7 @@ def order_lookup(request: Request, ident: str, namespace: str | None = None) -> 
     if order is None:
         if is_write(request):
             refuse_read_only_act(request.user, PurchaseOrder.objects.filter(q).exists)
-        raise domain_error(ErrorCode.NOT_FOUND, f"order {ident} not found", http_status=404)
+        raise PurchaseOrderNotFound(f"order {ident} not found")
     return order
 
 

@@ -9,7 +9,6 @@ Every function here only reads.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -35,8 +34,6 @@ from plans.selectors import price_version_in_force
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 RUNNING = (PurchaseOrderStatus.CONSUMING, PurchaseOrderStatus.RENEWALFAILED)
-RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-MAX_QUANTITIES = 10000
 PAID_PERIOD_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.SWITCH, UsageKind.HOURLY)
 
 
@@ -69,59 +66,6 @@ def plan_for_order(*, plan_id: str, region: str, at: datetime) -> tuple[Plan, Pr
     if version is None and plan.billing_mode != BillingMode.POSTPAID:
         raise bad("no price in force")
     return plan, version
-
-
-def validate_create(
-    *, region: Any, plan_id: Any, quantities: Any, parameters: Any, resource_name: Any
-) -> tuple[str, str, int, dict[str, Any], str]:
-    """Check every field and report every problem at once (3307)."""
-    errors: dict[str, list[str]] = {}
-    if not isinstance(region, str) or not region.strip():
-        errors["region"] = ["required"]
-    elif len(region) > 50:
-        errors["region"] = ["at most 50 characters"]
-    if plan_id in (None, "") or not isinstance(plan_id, str | int) or isinstance(plan_id, bool):
-        errors["plan_id"] = ["required"]
-    elif len(str(plan_id)) > 50:
-        errors["plan_id"] = ["at most 50 characters"]
-    qty = 1
-    if quantities is not None:
-        if isinstance(quantities, bool) or not isinstance(quantities, int | str | Decimal):
-            errors["quantities"] = ["must be a whole number"]
-        else:
-            try:
-                qty = int(str(quantities))
-            except ValueError:
-                errors["quantities"] = ["must be a whole number"]
-            else:
-                if qty < 1 or qty > MAX_QUANTITIES:
-                    errors["quantities"] = [f"must be between 1 and {MAX_QUANTITIES}"]
-    params: dict[str, Any] = {}
-    if parameters is not None:
-        if not isinstance(parameters, dict):
-            errors["parameters"] = ["must be an object"]
-        else:
-            params = parameters
-    name = resource_name if resource_name is not None else params.get("resource_name", "")
-    field = "resource_name" if resource_name is not None else "parameters.resource_name"
-    if name is None:
-        name = ""
-    if not isinstance(name, str):
-        errors[field] = ["must be a string"]
-        name = ""
-    elif name:
-        if len(name) > 30:
-            errors.setdefault(field, []).append("at most 30 characters")
-        if not RESOURCE_NAME_RE.match(name):
-            errors.setdefault(field, []).append(
-                "lower-case letters, digits and '-', starting and ending with a letter or digit"
-            )
-    if errors:
-        raise InvalidInput(
-            "invalid parameters: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()),
-            errors=errors,
-        )
-    return str(region).strip(), str(plan_id), qty, params, name
 
 
 def first_price(plan: Plan, version: PriceVersion | None, qty: int) -> Decimal:
@@ -164,29 +108,24 @@ class CreateQuote:
 def quote_create(
     *,
     account_id: int,
-    region: Any,
-    plan_id: Any,
-    quantities: Any,
-    parameters: Any,
-    resource_name: Any,
+    region: str,
+    plan_id: str,
+    quantities: int,
+    parameters: dict[str, Any],
+    resource_name: str | None,
     at: datetime,
 ) -> CreateQuote:
-    """Validate a new order and price its first period (3307 / 3315 / 3308 as the create answers)."""
-    region_s, plan_id_s, qty, params, name = validate_create(
-        region=region,
-        plan_id=plan_id,
-        quantities=quantities,
-        parameters=parameters,
-        resource_name=resource_name,
-    )
-    plan, version = plan_for_order(plan_id=plan_id_s, region=region_s, at=at)
-    money = first_price(plan, version, qty)
-    check_duplicate(account_id=account_id, region=region_s, plan_type=plan.plan_type, resource_name=name)
-    if name:
-        params = {**params, "resource_name": name}
+    """Check a new order's plan and resource and price its first period (3315 / 3308 as the create
+    answers). The fields come checked (the API's ``OrderCreateSerializer``); a ``resource_name`` of
+    ``None`` is taken from ``parameters``."""
+    name = resource_name if resource_name is not None else (parameters.get("resource_name") or "")
+    plan, version = plan_for_order(plan_id=plan_id, region=region, at=at)
+    money = first_price(plan, version, quantities)
+    check_duplicate(account_id=account_id, region=region, plan_type=plan.plan_type, resource_name=name)
+    params = {**parameters, "resource_name": name} if name else parameters
     return CreateQuote(
-        region=region_s,
-        quantities=qty,
+        region=region,
+        quantities=quantities,
         parameters=params,
         resource_name=name,
         plan=plan,

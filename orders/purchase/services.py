@@ -68,36 +68,30 @@ def purchase_order_create(
     *,
     account: Account,
     creator: Any,
-    region: Any,
-    plan_id: Any,
-    quantities: Any = None,
-    parameters: Any = None,
-    resource_name: Any = None,
+    region: str,
+    plan_id: str,
+    quantities: int = 1,
+    parameters: dict[str, Any] | None = None,
+    resource_name: str | None = None,
     drytry: bool = False,
     at: datetime | None = None,
 ) -> CreateResult:
-    """Validate and price (``quote_create``), then (unless ``drytry``) open the order and charge its
-    first period in ONE transaction: a short balance (3316) or any error leaves no order,
-    subscription or record. The charge is the quote's ``money`` (both are ``period_amount``)."""
+    """Price (``quote_create``: the fields come checked, by ``OrderCreateSerializer`` for the API),
+    then (unless ``drytry``) open the order and charge its first period in ONE transaction: a short
+    balance (3316) or any error leaves no order, subscription or record. The charge is the quote's
+    ``money`` (both are ``period_amount``)."""
     at = at or timezone.now()
     quote = quote_create(
         account_id=account.pk,
         region=region,
         plan_id=plan_id,
         quantities=quantities,
-        parameters=parameters,
+        parameters=parameters or {},
         resource_name=resource_name,
         at=at,
     )
     plan, version, money = quote.plan, quote.version, quote.money
-    preview = {
-        "namespace": account.namespace,
-        "region": quote.region,
-        "quantities": quote.quantities,
-        "plan_id": plan.plan_id,
-        "plan_type": plan.plan_type,
-        "resource_name": quote.resource_name,
-    }
+    preview = _preview(account, quote)
     if drytry:
         return CreateResult(order=None, money=money, plan=plan, price_version=version, preview=preview)
 
@@ -122,6 +116,18 @@ def purchase_order_create(
         )
         notify.notify_order(event="order_created", order=order, data={"money": str(money)})
     return CreateResult(order=order, money=money, plan=plan, price_version=version, preview=preview)
+
+
+def _preview(account: Account, quote: CreateQuote) -> dict[str, Any]:
+    """What ``drytry=1`` answers as the order (and every create keeps as ``preview``)."""
+    return {
+        "namespace": account.namespace,
+        "region": quote.region,
+        "quantities": quote.quantities,
+        "plan_id": quote.plan.plan_id,
+        "plan_type": quote.plan.plan_type,
+        "resource_name": quote.resource_name,
+    }
 
 
 def _open_order(

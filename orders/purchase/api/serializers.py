@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
-from config.api.fields import CountField
 from config.api.fields import Money2Field as _Money2Field
 from orders.engine.models import SubscriptionLine
 from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
@@ -102,20 +104,140 @@ class PurchaseOrderListItemSerializer(PurchaseOrderSerializer):
         return data
 
 
-class OrderCreateSerializer(serializers.Serializer):
-    """Documentation of the create body (validated by the service, all errors at once)."""
+# --- input: the origin's checks and words, every problem at once (3307) ----------------------------
 
-    namespace = serializers.CharField(required=False)
-    region = serializers.CharField(required=False, help_text="may also come as a query parameter")
-    plan_id = serializers.CharField()
-    quantities = CountField(required=False, min_value=1, default=1)
-    parameters = serializers.DictField(required=False, help_text="{resource_name?: str, ...}")
+RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_QUANTITIES = 10000
+ACTIONS = ("cancel", "renew", "modify")
+
+
+def resource_name_problems(name: Any) -> list[str]:
+    """What is wrong with a resource name (none for ``None`` or ``""``: no name)."""
+    if name is None or name == "":
+        return []
+    if not isinstance(name, str):
+        return ["must be a string"]
+    problems = ["at most 30 characters"] if len(name) > 30 else []
+    if not RESOURCE_NAME_RE.match(name):
+        problems.append("lower-case letters, digits and '-', starting and ending with a letter or digit")
+    return problems
+
+
+class OriginBodyField(serializers.Field):
+    """A field of a ``/usageapi`` body checked as the origin checks it: absent and ``null`` are the
+    same (``None``), the value reaches ``to_internal_value`` as sent (nothing coerced first), and a
+    problem is said in the origin's words. Errors flatten to the envelope's ``data.errors``
+    (``config.api.validation.flatten_errors``) with the view's 3307."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, allow_null=True, **kwargs)
+
+    def run_validation(self, data: Any = empty) -> Any:
+        return self.to_internal_value(None if data is empty else data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+@extend_schema_field({"type": "string", "maxLength": 50})
+class RegionField(OriginBodyField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or not data.strip():
+            raise serializers.ValidationError("required")
+        if len(data) > 50:
+            raise serializers.ValidationError("at most 50 characters")
+        return data.strip()
+
+
+@extend_schema_field({"type": "string", "maxLength": 50})
+class PlanIdField(OriginBodyField):
+    def to_internal_value(self, data: Any) -> str:
+        if data in (None, "") or not isinstance(data, str | int) or isinstance(data, bool):
+            raise serializers.ValidationError("required")
+        if len(str(data)) > 50:
+            raise serializers.ValidationError("at most 50 characters")
+        return str(data)
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_QUANTITIES, "default": 1})
+class QuantitiesField(OriginBodyField):
+    def to_internal_value(self, data: Any) -> int:
+        if data is None:
+            return 1
+        if isinstance(data, bool) or not isinstance(data, int | str | Decimal):
+            raise serializers.ValidationError("must be a whole number")
+        try:
+            qty = int(str(data))
+        except ValueError:
+            raise serializers.ValidationError("must be a whole number") from None
+        if qty < 1 or qty > MAX_QUANTITIES:
+            raise serializers.ValidationError(f"must be between 1 and {MAX_QUANTITIES}")
+        return qty
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ParametersField(OriginBodyField):
+    """An object; its ``resource_name`` is checked when the body has no top-level one (the error
+    is then ``parameters.resource_name``)."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an object")
+        if self.parent.initial_data.get("resource_name") is None:
+            problems = resource_name_problems(data.get("resource_name"))
+            if problems:
+                raise serializers.ValidationError({"resource_name": problems})
+        return data
+
+
+@extend_schema_field({"type": "string", "maxLength": 30, "pattern": RESOURCE_NAME_RE.pattern})
+class ResourceNameField(OriginBodyField):
+    def to_internal_value(self, data: Any) -> str | None:
+        problems = resource_name_problems(data)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return data
+
+
+@extend_schema_field({"type": "string"})
+class AsSentField(OriginBodyField):
+    """Taken as sent: ``namespace`` (read by the tenancy, ``billing.tenancy.namespace_from_request``,
+    before the body is checked) and a modify's ``plan_id`` (checked by the switch, after the order
+    is found, so an unknown order stays 404). Listed for the schema."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    """The create body. ``validated_data`` is what ``purchase_order_create`` takes (without
+    ``namespace``); ``resource_name`` stays ``None`` when absent (the order takes
+    ``parameters.resource_name``)."""
+
+    namespace = AsSentField(help_text="defaults to your own (also a query parameter)")
+    region = RegionField(help_text="required; may also come as a query parameter")
+    plan_id = PlanIdField(help_text="required")
+    quantities = QuantitiesField()
+    parameters = ParametersField(help_text="{resource_name?: str, ...}")
+    resource_name = ResourceNameField(help_text="wins over parameters.resource_name")
 
 
 class OrderActionSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["cancel", "renew", "modify"])
-    namespace = serializers.CharField(required=False)
-    plan_id = serializers.CharField(required=False, help_text="modify only")
+    """The ``PUT`` body: ``action``, and ``plan_id`` for a modify."""
+
+    action = serializers.ChoiceField(
+        choices=list(ACTIONS),
+        error_messages=dict.fromkeys(("required", "null", "invalid_choice"), "one of cancel, renew, modify"),
+    )
+    namespace = AsSentField(help_text="defaults to your own (also a query parameter)")
+    plan_id = AsSentField(help_text="modify only")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["action"] == "modify" and not attrs.get("plan_id"):
+            raise serializers.ValidationError({"plan_id": ["required for modify"]})
+        return attrs
 
 
 class OrderEnvelopeSerializer(serializers.Serializer):

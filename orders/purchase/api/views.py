@@ -161,16 +161,11 @@ class PurchaseOrdersView(UsageApiView):
         if body is None:
             raise_invalid({"body": ["must be a JSON object"]})
         account = resolve_account(request.user, namespace_from_request(request))
-        result = svc.purchase_order_create(
-            account=account,
-            creator=request.user,
-            region=body.get("region") or request.query_params.get("region"),
-            plan_id=body.get("plan_id"),
-            quantities=body.get("quantities"),
-            parameters=body.get("parameters"),
-            resource_name=body.get("resource_name"),
-            drytry=drytry,
-        )
+        region = body.get("region") or request.query_params.get("region")
+        checked = OrderCreateSerializer(data={**body, "region": region})
+        checked.is_valid(raise_exception=True)
+        fields = {name: value for name, value in checked.validated_data.items() if name != "namespace"}
+        result = svc.purchase_order_create(account=account, creator=request.user, drytry=drytry, **fields)
         if result.order is None:
             preview = {**result.preview, "status": "pending"}
             return Response({"drytry": True, "money": money2(result.money), "order": preview}, status=200)
@@ -204,12 +199,9 @@ class PurchaseOrderDetailView(UsageApiView):
         body = request.data if isinstance(request.data, dict) else None
         if body is None:
             raise_invalid({"body": ["must be a JSON object"]})
-        action = body.get("action")
-        if action not in ("cancel", "renew", "modify"):
-            raise_invalid({"action": ["one of cancel, renew, modify"]})
-        if action == "modify" and not body.get("plan_id"):
-            raise_invalid({"plan_id": ["required for modify"]})
-        return action, body
+        checked = OrderActionSerializer(data=body)
+        checked.is_valid(raise_exception=True)
+        return checked.validated_data["action"], checked.validated_data
 
     def _preview(self, request: Request, order_id: str) -> Response:
         """The same checks and prices as ``_act``, nothing written (orders.purchase.previews)."""

@@ -74,8 +74,8 @@ def test_failing_receiver_is_retried_and_never_undoes_the_charge(
     account = account_of(user, "100")
     with django_capture_on_commit_callbacks(execute=True):
         purchase_order_create(account=account, creator=user, region="cn-north-1", plan_id="vol-50g", at=T0)
-    # the task asked Celery for a retry (in eager mode that surfaces as ``Retry``, which the robust
-    # on_commit hook logs); the order and the charge stay
+    # the task asked Celery for a retry (in eager mode that surfaces as ``Retry``, which
+    # ``config.enqueue.send_task`` logs); the order and the charge stay
     assert len(attempts) == 1
     assert PurchaseOrder.objects.count() == 1
     assert balance(account) == Decimal("70")

@@ -21,19 +21,8 @@ from billing.models import LedgerEntry, MonthlyQuota, QuotaUsage, RechargeEvent,
 from billing.recharges import recharge_review_resolve
 from config.admin_actions import reason_action
 from config.admin_lists import BigListAdminMixin
-from config.admin_tools import CsvExportMixin
-from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, money_column, money_text
-
-
-class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from config.admin_tools import CsvExportMixin, ReadOnlyAdmin
+from config.display import UNIT_PRICE_PLACES, money_column, money_text
 
 
 @admin.register(LedgerEntry)

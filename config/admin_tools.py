@@ -25,7 +25,7 @@ from django.utils.html import strip_tags
 from django.utils.text import capfirst, slugify
 from django.utils.timezone import is_aware, now
 
-from config.display import csv_time, currency_of
+from config.display import MoneyDetailMixin, csv_time, currency_of
 
 CSV_CHUNK_SIZE = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -150,6 +150,20 @@ class CsvExportMixin:
 def _prepend(first: list[str], rest: Iterable[list[str]]) -> Iterator[list[str]]:
     yield first
     yield from rest
+
+
+class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):
+    """An admin page of a history table (ledger, usage records, statements): shown, never added,
+    changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class SuperuserOnlyMixin:

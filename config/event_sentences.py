@@ -73,7 +73,7 @@ class EventLine:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _money(raw: Any, currency: str) -> str | None:
+def _money_words_or_none(raw: Any, currency: str) -> str | None:
     if raw in (None, "", "0", "0.0000", 0):
         return None
     try:
@@ -83,7 +83,7 @@ def _money(raw: Any, currency: str) -> str | None:
     return money_words(value, currency) if value != 0 else None
 
 
-def _when(moment: datetime, today: date | None) -> str:
+def _moment_text(moment: datetime, today: date | None) -> str:
     today = today or local(clock_now()).date()
     return short_time(moment) if local(moment).date() == today else local_time(moment)
 
@@ -114,7 +114,7 @@ def event_line(
     words = [verb]
     extras: list[str] = []
     for key, word in MONEY_KEYS:
-        amount = _money(data.get(key), currency)
+        amount = _money_words_or_none(data.get(key), currency)
         if amount is not None:
             (words if not word and len(words) == 1 else extras).append(f"{word} {amount}".strip())
     for key, word in TIME_KEYS:
@@ -126,7 +126,7 @@ def event_line(
             extras.append(f"{word} {data[key]}")
     head = " ".join(words) + (", " + ", ".join(extras) if extras else "")
     who = getattr(actor, "username", None) or (str(actor) if actor else "the system")
-    text = f"{head} by {who}, {_when(at, today)}"
+    text = f"{head} by {who}, {_moment_text(at, today)}"
     given = next((str(data[k]) for k in REASON_KEYS if data.get(k)), "")
     change = f"{from_label} → {to_label}" if to_label and from_label != to_label else ""
     if change and not from_label:

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from config.api.parsers import reject_json_constant
 from config.exceptions import DomainError
 from plans.catalog import ImportReport, catalog_import
 from plans.errors import CatalogInvalid, PlanSyncFailed
@@ -37,13 +38,9 @@ def _sync_failed(reason: str, *, errors: dict[str, list[str]] | None = None) -> 
 
 def _parse(raw: bytes | str, source: str) -> Any:
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        return json.loads(raw, parse_float=Decimal, parse_constant=reject_json_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _sync_failed(f"{source} did not answer JSON ({exc})") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
 
 
 def _get_once(session: requests.Session, url: str, timeout: float) -> bytes:

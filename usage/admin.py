@@ -14,22 +14,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from config.admin_lists import BigListAdminMixin
-from config.admin_tools import CsvExportMixin
+from config.admin_tools import CsvExportMixin, ReadOnlyAdmin
 from config.clock import local_tz
-from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, local_period, money_column, money_html
+from config.display import UNIT_PRICE_PLACES, local_period, money_column, money_html
 from usage.models import AuditRun, MeterEvent, UsageRecord
 from usage.selectors import daily_series, range_label, report_range, usage_report
-
-
-class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(UsageRecord)

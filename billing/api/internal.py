@@ -74,7 +74,7 @@ class DeductQuotaView(InternalView):
         return Response(deduct_result(d))
 
 
-def _money(value: Decimal) -> str:
+def _money_text(value: Decimal) -> str:
     """What ``MoneyField`` renders (4 places, plain notation), without a serializer per call."""
     return f"{value.quantize(MONEY_PLACES):f}"
 
@@ -86,14 +86,14 @@ def deduct_result(d: QuotaDeduction) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     if u.free_count:
         records.append(
-            {"type": "free", "count": u.free_count, "amount": _money(ZERO), "ledger_entry_id": None}
+            {"type": "free", "count": u.free_count, "amount": _money_text(ZERO), "ledger_entry_id": None}
         )
     if u.paid_count:
         records.append(
             {
                 "type": "paid",
                 "count": u.paid_count,
-                "amount": _money(u.amount),
+                "amount": _money_text(u.amount),
                 "ledger_entry_id": u.ledger_entry_id,
             }
         )
@@ -101,8 +101,8 @@ def deduct_result(d: QuotaDeduction) -> dict[str, Any]:
         "request_id": u.request_id,
         "free_count": u.free_count,
         "paid_count": u.paid_count,
-        "amount": _money(u.amount),
-        "balance": _money(u.balance_after),
+        "amount": _money_text(u.amount),
+        "balance": _money_text(u.balance_after),
         "replayed": d.replayed,
         "records": records,
     }

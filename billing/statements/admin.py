@@ -17,13 +17,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from billing.admin import ReadOnlyAdmin
 from billing.models import Account
 from billing.statements.models import CreditNote, DocumentPdf, Statement, StatementBatch, StatementLine
 from billing.statements.periods import parse_period, period_of
 from billing.statements.render import credit_note_html, document_pdf, draft_html, statement_html
 from billing.statements.services import statement_draft, statement_issue_now
 from config import clock
+from config.admin_tools import ReadOnlyAdmin
 from config.display import MoneyDetailMixin, money_column
 from config.exceptions import DomainError
 

@@ -32,7 +32,7 @@ def _quantity(value: Decimal | str | None) -> str:
     return str(int(q)) if q == q.to_integral_value() else str(q.normalize())
 
 
-def _when(value: str | None) -> datetime | None:
+def _parsed_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
@@ -45,8 +45,8 @@ def _display_line(ln: Any, position: int) -> dict[str, Any]:
         details.append(
             {
                 "label": label,
-                "start": _when(d.get("period_start")),
-                "end": _when(d.get("period_end")),
+                "start": _parsed_time(d.get("period_start")),
+                "end": _parsed_time(d.get("period_end")),
                 "records": d.get("records") or 0,
                 "quantity": _quantity(d.get("quantity")),
                 "unit_price": d.get("unit_price"),

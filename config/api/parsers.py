@@ -54,7 +54,10 @@ def parse_json_text(raw: str) -> Any:
         return {}
     try:
         data = json.loads(
-            raw, parse_float=_parse_number, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            raw,
+            parse_float=_parse_number,
+            parse_constant=reject_json_constant,
+            object_pairs_hook=_unique_keys,
         )
     except RecursionError as exc:
         raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels") from exc
@@ -119,7 +122,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _reject_constant(name: str) -> Any:
+def reject_json_constant(name: str) -> Any:
+    """``parse_constant`` for ``json.loads``: refuse NaN and Infinity, which are not numbers."""
     raise ValueError(f"{name} is not a number")
 
 

@@ -1,4 +1,4 @@
-"""Purchase orders of ``/usageapi/v1`` (DOMAIN.md 5, seeds 000/001).
+"""Purchase orders of ``/usageapi/v1`` (docs/purchase-orders.md).
 
 One purchase order opens one service instance and owns one ``Subscription`` (kind ``purchase``) with
 one line: the engine bills the line, the order carries the origin's public fields and status codes.

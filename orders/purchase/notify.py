@@ -1,4 +1,4 @@
-"""Notifications to ``NOTIFY_URL`` (DOMAIN.md 5): ``order_created``, ``order_renewed``,
+"""Notifications to ``NOTIFY_URL`` (docs/purchase-orders.md): ``order_created``, ``order_renewed``,
 ``order_renew_failed``, ``order_closed``, ``order_canceled``.
 
 They are sent by task name once the transaction commits (``config.enqueue.enqueue_on_commit``,

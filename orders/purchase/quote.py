@@ -183,8 +183,8 @@ def unused_credit(*, line: SubscriptionLine, at: datetime) -> Decimal:
     """What the unused part of the paid periods is worth at ``at``.
 
     The current period: ``floor(days_left) / round(period_days) x its charge``, rounded down to the
-    cent (DOMAIN.md 5). A period paid ahead (renewed in the lead window) and not started is credited
-    in full.
+    cent (docs/purchase-orders.md). A period paid ahead (renewed in the lead window) and not
+    started is credited in full.
     """
     credit = Decimal(0)
     records = UsageRecord.objects.filter(

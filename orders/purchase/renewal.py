@@ -1,5 +1,5 @@
-"""The renewal engine for prepaid purchase orders (DOMAIN.md 5), run by beat every 5 minutes and by
-``manage.py run_billing``.
+"""The renewal engine for prepaid purchase orders (docs/purchase-orders.md), run by beat every 5
+minutes and by ``manage.py run_billing``.
 
 Several workers may run it at once: each chunk is one transaction that locks the accounts of its
 candidate lines with ``SKIP LOCKED`` (accounts first, the fixed lock order), then the orders and
@@ -196,7 +196,7 @@ def renewal_unpaid(
 ) -> None:
     """The next period (a month, or an hour of an hourly order) could not be paid: ``renewalfailed``
     with a notification at most once per 24 h, and ``ended`` once ``RENEWAL_GRACE`` has passed
-    since the end of the last paid period (DOMAIN.md 5). Locks through ``order_transition``."""
+    since the end of the last paid period (docs/purchase-orders.md). Locks through ``order_transition``."""
     grace = settings.RENEWAL_GRACE
     # An hourly order's stored deadline is its first hour; the line knows the last paid one.
     deadline = max(order.deadline, line_paid_until) if order.deadline else line_paid_until

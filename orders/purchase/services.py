@@ -1,4 +1,4 @@
-"""Purchase orders (DOMAIN.md 5): create, renew and cancel one order. A plan switch is in
+"""Purchase orders (docs/purchase-orders.md): create, renew and cancel one order. A plan switch is in
 ``orders.purchase.switch``, the renewal engine in ``orders.purchase.renewal``, an order's
 subscription line in ``orders.purchase.subscription``.
 

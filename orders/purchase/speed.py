@@ -1,4 +1,5 @@
-"""How fast an account consumes money at a moment (DOMAIN.md 4 "Speed", ``GET /usageapi/v1/speed``).
+"""How fast an account consumes money at a moment (``GET /usageapi/v1/speed``;
+docs/purchase-orders.md "Usage, reports, speed").
 
 Every running subscription of the account counts, purchase orders and package instances alike,
 at the price actually charged for the period containing ``at`` (issue 15: not the catalog price in

@@ -22,7 +22,7 @@ class Money2Field(_Money2Field):
 
 
 class PurchaseOrderSerializer(serializers.ModelSerializer):
-    """ORDER of API.md; ``end_time`` only once the order has ended."""
+    """The order as the API shows it (docs/purchase-orders.md); ``end_time`` only once the order has ended."""
 
     namespace = serializers.CharField(source="account.namespace", read_only=True)
     plan_id = serializers.CharField(source="plan.plan_id", read_only=True)
@@ -84,7 +84,7 @@ class PurchaseOrderSerializer(serializers.ModelSerializer):
 
 class PurchaseOrderListItemSerializer(PurchaseOrderSerializer):
     """One element of ``GET /usageapi/v1/orders``: ORDER's fields flat (Tally's clients) and the
-    same object under ``order`` (the origin's shape, seed 001: ``data.results[0].order.id``)."""
+    same object under ``order`` (the origin's shape: ``data.results[0].order.id``)."""
 
     order = serializers.SerializerMethodField(
         help_text="the same ORDER as the flat fields beside it (the origin's list shape)"

@@ -1,4 +1,4 @@
-"""``/usageapi/v1`` reads of the consumption history (API.md "Purchase orders and usage"): usages,
+"""``/usageapi/v1`` reads of the consumption history (docs/purchase-orders.md): usages,
 speed and reports, thin views over ``usage.selectors`` and ``orders.purchase.speed``."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from usage.selectors import (
 
 TIME_PAIRS = (("starttime", "endtime"), ("from", "to"))
 USER_PARAM = OpenApiParameter(
-    "user", str, required=False, description="alias of `namespace` (the origin's name, seed 000)"
+    "user", str, required=False, description="alias of `namespace` (the origin's name)"
 )
 ORDER_PARAM = OpenApiParameter(
     "order",
@@ -45,7 +45,7 @@ ORDER_PARAM = OpenApiParameter(
 
 
 def origin_namespace(request: Request, errors: dict[str, list[str]]) -> str | None:
-    """``namespace``, or the origin's ``user`` for it (seed 000); both naming different ones: 3307."""
+    """``namespace``, or the origin's ``user`` for it; both naming different ones: 3307."""
     ns, user = request.query_params.get("namespace"), request.query_params.get("user")
     if ns and user and ns != user:
         errors["user"] = ["is an alias of namespace: give one of them, or the same value"]

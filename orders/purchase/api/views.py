@@ -1,4 +1,4 @@
-"""``/usageapi/v1`` (API.md "Purchase orders and usage", seeds 000/001): thin views over
+"""``/usageapi/v1`` (docs/purchase-orders.md): thin views over
 ``orders.purchase.services`` and ``usage.selectors``. Client systems of the origin use these paths,
 parameters, field names and codes unchanged."""
 

@@ -49,6 +49,8 @@ __all__ = [
     "quota_open_month",
     "metered_service_get",
     "metered_service_cache_clear",
+    "active_service_cached",
+    "unknown_service_error",
 ]
 
 REASON_FREE = "free"
@@ -112,7 +114,7 @@ post_delete.connect(metered_service_cache_clear, sender=MeteredService, dispatch
 post_migrate.connect(metered_service_cache_clear, dispatch_uid="billing.quota.svc.flush")  # flush, migrate
 
 
-def _active_service(service: str) -> MeteredService | None:
+def active_service_cached(service: str) -> MeteredService | None:
     """The active service named ``service`` or None; cached per process (unknown names too)."""
     if not service:
         return None
@@ -128,16 +130,16 @@ def _active_service(service: str) -> MeteredService | None:
     return svc
 
 
-def _unknown(service: str) -> UnknownService:
+def unknown_service_error(service: str) -> UnknownService:
     return UnknownService(f"unknown metered service: {service}", errors={"service": ["unknown service"]})
 
 
 def metered_service_get(*, service: str) -> MeteredService:
     """The active service ``service`` (from the per-process cache); ``UnknownService`` if none.
     The row is shared by the threads of the process: read it, never change it."""
-    svc = _active_service(service)
+    svc = active_service_cached(service)
     if svc is None:
-        raise _unknown(service)
+        raise unknown_service_error(service)
     return svc
 
 
@@ -194,9 +196,9 @@ def quota_deduct(
         raise BillingInvalidInput(
             "request_id is required", errors={"request_id": ["must be 1-128 characters"]}
         )
-    svc = _active_service(service)
+    svc = active_service_cached(service)
     if svc is None and account_id is not None:
-        raise _unknown(service)
+        raise unknown_service_error(service)
     month = clock.month_of(at or clock.now())
     locked_id: int | None = None
     try:
@@ -206,7 +208,7 @@ def quota_deduct(
             )
             locked_id = account.pk
             if svc is None:
-                raise _unknown(service)
+                raise unknown_service_error(service)
             usage = _deduct_locked(
                 account=account,
                 svc=svc,

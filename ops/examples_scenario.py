@@ -358,6 +358,18 @@ def _vehicle_other_order_calls() -> list[Call]:
             who="admin",
             body={"namespace": "demo", "service": "payment", "count": 1, "request_id": "example-req-1"},
         ),
+        Call(
+            "POST",
+            "/internal/v1/billing/deduct-quota/batch",
+            who="admin",
+            body={
+                "items": [
+                    {"namespace": "demo", "service": "payment", "count": 2, "request_id": "example-req-2"},
+                    {"namespace": "demo", "service": "payment", "count": 1, "request_id": "example-req-1"},
+                    {"namespace": "demo", "service": "sms", "count": 1, "request_id": "example-req-3"},
+                ]
+            },
+        ),
     ]
 
 

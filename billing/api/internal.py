@@ -23,6 +23,8 @@ from rest_framework.views import APIView
 from billing.api.serializers import (
     CallbackResultSerializer,
     CallbackSerializer,
+    DeductBatchRequestSerializer,
+    DeductBatchResultSerializer,
     DeductRequestSerializer,
     DeductResultSerializer,
     QuotaCheckResultSerializer,
@@ -32,6 +34,7 @@ from billing.errors import AccountNotFound, RechargeAmountMismatch
 from billing.models import Account
 from billing.permissions import CanUseInternalApi
 from billing.quota import QuotaDeduction, quota_check, quota_deduct
+from billing.quota_batch import DeductItem, ItemResult, quota_deduct_batch
 from billing.recharges import recharge_handle_callback
 from billing.signature import HEADER, verify
 from config.api.errors import ErrorCode
@@ -72,6 +75,39 @@ class DeductQuotaView(InternalView):
             namespace=v["namespace"], service=v["service"], count=v["count"], request_id=v["request_id"]
         )
         return Response(deduct_result(d))
+
+
+class DeductQuotaBatchView(InternalView):
+    """Up to 1,000 deductions in one call, each idempotent by its request id; per-item results
+    (``billing.quota_batch``). Items refused (balance, unknown service or namespace) carry the
+    error the single endpoint would answer; the others are applied."""
+
+    @extend_schema(request=DeductBatchRequestSerializer, responses=DeductBatchResultSerializer)
+    def post(self, request: Request) -> Response:
+        ser = DeductBatchRequestSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        items = [DeductItem(**item) for item in ser.validated_data["items"]]
+        results = [_batch_item(result) for result in quota_deduct_batch(items=items)]
+        deducted = sum(1 for r in results if r["ok"])
+        return Response({"deducted": deducted, "refused": len(results) - deducted, "results": results})
+
+
+def _batch_item(result: ItemResult) -> dict[str, Any]:
+    if result.deduction is not None:
+        return {
+            "request_id": result.request_id,
+            "ok": True,
+            "result": deduct_result(result.deduction),
+            "error": None,
+        }
+    error = result.error
+    assert error is not None
+    return {
+        "request_id": result.request_id,
+        "ok": False,
+        "result": None,
+        "error": {"code": int(error.code_for("billing")), "message": error.message},
+    }
 
 
 def _money_text(value: Decimal) -> str:

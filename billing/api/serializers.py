@@ -9,6 +9,7 @@ from rest_framework import serializers
 from billing.alerts.api import ThresholdsSerializer
 from billing.errors import BillingInvalidInput
 from billing.models import RechargeOrder
+from billing.quota_batch import MAX_ITEMS
 from billing.recharges import validate_recharge_amount
 from config.api.fields import UNSIGNED_MONEY_PATTERN, CountField, MoneyField
 
@@ -121,6 +122,10 @@ class DeductRequestSerializer(QuotaRequestSerializer):
     request_id = serializers.CharField(max_length=128)
 
 
+class DeductBatchRequestSerializer(serializers.Serializer):
+    items = serializers.ListField(child=DeductRequestSerializer(), min_length=1, max_length=MAX_ITEMS)
+
+
 class QuotaCheckResultSerializer(serializers.Serializer):
     allowed = serializers.BooleanField()
     reason = serializers.ChoiceField(choices=["free", "balance", "insufficient balance"])
@@ -141,6 +146,24 @@ class DeductResultSerializer(serializers.Serializer):
     balance = MoneyField()
     replayed = serializers.BooleanField()
     records = DeductPartSerializer(many=True)
+
+
+class ItemErrorSerializer(serializers.Serializer):
+    code = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class DeductBatchItemSerializer(serializers.Serializer):
+    request_id = serializers.CharField()
+    ok = serializers.BooleanField()
+    result = DeductResultSerializer(allow_null=True)
+    error = ItemErrorSerializer(allow_null=True)
+
+
+class DeductBatchResultSerializer(serializers.Serializer):
+    deducted = serializers.IntegerField(help_text="items answered with a deduction (new or replayed)")
+    refused = serializers.IntegerField(help_text="items refused: see each item's error")
+    results = DeductBatchItemSerializer(many=True)
 
 
 class CallbackSerializer(serializers.Serializer):

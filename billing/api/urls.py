@@ -1,7 +1,7 @@
 from django.urls import path
 
 from billing.alerts.api import AlertsView
-from billing.api.internal import CheckQuotaView, DeductQuotaView, PaymentCallbackView
+from billing.api.internal import CheckQuotaView, DeductQuotaBatchView, DeductQuotaView, PaymentCallbackView
 from billing.api.me import MeView
 from billing.api.views import AccountView, RechargeViewSet, RecordsView
 
@@ -18,5 +18,10 @@ urlpatterns: list = [
     path("api/v1/billing/records", RecordsView.as_view(), name="billing-records"),
     path("internal/v1/billing/check-quota", CheckQuotaView.as_view(), name="billing-check-quota"),
     path("internal/v1/billing/deduct-quota", DeductQuotaView.as_view(), name="billing-deduct-quota"),
+    path(
+        "internal/v1/billing/deduct-quota/batch",
+        DeductQuotaBatchView.as_view(),
+        name="billing-deduct-quota-batch",
+    ),
     path("internal/v1/billing/callback", PaymentCallbackView.as_view(), name="billing-callback"),
 ]

@@ -11,23 +11,18 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing.models import LedgerEntry
 from billing.services import account_refund
 from config.db import retry_on_deadlock
 from orders.engine.billing import (
     period_key,
     usage_record_write,
 )
+from orders.engine.models import SubscriptionLine
 from orders.package.consume import consume_mark_paid, consume_records_pay
 from orders.package.errors import PackageInstanceStateError
-from orders.package.models import (
-    ConsumeOrder,
-    ConsumeOrderType,
-)
-from orders.package.quote import (
-    quote_change,
-    quote_renew,
-    renewable_lines,
-)
+from orders.package.models import ConsumeOrder, ConsumeOrderType, PackageOrder
+from orders.package.quote import ChangeQuote, RenewQuote, quote_change, quote_renew, renewable_lines
 from orders.package.services import ComponentChange, OperationResult, renew_due_at
 from orders.package.transitions import (
     instance_lock,
@@ -64,56 +59,20 @@ def instance_renew(
                 order=order, cost=Decimal(0), amount_payable=Decimal(0), extra={"skipped": True}
             )
         quote = quote_renew(instance=instance, sub=sub, prepaid=prepaid, duration=duration)
-        first, cycles, start, end = prepaid[0], quote.cycles, quote.start, quote.end
+        cycles, end = quote.cycles, quote.end
         consume = ConsumeOrder.objects.create(order=order, instance=instance, type=ConsumeOrderType.RENEW)
-        records = []
-        for rl in quote.lines:
-            ln, price = rl.line, rl.cost
-            record, created = usage_record_write(
-                line=ln,
-                period_start=start,
-                period_end=end,
-                key=period_key(start),
-                kind=UsageKind.RENEW,
-                unit_price=price.price,
-                quantity=Decimal(cycles),
-                price_rule_id=price.rule_id,
-            )
-            if not created:
-                raise PackageInstanceStateError(
-                    f"instance {prod_inst_id_ext}: the period from {start.isoformat()} is already billed"
-                )
-            records.append(record)
-            ln.price = price.price
-            ln.price_rule_id = price.rule_id
-        total, entry = consume_records_pay(
+        records = _write_renewal_records(prod_inst_id_ext=prod_inst_id_ext, quote=quote)
+        total, entry = _pay_renewal(
             consume=consume,
             order=order,
             records=records,
-            idempotency_key=f"pkg-renew:{prod_inst_id_ext}:{period_key(start)}",
-            memo=f"renew {prod_inst_id_ext} x{cycles} ({charge_channel or 'balance'})",
+            quote=quote,
+            prod_inst_id_ext=prod_inst_id_ext,
+            charge_channel=charge_channel,
             actor=actor,
             at=at,
         )
-        if entry is None:
-            UsageRecord.objects.filter(pk__in=[r.pk for r in records]).update(
-                status=UsageStatus.PAID, paid_at=at
-            )
-        new_billed = first.periods_billed + cycles
-        for ln in prepaid:
-            ln.periods_billed = new_billed
-            ln.paid_until = end
-            ln.next_run_at = renew_due_at(ln) if sub.auto_renew else None
-            ln.save(
-                update_fields=[
-                    "periods_billed",
-                    "paid_until",
-                    "next_run_at",
-                    "price",
-                    "price_rule",
-                    "updated_at",
-                ]
-            )
+        _advance_paid_span(prepaid, auto_renew=sub.auto_renew, cycles=cycles, end=end)
         consume_mark_paid(consume, amount=total, entry=entry, at=at)
         order_event_append(
             order=order,
@@ -134,6 +93,82 @@ def instance_renew(
     return OperationResult(
         order=order, cost=total, amount_payable=total, consume_order=consume, extra={"paid_until": end}
     )
+
+
+def _write_renewal_records(*, prod_inst_id_ext: str, quote: RenewQuote) -> list[UsageRecord]:
+    """One ``renew`` record per prepaid line for the quoted span; each line takes the price in force
+    at the span's start (saved by ``_advance_paid_span``). A span already billed is refused."""
+    start, end = quote.start, quote.end
+    records = []
+    for rl in quote.lines:
+        ln, price = rl.line, rl.cost
+        record, created = usage_record_write(
+            line=ln,
+            period_start=start,
+            period_end=end,
+            key=period_key(start),
+            kind=UsageKind.RENEW,
+            unit_price=price.price,
+            quantity=Decimal(quote.cycles),
+            price_rule_id=price.rule_id,
+        )
+        if not created:
+            raise PackageInstanceStateError(
+                f"instance {prod_inst_id_ext}: the period from {start.isoformat()} is already billed"
+            )
+        records.append(record)
+        ln.price = price.price
+        ln.price_rule_id = price.rule_id
+    return records
+
+
+def _pay_renewal(
+    *,
+    consume: ConsumeOrder,
+    order: PackageOrder,
+    records: list[UsageRecord],
+    quote: RenewQuote,
+    prod_inst_id_ext: str,
+    charge_channel: str,
+    actor: Any,
+    at: datetime,
+) -> tuple[Decimal, LedgerEntry | None]:
+    """One charge for the renewal's records (idempotent per instance and span start); records of a
+    free renewal (no entry) are paid all the same."""
+    total, entry = consume_records_pay(
+        consume=consume,
+        order=order,
+        records=records,
+        idempotency_key=f"pkg-renew:{prod_inst_id_ext}:{period_key(quote.start)}",
+        memo=f"renew {prod_inst_id_ext} x{quote.cycles} ({charge_channel or 'balance'})",
+        actor=actor,
+        at=at,
+    )
+    if entry is None:
+        UsageRecord.objects.filter(pk__in=[r.pk for r in records]).update(status=UsageStatus.PAID, paid_at=at)
+    return total, entry
+
+
+def _advance_paid_span(
+    prepaid: list[SubscriptionLine], *, auto_renew: bool, cycles: int, end: datetime
+) -> None:
+    """Every prepaid line is paid ``cycles`` more periods, until ``end`` (and renews again before it
+    when the subscription auto-renews)."""
+    new_billed = prepaid[0].periods_billed + cycles
+    for ln in prepaid:
+        ln.periods_billed = new_billed
+        ln.paid_until = end
+        ln.next_run_at = renew_due_at(ln) if auto_renew else None
+        ln.save(
+            update_fields=[
+                "periods_billed",
+                "paid_until",
+                "next_run_at",
+                "price",
+                "price_rule",
+                "updated_at",
+            ]
+        )
 
 
 # --- change configuration --------------------------------------------------------------------------
@@ -163,50 +198,15 @@ def instance_change_config(
         quote = quote_change(instance=instance, lines=lines, plan_id=plan_id, changes=changes, at=at)
         plan = quote.plan
         consume = ConsumeOrder.objects.create(order=order, instance=instance, type=ConsumeOrderType.CHANGE)
-        records: list[UsageRecord] = []
-        for change in quote.lines:
-            ln, after = change.line, change.after
-            if change.amount is not None:
-                record, _ = usage_record_write(
-                    line=ln,
-                    period_start=at,
-                    period_end=ln.paid_until or at,
-                    key=f"change:{consume.pk}",
-                    kind=UsageKind.CHANGE,
-                    unit_price=change.diff,
-                    quantity=change.fraction.quantize(Decimal("0.0001")),
-                    amount=change.amount,
-                    price_rule_id=after.rule_id,
-                )
-                records.append(record)
-            ln.attrs = change.attrs
-            ln.plan = plan
-            ln.price = after.price
-            ln.price_rule_id = after.rule_id
-            ln.save(update_fields=["attrs", "plan", "price", "price_rule", "updated_at"])
-        net, entry = consume_records_pay(
+        records = _write_change_records(quote=quote, consume=consume, at=at)
+        net = _settle_change(
             consume=consume,
             order=order,
             records=records,
-            idempotency_key=f"pkg-change:{consume.pk}",
-            memo=f"change of {prod_inst_id_ext}",
+            prod_inst_id_ext=prod_inst_id_ext,
             actor=actor,
             at=at,
         )
-        if net < 0:
-            entry = account_refund(
-                account_id=order.account_id,
-                amount=-net,
-                idempotency_key=f"pkg-change:{consume.pk}",
-                subject=("package_order", order.order_id),
-                actor=actor,
-                memo=f"change of {prod_inst_id_ext}",
-            ).entry
-        if records:
-            UsageRecord.objects.filter(pk__in=[r.pk for r in records]).exclude(
-                status=UsageStatus.PAID
-            ).update(status=UsageStatus.PAID, ledger_entry=entry, paid_at=at)
-        consume_mark_paid(consume, amount=net, entry=entry, at=at)
         instance.plan_id = plan.plan_id
         merged = dict(instance.attrs)
         for ch in changes:
@@ -224,3 +224,67 @@ def instance_change_config(
             data={"plan_id": plan.plan_id, "net": str(net), "consume_order": consume.pk},
         )
     return OperationResult(order=order, cost=net, amount_payable=max(net, Decimal(0)), consume_order=consume)
+
+
+def _write_change_records(*, quote: ChangeQuote, consume: ConsumeOrder, at: datetime) -> list[UsageRecord]:
+    """A ``change`` record for each line whose difference is billed (prorated from ``at`` to the
+    line's ``paid_until``), and every changed line saved with its new attributes, plan and price."""
+    records: list[UsageRecord] = []
+    for change in quote.lines:
+        ln, after = change.line, change.after
+        if change.amount is not None:
+            record, _ = usage_record_write(
+                line=ln,
+                period_start=at,
+                period_end=ln.paid_until or at,
+                key=f"change:{consume.pk}",
+                kind=UsageKind.CHANGE,
+                unit_price=change.diff,
+                quantity=change.fraction.quantize(Decimal("0.0001")),
+                amount=change.amount,
+                price_rule_id=after.rule_id,
+            )
+            records.append(record)
+        ln.attrs = change.attrs
+        ln.plan = quote.plan
+        ln.price = after.price
+        ln.price_rule_id = after.rule_id
+        ln.save(update_fields=["attrs", "plan", "price", "price_rule", "updated_at"])
+    return records
+
+
+def _settle_change(
+    *,
+    consume: ConsumeOrder,
+    order: PackageOrder,
+    records: list[UsageRecord],
+    prod_inst_id_ext: str,
+    actor: Any,
+    at: datetime,
+) -> Decimal:
+    """Charge the records' net in one entry, or refund it when it is a credit; the records and the
+    consume order are then paid by that entry. Returns the net."""
+    net, entry = consume_records_pay(
+        consume=consume,
+        order=order,
+        records=records,
+        idempotency_key=f"pkg-change:{consume.pk}",
+        memo=f"change of {prod_inst_id_ext}",
+        actor=actor,
+        at=at,
+    )
+    if net < 0:
+        entry = account_refund(
+            account_id=order.account_id,
+            amount=-net,
+            idempotency_key=f"pkg-change:{consume.pk}",
+            subject=("package_order", order.order_id),
+            actor=actor,
+            memo=f"change of {prod_inst_id_ext}",
+        ).entry
+    if records:
+        UsageRecord.objects.filter(pk__in=[r.pk for r in records]).exclude(status=UsageStatus.PAID).update(
+            status=UsageStatus.PAID, ledger_entry=entry, paid_at=at
+        )
+    consume_mark_paid(consume, amount=net, entry=entry, at=at)
+    return net

@@ -98,7 +98,34 @@ def meter_events_ingest(*, account_id: int, events: list[Any]) -> IngestResult:
     if not parsed:
         return result
 
-    refs = {ev["instance"] for _, ev in parsed}
+    sub_of, lines = _postpaid_candidates(account_id=account_id, refs={ev["instance"] for _, ev in parsed})
+    open_from: dict[int, datetime] = {}
+    to_insert: list[tuple[Any, ...]] = []
+    seen_ids: set[str] = set()
+    for i, ev in parsed:
+        line, reason = _metered_line(ev, sub_of=sub_of, lines=lines, open_from=open_from)
+        if line is None:
+            result.rejected.append({"index": i, "reason": reason})
+            continue
+        if ev["event_id"] in seen_ids:
+            result.duplicates += 1
+            continue
+        seen_ids.add(ev["event_id"])
+        to_insert.append(
+            (ev["event_id"], line.pk, ev["instance"], line.component_id, ev["quantity"], ev["ts"])
+        )
+    if to_insert:
+        result.accepted = _insert_ignore(account_id=account_id, rows=to_insert)
+        result.duplicates += len(to_insert) - result.accepted
+    result.rejected.sort(key=lambda r: r["index"])
+    return result
+
+
+def _postpaid_candidates(
+    *, account_id: int, refs: set[str]
+) -> tuple[dict[str, int], dict[int, list[SubscriptionLine]]]:
+    """The account's subscriptions named by ``refs`` (a package instance's ``prod_inst_id_ext``,
+    else a purchase order's ``order_ref``) and their lines, in three queries."""
     sub_of: dict[str, int] = dict(
         ProductInstance.objects.filter(prod_inst_id_ext__in=refs, order__account_id=account_id).values_list(
             "prod_inst_id_ext", "subscription_id"
@@ -115,51 +142,35 @@ def meter_events_ingest(*, account_id: int, events: list[Any]) -> IngestResult:
         "subscription"
     ):
         lines.setdefault(row.subscription_id, []).append(row)
-    open_from: dict[int, datetime] = {}
+    return sub_of, lines
 
-    to_insert: list[tuple[Any, ...]] = []
-    seen_ids: set[str] = set()
-    for i, ev in parsed:
-        sub_id = sub_of.get(ev["instance"])
-        if sub_id is None:
-            result.rejected.append({"index": i, "reason": f"instance {ev['instance']!r} not found"})
-            continue
-        candidates = lines.get(sub_id, [])
-        line = _pick_line(candidates, ev["component_id"])
-        if line is None:
-            result.rejected.append(
-                {"index": i, "reason": f"instance {ev['instance']!r} has no component {ev['component_id']!r}"}
-            )
-            continue
-        if line.billing_mode != BillingMode.POSTPAID:
-            result.rejected.append(
-                {"index": i, "reason": f"component {line.component_id!r} is {line.billing_mode}, not metered"}
-            )
-            continue
-        if line.status not in (LineStatus.RUNNING, LineStatus.PAUSED, LineStatus.PENDING):
-            result.rejected.append(
-                {"index": i, "reason": f"component {line.component_id!r} is {line.status}"}
-            )
-            continue
-        if line.pk not in open_from:
-            open_from[line.pk] = period_of(
-                anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed + 1
-            ).start
-        if line.status != LineStatus.PENDING and ev["ts"] < open_from[line.pk]:
-            result.rejected.append({"index": i, "reason": "timestamp falls in a period already billed"})
-            continue
-        if ev["event_id"] in seen_ids:
-            result.duplicates += 1
-            continue
-        seen_ids.add(ev["event_id"])
-        to_insert.append(
-            (ev["event_id"], line.pk, ev["instance"], line.component_id, ev["quantity"], ev["ts"])
-        )
-    if to_insert:
-        result.accepted = _insert_ignore(account_id=account_id, rows=to_insert)
-        result.duplicates += len(to_insert) - result.accepted
-    result.rejected.sort(key=lambda r: r["index"])
-    return result
+
+def _metered_line(
+    ev: dict[str, Any],
+    *,
+    sub_of: dict[str, int],
+    lines: dict[int, list[SubscriptionLine]],
+    open_from: dict[int, datetime],
+) -> tuple[SubscriptionLine | None, str]:
+    """The postpaid line an event meters, or why it is rejected. ``open_from`` caches each line's
+    first unbilled instant (events before it fall in a billed period)."""
+    sub_id = sub_of.get(ev["instance"])
+    if sub_id is None:
+        return None, f"instance {ev['instance']!r} not found"
+    line = _pick_line(lines.get(sub_id, []), ev["component_id"])
+    if line is None:
+        return None, f"instance {ev['instance']!r} has no component {ev['component_id']!r}"
+    if line.billing_mode != BillingMode.POSTPAID:
+        return None, f"component {line.component_id!r} is {line.billing_mode}, not metered"
+    if line.status not in (LineStatus.RUNNING, LineStatus.PAUSED, LineStatus.PENDING):
+        return None, f"component {line.component_id!r} is {line.status}"
+    if line.pk not in open_from:
+        open_from[line.pk] = period_of(
+            anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed + 1
+        ).start
+    if line.status != LineStatus.PENDING and ev["ts"] < open_from[line.pk]:
+        return None, "timestamp falls in a period already billed"
+    return line, ""
 
 
 def _insert_ignore(*, account_id: int, rows: list[tuple[Any, ...]]) -> int:

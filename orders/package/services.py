@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.locks import account_lock
+from billing.models import LedgerEntry
 from config.db import retry_on_deadlock
 from config.exceptions import InvalidInput
 from config.money import to_money
@@ -47,10 +48,7 @@ from orders.package.models import (
     PackageOrderStatus,
     ProductInstance,
 )
-from orders.package.quote import (
-    line_cycle,
-    quote_create,
-)
+from orders.package.quote import PricedProduct, line_cycle, quote_create
 from orders.package.transitions import (
     instance_move,
     instance_statuses_for,
@@ -142,10 +140,7 @@ def package_order_create(
     order, per instance a subscription with one line per component, the unpaid first-period records
     and one consume order ``new`` gathering them."""
     at = at or timezone.now()
-    priced = [
-        (p.product, p.plan, p.cost)
-        for p in quote_create(products=products, at=at, account_id=account_id).priced
-    ]
+    priced = quote_create(products=products, at=at, account_id=account_id).priced
 
     try:
         with transaction.atomic():
@@ -159,54 +154,12 @@ def package_order_create(
                 extra_info=extra_info if extra_info is not None else {},
                 created_by=actor if getattr(actor, "pk", None) else None,
             )
-            records: list[UsageRecord] = []
-            for product, plan, result in priced:
-                for inst in product.instances:
-                    sub = Subscription.objects.create(
-                        account_id=account_id,
-                        kind=SubscriptionKind.PACKAGE,
-                        order_ref=order.order_id,
-                        status=SubscriptionStatus.PENDING,
-                        anchor=at,
-                        auto_renew=inst.is_auto_renew,
-                    )
-                    ProductInstance.objects.create(
-                        order=order,
-                        account_id=account_id,
-                        prod_id=product.prod_id,
-                        prod_name=product.prod_name,
-                        plan_id=plan.plan_id,
-                        attrs=product.attrs,
-                        prod_inst_id_ext=inst.prod_inst_id_ext,
-                        is_auto_renew=inst.is_auto_renew,
-                        subscription=sub,
-                    )
-                    for cost in result.components:
-                        cycle = line_cycle(cost)
-                        line = SubscriptionLine.objects.create(
-                            subscription=sub,
-                            component_id=cost.component_id,
-                            plan=plan,
-                            billing_mode=cost.billing_mode,
-                            cycle=cycle,
-                            attrs=product.attrs,
-                            price=cost.price,
-                            price_rule_id=cost.rule_id,
-                            status=LineStatus.PENDING,
-                        )
-                        line.subscription = sub
-                        if cost.billing_mode in (BillingMode.PREPAID, BillingMode.HOURLY):
-                            period = period_of(anchor=at, cycle=cycle, index=1)
-                            record, _ = usage_record_write(
-                                line=line,
-                                period_start=period.start,
-                                period_end=period.end,
-                                key=period.key,
-                                kind=UsageKind.NEW,
-                                unit_price=cost.price,
-                                price_rule_id=cost.rule_id,
-                            )
-                            records.append(record)
+            records = [
+                record
+                for p in priced
+                for inst in p.product.instances
+                for record in _instance_create(order=order, priced=p, inst=inst, at=at)
+            ]
             total = to_money(sum((r.amount for r in records), Decimal(0)))
             consume = ConsumeOrder.objects.create(order=order, type=ConsumeOrderType.NEW, amount=total)
             ConsumeOrderRecord.objects.bulk_create(
@@ -229,6 +182,61 @@ def package_order_create(
             errors={"order_product_set": ["an instance id already exists"]},
         ) from exc
     return OperationResult(order=order, cost=total, amount_payable=total, consume_order=consume)
+
+
+def _instance_create(
+    *, order: PackageOrder, priced: PricedProduct, inst: InstanceSpec, at: datetime
+) -> list[UsageRecord]:
+    """One instance of a new order: its pending subscription (anchored at ``at``), the instance, and
+    per priced component a pending line; returns the unpaid first-period records."""
+    product, plan = priced.product, priced.plan
+    sub = Subscription.objects.create(
+        account_id=order.account_id,
+        kind=SubscriptionKind.PACKAGE,
+        order_ref=order.order_id,
+        status=SubscriptionStatus.PENDING,
+        anchor=at,
+        auto_renew=inst.is_auto_renew,
+    )
+    ProductInstance.objects.create(
+        order=order,
+        account_id=order.account_id,
+        prod_id=product.prod_id,
+        prod_name=product.prod_name,
+        plan_id=plan.plan_id,
+        attrs=product.attrs,
+        prod_inst_id_ext=inst.prod_inst_id_ext,
+        is_auto_renew=inst.is_auto_renew,
+        subscription=sub,
+    )
+    records: list[UsageRecord] = []
+    for cost in priced.cost.components:
+        cycle = line_cycle(cost)
+        line = SubscriptionLine.objects.create(
+            subscription=sub,
+            component_id=cost.component_id,
+            plan=plan,
+            billing_mode=cost.billing_mode,
+            cycle=cycle,
+            attrs=product.attrs,
+            price=cost.price,
+            price_rule_id=cost.rule_id,
+            status=LineStatus.PENDING,
+        )
+        line.subscription = sub
+        if cost.billing_mode in (BillingMode.PREPAID, BillingMode.HOURLY):  # postpaid bills in arrears
+            period = period_of(anchor=at, cycle=cycle, index=1)
+            record, _ = usage_record_write(
+                line=line,
+                period_start=period.start,
+                period_end=period.end,
+                key=period.key,
+                kind=UsageKind.NEW,
+                unit_price=cost.price,
+                price_rule_id=cost.rule_id,
+            )
+            records.append(record)
+    return records
 
 
 # --- cancel ----------------------------------------------------------------------------------------
@@ -292,46 +300,8 @@ def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | Non
     at = at or timezone.now()
 
     def pay_and_start(order: PackageOrder) -> dict[str, Any]:
-        records = list(
-            UsageRecord.objects.filter(
-                source=SubscriptionKind.PACKAGE, order_ref=order.order_id, status=UsageStatus.UNPAID
-            ).order_by("pk")
-        )
-        total = to_money(sum((r.amount for r in records), Decimal(0)))
-        entry = None
-        if records and total > 0:
-            posting = records_pay(
-                account_id=order.account_id,
-                records=records,
-                idempotency_key=charge_key(order.order_id),
-                subject=("package_order", order.order_id),
-                actor=actor if getattr(actor, "pk", None) else None,
-                memo=f"package order {order.order_id}",
-                at=at,
-            )
-            entry = posting.entry
-        elif records:
-            UsageRecord.objects.filter(pk__in=[r.pk for r in records]).update(
-                status=UsageStatus.PAID, paid_at=at
-            )
-        by_line = {r.line_id: r for r in records}
-        for instance in order.instances.select_related("subscription").select_for_update():
-            sub = instance.subscription
-            sub.anchor = at
-            sub.status = SubscriptionStatus.BILLING
-            sub.save(update_fields=["anchor", "status", "updated_at"])
-            for line in SubscriptionLine.objects.select_for_update().filter(subscription=sub):
-                line.subscription = sub
-                _line_start(line=line, record=by_line.get(line.pk), at=at)
-            instance_move(
-                instance=instance,
-                order=order,
-                to=InstanceStatus.RUNNING,
-                action="charge",
-                reason="charged",
-                at=at,
-                actor=actor,
-            )
+        records, total, entry = _unpaid_records_pay(order=order, actor=actor, at=at)
+        _instances_start(order=order, first_records={r.line_id: r for r in records}, actor=actor, at=at)
         order.consume_orders.filter(status=ConsumeOrderStatus.UNPAID).update(
             status=ConsumeOrderStatus.PAID, paid_at=at, ledger_entry=entry
         )
@@ -352,6 +322,57 @@ def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | Non
             fields=("paid_at", "ledger_entry"),
         )
     return OperationResult(order=order, cost=order.cost, amount_payable=order.amount_payable)
+
+
+def _unpaid_records_pay(
+    *, order: PackageOrder, actor: Any, at: datetime
+) -> tuple[list[UsageRecord], Decimal, LedgerEntry | None]:
+    """Every unpaid record of the order paid by one ledger entry (none when they sum to zero)."""
+    records = list(
+        UsageRecord.objects.filter(
+            source=SubscriptionKind.PACKAGE, order_ref=order.order_id, status=UsageStatus.UNPAID
+        ).order_by("pk")
+    )
+    total = to_money(sum((r.amount for r in records), Decimal(0)))
+    entry = None
+    if records and total > 0:
+        posting = records_pay(
+            account_id=order.account_id,
+            records=records,
+            idempotency_key=charge_key(order.order_id),
+            subject=("package_order", order.order_id),
+            actor=actor if getattr(actor, "pk", None) else None,
+            memo=f"package order {order.order_id}",
+            at=at,
+        )
+        entry = posting.entry
+    elif records:
+        UsageRecord.objects.filter(pk__in=[r.pk for r in records]).update(status=UsageStatus.PAID, paid_at=at)
+    return records, total, entry
+
+
+def _instances_start(
+    *, order: PackageOrder, first_records: dict[int | None, UsageRecord], actor: Any, at: datetime
+) -> None:
+    """Every instance of a paid order running: its subscription billing from ``at``, its lines
+    started there (each line's first record, if any, moved onto that period)."""
+    for instance in order.instances.select_related("subscription").select_for_update():
+        sub = instance.subscription
+        sub.anchor = at
+        sub.status = SubscriptionStatus.BILLING
+        sub.save(update_fields=["anchor", "status", "updated_at"])
+        for line in SubscriptionLine.objects.select_for_update().filter(subscription=sub):
+            line.subscription = sub
+            _line_start(line=line, record=first_records.get(line.pk), at=at)
+        instance_move(
+            instance=instance,
+            order=order,
+            to=InstanceStatus.RUNNING,
+            action="charge",
+            reason="charged",
+            at=at,
+            actor=actor,
+        )
 
 
 def _line_start(*, line: SubscriptionLine, record: UsageRecord | None, at: datetime) -> None:

@@ -19,7 +19,7 @@ from orders.package.api.serializers import (
     MeterEventsSerializer,
     MeterResultOutSerializer,
 )
-from orders.package.metering import MAX_EVENTS, meter_events_ingest
+from orders.package.metering import meter_events_ingest
 from orders.package.models import ConsumeOrder
 from orders.package.selectors import bills_context, consume_orders_context
 from usage.models import UsageRecord, UsageSource, UsageStatus
@@ -86,12 +86,8 @@ class MeterEventsView(PackageApiView):
         responses=MeterResultOutSerializer,
     )
     def post(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        events = data.get("events")
-        if not isinstance(events, list) or not events:
-            raise_invalid({"events": ["required: a non-empty list"]})
-        if len(events) > MAX_EVENTS:
-            raise_invalid({"events": [f"at most {MAX_EVENTS} events a call"]})
+        s = MeterEventsSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
         account = resolve_account(request.user, namespace_from_request(request))
-        result = meter_events_ingest(account_id=account.pk, events=events)
+        result = meter_events_ingest(account_id=account.pk, events=s.validated_data["events"])
         return Response(MeterResultOutSerializer(result).data)

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
 from config.api.fields import MoneyField
 from config.money import money4
+from orders.package.metering import MAX_EVENTS
 
 ID_FIELD = {"max_length": 100, "allow_blank": False}
 
@@ -90,8 +92,28 @@ class MeterEventInSerializer(serializers.Serializer):
     timestamp = serializers.DateTimeField()
 
 
+_EVENTS_REQUIRED = "required: a non-empty list"
+
+
+@extend_schema_field(MeterEventInSerializer(many=True))
+class MeterEventListField(serializers.ListField):
+    """The batch as given: a non-empty list of at most ``MAX_EVENTS``; each event is checked by
+    ``orders.package.metering`` and rejected by index, so one bad event does not refuse the rest."""
+
+    default_error_messages = {
+        "required": _EVENTS_REQUIRED,
+        "null": _EVENTS_REQUIRED,
+        "not_a_list": _EVENTS_REQUIRED,
+        "empty": _EVENTS_REQUIRED,
+        "max_length": f"at most {MAX_EVENTS} events a call",
+    }
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(allow_empty=False, max_length=MAX_EVENTS, **kwargs)
+
+
 class MeterEventsSerializer(serializers.Serializer):
-    events = MeterEventInSerializer(many=True)
+    events = MeterEventListField()
 
 
 # --- responses ------------------------------------------------------------------------------------

@@ -260,6 +260,14 @@ class ChangeQuote:
     lines: list[ChangeLine]
     net: Decimal  # charged when > 0, refunded when < 0
 
+    @property
+    def payable(self) -> Decimal:
+        return max(self.net, Decimal(0))
+
+    @property
+    def refund(self) -> Decimal:
+        return max(-self.net, Decimal(0))
+
 
 def quote_change(
     *,

@@ -1,15 +1,22 @@
-"""The answers of the package-order previews (``drytry=1``, ``orders.package.previews``)."""
+"""The answers of the package-order previews (``drytry=1``, ``orders.package.previews``): each is
+its serializer's ``.data``. The schema documents the three with ``PreviewOutSerializer`` (one
+shape; a preview leaves out the keys it does not have)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import PolymorphicProxySerializer
+from rest_framework import serializers
 
-from config.money import money4
-from orders.package.api.serializers import OperationOutSerializer, PreviewOutSerializer
+from orders.package.api.serializers import (
+    IsoDateTimeField,
+    MoneyOutField,
+    OperationOutSerializer,
+    PreviewOutSerializer,
+    QuantityOutField,
+)
 from orders.package.previews import InstanceState
 from orders.package.quote import ChangeQuote, CreateQuote, RenewQuote
 
@@ -20,73 +27,104 @@ OPERATION_OR_PREVIEW = PolymorphicProxySerializer(
 )
 
 
-def _dt(value: datetime) -> str:
-    return value.isoformat()  # as the package API renders its other datetimes
+class _Constant(serializers.Field):
+    """The same value in every answer (``drytry: true``; a create's ``order_id: null``)."""
+
+    def __init__(self, value: Any):
+        self.value = value
+        super().__init__(source="*", read_only=True)
+
+    def to_representation(self, _: Any) -> Any:
+        return self.value
+
+
+# Of a ``ComponentQuote``.
+class CreatePreviewComponentSerializer(serializers.Serializer):
+    prod_inst_id_ext = serializers.CharField()
+    component_id = serializers.CharField(source="cost.component_id")
+    billing_mode = serializers.CharField(source="cost.billing_mode")
+    cycle = serializers.CharField()
+    unit_price = MoneyOutField(source="cost.price")
+    amount = MoneyOutField()
+
+
+# Of a ``CreateQuote`` (no order yet).
+class CreatePreviewSerializer(serializers.Serializer):
+    drytry = _Constant(True)
+    order_id = _Constant(None)
+    order_status = _Constant("unpaid")
+    cost = MoneyOutField(source="total")
+    amount_payable = MoneyOutField(source="total")
+    components = CreatePreviewComponentSerializer(many=True)
+
+
+class _RenewedCycles(QuantityOutField):
+    """A renewal line's quantity: the renewal's cycles (context ``cycles``)."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return Decimal(self.context["cycles"])
+
+
+# Of a ``RenewLine``.
+class RenewPreviewComponentSerializer(serializers.Serializer):
+    component_id = serializers.CharField(source="line.component_id")
+    unit_price = MoneyOutField(source="cost.price")
+    quantity = _RenewedCycles()
+    amount = MoneyOutField()
+
+
+# Of ``{"state": InstanceState, "quote": RenewQuote}``.
+class RenewPreviewSerializer(serializers.Serializer):
+    drytry = _Constant(True)
+    order_id = serializers.CharField(source="state.order.order_id")
+    order_status = serializers.CharField(source="state.order.status")
+    prod_inst_id_ext = serializers.CharField(source="state.instance.prod_inst_id_ext")
+    cost = MoneyOutField(source="quote.total")
+    amount_payable = MoneyOutField(source="quote.total")
+    cycles = serializers.IntegerField(source="quote.cycles")
+    period_start = IsoDateTimeField(source="quote.start")
+    paid_until = IsoDateTimeField(source="quote.end")
+    components = RenewPreviewComponentSerializer(many=True, source="quote.lines")
+
+
+class _AmountOrZero(MoneyOutField):
+    """A change line's amount; a line the change does not bill (no record) shows 0."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return instance.amount or Decimal(0)
+
+
+# Of a ``ChangeLine``.
+class ChangePreviewComponentSerializer(serializers.Serializer):
+    component_id = serializers.CharField(source="line.component_id")
+    billing_mode = serializers.CharField(source="line.billing_mode")
+    old_price = MoneyOutField(source="before.price")
+    new_price = MoneyOutField(source="after.price")
+    quantity = QuantityOutField(source="fraction")
+    amount = _AmountOrZero()
+
+
+# Of ``{"state": InstanceState, "quote": ChangeQuote}``.
+class ChangePreviewSerializer(serializers.Serializer):
+    drytry = _Constant(True)
+    order_id = serializers.CharField(source="state.order.order_id")
+    order_status = serializers.CharField(source="state.order.status")
+    prod_inst_id_ext = serializers.CharField(source="state.instance.prod_inst_id_ext")
+    plan_id = serializers.CharField(source="quote.plan.plan_id")
+    cost = MoneyOutField(source="quote.net")
+    amount_payable = MoneyOutField(source="quote.payable")
+    refund = MoneyOutField(source="quote.refund")
+    components = ChangePreviewComponentSerializer(many=True, source="quote.lines")
 
 
 def create_preview_repr(quote: CreateQuote) -> dict[str, Any]:
-    return {
-        "drytry": True,
-        "order_id": None,
-        "order_status": "unpaid",
-        "cost": money4(quote.total),
-        "amount_payable": money4(quote.total),
-        "components": [
-            {
-                "prod_inst_id_ext": c.prod_inst_id_ext,
-                "component_id": c.cost.component_id,
-                "billing_mode": c.cost.billing_mode,
-                "cycle": c.cycle,
-                "unit_price": money4(c.cost.price),
-                "amount": money4(c.amount),
-            }
-            for c in quote.components
-        ],
-    }
+    return dict(CreatePreviewSerializer(quote).data)
 
 
 def renew_preview_repr(state: InstanceState, quote: RenewQuote) -> dict[str, Any]:
-    return {
-        "drytry": True,
-        "order_id": state.order.order_id,
-        "order_status": state.order.status,
-        "prod_inst_id_ext": state.instance.prod_inst_id_ext,
-        "cost": money4(quote.total),
-        "amount_payable": money4(quote.total),
-        "cycles": quote.cycles,
-        "period_start": _dt(quote.start),
-        "paid_until": _dt(quote.end),
-        "components": [
-            {
-                "component_id": rl.line.component_id,
-                "unit_price": money4(rl.cost.price),
-                "quantity": money4(Decimal(quote.cycles)),
-                "amount": money4(rl.amount),
-            }
-            for rl in quote.lines
-        ],
-    }
+    preview = RenewPreviewSerializer({"state": state, "quote": quote}, context={"cycles": quote.cycles})
+    return dict(preview.data)
 
 
 def change_preview_repr(state: InstanceState, quote: ChangeQuote) -> dict[str, Any]:
-    return {
-        "drytry": True,
-        "order_id": state.order.order_id,
-        "order_status": state.order.status,
-        "prod_inst_id_ext": state.instance.prod_inst_id_ext,
-        "plan_id": quote.plan.plan_id,
-        "cost": money4(quote.net),
-        "amount_payable": money4(max(quote.net, Decimal(0))),
-        "refund": money4(max(-quote.net, Decimal(0))),
-        "components": [
-            {
-                "component_id": c.line.component_id,
-                "billing_mode": c.line.billing_mode,
-                "old_price": money4(c.before.price),
-                "new_price": money4(c.after.price),
-                "quantity": money4(c.fraction),
-                "amount": money4(c.amount or Decimal(0)),
-            }
-            for c in quote.lines
-        ],
-    }
+    return dict(ChangePreviewSerializer({"state": state, "quote": quote}).data)

@@ -1,4 +1,4 @@
-"""Meter-event ingestion for postpaid lines (DOMAIN.md 4 and 6).
+"""Meter-event ingestion for postpaid lines (docs/package-orders.md).
 
 Built for volume (benchmarked at 1,000,000 events in batches of 1000): a batch costs a fixed handful
 of queries whatever its size: resolve the instances (package instances and purchase orders), load

@@ -1,4 +1,4 @@
-"""Package orders (DOMAIN.md 6, seed 002): one order buys instances of several products.
+"""Package orders (docs/package-orders.md): one order buys instances of several products.
 
 Each product instance owns one engine ``Subscription`` (kind ``package``); its billed components are
 the subscription's ``SubscriptionLine`` rows. Bills are ``usage.UsageRecord`` rows. Billing jobs are

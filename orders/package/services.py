@@ -1,4 +1,4 @@
-"""Package orders (DOMAIN.md 6, seed 002) on the subscription engine: create, cancel and charge,
+"""Package orders (docs/package-orders.md) on the subscription engine: create, cancel and charge,
 and the inputs every package operation takes. Instances are renewed and reconfigured in
 ``instances.py``, paused, resumed, stopped and suspended in ``lifecycle.py``.
 

@@ -1,4 +1,4 @@
-"""``/api/v1/instances/<prod_inst_id_ext>/...`` (API.md "Package orders", seed 002): renew and
+"""``/api/v1/instances/<prod_inst_id_ext>/...`` (docs/package-orders.md): renew and
 change-config (``drytry=1``: their price), stop, pause and resume; thin views over
 ``orders.package.instances`` and ``orders.package.lifecycle``."""
 

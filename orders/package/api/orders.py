@@ -1,4 +1,4 @@
-"""``/api/v1/package-orders`` (API.md "Package orders", seed 002): list, create (``drytry=1``: its
+"""``/api/v1/package-orders`` (docs/package-orders.md): list, create (``drytry=1``: its
 price), detail, cancel and charge; thin views over ``orders.package.services``."""
 
 from __future__ import annotations

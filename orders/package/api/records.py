@@ -1,5 +1,5 @@
-"""``/api/v1/bills``, ``/api/v1/consume-orders`` and ``/api/v1/meter-events`` (API.md "Package
-orders", seed 002): what package orders billed and gathered into payments, and the metered
+"""``/api/v1/bills``, ``/api/v1/consume-orders`` and ``/api/v1/meter-events``
+(docs/package-orders.md): what package orders billed and gathered into payments, and the metered
 quantities clients report (``orders.package.metering``)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Request and response shapes of the package-order API (API.md "Package orders", seed 002)."""
+"""Request and response shapes of the package-order API (docs/package-orders.md)."""
 
 from __future__ import annotations
 

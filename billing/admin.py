@@ -38,16 +38,16 @@ class LedgerEntryAdmin(BigListAdminMixin, CsvExportMixin, ReadOnlyAdmin):
     ]  # fmt: skip
     list_filter = ["kind", "created_at", "subject_type"]
     # a million rows: exact identifiers only (config/admin_lists.py); the subject through its index
-    exact_search_fields = ("account__namespace", "subject_id")
+    exact_search_fields = ("account__namespace", "^subject_id")
     list_prefetch_related = ("account", "actor")
     date_hierarchy = "created_at"
 
     def search_condition(self, lookup: str, term: str) -> Q:
-        if lookup != "subject_id":
+        if lookup != "^subject_id":
             return super().search_condition(lookup, term)
         # the index is (subject_type, subject_id): name every type (read from the index) to use it
         types = LedgerEntry.objects.order_by().values_list("subject_type", flat=True).distinct()
-        return Q(subject_type__in=list(types), subject_id=term)
+        return Q(subject_type__in=list(types), subject_id__istartswith=term)
 
     @admin.display(description="subject", ordering="subject_id")
     def subject(self, obj: LedgerEntry) -> SafeString:

@@ -14,7 +14,7 @@ join with the account table that makes MariaDB read every row into a temporary t
   ``IN`` query after the page, so the ordering index answers ``ORDER BY ... LIMIT`` directly;
 - search matches identifiers exactly (``exact_search_fields``): a term that is an account's
   namespace lists that account's rows through the account index, anything else is compared with
-  the other identifier columns, each of which has an index.
+  the other identifier columns (equal, or by prefix: ``^order_id``), each of which has an index.
 """
 
 from __future__ import annotations
@@ -109,5 +109,9 @@ class BigListAdminMixin:
         return queryset.filter(match), False
 
     def search_condition(self, lookup: str, term: str) -> Q:
-        """The condition of one identifier column; override where the column's index needs more."""
+        """The condition of one identifier column: equal, or with ``^`` (Django's own prefix
+        notation) starting with the term, which the column's index answers as a range; override
+        where the index needs more."""
+        if lookup.startswith("^"):
+            return Q(**{f"{lookup[1:]}__istartswith": term})
         return Q(**{lookup: term})

@@ -34,7 +34,7 @@ class UsageRecordAdmin(BigListAdminMixin, CsvExportMixin, ReadOnlyAdmin):
         "paid_at",
     )  # fmt: skip
     list_filter = ("status", "kind", "source", "region", "plan", "period_start")
-    exact_search_fields = ("account__namespace", "order_ref")  # a million rows: config/admin_lists.py
+    exact_search_fields = ("account__namespace", "^order_ref")  # a million rows: config/admin_lists.py
     date_hierarchy = "period_start"
     list_prefetch_related = ("account", "plan")
     raw_id_fields = ("account", "plan", "price_version", "price_rule", "ledger_entry")

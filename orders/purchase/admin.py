@@ -36,7 +36,7 @@ class PurchaseOrderAdmin(
         "start_time", "deadline", "end_time",
     )  # fmt: skip
     list_filter = ("status", "region", "plan__plan_type", "plan", "end_reason", "start_time", "deadline")
-    exact_search_fields = ("account__namespace", "order_id", "resource_name")  # config/admin_lists.py
+    exact_search_fields = ("account__namespace", "^order_id", "^resource_name")  # config/admin_lists.py
     date_hierarchy = "start_time"
     list_prefetch_related = ("account", "plan")
     fieldsets = [

@@ -35,6 +35,7 @@ if SCALE not in ("small", "full", "medium"):
 SIZES: dict[str, dict[str, int]] = {
     "B1": {"small": 200, "medium": 5_000, "full": 100_000},  # due subscriptions
     "B2": {"small": 5, "medium": 15, "full": 30},  # seconds per run
+    "B2b": {"small": 5, "medium": 15, "full": 30},  # seconds per shape
     "B3": {"small": 20_000, "medium": 300_000, "full": 1_000_000},  # usage records
     "B4": {"small": 20_000, "medium": 200_000, "full": 1_000_000},  # meter events
     "B5": {"small": 3_000, "medium": 30_000, "full": 100_000},  # vehicle orders of one user

@@ -22,6 +22,7 @@ from bench.common import ROOT, SCALE, bench_db_url, bench_env, mariadb_unavailab
 BENCHMARKS = [
     ("B1", "bench.b1_billing_run"),
     ("B2", "bench.b2_charge_api"),
+    ("B2b", "bench.b2b_batch_deduct"),
     ("B3", "bench.b3_report"),
     ("B4", "bench.b4_metering"),
     ("B5", "bench.b5_order_list"),
@@ -35,7 +36,7 @@ TIMEOUT = {"small": 240, "medium": 1800, "full": 3 * 3600}
 
 def main() -> int:
     only = {b.strip().upper() for b in os.environ.get("BENCH_ONLY", "").split(",") if b.strip()}
-    selected = [(b, m) for b, m in BENCHMARKS if not only or b in only]
+    selected = [(b, m) for b, m in BENCHMARKS if not only or b.upper() in only]
     url = bench_db_url()
     print(f"bench: scale={SCALE} database={url.split('@')[-1]} python={sys.version.split()[0]}", flush=True)
     reason = mariadb_unavailable_reason(url)

@@ -18,9 +18,10 @@ from django.utils.safestring import SafeString
 from config.admin_tools import CsvExportMixin
 from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, local_time, money_column, money_html
 from config.event_sentences import event_line, events_html
-from orders.admin_actions import OrderActionPermissionsMixin, package_cancel, package_renew
+from orders.admin_actions import OrderActionPermissionsMixin
 from orders.admin_tables import bills_table
 from orders.engine.models import SubscriptionLine
+from orders.package.admin_actions import package_cancel, package_renew
 from orders.package.models import ConsumeOrder, PackageOrder, ProductInstance
 from usage.models import UsageRecord, UsageSource
 

@@ -1,6 +1,6 @@
 """Back office for purchase orders: read the orders, their history (as sentences) and bills; finance
 staff may renew now or cancel with a prorated refund of the unused days (with a reason). Every
-write goes through ``orders.services.purchase``: the admin never edits money or status fields."""
+write goes through ``orders.purchase.services``: the admin never edits money or status fields."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from config.admin_lists import BigListAdminMixin
 from config.admin_tools import CsvExportMixin
 from config.display import MoneyDetailMixin, local_time
 from config.event_sentences import event_line, events_html
-from orders.admin_actions import OrderActionPermissionsMixin, purchase_cancel, purchase_renew
+from orders.admin_actions import OrderActionPermissionsMixin
 from orders.admin_tables import bills_table, ledger_link
+from orders.purchase.admin_actions import purchase_cancel, purchase_renew
 from orders.purchase.models import PurchaseOrder, PurchaseOrderEvent
 from usage.models import UsageRecord, UsageSource
 

@@ -14,8 +14,9 @@ from django.utils.safestring import SafeString
 from config.admin_tools import CsvExportMixin
 from config.display import MoneyDetailMixin, money_column
 from config.event_sentences import event_line, events_html
-from orders.admin_actions import OrderActionPermissionsMixin, vehicle_cancel, vehicle_underwrite
+from orders.admin_actions import OrderActionPermissionsMixin
 from orders.admin_tables import ledger_link
+from orders.vehicle.admin_actions import vehicle_cancel, vehicle_underwrite
 from orders.vehicle.models import VehicleOrder, VehicleOrderItem, VehicleOrderState
 
 DETAIL_FIELDS: list[Any] = [f.name for f in VehicleOrder._meta.fields if f.name != "id"]

@@ -18,17 +18,13 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
 from billing.models import LedgerEntry, LedgerKind
+from config.admin_actions import CONFIRM_FIELD
 from config.display import money_text
-from orders.admin_actions import (
-    CONFIRM_FIELD,
-    OrderActionPermissionsMixin,
-    purchase_cancel,
-    purchase_renew,
-    vehicle_cancel,
-    vehicle_underwrite,
-)
+from orders.admin_actions import OrderActionPermissionsMixin
 from orders.models import PurchaseOrder, PurchaseOrderStatus, VehicleOrder
+from orders.purchase.admin_actions import purchase_cancel, purchase_renew
 from orders.purchase.services import purchase_order_create
+from orders.vehicle.admin_actions import vehicle_cancel, vehicle_underwrite
 from tests.orders.purchase.helpers import account_of, assert_ledger, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -149,8 +145,8 @@ class PackageAdmin(OrderActionPermissionsMixin, admin.ModelAdmin):
 
 
 def test_package_cancel_and_renew(finance_user: Any) -> None:
-    from orders.admin_actions import package_cancel, package_renew
     from orders.models import InstanceStatus, PackageOrder, PackageOrderStatus
+    from orders.package.admin_actions import package_cancel, package_renew
     from orders.package.services import package_order_charge
     from tests.orders.package.factories import assert_balanced, create_order, funded_account, make_catalog
 

@@ -14,8 +14,9 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 
+from config.admin_actions import CONFIRM_FIELD, ActionOption, reason_action
 from config.exceptions import InvalidTransition
-from orders.admin_actions import CONFIRM_FIELD, ActionOption, OrderActionPermissionsMixin, reason_action
+from orders.admin_actions import OrderActionPermissionsMixin
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

@@ -79,74 +79,99 @@ def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> di
 def _bill_lines_chunk(
     *, at: datetime, chunk_size: int, passed: set[int], summary: Counter[str], chunk_passed: set[int]
 ) -> bool:
+    """Bill one chunk of due hourly/postpaid lines in one transaction (False when none is due).
+    Lines that cannot be billed now (paused, account busy, failed, still due) go to ``chunk_passed``."""
     with transaction.atomic():
-        rows = list(
-            SubscriptionLine.objects.select_for_update(skip_locked=True)
-            .filter(
-                billing_mode__in=[BillingMode.HOURLY, BillingMode.POSTPAID],
-                status=LineStatus.RUNNING,
-                next_run_at__lte=at,
-            )
-            .exclude(pk__in=passed)
-            .order_by("next_run_at", "id")
-            .values_list("pk", "billing_mode", "subscription_id")[:chunk_size]
-        )
+        rows = _due_lines(at=at, chunk_size=chunk_size, passed=passed)
         if not rows:
             return False
-        subs = {
-            s["pk"]: s
-            for s in Subscription.objects.filter(pk__in={r[2] for r in rows}).values(
-                "pk", "status", "account_id", "kind", "order_ref"
-            )
-        }
-        # Records keep the order's region, as the ones written at create/renew do (issue 15).
-        regions = dict(
-            PurchaseOrder.objects.filter(
-                order_id__in=[s["order_ref"] for s in subs.values() if s["kind"] == SubscriptionKind.PURCHASE]
-            ).values_list("order_id", "region")
-        )
-        for sub in subs.values():
-            sub["region"] = (
-                regions.get(sub["order_ref"], "") if sub["kind"] == SubscriptionKind.PURCHASE else ""
-            )
+        subs = _subscriptions_of(rows)
         locked_accounts: set[int] = set()
         for line_id, mode, sub_id in rows:
             summary["picked"] += 1
-            sub = subs[sub_id]
-            if sub["status"] in ENDED:
-                SubscriptionLine.objects.filter(pk=line_id).update(
-                    status=LineStatus.STOPPED, next_run_at=None, updated_at=at
-                )
-                summary["ended"] += 1
-                continue
-            if sub["status"] != SubscriptionStatus.BILLING:
-                chunk_passed.add(line_id)
-                summary["skipped_paused"] += 1
-                continue
-            if sub["account_id"] not in locked_accounts:
-                if not account_try_lock(sub["account_id"]):
-                    chunk_passed.add(line_id)
-                    summary["skipped_busy"] += 1
-                    continue
-                locked_accounts.add(sub["account_id"])
-            try:
-                with transaction.atomic():
-                    if mode == BillingMode.HOURLY:
-                        _run_hourly(line_id=line_id, sub=sub, at=at, summary=summary)
-                    else:
-                        _run_postpaid(line_id=line_id, sub=sub, at=at, summary=summary)
-            except DomainError as exc:
-                log.warning("billing job for line %s failed: %s", line_id, exc)
-                summary["failed"] += 1
-                chunk_passed.add(line_id)
-                continue
-            # Still due after MAX_CATCH_UP periods (or a clock that did not move): the next run
-            # continues, so one run is bounded and can never loop on one line.
-            if SubscriptionLine.objects.filter(
-                pk=line_id, status=LineStatus.RUNNING, next_run_at__lte=at
-            ).exists():
+            if not _bill_line(
+                line_id, mode, subs[sub_id], at=at, summary=summary, locked_accounts=locked_accounts
+            ):
                 chunk_passed.add(line_id)
     return True
+
+
+def _due_lines(*, at: datetime, chunk_size: int, passed: set[int]) -> list[tuple[int, str, int]]:
+    """``(line, billing mode, subscription)`` of the running hourly/postpaid lines due at ``at``,
+    locked, skipping lines another run holds and the ones this run already passed."""
+    return list(
+        SubscriptionLine.objects.select_for_update(skip_locked=True)
+        .filter(
+            billing_mode__in=[BillingMode.HOURLY, BillingMode.POSTPAID],
+            status=LineStatus.RUNNING,
+            next_run_at__lte=at,
+        )
+        .exclude(pk__in=passed)
+        .order_by("next_run_at", "id")
+        .values_list("pk", "billing_mode", "subscription_id")[:chunk_size]
+    )
+
+
+def _subscriptions_of(rows: list[tuple[int, str, int]]) -> dict[int, Any]:
+    """The lines' subscriptions by primary key (status, account, kind, order, region)."""
+    subs = {
+        s["pk"]: s
+        for s in Subscription.objects.filter(pk__in={r[2] for r in rows}).values(
+            "pk", "status", "account_id", "kind", "order_ref"
+        )
+    }
+    # Records keep the order's region, as the ones written at create/renew do (issue 15).
+    regions = dict(
+        PurchaseOrder.objects.filter(
+            order_id__in=[s["order_ref"] for s in subs.values() if s["kind"] == SubscriptionKind.PURCHASE]
+        ).values_list("order_id", "region")
+    )
+    for sub in subs.values():
+        sub["region"] = regions.get(sub["order_ref"], "") if sub["kind"] == SubscriptionKind.PURCHASE else ""
+    return subs
+
+
+def _bill_line(
+    line_id: int,
+    mode: str,
+    sub: dict[str, Any],
+    *,
+    at: datetime,
+    summary: Counter[str],
+    locked_accounts: set[int],
+) -> bool:
+    """Bill one due line (its account locked once per chunk, without waiting). False when the line
+    is passed for this run: its subscription is paused, its account busy, its billing failed, or it
+    is still due after ``MAX_CATCH_UP`` periods. A line of an ended subscription is stopped."""
+    if sub["status"] in ENDED:
+        SubscriptionLine.objects.filter(pk=line_id).update(
+            status=LineStatus.STOPPED, next_run_at=None, updated_at=at
+        )
+        summary["ended"] += 1
+        return True
+    if sub["status"] != SubscriptionStatus.BILLING:
+        summary["skipped_paused"] += 1
+        return False
+    if sub["account_id"] not in locked_accounts:
+        if not account_try_lock(sub["account_id"]):
+            summary["skipped_busy"] += 1
+            return False
+        locked_accounts.add(sub["account_id"])
+    try:
+        with transaction.atomic():
+            if mode == BillingMode.HOURLY:
+                _run_hourly(line_id=line_id, sub=sub, at=at, summary=summary)
+            else:
+                _run_postpaid(line_id=line_id, sub=sub, at=at, summary=summary)
+    except DomainError as exc:
+        log.warning("billing job for line %s failed: %s", line_id, exc)
+        summary["failed"] += 1
+        return False
+    # Still due after MAX_CATCH_UP periods (or a clock that did not move): the next run
+    # continues, so one run is bounded and can never loop on one line.
+    return not SubscriptionLine.objects.filter(
+        pk=line_id, status=LineStatus.RUNNING, next_run_at__lte=at
+    ).exists()
 
 
 def _subject(sub: Mapping[str, Any]) -> tuple[str, Any]:

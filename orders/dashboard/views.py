@@ -196,6 +196,24 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "review": money_html(recharges["review_amount"], currency),
             "owed": money_html(arrears["owed"], currency),
         },
+        "consumption": consumption,
+        **_charts(period, revenue, consumption, currency),
+        **_table_rows(revenue, consumption, arrears, currency),
+        "report_month": f"{period.first_day:%Y-%m}" if whole_month else "",
+        "recharges": recharges,
+        "arrears": arrears,
+        "failed": failed,
+        "last_audit": AuditRun.objects.order_by("-started_at", "-id").first(),
+    }
+    request.current_app = admin.site.name
+    return TemplateResponse(request, "admin/tally/dashboard.html", context)
+
+
+def _charts(
+    period: ReportPeriod, revenue: list[DayRevenue], consumption: dict[str, Any], currency: str
+) -> dict[str, Any]:
+    """The two charts: revenue per day (bars) and consumption per plan (the 15 largest)."""
+    return {
         "revenue_chart": svg_bar_chart(
             [(f"{d.day:%d}" if period.choice != "custom" else f"{d.day:%m-%d}", d.revenue) for d in revenue],
             title=f"Revenue per day (charges - refunds), {period.label}",
@@ -205,7 +223,6 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             label_every=_label_every(len(revenue)),
             css_id="chart-revenue",
         ),
-        "consumption": consumption,
         "consumption_chart": svg_hbar_chart(
             [(row["plan"], row["total"]) for row in consumption["rows"][:15]],
             title=f"Consumption per plan, {period.label}",
@@ -213,6 +230,14 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             axis_label="Consumption",
             css_id="chart-consumption",
         ),
+    }
+
+
+def _table_rows(
+    revenue: list[DayRevenue], consumption: dict[str, Any], arrears: dict[str, Any], currency: str
+) -> dict[str, Any]:
+    """The tables under the charts, money as ``CNY 1,683.70``: days newest first, plans, arrears."""
+    return {
         "revenue_rows": [
             (
                 d.day,
@@ -227,11 +252,4 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             for r in consumption["rows"]
         ],
         "arrears_rows": [(r, money_html(r["owed"], currency)) for r in arrears["top"]],
-        "report_month": f"{period.first_day:%Y-%m}" if whole_month else "",
-        "recharges": recharges,
-        "arrears": arrears,
-        "failed": failed,
-        "last_audit": AuditRun.objects.order_by("-started_at", "-id").first(),
     }
-    request.current_app = admin.site.name
-    return TemplateResponse(request, "admin/tally/dashboard.html", context)

@@ -254,6 +254,48 @@ def metered_quantity(*, line_id: int, start: datetime, end: datetime | None) -> 
     return money_sum(qs, "quantity")
 
 
+def _pay_metered_record(
+    record: UsageRecord,
+    *,
+    line: SubscriptionLine,
+    period: Period,
+    subject: tuple[str, Any] | None,
+    at: datetime,
+) -> bool:
+    """Charge a new metered record (True), or mark it paid when it costs nothing, or leave it in
+    ``arrears`` when the balance cannot cover it (False both)."""
+    from config.exceptions import InsufficientFunds
+
+    if record.amount <= 0:
+        UsageRecord.objects.filter(pk=record.pk).update(status=UsageStatus.PAID, paid_at=at)
+        return False
+    try:
+        records_pay(
+            account_id=line.subscription.account_id,
+            records=[record],
+            idempotency_key=ledger_key_for(line.pk, period.key),
+            subject=subject or ("usage_record", record.pk),
+            at=at,
+        )
+    except InsufficientFunds:
+        UsageRecord.objects.filter(pk=record.pk).update(status=UsageStatus.ARREARS)
+        return False
+    return True
+
+
+def _advance_metered_line(line: SubscriptionLine, *, period: Period, end: datetime, closed: bool) -> None:
+    """The period is billed: the line is paid until its end and runs again at the next one's end
+    (never again once ``closed`` by a stop)."""
+    line.periods_billed = period.index
+    line.paid_until = end
+    line.next_run_at = (
+        None
+        if closed
+        else period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=period.index + 1).end
+    )
+    line.save(update_fields=["periods_billed", "paid_until", "next_run_at", "updated_at"])
+
+
 def line_bill_metered_period(
     *,
     line_id: int,
@@ -270,8 +312,6 @@ def line_bill_metered_period(
     ``arrears`` (settled later by ``usage.services.arrears_settle``) and the clock still advances,
     so a period is billed exactly once. Locks the account, then the line.
     """
-    from config.exceptions import InsufficientFunds
-
     at = at or timezone.now()
     with transaction.atomic():
         account_id = (
@@ -301,29 +341,9 @@ def line_bill_metered_period(
         )
         charged = False
         if created:
-            if record.amount <= 0:
-                UsageRecord.objects.filter(pk=record.pk).update(status=UsageStatus.PAID, paid_at=at)
-            else:
-                try:
-                    records_pay(
-                        account_id=account_id,
-                        records=[record],
-                        idempotency_key=ledger_key_for(line.pk, period.key),
-                        subject=subject or ("usage_record", record.pk),
-                        at=at,
-                    )
-                    charged = True
-                except InsufficientFunds:
-                    UsageRecord.objects.filter(pk=record.pk).update(status=UsageStatus.ARREARS)
+            charged = _pay_metered_record(record, line=line, period=period, subject=subject, at=at)
             record.refresh_from_db()
-        line.periods_billed = period.index
-        line.paid_until = end
-        line.next_run_at = (
-            None
-            if final_end is not None
-            else period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=period.index + 1).end
-        )
-        line.save(update_fields=["periods_billed", "paid_until", "next_run_at", "updated_at"])
+        _advance_metered_line(line, period=period, end=end, closed=final_end is not None)
         return PeriodCharge(record=record, period=period, charged=charged)
 
 

@@ -14,6 +14,7 @@ are still checked and reported, and fail the run only in strict mode.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -158,62 +159,20 @@ class Checker:
         """Each charge/refund entry is what exactly one thing paid for, for the same money: usage
         records (their sum), a metered call, or a vehicle order's pay/refund event. A recharge entry
         belongs to a successful recharge or a batch line; an adjustment has its staff actor."""
-        out: list[Finding] = []
-        start = self._entries_from
         entries = list(
-            LedgerEntry.objects.filter(pk__gt=start)
+            LedgerEntry.objects.filter(pk__gt=self._entries_from)
             .order_by("pk")
             .values_list("pk", "kind", "amount", "subject_type", "actor_id", "memo")
         )
         if not entries:
-            return out
+            return []
         ids = [e[0] for e in entries]
-        by_records: dict[int, Decimal] = defaultdict(Decimal)
-        for entry_id, amount in UsageRecord.objects.filter(ledger_entry_id__in=ids).values_list(
-            "ledger_entry_id", "amount"
-        ):
-            by_records[entry_id] += amount
-        by_quota = dict(
-            QuotaUsage.objects.filter(ledger_entry_id__in=ids).values_list("ledger_entry_id", "amount")
-        )
-        by_vehicle: dict[int, list[Decimal]] = defaultdict(list)
-        events = VehicleOrderEvent.objects.filter(kind__in=["pay", "cancel"], data__ledger_entry_id__in=ids)
-        for kind, data in events.values_list("kind", "data"):
-            money = Decimal(str(data.get("charged" if kind == "pay" else "refund", "0")))
-            by_vehicle[int(data["ledger_entry_id"])].append(-money if kind == "pay" else money)
-        recharged = set(
-            RechargeOrder.objects.filter(ledger_entry_id__in=ids, status="success").values_list(
-                "ledger_entry_id", flat=True
-            )
-        )
-        for pk, kind, amount, subject, actor_id, memo in entries:
-            if kind in (LedgerKind.CHARGE, LedgerKind.REFUND):
-                # what each explanation says the wallet got (signed like the entry)
-                found = [("usage records", -by_records[pk])] if pk in by_records else []
-                found += [("metered call", -by_quota[pk])] if pk in by_quota else []
-                found += [("vehicle order event", money) for money in by_vehicle.get(pk, [])]
-                if len(found) != 1:
-                    names = [f[0] for f in found] or "nothing"
-                    out.append(
-                        (
-                            "entries_explained",
-                            f"{kind} entry {pk} ({amount}, {subject}) is explained by {names}",
-                        )
-                    )
-                elif found[0][1] != amount:
-                    out.append(
-                        (
-                            "entries_explained",
-                            f"{kind} entry {pk} moved {amount}, its {found[0][0]} say {found[0][1]}",
-                        )
-                    )
-            elif kind == LedgerKind.RECHARGE:
-                if pk not in recharged and subject != "batch_recharge":
-                    out.append(
-                        ("entries_explained", f"recharge entry {pk} ({amount}) has no successful recharge")
-                    )
-            elif kind == LedgerKind.ADJUSTMENT and (actor_id is None or not memo):
-                out.append(("entries_explained", f"adjustment {pk} has no staff actor or no reason"))
+        sources = _EntrySources.load(ids)
+        out: list[Finding] = []
+        for entry in entries:
+            problem = sources.unexplained(*entry)
+            if problem is not None:
+                out.append(("entries_explained", problem))
         self._entries_from = ids[-1]
         return out
 
@@ -292,3 +251,58 @@ class Checker:
                     ("state_reachable", f"{family} {pk} is {status!r}, its last event says {states[pk]!r}")
                 )
         return out
+
+
+@dataclass
+class _EntrySources:
+    """What may explain the ledger entries ``ids``, keyed by entry: the money of their usage records
+    (summed), metered calls and vehicle order pay/refund events (signed like the entry), and the
+    entries of successful recharges."""
+
+    by_records: dict[int, Decimal]
+    by_quota: dict[int, Decimal]
+    by_vehicle: dict[int, list[Decimal]]
+    recharged: set[int]
+
+    @classmethod
+    def load(cls, ids: list[int]) -> _EntrySources:
+        by_records: dict[int, Decimal] = defaultdict(Decimal)
+        for entry_id, amount in UsageRecord.objects.filter(ledger_entry_id__in=ids).values_list(
+            "ledger_entry_id", "amount"
+        ):
+            by_records[entry_id] += amount
+        by_quota = dict(
+            QuotaUsage.objects.filter(ledger_entry_id__in=ids).values_list("ledger_entry_id", "amount")
+        )
+        by_vehicle: dict[int, list[Decimal]] = defaultdict(list)
+        events = VehicleOrderEvent.objects.filter(kind__in=["pay", "cancel"], data__ledger_entry_id__in=ids)
+        for kind, data in events.values_list("kind", "data"):
+            money = Decimal(str(data.get("charged" if kind == "pay" else "refund", "0")))
+            by_vehicle[int(data["ledger_entry_id"])].append(-money if kind == "pay" else money)
+        recharged = set(
+            RechargeOrder.objects.filter(ledger_entry_id__in=ids, status="success").values_list(
+                "ledger_entry_id", flat=True
+            )
+        )
+        return cls(by_records=by_records, by_quota=by_quota, by_vehicle=by_vehicle, recharged=recharged)
+
+    def unexplained(
+        self, pk: int, kind: str, amount: Decimal, subject: str, actor_id: int | None, memo: str
+    ) -> str | None:
+        """Why entry ``pk`` is not explained, or None when it is."""
+        if kind in (LedgerKind.CHARGE, LedgerKind.REFUND):
+            # what each explanation says the wallet got (signed like the entry)
+            found = [("usage records", -self.by_records[pk])] if pk in self.by_records else []
+            found += [("metered call", -self.by_quota[pk])] if pk in self.by_quota else []
+            found += [("vehicle order event", money) for money in self.by_vehicle.get(pk, [])]
+            if len(found) != 1:
+                names = [f[0] for f in found] or "nothing"
+                return f"{kind} entry {pk} ({amount}, {subject}) is explained by {names}"
+            if found[0][1] != amount:
+                return f"{kind} entry {pk} moved {amount}, its {found[0][0]} say {found[0][1]}"
+        elif kind == LedgerKind.RECHARGE:
+            if pk not in self.recharged and subject != "batch_recharge":
+                return f"recharge entry {pk} ({amount}) has no successful recharge"
+        elif kind == LedgerKind.ADJUSTMENT and (actor_id is None or not memo):
+            return f"adjustment {pk} has no staff actor or no reason"
+        return None

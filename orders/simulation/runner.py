@@ -12,6 +12,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, connection
@@ -193,7 +194,6 @@ def run(config: SimConfig) -> SimResult:
     if config.faults:
         broker.lose = lambda m: m.name == "usage.settle_arrears" and loss.random() < 0.3
     checker = Checker()
-    trace = result.trace
     started = time.monotonic()
     quiet = _Quiet()
     with (
@@ -213,57 +213,71 @@ def run(config: SimConfig) -> SimResult:
             ctx.op, ctx.rng, ctx.fault_in_step = op, random.Random(f"{config.seed}:{op.index}"), False
             step_started = time.monotonic()
             clock.set(max(op.at, clock.at))
-            findings: list[Finding] = []
-            outcome = ""
-            try:
-                with db_fault_hook(ctx):
-                    if op.kind not in NO_TICK_BEFORE and (clock.at - last_tick).total_seconds() >= 60:
-                        task_errors = ops_time.beat_tick(
-                            ctx, duplicate=config.faults and ctx.rng.random() < 0.15
-                        )
-                        last_tick = clock.at
-                        findings += _task_findings(ctx, task_errors) + _arrears_affordable()
-                    if op.kind == "setup":
-                        ctx.world = world_setup(accounts=op.args["accounts"], seed=config.seed)
-                        outcome = "world set up"
-                    elif op.kind == "final":
-                        outcome = "final"
-                    else:
-                        outcome = EXECUTORS[op.kind](ctx, op)
-                    findings += _task_findings(ctx, broker.drain())
-            except Violation as v:
-                findings.append((v.invariant, v.detail))
-                outcome = "violation"
-            except DatabaseError as exc:
-                if not ctx.fault_in_step:
-                    findings.append(("step_ran_clean", _short(exc)))
-                outcome = f"fault: {exc}"
-            except Exception as exc:  # noqa: BLE001 - a step that crashes is a finding, with its traceback
-                findings.append(("step_ran_clean", _short(exc)))
-                outcome = "crashed"
-            finally:
-                if ctx.faults.ops_left > 0 and op.kind != "db_fault_window":
-                    ctx.faults.ops_left -= 1
-                if ctx.fault_in_step:
-                    reconnect_if_broken()
+            outcome, findings, last_tick = _execute(ctx, op, config, last_tick)
             result.counters["messages_lost"] = broker.lost
             if config.sabotage is not None:
                 config.sabotage(ctx, op)
             findings += checker.check(full=op.kind == "final")
-            result.invariant_checks += ctx.counters.pop("checks", 0) + CHECKED_EACH_STEP
-            result.steps += 1
-            result.kinds[op.kind] += 1
-            trace.append(f"{op.describe()} -> {outcome} [{time.monotonic() - step_started:.2f}s]")
-            real = [f for f in findings if config.strict or f[0] not in KNOWN_OPEN]
-            result.known += [(op.index, f) for f in findings if f not in real]
-            if real:
-                result.failure = SimFailure(config=config, op=op, findings=real, trace=trace)
+            if _record(result, ctx, op, findings, f"{outcome} [{time.monotonic() - step_started:.2f}s]"):
                 break
         result.counters.update(ctx.counters)
     result.counters["messages_lost"] = broker.lost
     result.simulated_days = (clock.at - schedule[0].at).total_seconds() / 86400
     result.seconds = time.monotonic() - started
     return result
+
+
+def _execute(ctx: Ctx, op: Op, config: SimConfig, last_tick: datetime) -> tuple[str, list[Finding], datetime]:
+    """Run one step: beat's tick first when a minute has passed, then the op, then the tasks it
+    queued. A violation, a fault or a crash is a finding (an injected fault expected in the step
+    is not). Returns the outcome, the findings and the time of the last tick."""
+    clock, outcome = ctx.clock, ""
+    findings: list[Finding] = []
+    try:
+        with db_fault_hook(ctx):
+            if op.kind not in NO_TICK_BEFORE and (clock.at - last_tick).total_seconds() >= 60:
+                task_errors = ops_time.beat_tick(ctx, duplicate=config.faults and ctx.rng.random() < 0.15)
+                last_tick = clock.at
+                findings += _task_findings(ctx, task_errors) + _arrears_affordable()
+            if op.kind == "setup":
+                ctx.world = world_setup(accounts=op.args["accounts"], seed=config.seed)
+                outcome = "world set up"
+            elif op.kind == "final":
+                outcome = "final"
+            else:
+                outcome = EXECUTORS[op.kind](ctx, op)
+            findings += _task_findings(ctx, ctx.broker.drain())
+    except Violation as v:
+        findings.append((v.invariant, v.detail))
+        outcome = "violation"
+    except DatabaseError as exc:
+        if not ctx.fault_in_step:
+            findings.append(("step_ran_clean", _short(exc)))
+        outcome = f"fault: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a step that crashes is a finding, with its traceback
+        findings.append(("step_ran_clean", _short(exc)))
+        outcome = "crashed"
+    finally:
+        if ctx.faults.ops_left > 0 and op.kind != "db_fault_window":
+            ctx.faults.ops_left -= 1
+        if ctx.fault_in_step:
+            reconnect_if_broken()
+    return outcome, findings, last_tick
+
+
+def _record(result: SimResult, ctx: Ctx, op: Op, findings: list[Finding], outcome: str) -> bool:
+    """Count the step and trace it; True when a finding that is not a known open one stops the run."""
+    config = result.config
+    result.invariant_checks += ctx.counters.pop("checks", 0) + CHECKED_EACH_STEP
+    result.steps += 1
+    result.kinds[op.kind] += 1
+    result.trace.append(f"{op.describe()} -> {outcome}")
+    real = [f for f in findings if config.strict or f[0] not in KNOWN_OPEN]
+    result.known += [(op.index, f) for f in findings if f not in real]
+    if real:
+        result.failure = SimFailure(config=config, op=op, findings=real, trace=result.trace)
+        return True
+    return False
 
 
 def _task_findings(ctx: Ctx, errors: list[str]) -> list[Finding]:

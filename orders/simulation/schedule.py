@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import heapq
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -203,99 +204,175 @@ TARGETS = {
 
 def _generate(g: _Gen, at: datetime, kind: str, account: int) -> None:
     """Emit one operation of ``kind`` for ``account`` (with its follow-ups). An operation on
-    something goes to an account that has such a thing; with none yet, one is created instead."""
-    rng = g.rng
-    if kind in TARGETS:
-        family, maker = TARGETS[kind]
-        owners = sorted({a for a, _ in g.made.get(family, [])})
-        if not owners:
-            kind = maker
-        elif account not in owners:
-            account = rng.choice(owners)
+    something goes to an account that has such a thing; with none yet, one is created instead.
+    The random draws happen in a fixed order per kind: a seed always gives the same schedule."""
+    kind, account = _retarget(g, kind, account)
     a: dict[str, Any] = {"account": account}
-    if kind == "recharge":
-        a["amount"] = f"{rng.choice([20, 50, 100, 200, 500])}.{rng.choice(['00', '50', '25'])}"
-        a["mode"] = rng.choices(
-            ["ok", "dup", "failed_then_ok", "ok_then_failed", "wrong_amount", "abandon", "tampered"],
-            [6, 3, 2, 2, 2, 1, 1],
-        )[0]
-        a["concurrent"] = a["mode"] == "dup" and rng.random() < 0.5
-        a["approve"] = rng.random() < 0.6
-    elif kind == "batch_recharge":
-        a["lines"] = [[rng.randrange(g.cfg.accounts), f"{rng.randrange(5, 300)}.{rng.randrange(100):02d}"]
-                      for _ in range(rng.randrange(1, 5))]  # fmt: skip
-        a["bad"] = rng.random() < 0.4
-        a["rerun"] = rng.random() < 0.5
-    elif kind == "adjust":
-        a["amount"] = f"{rng.choice([-40, -5, 3, 25, 60])}.{rng.randrange(100):02d}"
-    elif kind == "po_create":
-        plan = rng.choice(PO_PLANS)
-        a.update(plan=plan, quantities=rng.choice([1, 1, 1, 2, 3]), drytry=rng.random() < 0.5)
-        a["named"] = rng.random() < 0.4
-        a["name_pick"] = rng.randrange(3)
-        index = g.emit(at, kind, a)
-        g.remember("po", account, index)
-        if plan in HOURLY_PO or rng.random() < 0.25:  # short-lived, so hourly lines stay bounded
-            g.later(
-                at + timedelta(minutes=rng.randrange(120, 3600)),
-                "po_cancel",
-                {"account": account, "ref": index},
-            )
+    maker = _MAKERS.get(kind)
+    if maker is not None:
+        maker(g, at, a)
         return
-    elif kind in ("po_renew", "po_modify", "po_cancel", "po_admin_cancel"):
-        a["ref"] = g.pick("po", account)
-        a["drytry"] = kind == "po_modify" and rng.random() < 0.4
-    elif kind == "pkg_create":
-        a["instances"] = rng.choice([1, 1, 2])
-        a["cores"] = rng.choice([2, 4])
-        a["disk"] = rng.choice(["ssd", "hdd"])
-        a["auto_renew"] = [rng.random() < 0.5 for _ in range(a["instances"])]
-        a["pay"] = rng.random() < 0.8
-        a["pay_twice"] = rng.random() < 0.2
-        index = g.emit(at, kind, a)
-        g.remember("pkg", account, index)
-        life = timedelta(minutes=rng.randrange(180, 1440 * rng.choice([1, 2, 4, 10])))
-        g.later(at + life, "inst_op", {"account": account, "ref": index, "op": "stop", "which": 0})
-        return
-    elif kind in ("pkg_charge", "pkg_cancel", "inst_op", "meter"):
-        a["ref"] = g.pick("pkg", account)
-        a["which"] = rng.randrange(2)
-        if kind == "inst_op":
-            a["op"] = rng.choices(["pause", "resume", "renew", "change_config", "stop"], [3, 3, 3, 3, 1])[0]
-            a["duration"] = rng.choice(["1", "1", "2", "1M"])
-            a["cores"] = rng.choice([2, 4])
-        if kind == "meter":
-            a["events"] = rng.randrange(1, 8)
-            a["dup"] = rng.random() < 0.4
-            a["late"] = rng.random() < 0.3
-    elif kind == "veh_place":
-        a["type"] = rng.choice(["plan", "driver", "sale"])
-        a["pay_part"] = rng.choice(["full", "full", "part", "zero"])
-        a["expect_days"] = rng.choice([-2, 0, 1, 3, 20])
-        index = g.emit(at, kind, a)
-        g.remember("veh", account, index)
-        return
-    elif kind in ("veh_pay", "veh_cancel", "veh_underwrite"):
-        a["ref"] = g.pick("veh", account)
-        a["reject"] = rng.random() < 0.25
-        a["twice"] = rng.random() < 0.2
-    elif kind == "deduct_burst":
-        a["service"] = rng.choice(SERVICES)
-        a["calls"] = [rng.choice([1, 5, 50, 400, 2000]) for _ in range(rng.randrange(2, 8))]
-        a["dup_every"] = rng.choice([0, 0, 2, 3])
-    elif kind == "price_change":
-        a["plan"] = rng.choice(["vol-50g", "vol-100g", "bsi-basic", "res-gpu-hourly"])
-        a["factor"] = rng.choice(["0.9", "1.1", "1.25"])
-    elif kind == "run_billing_preview":
-        a["ahead_days"] = rng.choice([0, 1, 7, 31])
-    elif kind == "kill_worker":
-        a["target"] = rng.choice(["run_billing", "task"])
-        a["delay_ms"] = rng.randrange(300, 4000)
-        a["ahead_hours"] = rng.choice([1, 6, 24, 24 * 8])
-    elif kind == "db_fault_window":
-        a["ops"] = rng.randrange(2, 6)
-        a["rate"] = rng.choice([0.01, 0.03, 0.08])
-        a["fault"] = rng.choice(["deadlock", "lost_connection"])
+    draw = _ARGS.get(kind)
+    if draw is not None:
+        draw(g, kind, a)
     if "ref" in a and a["ref"] is None:
         a.pop("ref")
     g.emit(at, kind, a)
+
+
+def _retarget(g: _Gen, kind: str, account: int) -> tuple[str, int]:
+    """An operation on a thing goes to an account owning one; with none anywhere, make one first."""
+    if kind not in TARGETS:
+        return kind, account
+    family, maker = TARGETS[kind]
+    owners = sorted({a for a, _ in g.made.get(family, [])})
+    if not owners:
+        return maker, account
+    if account not in owners:
+        return kind, g.rng.choice(owners)
+    return kind, account
+
+
+# --- the operations that make something: emitted with their follow-ups, remembered as targets ----
+
+
+def _make_purchase_order(g: _Gen, at: datetime, a: dict[str, Any]) -> None:
+    rng, account = g.rng, a["account"]
+    plan = rng.choice(PO_PLANS)
+    a.update(plan=plan, quantities=rng.choice([1, 1, 1, 2, 3]), drytry=rng.random() < 0.5)
+    a["named"] = rng.random() < 0.4
+    a["name_pick"] = rng.randrange(3)
+    index = g.emit(at, "po_create", a)
+    g.remember("po", account, index)
+    if plan in HOURLY_PO or rng.random() < 0.25:  # short-lived, so hourly lines stay bounded
+        g.later(
+            at + timedelta(minutes=rng.randrange(120, 3600)),
+            "po_cancel",
+            {"account": account, "ref": index},
+        )
+
+
+def _make_package_order(g: _Gen, at: datetime, a: dict[str, Any]) -> None:
+    rng, account = g.rng, a["account"]
+    a["instances"] = rng.choice([1, 1, 2])
+    a["cores"] = rng.choice([2, 4])
+    a["disk"] = rng.choice(["ssd", "hdd"])
+    a["auto_renew"] = [rng.random() < 0.5 for _ in range(a["instances"])]
+    a["pay"] = rng.random() < 0.8
+    a["pay_twice"] = rng.random() < 0.2
+    index = g.emit(at, "pkg_create", a)
+    g.remember("pkg", account, index)
+    life = timedelta(minutes=rng.randrange(180, 1440 * rng.choice([1, 2, 4, 10])))
+    g.later(at + life, "inst_op", {"account": account, "ref": index, "op": "stop", "which": 0})
+
+
+def _make_vehicle_order(g: _Gen, at: datetime, a: dict[str, Any]) -> None:
+    rng = g.rng
+    a["type"] = rng.choice(["plan", "driver", "sale"])
+    a["pay_part"] = rng.choice(["full", "full", "part", "zero"])
+    a["expect_days"] = rng.choice([-2, 0, 1, 3, 20])
+    index = g.emit(at, "veh_place", a)
+    g.remember("veh", a["account"], index)
+
+
+_MAKERS: dict[str, Callable[[_Gen, datetime, dict[str, Any]], None]] = {
+    "po_create": _make_purchase_order,
+    "pkg_create": _make_package_order,
+    "veh_place": _make_vehicle_order,
+}
+
+
+# --- the arguments of every other operation (drawn into ``a``; the caller emits it) ---------------
+
+
+def _recharge_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    rng = g.rng
+    a["amount"] = f"{rng.choice([20, 50, 100, 200, 500])}.{rng.choice(['00', '50', '25'])}"
+    a["mode"] = rng.choices(
+        ["ok", "dup", "failed_then_ok", "ok_then_failed", "wrong_amount", "abandon", "tampered"],
+        [6, 3, 2, 2, 2, 1, 1],
+    )[0]
+    a["concurrent"] = a["mode"] == "dup" and rng.random() < 0.5
+    a["approve"] = rng.random() < 0.6
+
+
+def _batch_recharge_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    rng = g.rng
+    a["lines"] = [[rng.randrange(g.cfg.accounts), f"{rng.randrange(5, 300)}.{rng.randrange(100):02d}"]
+                  for _ in range(rng.randrange(1, 5))]  # fmt: skip
+    a["bad"] = rng.random() < 0.4
+    a["rerun"] = rng.random() < 0.5
+
+
+def _adjust_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    a["amount"] = f"{g.rng.choice([-40, -5, 3, 25, 60])}.{g.rng.randrange(100):02d}"
+
+
+def _purchase_order_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    a["ref"] = g.pick("po", a["account"])
+    a["drytry"] = kind == "po_modify" and g.rng.random() < 0.4
+
+
+def _package_order_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    rng = g.rng
+    a["ref"] = g.pick("pkg", a["account"])
+    a["which"] = rng.randrange(2)
+    if kind == "inst_op":
+        a["op"] = rng.choices(["pause", "resume", "renew", "change_config", "stop"], [3, 3, 3, 3, 1])[0]
+        a["duration"] = rng.choice(["1", "1", "2", "1M"])
+        a["cores"] = rng.choice([2, 4])
+    if kind == "meter":
+        a["events"] = rng.randrange(1, 8)
+        a["dup"] = rng.random() < 0.4
+        a["late"] = rng.random() < 0.3
+
+
+def _vehicle_order_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    a["ref"] = g.pick("veh", a["account"])
+    a["reject"] = g.rng.random() < 0.25
+    a["twice"] = g.rng.random() < 0.2
+
+
+def _deduct_burst_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    rng = g.rng
+    a["service"] = rng.choice(SERVICES)
+    a["calls"] = [rng.choice([1, 5, 50, 400, 2000]) for _ in range(rng.randrange(2, 8))]
+    a["dup_every"] = rng.choice([0, 0, 2, 3])
+
+
+def _price_change_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    a["plan"] = g.rng.choice(["vol-50g", "vol-100g", "bsi-basic", "res-gpu-hourly"])
+    a["factor"] = g.rng.choice(["0.9", "1.1", "1.25"])
+
+
+def _billing_preview_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    a["ahead_days"] = g.rng.choice([0, 1, 7, 31])
+
+
+def _kill_worker_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    rng = g.rng
+    a["target"] = rng.choice(["run_billing", "task"])
+    a["delay_ms"] = rng.randrange(300, 4000)
+    a["ahead_hours"] = rng.choice([1, 6, 24, 24 * 8])
+
+
+def _db_fault_args(g: _Gen, kind: str, a: dict[str, Any]) -> None:
+    rng = g.rng
+    a["ops"] = rng.randrange(2, 6)
+    a["rate"] = rng.choice([0.01, 0.03, 0.08])
+    a["fault"] = rng.choice(["deadlock", "lost_connection"])
+
+
+_ARGS: dict[str, Callable[[_Gen, str, dict[str, Any]], None]] = {
+    "recharge": _recharge_args,
+    "batch_recharge": _batch_recharge_args,
+    "adjust": _adjust_args,
+    **dict.fromkeys(("po_renew", "po_modify", "po_cancel", "po_admin_cancel"), _purchase_order_args),
+    **dict.fromkeys(("pkg_charge", "pkg_cancel", "inst_op", "meter"), _package_order_args),
+    **dict.fromkeys(("veh_pay", "veh_cancel", "veh_underwrite"), _vehicle_order_args),
+    "deduct_burst": _deduct_burst_args,
+    "price_change": _price_change_args,
+    "run_billing_preview": _billing_preview_args,
+    "kill_worker": _kill_worker_args,
+    "db_fault_window": _db_fault_args,
+}

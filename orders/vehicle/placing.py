@@ -23,13 +23,12 @@ from config.exceptions import InvalidInput
 from orders.vehicle.counts import owner_count_placed
 from orders.vehicle.models import (
     VehicleOrder,
-    VehicleOrderEvent,
     VehicleOrderItem,
     VehicleOrderState,
     VehicleOrderType,
 )
 from orders.vehicle.numbering import allocate_order_no, order_counter_ensure
-from orders.vehicle.transitions import actor_user
+from orders.vehicle.transitions import order_event_append
 from plans.models import Plan, PlanItem, PlanStatus
 
 VEHICLE_PLAN_TYPE = "vehicle"
@@ -368,13 +367,13 @@ def _insert(
             ]
         )
         owner_count_placed(order.owner_id)
-        VehicleOrderEvent.objects.create(
-            order=order,
-            actor=actor_user(owner),
-            occurred_at=now,
-            kind="placed",
+        order_event_append(
+            order,
             from_state=None,
             to_state=VehicleOrderState.CREATED,
+            reason="placed",
+            actor=owner,
+            at=now,
             data={"order_no": order.order_no, "summary": str(summary), "payment": str(payment)},
         )
     return order

@@ -200,6 +200,29 @@ def actor_user(actor: Any) -> Any:
     return actor if getattr(actor, "pk", None) is not None else None
 
 
+def order_event_append(
+    order: VehicleOrder,
+    *,
+    from_state: int | None,
+    to_state: int,
+    reason: str,
+    actor: Any,
+    at: datetime,
+    data: Mapping[str, Any],
+) -> None:
+    """Append the event of one change, in the events' shared vocabulary (docs/decisions.md, "Event
+    tables"): ``at`` is the ``occurred_at`` column and ``reason`` (what happened) the ``kind`` one."""
+    VehicleOrderEvent.objects.create(
+        order=order,
+        actor=actor_user(actor),
+        occurred_at=at,
+        kind=reason,
+        from_state=from_state,
+        to_state=to_state,
+        data=dict(data),
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # The one transition function
 # --------------------------------------------------------------------------------------------------
@@ -263,13 +286,13 @@ def vehicle_order_transition(
         order.state_code = to_state
         order.state = VehicleOrderState(to_state).label
         order.save()
-        VehicleOrderEvent.objects.create(
-            order=order,
-            actor=actor_user(actor),
-            occurred_at=now,
-            kind=move.action,
+        order_event_append(
+            order,
             from_state=from_state,
             to_state=to_state,
+            reason=move.action,
+            actor=actor,
+            at=now,
             data=event_data,
         )
     return order

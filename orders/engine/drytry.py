@@ -31,7 +31,7 @@ DRYTRY_PARAM = OpenApiParameter(
 )
 
 
-def _parse(raw: Any) -> bool | None:
+def _parse_flag(raw: Any) -> bool | None:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int) and raw in (0, 1):
@@ -56,7 +56,7 @@ def drytry_requested(request: Request) -> bool:
         if name in body:
             raws.append(body[name])
         for raw in raws:
-            value = _parse(raw)
+            value = _parse_flag(raw)
             if value is None:
                 errors[name] = ["must be 0 or 1"]
             else:

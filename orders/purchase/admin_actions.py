@@ -19,14 +19,14 @@ from orders.purchase.services import purchase_order_cancel, purchase_order_renew
 from plans.models import BillingMode
 
 
-def _cancel(order: Any, *, actor: Any, reason: str, refund_unused: bool = False) -> str:
+def _cancel_order(order: Any, *, actor: Any, reason: str, refund_unused: bool = False) -> str:
     _, refund = purchase_order_cancel(
         order_pk=order.pk, actor=actor, refund_unused=refund_unused, reason=reason
     )
     return f"refunded {money_text(refund, order.account.currency)}" if refund > 0 else "no refund"
 
 
-def _renew(order: Any, *, actor: Any, reason: str) -> str:
+def _renew_order(order: Any, *, actor: Any, reason: str) -> str:
     result = purchase_order_renew(order_pk=order.pk, actor=actor, note=reason)
     money = money_text(result.money, order.account.currency)
     return f"charged {money}, paid until {local_time(result.period_end)}"
@@ -35,14 +35,14 @@ def _renew(order: Any, *, actor: Any, reason: str) -> str:
 # --- what each confirm button says (previews by the same quote functions the services use) ---------
 
 
-def _describe(order: Any) -> str:
+def _describe_order(order: Any) -> str:
     return (
         f"{order.order_id} · {order.account} · {order.plan} · {order.resource_name or '-'} · "
         f"{order.status_label}, paid until {local_time(order.deadline)}"
     )
 
 
-def _refunds(orders: list[Any]) -> Decimal:
+def _unused_days_refund(orders: list[Any]) -> Decimal:
     """The unused days' credit a cancel with refund would give now (prepaid lines only)."""
     at = timezone.now()
     total = Decimal(0)
@@ -54,7 +54,7 @@ def _refunds(orders: list[Any]) -> Decimal:
 
 
 def _cancel_choices(orders: list[Any]) -> list[Choice]:
-    refund = _refunds(orders)
+    refund = _unused_days_refund(orders)
     what = selection_noun(orders)
     if refund > 0:
         return [
@@ -81,7 +81,7 @@ def _renew_label(orders: list[Any]) -> str:
 purchase_cancel = reason_action(
     name="cancel_purchase_orders",
     label="Cancel",
-    service=_cancel,
+    service=_cancel_order,
     permission="cancel",
     verb="canceled",
     options=[
@@ -92,14 +92,14 @@ purchase_cancel = reason_action(
         )
     ],
     choices=_cancel_choices,
-    describe=_describe,
+    describe=_describe_order,
 )
 purchase_renew = reason_action(
     name="renew_purchase_orders",
     label="Renew (charge the next period now)",
-    service=_renew,
+    service=_renew_order,
     permission="renew",
     verb="renewed",
     confirm=_renew_label,
-    describe=_describe,
+    describe=_describe_order,
 )

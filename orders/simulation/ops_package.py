@@ -16,7 +16,7 @@ from orders.simulation.world import Resp, call
 from usage.models import MeterEvent
 
 
-def _order(ctx: Ctx, op: Op) -> PackageOrder | None:
+def _target_order(ctx: Ctx, op: Op) -> PackageOrder | None:
     ref = op.args.get("ref")
     if ref is not None:
         made = ctx.world.created.get(ref)
@@ -27,8 +27,8 @@ def _order(ctx: Ctx, op: Op) -> PackageOrder | None:
     return orders[ctx.rng.randrange(len(orders))] if orders else None
 
 
-def _instance(ctx: Ctx, op: Op) -> ProductInstance | None:
-    order = _order(ctx, op)
+def _target_instance(ctx: Ctx, op: Op) -> ProductInstance | None:
+    order = _target_order(ctx, op)
     if order is None:
         return None
     instances = list(order.instances.order_by("pk"))
@@ -95,14 +95,14 @@ def _charge(ctx: Ctx, k: int, order_id: str, *, twice: bool) -> str:
 
 
 def op_pkg_charge(ctx: Ctx, op: Op) -> str:
-    order = _order(ctx, op)
+    order = _target_order(ctx, op)
     if order is None:
         return "no target"
     return _charge(ctx, op.args["account"], order.order_id, twice=op.args.get("which") == 1)
 
 
 def op_pkg_cancel(ctx: Ctx, op: Op) -> str:
-    order = _order(ctx, op)
+    order = _target_order(ctx, op)
     if order is None:
         return "no target"
     k = op.args["account"]
@@ -115,7 +115,7 @@ def op_pkg_cancel(ctx: Ctx, op: Op) -> str:
 
 
 def op_inst_op(ctx: Ctx, op: Op) -> str:
-    inst = _instance(ctx, op)
+    inst = _target_instance(ctx, op)
     if inst is None:
         return "no target"
     a = op.args
@@ -174,7 +174,7 @@ def _dec(resp: Resp, name: str) -> Decimal:
 def op_meter(ctx: Ctx, op: Op) -> str:
     """Traffic events for an instance: some repeated (same event id), some late (a period that is
     already billed, which the API rejects), in one batch."""
-    inst = _instance(ctx, op)
+    inst = _target_instance(ctx, op)
     if inst is None:
         return "no target"
     a = op.args

@@ -16,11 +16,11 @@ ORDERS = "/usageapi/v1/orders"
 SWITCH = {"vol-50g": "vol-100g", "vol-100g": "vol-50g", "bsi-basic": "bsi-basic-south"}
 
 
-def _money(resp: Resp) -> Decimal:
+def _response_money(resp: Resp) -> Decimal:
     return Decimal(str(resp.data["money"]))
 
 
-def _target(ctx: Ctx, op: Op) -> PurchaseOrder | None:
+def _target_order(ctx: Ctx, op: Op) -> PurchaseOrder | None:
     """The order the step names (``ref``: created by that step), else one of the account's."""
     ref = op.args.get("ref")
     if ref is not None:
@@ -53,7 +53,7 @@ def op_po_create(ctx: Ctx, op: Op) -> str:
     if preview is not None:
         ctx.expect(
             "preview_matches_effect",
-            not r.ok or (preview.ok and _money(preview) == _money(r)),
+            not r.ok or (preview.ok and _response_money(preview) == _response_money(r)),
             f"drytry answered {preview.code} {preview.data}, the create {r.code} {r.data}",
         )
     if not r.ok:
@@ -61,12 +61,12 @@ def op_po_create(ctx: Ctx, op: Op) -> str:
         return f"refused {r.code}"
     order_id = r.data["order"]["order_id"]
     ctx.world.created[op.index] = order_id
-    ctx.money_moved(k, before, -_money(r), f"create {order_id}")
-    return f"created {a['plan']} for {_money(r)}"
+    ctx.money_moved(k, before, -_response_money(r), f"create {order_id}")
+    return f"created {a['plan']} for {_response_money(r)}"
 
 
 def op_po_renew(ctx: Ctx, op: Op) -> str:
-    order = _refundable(ctx, op, _target(ctx, op))
+    order = _refundable(ctx, op, _target_order(ctx, op))
     if order is None:
         return "no target"
     k = op.args["account"]
@@ -75,12 +75,12 @@ def op_po_renew(ctx: Ctx, op: Op) -> str:
         call(ctx.world.api(k), "PUT", f"{ORDERS}/{order.order_id}", {"action": "renew"}, key=ctx.key()),
         "renew",
     )
-    ctx.money_moved(k, before, -_money(r) if r.ok else Decimal(0), f"renew {order.order_id}")
-    return f"renewed for {_money(r)}" if r.ok else f"refused {r.code}"
+    ctx.money_moved(k, before, -_response_money(r) if r.ok else Decimal(0), f"renew {order.order_id}")
+    return f"renewed for {_response_money(r)}" if r.ok else f"refused {r.code}"
 
 
 def op_po_modify(ctx: Ctx, op: Op) -> str:
-    order = _target(ctx, op)
+    order = _target_order(ctx, op)
     if order is None:
         return "no target"
     k = op.args["account"]
@@ -92,14 +92,14 @@ def op_po_modify(ctx: Ctx, op: Op) -> str:
     r = ctx.answered(call(api, "PUT", path, body, key=ctx.key()), "modify")
     preview_agrees(ctx, preview, r, "money")
     preview_agrees(ctx, preview, r, "credit")
-    ctx.money_moved(k, before, -_money(r) if r.ok else Decimal(0), f"modify {order.order_id}")
+    ctx.money_moved(k, before, -_response_money(r) if r.ok else Decimal(0), f"modify {order.order_id}")
     if r.ok:
         ctx.world.created[op.index] = r.data["order"]["order_id"]
-    return f"switched, net {_money(r)}" if r.ok else f"refused {r.code}"
+    return f"switched, net {_response_money(r)}" if r.ok else f"refused {r.code}"
 
 
 def op_po_cancel(ctx: Ctx, op: Op) -> str:
-    order = _refundable(ctx, op, _target(ctx, op))
+    order = _refundable(ctx, op, _target_order(ctx, op))
     if order is None:
         return "no target"
     k = op.args["account"]
@@ -135,7 +135,7 @@ def _refundable(ctx: Ctx, op: Op, order: PurchaseOrder | None) -> PurchaseOrder 
 def op_po_admin_cancel(ctx: Ctx, op: Op) -> str:
     """Finance cancels in the admin with a refund of the unused days; the refund in the order's
     event is what the wallet must have received."""
-    order = _refundable(ctx, op, _target(ctx, op))
+    order = _refundable(ctx, op, _target_order(ctx, op))
     if order is None:
         return "no target"
     k = op.args["account"]

@@ -87,14 +87,14 @@ def beat_tick(ctx: Ctx, *, duplicate: bool = False) -> list[str]:
         for _ in range(2 if duplicate else 1):
             ctx.broker.send_task(task)
     errors += ctx.broker.drain()
-    due = _still_due(now)
+    due = _lines_still_due(now)
     for _ in range(6):  # a runner catches up a bounded number of periods per run: run it again
         if not due:
             break
         for task in JOB_TASKS:
             ctx.broker.send_task(task)
         errors += ctx.broker.drain()
-        left = _still_due(now)
+        left = _lines_still_due(now)
         if left >= due:  # nothing moved (unpaid lines wait for money): the next tick tries again
             break
         due = left
@@ -102,7 +102,7 @@ def beat_tick(ctx: Ctx, *, duplicate: bool = False) -> list[str]:
     return errors
 
 
-def _still_due(now: datetime) -> int:
+def _lines_still_due(now: datetime) -> int:
     return (
         SubscriptionLine.objects.filter(status=LineStatus.RUNNING, next_run_at__lte=now)
         .exclude(subscription__status__in=["paused", "suspended", "stopped", "ended", "canceled"])

@@ -21,7 +21,7 @@ ITEMS = {
 }
 
 
-def _uuid(ctx: Ctx) -> str:
+def _random_uuid(ctx: Ctx) -> str:
     return str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
 
 
@@ -43,18 +43,18 @@ def op_veh_place(ctx: Ctx, op: Op) -> str:
     if a["type"] == "plan":
         path = "/api/v1/plan-orders"
         body = {
-            "vid": _uuid(ctx),
+            "vid": _random_uuid(ctx),
             "plans": {plan: items},
-            "qid": _uuid(ctx),
+            "qid": _random_uuid(ctx),
             "service_ratio": "0.1000",
             "expect_at": (ctx.clock() + timedelta(days=a["expect_days"])).isoformat(),
         }
     elif a["type"] == "driver":
         path, summary = "/api/v1/driver-orders", Decimal("120.00")
-        body = {"vid": _uuid(ctx), "dids": [_uuid(ctx), _uuid(ctx)]}
+        body = {"vid": _random_uuid(ctx), "dids": [_random_uuid(ctx), _random_uuid(ctx)]}
     else:
         path = "/api/v1/sale-orders"
-        body = {"vid": _uuid(ctx), "qid": _uuid(ctx), "items": items}
+        body = {"vid": _random_uuid(ctx), "qid": _random_uuid(ctx), "items": items}
     body.update(summary=str(summary), payment=_payment(summary, a["pay_part"]))
     k = a["account"]
     before = ctx.world.balance(k)
@@ -66,7 +66,7 @@ def op_veh_place(ctx: Ctx, op: Op) -> str:
     return f"placed {a['type']} {r.data['order_no']}"
 
 
-def _order(ctx: Ctx, op: Op) -> VehicleOrder | None:
+def _target_order(ctx: Ctx, op: Op) -> VehicleOrder | None:
     ref = op.args.get("ref")
     if ref is not None:
         made = ctx.world.created.get(ref)
@@ -92,7 +92,7 @@ def _last_event_id(order: VehicleOrder) -> int:
 
 
 def op_veh_pay(ctx: Ctx, op: Op) -> str:
-    order = _order(ctx, op)
+    order = _target_order(ctx, op)
     if order is None:
         return "no target"
     k = op.args["account"]
@@ -119,7 +119,7 @@ def op_veh_pay(ctx: Ctx, op: Op) -> str:
 
 
 def op_veh_cancel(ctx: Ctx, op: Op) -> str:
-    order = _order(ctx, op)
+    order = _target_order(ctx, op)
     if order is None:
         return "no target"
     k = op.args["account"]
@@ -140,7 +140,7 @@ def op_veh_cancel(ctx: Ctx, op: Op) -> str:
 
 
 def op_veh_underwrite(ctx: Ctx, op: Op) -> str:
-    order = _order(ctx, op)
+    order = _target_order(ctx, op)
     if order is None:
         return "no target"
     k = op.args["account"]

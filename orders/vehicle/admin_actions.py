@@ -16,12 +16,12 @@ from orders.vehicle.previews import vehicle_cancel_preview
 from orders.vehicle.services import vehicle_order_cancel, vehicle_order_underwrite
 
 
-def _cancel(order: Any, *, actor: Any, reason: str) -> str:
+def _cancel_order(order: Any, *, actor: Any, reason: str) -> str:
     canceled = vehicle_order_cancel(order_id=order.order_id, actor=actor, reason=reason)
     return f"now {canceled.get_state_code_display()}"
 
 
-def _underwrite(order: Any, *, actor: Any, reason: str, reject: bool = False) -> str:
+def _underwrite_order(order: Any, *, actor: Any, reason: str, reject: bool = False) -> str:
     done = vehicle_order_underwrite(
         order_id=order.order_id, actor=actor, result="rejected" if reject else "approved", reason=reason
     )
@@ -31,12 +31,12 @@ def _underwrite(order: Any, *, actor: Any, reason: str, reject: bool = False) ->
 # --- what each confirm button says (previews by the same quote functions the services use) ---------
 
 
-def _describe(order: Any) -> str:
+def _describe_order(order: Any) -> str:
     paid = money_text(order.payment)
     return f"{order.order_no} · {order.account} · {order.get_state_code_display()} · paid {paid}"
 
 
-def _refunds(orders: list[Any]) -> tuple[Decimal, int]:
+def _cancel_refunds(orders: list[Any]) -> tuple[Decimal, int]:
     total, refused = Decimal(0), 0
     for order in orders:
         try:
@@ -47,7 +47,7 @@ def _refunds(orders: list[Any]) -> tuple[Decimal, int]:
 
 
 def _cancel_label(orders: list[Any]) -> str:
-    refund, refused = _refunds(orders)
+    refund, refused = _cancel_refunds(orders)
     what = selection_noun(orders)
     note = f" ({refused} cannot be canceled)" if refused else ""
     if refund > 0:
@@ -68,19 +68,19 @@ def _underwrite_choices(orders: list[Any]) -> list[Choice]:
 vehicle_cancel = reason_action(
     name="cancel_vehicle_orders",
     label="Cancel (refund per the rule)",
-    service=_cancel,
+    service=_cancel_order,
     permission="cancel",
     verb="canceled",
     confirm=_cancel_label,
-    describe=_describe,
+    describe=_describe_order,
 )
 vehicle_underwrite = reason_action(
     name="underwrite_vehicle_orders",
     label="Underwrite",
-    service=_underwrite,
+    service=_underwrite_order,
     permission="underwrite",
     verb="underwritten",
     options=[ActionOption("reject", "Reject (cancels the paid order with a full refund)")],
     choices=_underwrite_choices,
-    describe=_describe,
+    describe=_describe_order,
 )

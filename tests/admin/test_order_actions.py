@@ -116,7 +116,7 @@ def test_finance_without_action_permission_is_refused(user: Any, make_user: Any)
 
 
 def test_vehicle_underwrite_and_cancel(user: Any, finance_user: Any) -> None:
-    from orders.models import VehicleOrderState as S
+    from orders.models import VehicleOrderState
     from tests.orders.vehicle.factories import fund, make_plan_order
 
     fund(user, "5000")
@@ -128,13 +128,13 @@ def test_vehicle_underwrite_and_cancel(user: Any, finance_user: Any) -> None:
     underwrite = _post(finance_user, reason="documents checked")
     vehicle_underwrite(model_admin, underwrite, VehicleOrder.objects.filter(pk=order.pk))
     order.refresh_from_db()
-    assert order.state_code == S.UNDERWRITTEN
+    assert order.state_code == VehicleOrderState.UNDERWRITTEN
     underwritten = order.events.order_by("occurred_at", "id").last()
     assert underwritten.data.get("reason") == "documents checked"
     cancel = _post(finance_user, reason="customer withdrew")
     vehicle_cancel(model_admin, cancel, VehicleOrder.objects.filter(pk=order.pk))
     order.refresh_from_db()
-    assert order.state_code == S.CANCELED_AFTER_UNDERWRITING
+    assert order.state_code == VehicleOrderState.CANCELED_AFTER_UNDERWRITING
     last = order.events.order_by("occurred_at", "id").last()
     assert last.actor_id == finance_user.pk and last.data.get("reason") == "customer withdrew"
     assert LogEntry.objects.filter(object_id=str(order.pk)).count() == 2

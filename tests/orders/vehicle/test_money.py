@@ -26,7 +26,6 @@ from orders.vehicle.transitions import prorated_refund
 from tests.orders.vehicle.factories import fund, make_driver_order, make_plan_order
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger, balance, ledger
 
-S = VehicleOrderState
 TZ = local_tz()
 
 
@@ -62,7 +61,7 @@ def test_pay_without_funds_changes_nothing(user: Any) -> None:
         vehicle_order_pay(order_id=order.order_id, actor=user)
     assert info.value.code_for("vehicle") == ErrorCode.VEHICLE_INSUFFICIENT_BALANCE
     order.refresh_from_db()
-    assert order.state_code == S.CREATED
+    assert order.state_code == VehicleOrderState.CREATED
     assert balance(order.account_id) == Decimal("10.0000")
     assert _kinds(order) == [("placed", None, 1)]
 
@@ -73,7 +72,7 @@ def test_cancel_created_refunds_nothing(user: Any) -> None:
     order = make_plan_order(user)
     vehicle_order_cancel(order_id=order.order_id, actor=user, reason="changed my mind")
     order.refresh_from_db()
-    assert order.state_code == S.CANCELED
+    assert order.state_code == VehicleOrderState.CANCELED
     event = VehicleOrderEvent.objects.get(order=order, kind="cancel")
     assert event.data == {"reason": "changed my mind", "refund": "0.0000"}
     assert ledger(order.account_id, kind=LedgerKind.REFUND) == []
@@ -88,7 +87,7 @@ def test_cancel_after_payment_refunds_in_full(user: Any) -> None:
     assert balance(order.account_id) == Decimal("249.7500")
     vehicle_order_cancel(order_id=order.order_id, actor=user)
     order.refresh_from_db()
-    assert order.state_code == S.CANCELED_AFTER_PAYMENT
+    assert order.state_code == VehicleOrderState.CANCELED_AFTER_PAYMENT
     refunds = ledger(order.account_id, kind=LedgerKind.REFUND)
     assert [r.amount for r in refunds] == [Decimal("750.2500")]
     event = VehicleOrderEvent.objects.get(order=order, kind="cancel")
@@ -107,7 +106,7 @@ def test_cancel_after_underwriting_refunds_in_full(user: Any, staff_user: Any) -
     vehicle_order_underwrite(order_id=order.order_id, actor=staff_user, result="approved")
     vehicle_order_cancel(order_id=order.order_id, actor=user)
     order.refresh_from_db()
-    assert order.state_code == S.CANCELED_AFTER_UNDERWRITING
+    assert order.state_code == VehicleOrderState.CANCELED_AFTER_UNDERWRITING
     assert [r.amount for r in ledger(order.account_id, kind=LedgerKind.REFUND)] == [Decimal("600.0000")]
     assert balance(order.account_id) == Decimal("1000.0000")
     assert _kinds(order) == [("placed", None, 1), ("pay", 1, 2), ("underwrite", 2, 3), ("cancel", 3, 9)]
@@ -139,14 +138,14 @@ def test_cancel_in_force_refunds_prorated(user: Any, staff_user: Any) -> None:
     vehicle_order_pay(order_id=order.order_id, actor=user)
     assert balance(order.account_id) == Decimal("0.0000")
     VehicleOrder.objects.filter(pk=order.pk).update(
-        state_code=S.IN_FORCE,
+        state_code=VehicleOrderState.IN_FORCE,
         state="in force",
         start_at=datetime(2026, 1, 1, tzinfo=TZ),
         stop_at=datetime(2027, 1, 1, tzinfo=TZ),
     )
     vehicle_order_cancel(order_id=order.order_id, actor=user, now=datetime(2026, 3, 1, 12, tzinfo=TZ))
     order.refresh_from_db()
-    assert order.state_code == S.VOIDED
+    assert order.state_code == VehicleOrderState.VOIDED
     assert [r.amount for r in ledger(order.account_id, kind=LedgerKind.REFUND)] == [Decimal("835.6100")]
     assert balance(order.account_id) == Decimal("835.6100")
     event = VehicleOrderEvent.objects.get(order=order, kind="cancel")
@@ -183,7 +182,7 @@ def test_underwrite_rejected_cancels_with_full_refund(user: Any, staff_user: Any
     vehicle_order_pay(order_id=order.order_id, actor=user)
     vehicle_order_underwrite(order_id=order.order_id, actor=staff_user, result="rejected")
     order.refresh_from_db()
-    assert order.state_code == S.CANCELED_AFTER_PAYMENT
+    assert order.state_code == VehicleOrderState.CANCELED_AFTER_PAYMENT
     assert balance(order.account_id) == Decimal("1000.0000")
     event = VehicleOrderEvent.objects.get(order=order, kind="cancel")
     assert event.data["result"] == "rejected" and event.data["refund"] == "400.0000"
@@ -213,7 +212,7 @@ def test_lifecycle_beat_moves_due_orders_once(user: Any, staff_user: Any) -> Non
 
     vehicle_lifecycle.apply(kwargs={"at": (plan_order.stop_at + timedelta(seconds=1)).isoformat()})  # type: ignore[operator]
     plan_order.refresh_from_db()
-    assert plan_order.state_code == S.EXPIRED
+    assert plan_order.state_code == VehicleOrderState.EXPIRED
     assert _kinds(plan_order) == [
         ("placed", None, 1), ("pay", 1, 2), ("underwrite", 2, 3), ("take_effect", 3, 4), ("expire", 4, 5),
     ]  # fmt: skip

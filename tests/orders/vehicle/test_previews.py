@@ -21,7 +21,6 @@ from tests.orders.vehicle.factories import PlanItemFactory, VehiclePlanFactory, 
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger, balance, ledger
 
 pytestmark = pytest.mark.django_db
-S = VehicleOrderState
 TZ = local_tz()
 NOW = datetime(2026, 3, 1, 12, tzinfo=TZ)
 
@@ -37,10 +36,10 @@ def test_pay_preview_writes_nothing_then_pay_charges_it(api: Any, user: Any) -> 
         True,
         "1200.0000",
         "0.0000",
-        S.PAID,
+        VehicleOrderState.PAID,
     )
     r = api.post(f"/api/v1/orders/{order.order_id}/pay", HTTP_IDEMPOTENCY_KEY="p1")
-    assert r.status_code == 200 and r.json()["data"]["state_code"] == S.PAID
+    assert r.status_code == 200 and r.json()["data"]["state_code"] == VehicleOrderState.PAID
     assert balance(order.account_id) == Decimal("1500") - Decimal(data["charge"])
     with nothing_written():  # paid: the preview refuses as the pay does
         again = api.post(f"/api/v1/orders/{order.order_id}/pay?drytry=1")
@@ -56,7 +55,7 @@ def test_cancel_preview_is_the_refund_of_the_cancel(api: Any, user: Any, in_forc
     vehicle_order_pay(order_id=order.order_id, actor=user)
     if in_force:
         VehicleOrder.objects.filter(pk=order.pk).update(
-            state_code=S.IN_FORCE,
+            state_code=VehicleOrderState.IN_FORCE,
             state="in force",
             start_at=datetime(2026, 1, 1, tzinfo=TZ),
             stop_at=datetime(2027, 1, 1, tzinfo=TZ),
@@ -72,7 +71,7 @@ def test_cancel_preview_is_the_refund_of_the_cancel(api: Any, user: Any, in_forc
     assert refunds == [Decimal(preview["refund"])]
     if in_force:
         assert (preview["rule"], preview["refund"], preview["used_days"]) == ("prorated", "835.6100", 60)
-        assert preview["to_state_code"] == S.VOIDED
+        assert preview["to_state_code"] == VehicleOrderState.VOIDED
     else:
         assert (preview["rule"], preview["refund"]) == ("full", "1000.0000")
     assert_balance_matches_ledger(order.account_id)

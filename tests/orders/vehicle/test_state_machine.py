@@ -18,8 +18,7 @@ from orders.vehicle.transitions import TRANSITIONS, vehicle_order_transition
 from tests.orders.vehicle.factories import fund, make_order
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger
 
-S = VehicleOrderState
-STATES = list(S.values)
+STATES = list(VehicleOrderState.values)
 ALLOWED = {
     (1, 2), (1, 7), (2, 3), (2, 4), (2, 8), (3, 4), (3, 9), (4, 5), (4, 6),
 }  # fmt: skip
@@ -38,7 +37,7 @@ def _order_in(user: Any, state: int, order_type: int) -> VehicleOrder:
     now = timezone.now()
     VehicleOrder.objects.filter(pk=order.pk).update(
         state_code=state,
-        state=S(state).label,
+        state=VehicleOrderState(state).label,
         start_at=now - timedelta(days=10) if state >= 3 else None,
         stop_at=now + timedelta(days=355) if state >= 3 else None,
     )
@@ -61,7 +60,7 @@ def test_every_move_of_the_9x9_matrix(user: Any, from_state: int, to_state: int)
         )
         order.refresh_from_db()
         assert moved.state_code == order.state_code == to_state
-        assert order.state == S(to_state).label
+        assert order.state == VehicleOrderState(to_state).label
         last = VehicleOrderEvent.objects.filter(order=order).order_by("-id").first()
         assert last is not None
         assert (last.from_state, last.to_state, last.actor_id) == (from_state, to_state, user.pk)
@@ -73,7 +72,7 @@ def test_every_move_of_the_9x9_matrix(user: Any, from_state: int, to_state: int)
         err = info.value
         assert err.code_for("vehicle") == ErrorCode.VEHICLE_ORDER_STATE
         assert err.http_status == 409
-        assert f"is {S(from_state).label} ({from_state})" in err.message
+        assert f"is {VehicleOrderState(from_state).label} ({from_state})" in err.message
         assert err.data["state_code"] == from_state
         order.refresh_from_db()
         assert order.state_code == from_state
@@ -86,26 +85,26 @@ def test_every_move_of_the_9x9_matrix(user: Any, from_state: int, to_state: int)
 @pytest.mark.parametrize(
     ("order_type", "to_state"),
     [
-        (VehicleOrderType.DRIVER, S.UNDERWRITTEN),
-        (VehicleOrderType.SALE, S.UNDERWRITTEN),
-        (VehicleOrderType.PLAN, S.IN_FORCE),
+        (VehicleOrderType.DRIVER, VehicleOrderState.UNDERWRITTEN),
+        (VehicleOrderType.SALE, VehicleOrderState.UNDERWRITTEN),
+        (VehicleOrderType.PLAN, VehicleOrderState.IN_FORCE),
     ],
 )
 def test_type_restricted_moves(user: Any, order_type: int, to_state: int) -> None:
-    order = _order_in(user, S.PAID, order_type)
+    order = _order_in(user, VehicleOrderState.PAID, order_type)
     with pytest.raises(VehicleOrderStateError) as info:
         vehicle_order_transition(order_id=order.order_id, to_state=to_state, actor=user, data={})
     assert "is paid (2)" in info.value.message
     order.refresh_from_db()
-    assert order.state_code == S.PAID
+    assert order.state_code == VehicleOrderState.PAID
 
 
 @pytest.mark.django_db
 def test_sale_order_takes_effect_from_paid(user: Any) -> None:
-    order = _order_in(user, S.PAID, VehicleOrderType.SALE)
+    order = _order_in(user, VehicleOrderState.PAID, VehicleOrderType.SALE)
     VehicleOrder.objects.filter(pk=order.pk).update(start_at=None, stop_at=None)
-    moved = vehicle_order_transition(order_id=order.order_id, to_state=S.IN_FORCE, actor=None)
-    assert moved.state_code == S.IN_FORCE
+    moved = vehicle_order_transition(order_id=order.order_id, to_state=VehicleOrderState.IN_FORCE, actor=None)
+    assert moved.state_code == VehicleOrderState.IN_FORCE
     assert moved.start_at is not None and moved.stop_at is not None
     assert (moved.stop_at - moved.start_at).days in (365, 366)
 

@@ -1,7 +1,10 @@
-"""Output shapes of the vehicle-order API, and the request bodies as documented in the schema.
+"""Output shapes of the vehicle-order API, and its request bodies.
 
-Request bodies are checked by the placing services (every rule, every field at once); these
-serializers only describe them for ``/api/schema/``.
+``CancelRequest`` and ``UnderwriteRequest`` validate their bodies (``is_valid()``, then the service
+with ``validated_data``). The placement bodies are checked by ``orders.vehicle.placing`` (every rule,
+catalog ones included, every field at once: docs/decisions.md, "Vehicle placing validates in the
+service"); ``PlanOrderRequest``, ``DriverOrderRequest`` and ``SaleOrderRequest`` only describe them
+for ``/api/schema/``.
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ from orders.package.models import InstanceStatus
 from orders.package.services import package_order_cancel
 
 
-def _cancel_order(order: Any, *, actor: Any, reason: str) -> str:
+def _admin_cancel(order: Any, *, actor: Any, reason: str) -> str:
     canceled = package_order_cancel(order_pk=order.pk, actor=actor, note=reason)
     return f"status {canceled.status}"
 
 
-def _renew_order(order: Any, *, actor: Any, reason: str) -> str:
+def _admin_renew(order: Any, *, actor: Any, reason: str) -> str:
     """Renew every running or paused instance of the order (one charge per instance)."""
     instances = list(
         order.instances.filter(status__in=[InstanceStatus.RUNNING, InstanceStatus.PAUSED]).order_by("pk")
@@ -52,7 +52,7 @@ def _renew_order(order: Any, *, actor: Any, reason: str) -> str:
 package_cancel = reason_action(
     name="cancel_package_orders",
     label="Cancel (unpaid orders only)",
-    service=_cancel_order,
+    service=_admin_cancel,
     permission="cancel",
     verb="canceled",
     confirm=lambda orders: f"Cancel {selection_noun(orders)} (unpaid orders only: nothing was charged)",
@@ -60,7 +60,7 @@ package_cancel = reason_action(
 package_renew = reason_action(
     name="renew_package_orders",
     label="Renew the prepaid components of every running instance",
-    service=_renew_order,
+    service=_admin_renew,
     permission="renew",
     verb="renewed",
     confirm=lambda orders: (

@@ -19,14 +19,14 @@ from orders.purchase.services import purchase_order_cancel, purchase_order_renew
 from plans.models import BillingMode
 
 
-def _cancel_order(order: Any, *, actor: Any, reason: str, refund_unused: bool = False) -> str:
+def _admin_cancel(order: Any, *, actor: Any, reason: str, refund_unused: bool = False) -> str:
     _, refund = purchase_order_cancel(
         order_pk=order.pk, actor=actor, refund_unused=refund_unused, reason=reason
     )
     return f"refunded {money_text(refund, order.account.currency)}" if refund > 0 else "no refund"
 
 
-def _renew_order(order: Any, *, actor: Any, reason: str) -> str:
+def _admin_renew(order: Any, *, actor: Any, reason: str) -> str:
     result = purchase_order_renew(order_pk=order.pk, actor=actor, note=reason)
     money = money_text(result.money, order.account.currency)
     return f"charged {money}, paid until {local_time(result.period_end)}"
@@ -81,7 +81,7 @@ def _renew_label(orders: list[Any]) -> str:
 purchase_cancel = reason_action(
     name="cancel_purchase_orders",
     label="Cancel",
-    service=_cancel_order,
+    service=_admin_cancel,
     permission="cancel",
     verb="canceled",
     options=[
@@ -97,7 +97,7 @@ purchase_cancel = reason_action(
 purchase_renew = reason_action(
     name="renew_purchase_orders",
     label="Renew (charge the next period now)",
-    service=_renew_order,
+    service=_admin_renew,
     permission="renew",
     verb="renewed",
     confirm=_renew_label,

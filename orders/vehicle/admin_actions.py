@@ -16,12 +16,12 @@ from orders.vehicle.previews import vehicle_cancel_preview
 from orders.vehicle.services import vehicle_order_cancel, vehicle_order_underwrite
 
 
-def _cancel_order(order: Any, *, actor: Any, reason: str) -> str:
+def _admin_cancel(order: Any, *, actor: Any, reason: str) -> str:
     canceled = vehicle_order_cancel(order_id=order.order_id, actor=actor, reason=reason)
     return f"now {canceled.get_state_code_display()}"
 
 
-def _underwrite_order(order: Any, *, actor: Any, reason: str, reject: bool = False) -> str:
+def _admin_underwrite(order: Any, *, actor: Any, reason: str, reject: bool = False) -> str:
     done = vehicle_order_underwrite(
         order_id=order.order_id, actor=actor, result="rejected" if reject else "approved", reason=reason
     )
@@ -68,7 +68,7 @@ def _underwrite_choices(orders: list[Any]) -> list[Choice]:
 vehicle_cancel = reason_action(
     name="cancel_vehicle_orders",
     label="Cancel (refund per the rule)",
-    service=_cancel_order,
+    service=_admin_cancel,
     permission="cancel",
     verb="canceled",
     confirm=_cancel_label,
@@ -77,7 +77,7 @@ vehicle_cancel = reason_action(
 vehicle_underwrite = reason_action(
     name="underwrite_vehicle_orders",
     label="Underwrite",
-    service=_underwrite_order,
+    service=_admin_underwrite,
     permission="underwrite",
     verb="underwritten",
     options=[ActionOption("reject", "Reject (cancels the paid order with a full refund)")],

@@ -15,6 +15,7 @@ from billing.acting import check_caller_may_move
 from billing.ledger_write import check_idempotency_key, positive_amount
 from billing.models import Account, LedgerEntry, LedgerKind
 from config.bulk import rows_update
+from config.bulk_insert import rows_insert
 from config.exceptions import InsufficientFunds
 
 
@@ -69,9 +70,8 @@ def accounts_charge_locked(
         )
     if not entries:
         return []
-    LedgerEntry.objects.bulk_create(entries)
-    if any(entry.pk is None for entry in entries):  # a backend without INSERT ... RETURNING (MySQL)
-        _load_entry_pks(entries)
+    rows_insert(entries)
+    _load_entry_pks(entries)
     now = timezone.now()
     changed = []
     for account_id in sorted({charge.account_id for charge in charges}):
@@ -94,3 +94,5 @@ def _load_entry_pks(entries: list[LedgerEntry]) -> None:
         if entry is not None:
             entry.pk = pk
             entry.created_at = created_at
+            entry._state.adding = False
+            entry._state.db = LedgerEntry.objects.db

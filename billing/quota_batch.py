@@ -7,7 +7,7 @@ charges. Inside a group the items are applied in the order they came, with the s
 ``quota_deduct``: free calls first, the balance for the rest; an item the balance cannot pay is
 refused (it changes nothing) and the items after it still run. The group's writes are set-based:
 one multi-row INSERT of ledger entries and one UPDATE of the balance (``accounts_charge_locked``),
-one UPDATE per quota row used, one multi-row INSERT of usage rows.
+one UPDATE per quota row used, one multi-row INSERT of usage rows (``config.bulk_insert``).
 
 Idempotency is the single path's: ``(account, request_id)`` is unique on usage rows. A request id
 answered before (by either path, or earlier in the same batch) is answered with its first result
@@ -31,6 +31,7 @@ from billing.models import Account, MonthlyQuota, QuotaUsage
 from billing.quota import QuotaDeduction, active_service_cached, unknown_service_error
 from billing.quota_rows import create_quota_row
 from config import clock
+from config.bulk_insert import rows_insert
 from config.db import retry_on_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import to_money
@@ -200,5 +201,10 @@ def _write(group: _Group) -> None:
     for quota in group.quotas.values():
         if quota.used != group.used_before[quota.pk]:
             MonthlyQuota.objects.filter(pk=quota.pk).update(used=quota.used)
-    if group.usages:
-        QuotaUsage.objects.bulk_create(group.usages)
+    rows_insert(group.usages)
+    if group.usages:  # their keys, by the unique (account, request_id): one indexed read
+        usages = {usage.request_id: usage for usage in group.usages}
+        rows = QuotaUsage.objects.filter(account_id=group.account.pk, request_id__in=usages)
+        for pk, request_id in rows.values_list("pk", "request_id"):
+            usages[request_id].pk = pk
+            usages[request_id]._state.adding = False

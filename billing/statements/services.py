@@ -30,8 +30,8 @@ from billing.statements.compute import AccountRef, StatementData, statements_com
 from billing.statements.models import DocumentKind, Statement, StatementBatch, StatementLine
 from billing.statements.numbering import format_number, numbers_allocate, sequence_ensure, sequence_lock
 from billing.statements.periods import Period
-from billing.statements.writes import rows_insert, values_insert
 from config import clock
+from config.bulk_insert import rows_insert, values_insert
 from config.db import retry_on_deadlock
 
 logger = logging.getLogger(__name__)

@@ -1,11 +1,14 @@
-"""Multi-row INSERTs of issued documents without ``bulk_create``'s per-value compilation.
+"""Multi-row INSERTs without ``bulk_create``'s per-value compilation (statements, the batch
+charges of renewals and of ``deduct-quota/batch``).
 
 ``bulk_create`` prepares every value through its field (``get_db_prep_save``) and compiles one
 placeholder expression per value: for a chunk of 500 statements and 3,000 lines that was 7 of 12
-seconds, against 1 second of SQL (B6 profile, docs/benchmarks.md). Here one statement per table is
-written with placeholders and the values are adapted by type with the backend's own adapters
-(``adapt_datetimefield_value``, ``adapt_datefield_value``, JSON as the JSONField writes it);
-decimals and integers go to the driver as they are. The rows are the ones ``bulk_create`` writes.
+seconds, against 1 second of SQL (B6 profile, docs/benchmarks.md), and half of a 1,000-call batch
+deduction (B2b). Here one statement per table is written with placeholders and the values are
+adapted by type with the backend's own adapters (``adapt_datetimefield_value``,
+``adapt_datefield_value``, JSON as the JSONField writes it); decimals and integers go to the driver
+as they are. The rows are the ones ``bulk_create`` writes, ``auto_now``/``auto_now_add`` columns
+included; primary keys are left to the database and not read back.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
 BATCH = 1000
 
@@ -56,6 +60,12 @@ def rows_insert(objs: Sequence[models.Model]) -> None:
         return
     model = type(objs[0])
     fields = _fields(model, None)
+    now = timezone.now()
+    for field in fields:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            for obj in objs:
+                if getattr(obj, field.attname) is None:
+                    setattr(obj, field.attname, now)
     adapters = [(f.attname, _adapter(f)) for f in fields]
     _execute(model, fields, [[adapt(getattr(obj, name)) for name, adapt in adapters] for obj in objs])
 

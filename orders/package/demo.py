@@ -16,7 +16,8 @@ from django.utils import timezone
 from billing.services import account_credit, account_get_or_create
 from orders.package.metering import meter_events_ingest
 from orders.package.models import ProductInstance
-from orders.package.services import InstanceSpec, ProductSpec, package_order_charge, package_order_create
+from orders.package.services import package_order_charge, package_order_create
+from orders.package.specs import InstanceSpec, ProductSpec
 from plans.models import Plan
 
 NAMESPACE = "demo"

@@ -23,7 +23,8 @@ from orders.package.consume import consume_mark_paid, consume_records_pay
 from orders.package.errors import PackageInstanceStateError
 from orders.package.models import ConsumeOrder, ConsumeOrderType, PackageOrder
 from orders.package.quote import ChangeQuote, RenewQuote, quote_change, quote_renew, renewable_lines
-from orders.package.services import ComponentChange, OperationResult, renew_due_at
+from orders.package.services import OperationResult, renew_due_at
+from orders.package.specs import ComponentChange
 from orders.package.transitions import (
     instance_lock,
     order_event_append,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from orders.engine.models import Subscription, SubscriptionLine
 from orders.package import quote as package_quote
 from orders.package.models import PackageOrder, ProductInstance
-from orders.package.services import ComponentChange, ProductSpec
+from orders.package.specs import ComponentChange, ProductSpec
 from orders.package.transitions import instance_row
 
 

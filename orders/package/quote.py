@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.exceptions import InvalidInput
 from config.money import to_money
@@ -21,11 +21,9 @@ from orders.engine.billing import period_amount, period_of
 from orders.engine.models import LineStatus, Subscription, SubscriptionLine
 from orders.package.errors import NothingToRenew, PackageInstanceStateError
 from orders.package.models import InstanceStatus, ProductInstance
+from orders.package.specs import ComponentChange, ProductSpec
 from plans.models import BillingMode, Component, Cycle, Plan
 from plans.selectors import ComponentCost, CostResult, get_cost
-
-if TYPE_CHECKING:  # the input types live with the services that take them
-    from orders.package.services import ComponentChange, ProductSpec
 
 MAX_RENEW_CYCLES = 120
 DURATION_RE = re.compile(r"^([1-9][0-9]{0,3})([MY]?)$")

@@ -49,6 +49,7 @@ from orders.package.models import (
     ProductInstance,
 )
 from orders.package.quote import PricedProduct, line_cycle, quote_create
+from orders.package.specs import InstanceSpec, ProductSpec
 from orders.package.transitions import (
     instance_move,
     instance_statuses_for,
@@ -62,27 +63,6 @@ HOUR = timedelta(hours=1)
 
 
 # --- inputs ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InstanceSpec:
-    prod_inst_id_ext: str
-    is_auto_renew: bool = False
-
-
-@dataclass(frozen=True)
-class ProductSpec:
-    prod_id: str
-    plan_id: str
-    attrs: dict[str, Any]
-    instances: list[InstanceSpec]
-    prod_name: str = ""
-
-
-@dataclass(frozen=True)
-class ComponentChange:
-    component_id: str
-    attrs: dict[str, Any]
 
 
 @dataclass

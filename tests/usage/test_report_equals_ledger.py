@@ -29,7 +29,8 @@ from orders.models import ProductInstance, PurchaseOrder
 from orders.package.instances import instance_change_config, instance_renew
 from orders.package.lifecycle import instance_stop
 from orders.package.metering import meter_events_ingest
-from orders.package.services import ComponentChange, package_order_cancel, package_order_charge
+from orders.package.services import package_order_cancel, package_order_charge
+from orders.package.specs import ComponentChange
 from orders.purchase.renewal import renewal_run
 from orders.purchase.services import (
     purchase_order_cancel,

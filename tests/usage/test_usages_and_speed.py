@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orders.package.instances import instance_change_config, instance_renew
-from orders.package.services import ComponentChange, package_order_charge
+from orders.package.services import package_order_charge
+from orders.package.specs import ComponentChange
 from orders.purchase.services import purchase_order_create
 from orders.purchase.switch import purchase_order_modify
 from tests.orders.package.factories import create_order, make_catalog

@@ -10,8 +10,7 @@ from rest_framework.response import Response
 
 from billing.idempotency import idempotent
 from orders.engine.drytry import DRYTRY_PARAM, drytry_requested
-from orders.package import previews
-from orders.package import services as svc
+from orders.package import previews, specs
 from orders.package.api.base import IDEMPOTENCY_PARAM, PackageApiView, instance_of, jsonable
 from orders.package.api.preview import OPERATION_OR_PREVIEW, change_preview_repr, renew_preview_repr
 from orders.package.api.serializers import (
@@ -132,12 +131,12 @@ class InstanceChangeConfigView(PackageApiView):
 
     def _input(
         self, request: Request, prod_inst_id_ext: str
-    ) -> tuple[ProductInstance, ChangeConfigSerializer, list[svc.ComponentChange]]:
+    ) -> tuple[ProductInstance, ChangeConfigSerializer, list[specs.ComponentChange]]:
         s = ChangeConfigSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         inst = instance_of(request, prod_inst_id_ext)
         changes = [
-            svc.ComponentChange(
+            specs.ComponentChange(
                 component_id=c["component_id"],
                 attrs={a["attr_id"]: jsonable(a["attr_value"]) for a in c["attrs_id_value"]},
             )

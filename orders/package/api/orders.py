@@ -14,7 +14,7 @@ from billing.tenancy import resolve_account
 from config.api.pagination import PageSizePagination
 from config.api.validation import raise_invalid
 from orders.engine.drytry import DRYTRY_PARAM, drytry_requested
-from orders.package import previews
+from orders.package import previews, specs
 from orders.package import services as svc
 from orders.package.api.base import (
     IDEMPOTENCY_PARAM,
@@ -72,19 +72,19 @@ class PackageOrdersView(PackageApiView):
             return Response(create_preview_repr(quote))
         return self._create(request)
 
-    def _input(self, request: Request) -> tuple[Any, dict[str, Any], list[svc.ProductSpec]]:
+    def _input(self, request: Request) -> tuple[Any, dict[str, Any], list[specs.ProductSpec]]:
         s = PackageOrderCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         v = s.validated_data
         account = resolve_account(request.user, v["order_user_id"])
         products = [
-            svc.ProductSpec(
+            specs.ProductSpec(
                 prod_id=p["prod_id"],
                 prod_name=p["prod_name"],
                 plan_id=p["plan"]["plan_id"],
                 attrs={a["attr_id"]: jsonable(a["attr_value"]) for a in p["plan"]["attrs_id_value"]},
                 instances=[
-                    svc.InstanceSpec(prod_inst_id_ext=i["id"], is_auto_renew=bool(i["is_auto_renew"]))
+                    specs.InstanceSpec(prod_inst_id_ext=i["id"], is_auto_renew=bool(i["is_auto_renew"]))
                     for i in p["prod_instance_ext_array"]
                 ],
             )

@@ -17,7 +17,8 @@ from billing.statements.services import candidates, statements_issue_for
 from billing.tenancy import personal_account
 from orders.package.instances import instance_change_config
 from orders.package.lifecycle import instance_stop
-from orders.package.services import ComponentChange, package_order_charge
+from orders.package.services import package_order_charge
+from orders.package.specs import ComponentChange
 from orders.purchase.services import purchase_order_cancel, purchase_order_create
 from orders.vehicle.services import vehicle_order_cancel, vehicle_order_pay
 from tests.billing.statements.helpers import JUNE, MAY, frozen, local

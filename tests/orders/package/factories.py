@@ -11,7 +11,8 @@ import factory
 
 from billing.models import Account, LedgerEntry
 from billing.services import account_credit, account_get_or_create
-from orders.package.services import InstanceSpec, ProductSpec, package_order_create
+from orders.package.services import package_order_create
+from orders.package.specs import InstanceSpec, ProductSpec
 from plans.models import BillingMode, Component, Cycle, Plan, PriceRule, Product
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)

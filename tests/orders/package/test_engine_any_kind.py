@@ -13,6 +13,7 @@ from config.exceptions import DomainError
 from orders.jobs import billing_jobs_run
 from orders.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine, SubscriptionStatus
 from orders.package import services as svc
+from orders.package import specs
 from orders.package.instances import instance_change_config, instance_renew
 from orders.package.lifecycle import instance_pause, instance_resume, instance_stop
 from orders.package.metering import meter_events_ingest
@@ -150,7 +151,7 @@ def test_random_operations_keep_balance_equal_to_ledger_sum():
                     instance_change_config(
                         prod_inst_id_ext=ext,
                         plan_id="vm-std",
-                        changes=[svc.ComponentChange("cpu", {"cpu": rng.choice(["2", "4"])})],
+                        changes=[specs.ComponentChange("cpu", {"cpu": rng.choice(["2", "4"])})],
                         at=at,
                     )
                 else:

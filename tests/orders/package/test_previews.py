@@ -20,13 +20,8 @@ from hypothesis import strategies as st
 from orders.models import PackageOrder
 from orders.package import previews
 from orders.package.instances import instance_change_config
-from orders.package.services import (
-    ComponentChange,
-    InstanceSpec,
-    ProductSpec,
-    package_order_charge,
-    package_order_create,
-)
+from orders.package.services import package_order_charge, package_order_create
+from orders.package.specs import ComponentChange, InstanceSpec, ProductSpec
 from plans.models import Product
 from tests.orders.nothing_written import nothing_written
 from tests.orders.package.factories import (

@@ -21,7 +21,8 @@ from orders.models import (
 )
 from orders.package.instances import instance_change_config, instance_renew
 from orders.package.lifecycle import instance_pause, instance_resume, instance_stop
-from orders.package.services import ComponentChange, package_order_cancel, package_order_charge
+from orders.package.services import package_order_cancel, package_order_charge
+from orders.package.specs import ComponentChange
 from tests.orders.package.factories import (
     T0,
     PriceRuleFactory,

@@ -1,1 +1,1 @@
-"""Benchmarks B1-B5 of QUALITY.md (``make bench``; ``BENCH_SCALE=small|medium|full``)."""
+"""Benchmarks B1-B9 (docs/benchmarks.md) (``make bench``; ``BENCH_SCALE=small|medium|full``)."""

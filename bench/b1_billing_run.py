@@ -1,4 +1,4 @@
-"""B1: a billing run renewing N due prepaid subscriptions with 2 workers (QUALITY.md).
+"""B1: a billing run renewing N due prepaid subscriptions with 2 workers (docs/benchmarks.md).
 
 Project: ``orders.purchase.renewal.renewal_run`` (beat's ``orders.run_renewals``): per due line it
 locks the account and line (SKIP LOCKED chunks), charges the period (ledger entry + usage record),

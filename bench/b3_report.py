@@ -1,4 +1,4 @@
-"""B3: the monthly report per account and per order over N usage records (QUALITY.md).
+"""B3: the monthly report per account and per order over N usage records (docs/benchmarks.md).
 
 Project: the usage report selector (``usage.selectors``), per account and per order, for one month
 holding all N records (the worst case: every record is aggregated). A report counts the money that

@@ -1,4 +1,4 @@
-"""B4: ingest N meter events in batches of 1000 with dedupe (QUALITY.md).
+"""B4: ingest N meter events in batches of 1000 with dedupe (docs/benchmarks.md).
 
 Project: ``orders.package.metering.meter_events_ingest`` (what ``POST /api/v1/meter-events``
 calls): parse and validate each event, resolve instance -> postpaid line, drop duplicates, insert.

@@ -1,4 +1,4 @@
-"""B5: page through one user's N vehicle orders (QUALITY.md): p99 per page <= 30 ms at any offset
+"""B5: page through one user's N vehicle orders (docs/benchmarks.md): p99 per page <= 30 ms at any offset
 the UI uses.
 
 Project: ``GET /api/v1/orders?offset=&limit=30`` through the whole Django stack in-process (token
@@ -7,7 +7,7 @@ the selector alone. Offsets: the first 10 pages, every 10% of the list, and the 
 page requested several times, every page checked once against the naive ``ORDER BY ... LIMIT
 OFFSET`` query. Then walks of ``CURSOR_PAGES`` pages following ``next`` (``after=``) from the first
 page and from the page at 90%, reported in the notes. Other users' orders (N/2 more rows) share the
-table, so the owner index is really needed. No baseline in QUALITY.md: the target is absolute.
+table, so the owner index is really needed. No baseline exists for it: the target is absolute.
 """
 
 from __future__ import annotations

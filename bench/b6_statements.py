@@ -1,4 +1,4 @@
-"""B6: issue the monthly statements of N accounts with 10 x N ledger entries in the month (QUALITY.md).
+"""B6: issue the monthly statements of N accounts with 10 x N ledger entries in the month, docs/benchmarks.md.
 
 Data (raw multi-row INSERTs, the rows the services write): N accounts created before the month, one
 opening recharge each before it, and 10 entries each in it: a recharge, 4 order charges (each with

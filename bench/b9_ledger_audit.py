@@ -1,11 +1,11 @@
-"""B9: the ledger audit over N ledger entries (QUALITY.md: ``audit_ledger`` over 1,000,000 entries
+"""B9: the ledger audit over N ledger entries (docs/benchmarks.md: ``audit_ledger`` over 1,000,000 entries
 in <= 10 s).
 
 Data (consistent books, inserted in bulk through the raw driver): N / 20 accounts, each with one
 ``success`` recharge order and its credit entry, then charges of 0.5000 each paid for one usage
 record apiece (hourly periods of one line per account), balances equal to the ledger. The project
 path is ``usage.audit.audit_run_record`` (what ``manage.py audit_ledger`` runs: every check, and
-the run recorded). There is no baseline (QUALITY.md gives none): the figure is the time. Checks:
+the run recorded). There is no baseline (none is defined): the figure is the time. Checks:
 no finding on this benchmark's accounts; then one corrupted balance is found, exactly.
 """
 

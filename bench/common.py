@@ -1,7 +1,7 @@
 """Shared plumbing of the benchmarks: sizes, the bench database, timing, memory, the result line.
 
 Every benchmark runs the project's code path and its baseline *in the same process run*, on the
-same data, and prints one line (QUALITY.md: absolute numbers drift on shared machines, ratios hold).
+same data, and prints one line (absolute numbers drift on shared machines, ratios hold: docs/benchmarks.md).
 Results are also appended as JSON to ``var/bench/results.jsonl`` so docs/benchmarks.md can quote
 exactly what a run printed.
 """
@@ -31,7 +31,7 @@ SCALE = os.environ.get("BENCH_SCALE", "small").strip().lower() or "small"
 if SCALE not in ("small", "full", "medium"):
     raise SystemExit(f"BENCH_SCALE must be small, medium or full, not {SCALE!r}")
 
-# QUALITY.md sizes at "full"; "small" proves the path works in CI within seconds.
+# the sizes of docs/benchmarks.md at "full"; "small" proves the path works in CI within seconds.
 SIZES: dict[str, dict[str, int]] = {
     "B1": {"small": 200, "medium": 5_000, "full": 100_000},  # due subscriptions
     "B2": {"small": 5, "medium": 15, "full": 30},  # seconds per run

@@ -1,4 +1,4 @@
-"""``make bench``: run B1-B9 (QUALITY.md) at ``BENCH_SCALE`` (small by default) on MariaDB.
+"""``make bench``: run B1-B9 (docs/benchmarks.md) at ``BENCH_SCALE`` (small by default) on MariaDB.
 
 Each benchmark runs in its own process (clean memory figures, no state shared between them) on a
 freshly created bench database. Without a reachable MariaDB every benchmark prints a SKIP line and

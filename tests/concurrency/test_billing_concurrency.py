@@ -1,4 +1,4 @@
-"""QUALITY.md R1 and R2 on MariaDB: real threads, real row locks, separate connections."""
+"""R1 and R2 (docs/reliability.md) on MariaDB: real threads, real row locks, separate connections."""
 
 from __future__ import annotations
 

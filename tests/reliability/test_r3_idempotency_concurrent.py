@@ -1,4 +1,4 @@
-"""R3: the same ``Idempotency-Key`` sent concurrently for create, charge and renew (QUALITY.md).
+"""R3: the same ``Idempotency-Key`` sent concurrently for create, charge and renew (docs/reliability.md).
 
 Eight threads (eight database connections) release the same request at one barrier. Must show:
 one effect (one order, one ledger entry, one period) and identical responses (status and body) for

@@ -1,4 +1,4 @@
-"""R5: schemathesis against ``/api/schema/`` on a live server (QUALITY.md).
+"""R5: schemathesis against ``/api/schema/`` on a live server (docs/reliability.md).
 
 Every operation of the published OpenAPI schema gets a few generated requests (valid and invalid
 bodies, parameters, path ids) over real HTTP, authenticated with a token of a staff user who may

@@ -1,4 +1,4 @@
-"""R6: tenant isolation (QUALITY.md). User A, on every endpoint, with B's ids and B's namespace.
+"""R6: tenant isolation (docs/reliability.md). User A, on every endpoint, with B's ids and B's namespace.
 
 B is the ``demo`` user after ``manage.py load_demo`` (every app's demo creates B's recharges,
 orders, instances, bills, ...) plus a few objects B creates through the API here. The test does not

@@ -1,4 +1,4 @@
-"""An hourly purchase order whose next hour cannot be paid follows the renewal rules of DOMAIN.md 5:
+"""An hourly order whose next hour cannot be paid follows the renewal rules of docs/purchase-orders.md:
 ``renewalfailed`` (notified at most once a day), tried again every run, ``consuming`` again with the
 missed hours charged after a recharge, ``ended`` (renewal_failed) once the grace period has passed."""
 

@@ -1,10 +1,9 @@
 """Issue 23: a client written for the origin service (datafoundry_serviceusage) works on Tally.
 
-Each test is written from the origin's documented behaviour and cites it: seed 000 is the origin's
-first design (``/work/shared/seeds/000_c52a64f4ad938b72.txt``, "000:L" below), seed 001 its README
-(``/work/shared/seeds/001_88165f2f20fc5113.txt``, "001:L"). Where Tally differs on purpose (201 on
-create, 403/404/409 statuses, namespaces from the token), the test says so; see
-``docs/purchase-orders.md`` "Migrating from the origin service".
+Each test checks one point of ``docs/purchase-orders.md`` "Migrating from the origin service",
+which states the origin's behaviour and where it is documented ("000:L" and "001:L" below are the
+line references that section uses). Where Tally differs on purpose (201 on create, 403/404/409
+statuses, namespaces from the token), the test says so.
 """
 
 from __future__ import annotations

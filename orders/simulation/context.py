@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connection
 
+from orders.simulation.faults import FaultState, db_fault_hook
 from orders.simulation.schedule import Op
 from orders.simulation.world import Resp, SimBroker, SimClock, World
 
@@ -24,17 +25,6 @@ class Violation(Exception):
         super().__init__(f"{invariant}: {detail}")
         self.invariant = invariant
         self.detail = detail
-
-
-@dataclass
-class FaultState:
-    """The DB fault window currently open (``db_fault_window`` steps) and what it did."""
-
-    ops_left: int = 0
-    rate: float = 0.0
-    kind: str = "deadlock"
-    injected: int = 0
-    limit: int | None = None  # at most this many faults (tests)
 
 
 @dataclass
@@ -114,8 +104,6 @@ class Ctx:
 
     def thread_hook(self) -> Any:
         """Installed in every worker thread (the DB fault hook is per connection)."""
-        from orders.simulation.faults import db_fault_hook
-
         return db_fault_hook(self)
 
 

@@ -16,24 +16,44 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from random import Random
+from typing import Any, Protocol
 
 from django.db import OperationalError, connection
-
-if TYPE_CHECKING:
-    from orders.simulation.context import Ctx
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLOCK = (1213, "Deadlock found when trying to get lock; try restarting transaction (simulated)")
 LOST = (2013, "Lost connection to server during query (simulated)")
 
 
+@dataclass
+class FaultState:
+    """The DB fault window currently open (``db_fault_window`` steps) and what it did."""
+
+    ops_left: int = 0
+    rate: float = 0.0
+    kind: str = "deadlock"
+    injected: int = 0
+    limit: int | None = None  # at most this many faults (tests)
+
+
+class FaultTarget(Protocol):
+    """What the DB fault hook reads and marks on the simulation's context (``context.Ctx``)."""
+
+    faults: FaultState
+    rng: Random
+    counters: Counter[str]
+    fault_in_step: bool
+
+
 @contextmanager
-def db_fault_hook(ctx: Ctx) -> Iterator[None]:
+def db_fault_hook(ctx: FaultTarget) -> Iterator[None]:
     state = ctx.faults
     if state.ops_left <= 0:
         yield

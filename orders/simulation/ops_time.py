@@ -15,8 +15,8 @@ from django.core.management import call_command
 from config.clock import local, local_tz, month_of
 from config.schedule import beat_schedule
 from orders.models import LineStatus, SubscriptionLine
-from orders.simulation.context import Ctx, FaultState
-from orders.simulation.faults import kill_worker
+from orders.simulation.context import Ctx
+from orders.simulation.faults import FaultState, kill_worker
 from orders.simulation.schedule import Op
 from orders.simulation.snapshot import unchanged
 from orders.simulation.world import Message, Sink, call

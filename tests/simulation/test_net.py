@@ -14,8 +14,8 @@ from django.db.models import F
 from billing.models import Account, LedgerEntry
 from billing.services import account_credit, account_get_or_create
 from orders.simulation import SimConfig, run, shrink
-from orders.simulation.context import Ctx, FaultState
-from orders.simulation.faults import db_fault_hook
+from orders.simulation.context import Ctx
+from orders.simulation.faults import FaultState, db_fault_hook
 from orders.simulation.schedule import ScheduleConfig, build_schedule, special_instants
 from orders.simulation.snapshot import unchanged
 from usage.models import UsageRecord, UsageStatus

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import uuid
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from billing.models import LedgerEntry, RechargeOrder
 from config.api.fields import parse_count, parse_money
 from tests.billing.factories import funded_account, grant
-from tests.orders.vehicle.factories import PlanItemFactory, VehiclePlanFactory
+from tests.orders.vehicle.factories import plan_order_body
 
 # Raw JSON texts of values that are not money.
 NOT_MONEY = [
@@ -123,27 +121,6 @@ def test_deduct_quota_count_is_a_plain_integer(internal_api, raw):
     assert "count" in r.json()["data"]["errors"]
     acc.refresh_from_db()
     assert acc.balance == Decimal("100") and LedgerEntry.objects.filter(account=acc).count() == 1
-
-
-def plan_order_body() -> dict[str, Any]:
-    """A valid ``POST /api/v1/plan-orders`` body over two plans with three items (money as the
-    canonical decimal strings and one integer), for the test to spoil one field of."""
-    a, b = VehiclePlanFactory(plan_id="car-basic"), VehiclePlanFactory(plan_id="car-plus")
-    a1, a2 = PlanItemFactory(plan=a, price=Decimal("1000")), PlanItemFactory(plan=a, price=Decimal("2000"))
-    b1 = PlanItemFactory(plan=b, price=Decimal("500"))
-    return {
-        "vid": str(uuid.uuid4()),
-        "plans": {
-            "car-basic": {str(a1.piid): "1000.00", str(a2.piid): 2000},
-            "car-plus": {str(b1.piid): "500.50"},
-        },
-        "qid": str(uuid.uuid4()),
-        "pmid": None,
-        "service_ratio": "0.05",
-        "summary": "3500.50",
-        "payment": "3400.00",
-        "expect_at": "2030-08-01T00:00:00+08:00",
-    }
 
 
 @pytest.mark.django_db

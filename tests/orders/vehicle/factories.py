@@ -91,3 +91,24 @@ def make_sale_order(user: Any, *, prices: tuple[str, ...] = ("300.00", "200.00")
 
 def make_order(user: Any, order_type: int) -> VehicleOrder:
     return (make_plan_order, make_driver_order, make_sale_order)[order_type](user)
+
+
+def plan_order_body() -> dict[str, Any]:
+    """A valid ``POST /api/v1/plan-orders`` body over two plans with three items (money as the
+    canonical decimal strings and one integer), for the test to spoil one field of."""
+    a, b = VehiclePlanFactory(plan_id="car-basic"), VehiclePlanFactory(plan_id="car-plus")
+    a1, a2 = PlanItemFactory(plan=a, price=Decimal("1000")), PlanItemFactory(plan=a, price=Decimal("2000"))
+    b1 = PlanItemFactory(plan=b, price=Decimal("500"))
+    return {
+        "vid": str(uuid.uuid4()),
+        "plans": {
+            "car-basic": {str(a1.piid): "1000.00", str(a2.piid): 2000},
+            "car-plus": {str(b1.piid): "500.50"},
+        },
+        "qid": str(uuid.uuid4()),
+        "pmid": None,
+        "service_ratio": "0.05",
+        "summary": "3500.50",
+        "payment": "3400.00",
+        "expect_at": "2030-08-01T00:00:00+08:00",
+    }

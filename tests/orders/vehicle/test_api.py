@@ -19,6 +19,7 @@ from tests.orders.vehicle.factories import (
     make_driver_order,
     make_plan_order,
     make_sale_order,
+    plan_order_body,
 )
 from tests.orders.vehicle.helpers import assert_balance_matches_ledger, balance
 
@@ -29,27 +30,8 @@ def _u() -> str:
     return str(uuid.uuid4())
 
 
-def _plan_body() -> dict[str, Any]:
-    a, b = VehiclePlanFactory(plan_id="car-basic"), VehiclePlanFactory(plan_id="car-plus")
-    a1, a2 = PlanItemFactory(plan=a, price=Decimal("1000")), PlanItemFactory(plan=a, price=Decimal("2000"))
-    b1 = PlanItemFactory(plan=b, price=Decimal("500"))
-    return {
-        "vid": _u(),
-        "plans": {
-            "car-basic": {str(a1.piid): "1000.00", str(a2.piid): 2000},
-            "car-plus": {str(b1.piid): "500.50"},
-        },
-        "qid": _u(),
-        "pmid": None,
-        "service_ratio": "0.05",
-        "summary": "3500.50",
-        "payment": "3400.00",
-        "expect_at": "2030-08-01T00:00:00+08:00",
-    }
-
-
 def test_place_plan_order(api: Any, user: Any) -> None:
-    body = _plan_body()
+    body = plan_order_body()
     res = api.post("/api/v1/plan-orders", body, format="json")
     assert res.status_code == 201, res.json()
     data = res.json()["data"]
@@ -95,7 +77,7 @@ def test_place_driver_and_sale_orders(api: Any) -> None:
 
 
 def test_every_violation_is_reported_at_once(api: Any) -> None:
-    body = _plan_body()
+    body = plan_order_body()
     other = VehiclePlanFactory(plan_id="car-other")
     foreign = PlanItemFactory(plan=other)
     basic = body["plans"]["car-basic"]

@@ -18,7 +18,7 @@ from config.charts import svg_bar_chart, svg_hbar_chart
 from config.clock import local_tz, month_of, month_start_utc
 from config.clock import now as clock_now
 from config.report_periods import report_period
-from orders.dashboard.views import accounts_in_arrears, consumption_per_plan, recharges_in, revenue_by_day
+from orders.dashboard.selectors import accounts_in_arrears, consumption_per_plan, recharges_in, revenue_by_day
 from plans.models import Plan
 from usage.models import UsageRecord
 from usage.selectors import usage_report
@@ -165,7 +165,7 @@ def test_dashboard_needs_the_ledger_view_permission(make_user: Any, finance_clie
 
 
 def test_renewals_failed_today_counts_orders_moved_today() -> None:
-    from orders.dashboard.views import renewals_failed_today
+    from orders.dashboard.selectors import renewals_failed_today
     from orders.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderStatus
 
     account = account_get_or_create(namespace="rf")

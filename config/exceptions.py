@@ -68,19 +68,3 @@ class InvalidTransition(DomainError):
 
     http_status = 409
     codes = {"default": ErrorCode.UNKNOWN}
-
-
-def domain_error(
-    code: ErrorCode,
-    message: str,
-    *,
-    http_status: int = 400,
-    family_codes: dict[str, ErrorCode] | None = None,
-    **data: Any,
-) -> DomainError:
-    """A one-off domain error with a fixed code (for errors that mean one thing in one family);
-    ``family_codes`` names the code it takes in other families (a plans error met by an order)."""
-    err = DomainError(message, **data)
-    err.codes = {"default": code, **(family_codes or {})}  # type: ignore[misc]
-    err.http_status = http_status  # type: ignore[misc]
-    return err

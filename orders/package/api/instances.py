@@ -12,7 +12,12 @@ from billing.idempotency import idempotent
 from orders.engine.drytry import DRYTRY_PARAM, drytry_requested
 from orders.package import previews, specs
 from orders.package.api.base import IDEMPOTENCY_PARAM, PackageApiView, instance_of, jsonable
-from orders.package.api.preview import OPERATION_OR_PREVIEW, change_preview_repr, renew_preview_repr
+from orders.package.api.preview import (
+    OPERATION_OR_PREVIEW,
+    RENEW_OR_PREVIEW,
+    change_preview_repr,
+    renew_preview_repr,
+)
 from orders.package.api.serializers import (
     ChangeConfigSerializer,
     InstanceOpOutSerializer,
@@ -31,7 +36,7 @@ class InstanceRenewView(PackageApiView):
     @extend_schema(
         summary="Renew the prepaid components of an instance (NBRenewProdInstance); drytry=1: the price",
         request=RenewSerializer,
-        responses={200: OPERATION_OR_PREVIEW},
+        responses={200: RENEW_OR_PREVIEW},
         parameters=[DRYTRY_PARAM, IDEMPOTENCY_PARAM],
     )
     def post(self, request: Request, prod_inst_id_ext: str) -> Response:

@@ -11,6 +11,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from orders.package.api.serializers import (
+    InstanceRenewOutSerializer,
     IsoDateTimeField,
     MoneyOutField,
     OperationOutSerializer,
@@ -23,6 +24,12 @@ from orders.package.quote import ChangeQuote, CreateQuote, RenewQuote
 OPERATION_OR_PREVIEW = PolymorphicProxySerializer(
     component_name="PackageOperationOrPreview",
     serializers=[OperationOutSerializer, PreviewOutSerializer],
+    resource_type_field_name=None,
+)
+# renew answers the renewed instance as well
+RENEW_OR_PREVIEW = PolymorphicProxySerializer(
+    component_name="PackageRenewOrPreview",
+    serializers=[InstanceRenewOutSerializer, PreviewOutSerializer],
     resource_type_field_name=None,
 )
 

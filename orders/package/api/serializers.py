@@ -163,8 +163,7 @@ class OperationOutSerializer(serializers.Serializer):
 
 
 class InstanceRenewOutSerializer(OperationOutSerializer):
-    """A renewal's ``OperationResult`` and the renewed instance (context ``prod_inst_id_ext``);
-    the schema documents renew with ``OperationOutSerializer``."""
+    """A renewal's ``OperationResult`` and the renewed instance (context ``prod_inst_id_ext``)."""
 
     prod_inst_id_ext = serializers.SerializerMethodField()
 

@@ -17,7 +17,15 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from billing.models import LedgerEntry, MonthlyQuota, QuotaUsage, RechargeEvent, RechargeOrder, RechargeStatus
+from billing.models import (
+    LedgerEntry,
+    MonthlyQuota,
+    QuotaUsage,
+    RechargeEvent,
+    RechargeOrder,
+    RechargeStatus,
+    Redemption,
+)
 from billing.recharges import recharge_review_resolve
 from config.admin_actions import reason_action
 from config.admin_lists import BigListAdminMixin
@@ -198,6 +206,27 @@ class QuotaUsageAdmin(CsvExportMixin, ReadOnlyAdmin):
     search_fields = ["account__namespace", "request_id"]
     list_select_related = ["account", "service", "ledger_entry"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(CsvExportMixin, ReadOnlyAdmin):
+    """Who redeemed which promotion on which order (docs/plans.md "Promotions"): rows written only
+    by ``billing.promotions.promotion_redeem``; viewing needs ``billing.view_redemption``."""
+
+    list_display = [
+        "redeemed_at",
+        "promotion",
+        "account",
+        "seq",
+        "subject_type",
+        "subject_id",
+        "first_period",
+    ]
+    csv_fields = ["redeemed_at", "promotion", "account", "seq", "subject_type", "subject_id", "first_period"]
+    list_filter = ["promotion__code", "subject_type", "redeemed_at"]
+    search_fields = ["account__namespace", "promotion__code", "subject_id"]
+    list_select_related = ["promotion", "account"]
+    date_hierarchy = "redeemed_at"
 
 
 # The account page and the manual adjustment (billing/account_admin.py), statements and credit notes

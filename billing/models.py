@@ -251,3 +251,36 @@ from billing.statements.models import (  # noqa: E402,F401 - the statement model
     StatementBatch,
     StatementLine,
 )
+
+
+class Redemption(models.Model):
+    """One account's use of a promotion on one order (docs/plans.md "Promotions"). Taken by
+    ``billing.promotions.promotion_redeem`` in the charge's transaction, under the account lock
+    and then the promotion row's: ``seq`` numbers an account's redemptions of a promotion, so a
+    per-account limit of 1 is also the unique key (promotion, account, 1)."""
+
+    promotion = models.ForeignKey("plans.Promotion", on_delete=models.PROTECT, related_name="redemptions")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="redemptions")
+    seq = models.PositiveIntegerField(help_text="this account's n-th redemption of the promotion")
+    subject_type = models.CharField(max_length=40, help_text="the order family: purchase_order, ...")
+    subject_id = models.CharField(max_length=64, help_text="the order's public id")
+    first_period = models.PositiveIntegerField(default=1, help_text="the order's first discounted period")
+    redeemed_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-redeemed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["promotion", "subject_type", "subject_id"], name="uniq_redemption_per_order"
+            ),
+            models.UniqueConstraint(
+                fields=["promotion", "account", "seq"], name="uniq_redemption_account_seq"
+            ),
+        ]
+        indexes = [models.Index(fields=["subject_type", "subject_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.promotion_id}:{self.subject_type}:{self.subject_id}"

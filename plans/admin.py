@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from config import clock
@@ -26,6 +26,7 @@ from plans.models import (
     PriceRule,
     PriceVersion,
     Product,
+    Promotion,
 )
 from plans.services import earliest_new_version, plan_retire
 
@@ -208,3 +209,30 @@ class MeteredServiceAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.Mod
     )  # fmt: skip
     list_filter = ("active",)
     search_fields = ("service",)
+
+
+@admin.register(Promotion)
+class PromotionAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+    """Promotions are catalog (synced in the catalog document too); their redemptions are listed
+    in ``billing``'s admin. Never deleted once redeemed (redemptions refer to them): set inactive."""
+
+    list_display = (
+        "code", "name", "kind", money_column("value", places=UNIT_PRICE_PLACES), "duration",
+        "duration_periods", "valid_from", "valid_until", "max_redemptions", "max_per_account",
+        "redeemed", "status",
+    )  # fmt: skip
+    list_filter = ("status", "kind", "duration")
+    search_fields = ("code", "name", "pmid")
+    readonly_fields = ("created_at", "updated_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Promotion]:
+        return super().get_queryset(request).annotate(redeemed_count=Count("redemptions"))
+
+    @admin.display(description="redeemed", ordering="redeemed_count")
+    def redeemed(self, obj: Any) -> int:
+        return int(getattr(obj, "redeemed_count", 0))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.redemptions.exists():
+            return False
+        return super().has_delete_permission(request, obj)

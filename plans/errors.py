@@ -103,3 +103,19 @@ class PlanSyncFailed(DomainError):
 
     http_status = 503
     codes = {"default": ErrorCode.PLAN_SYNC_FAILED}
+
+
+class PromotionRefused(DomainError):
+    """the coupon (or ``pmid``) cannot be applied; ``errors`` names the field and the reason"""
+
+    http_status = 400
+    codes = {
+        "default": ErrorCode.INVALID_PARAMETERS,
+        "billing": ErrorCode.BILLING_INVALID_PARAMETERS,
+        "vehicle": ErrorCode.VEHICLE_ORDER_INVALID,
+    }
+
+    @classmethod
+    def on(cls, field: str, reason: str) -> PromotionRefused:
+        """The API envelope's validation shape: ``invalid parameters: coupon: <reason>``."""
+        return cls(f"invalid parameters: {field}: {reason}", errors={field: [reason]})

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -175,3 +179,101 @@ class MeteredService(models.Model):
 
     def __str__(self) -> str:
         return self.service
+
+
+class PromotionKind(models.TextChoices):
+    PERCENT = "percent", "percent off"
+    AMOUNT = "amount", "fixed amount off"
+
+
+class PromotionDuration(models.TextChoices):
+    ONCE = "once", "the first charged period only"
+    PERIODS = "periods", "the first N charged periods"
+    FOREVER = "forever", "every charged period"
+
+
+class PromotionStatus(models.TextChoices):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class Promotion(models.Model):
+    """A discount staff offer (docs/plans.md "Promotions"): redeemed by ``code`` (a ``coupon``) or
+    by ``pmid`` (seed 004's vehicle plan orders). What it applies to is four lists of targets; an
+    order's plan matches when any list names it (all four empty: every plan). Redemptions are
+    ``billing.Redemption`` rows, taken under the charge's account lock."""
+
+    pmid = models.UUIDField(unique=True, default=uuid.uuid4, help_text="promotion id (seed 004's pmid)")
+    code = models.CharField(max_length=50, unique=True, validators=[ID_VALIDATOR], help_text="the coupon")
+    name = models.CharField(max_length=200, blank=True, default="")
+    kind = models.CharField(max_length=8, choices=PromotionKind.choices)
+    value = models.DecimalField(
+        max_digits=20, decimal_places=4, help_text="percent (0-100] or amount off each covered period"
+    )
+    plan_ids = models.JSONField(default=list, blank=True, help_text="plan ids (vehicle plans too)")
+    plan_types = models.JSONField(default=list, blank=True)
+    products = models.JSONField(default=list, blank=True, help_text="product ids (every component)")
+    components = models.JSONField(default=list, blank=True, help_text='"prod_id/component_id"')
+    valid_from = models.DateTimeField(null=True, blank=True, help_text="redeemable from (empty: now)")
+    valid_until = models.DateTimeField(null=True, blank=True, help_text="redeemable before (empty: no end)")
+    duration = models.CharField(
+        max_length=8, choices=PromotionDuration.choices, default=PromotionDuration.ONCE
+    )
+    duration_periods = models.PositiveIntegerField(null=True, blank=True, help_text="N, for 'periods'")
+    max_redemptions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="in total (empty: no limit)"
+    )
+    max_per_account = models.PositiveIntegerField(null=True, blank=True, help_text="empty: no limit")
+    status = models.CharField(max_length=10, choices=PromotionStatus.choices, default=PromotionStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(value__gt=0), name="promotion_value_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="percent") | models.Q(value__lte=100),
+                name="promotion_percent_le_100",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(duration="periods") & models.Q(duration_periods__gte=1))
+                | (~models.Q(duration="periods") & models.Q(duration_periods__isnull=True)),
+                name="promotion_periods_iff_n",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__isnull=True)
+                | models.Q(valid_until__isnull=True)
+                | models.Q(valid_until__gt=models.F("valid_from")),
+                name="promotion_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_redemptions__isnull=True) | models.Q(max_redemptions__gte=1),
+                name="promotion_max_redemptions_ge_1",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_per_account__isnull=True) | models.Q(max_per_account__gte=1),
+                name="promotion_max_per_account_ge_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.code = promotion_code(self.code)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.code = promotion_code(self.code or "")
+        for name in ("plan_ids", "plan_types", "products", "components"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ValidationError({name: "must be a list of ids"})
+        if self.duration != PromotionDuration.PERIODS:
+            self.duration_periods = None
+
+
+def promotion_code(code: str) -> str:
+    """Coupon codes match whatever the case (``save10`` is ``SAVE10``) on every database."""
+    return code.strip().upper()

@@ -19,6 +19,7 @@ from plans.catalog.document import (
     ImportReport,
     iso_utc,
 )
+from plans.catalog.promotions import apply_promotions
 from plans.models import (
     Component,
     MeteredService,
@@ -48,6 +49,8 @@ def apply_document(
         report.retired.append(f"plan:{plan.plan_id}")
     if doc.metered_services is not None:
         _apply_services(doc.metered_services, report, retire_missing=retire_missing)
+    if doc.promotions is not None:
+        apply_promotions(doc.promotions, report, retire_missing=retire_missing)
     return report
 
 

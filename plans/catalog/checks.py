@@ -8,6 +8,7 @@ from datetime import datetime
 from config import clock
 from plans.catalog.document import CatalogDocument, DocPlan
 from plans.catalog.fields import FieldValidator
+from plans.catalog.promotions import check_promotions
 from plans.models import Component, Plan, PlanItem, PlanStatus, PriceRule, Product
 from plans.selectors import attrs_key
 
@@ -50,6 +51,9 @@ def check_against_db(
             continue
         _check_frozen(v, dp, plan)
         _check_new_prices(v, dp, plan, now=now, force=force)
+    if doc.promotions is not None:
+        in_doc = {dp.plan_id for dp in doc.plans}
+        check_promotions(v, doc.promotions, doc_plans=in_doc, doc_products=set(doc_components))
     return v.errors
 
 

@@ -7,9 +7,12 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plans.selectors import attrs_key
+
+if TYPE_CHECKING:
+    from plans.catalog.promotions import DocPromotion
 
 
 def iso_utc(dt: datetime) -> str:
@@ -93,6 +96,7 @@ class CatalogDocument:
     products: list[DocProduct] | None  # None: the key was absent, leave products alone
     plans: list[DocPlan]
     metered_services: list[DocService] | None
+    promotions: list[DocPromotion] | None = None  # None: the key was absent, leave promotions alone
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Any
 
 from config.money import money4
 from plans.catalog.document import iso_utc
+from plans.catalog.promotions import export_promotions
 from plans.models import MeteredService, Plan, Product
 
 
@@ -31,7 +32,12 @@ def catalog_export() -> dict[str, Any]:
         }
         for s in MeteredService.objects.order_by("service")
     ]
-    return {"products": products, "plans": plans, "metered_services": services}
+    return {
+        "products": products,
+        "plans": plans,
+        "metered_services": services,
+        "promotions": export_promotions(),
+    }
 
 
 def _export_product(product: Product) -> dict[str, Any]:

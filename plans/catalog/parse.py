@@ -20,6 +20,7 @@ from plans.catalog.document import (
     DocService,
 )
 from plans.catalog.fields import ID_HINT, ID_RE, SLUG_RE, FieldValidator
+from plans.catalog.promotions import parse_promotions
 from plans.models import BillingMode, Cycle, PlanStatus
 
 
@@ -32,9 +33,13 @@ def parse_document(document: Any) -> tuple[CatalogDocument | None, dict[str, lis
     products = _parse_products(v, root)
     plans = _parse_plans(v, root)
     services = _parse_services(v, root)
+    promotions = parse_promotions(v, root)
     if v.errors:
         return None, v.errors
-    return CatalogDocument(products=products, plans=plans or [], metered_services=services), {}
+    document = CatalogDocument(
+        products=products, plans=plans or [], metered_services=services, promotions=promotions
+    )
+    return document, {}
 
 
 def _parse_products(v: FieldValidator, root: dict[str, Any]) -> list[DocProduct] | None:

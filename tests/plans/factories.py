@@ -7,7 +7,18 @@ from decimal import Decimal
 
 import factory
 
-from plans.models import BillingMode, Component, Cycle, Plan, PriceRule, PriceVersion, Product
+from plans.models import (
+    BillingMode,
+    Component,
+    Cycle,
+    Plan,
+    PriceRule,
+    PriceVersion,
+    Product,
+    Promotion,
+    PromotionDuration,
+    PromotionKind,
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -65,3 +76,14 @@ class PriceRuleFactory(factory.django.DjangoModelFactory):
     attrs = factory.LazyFunction(dict)
     price = Decimal("1.0000")
     effective_from = START
+
+
+class PromotionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Promotion
+
+    code = factory.Sequence(lambda n: f"PROMO{n}")
+    name = factory.LazyAttribute(lambda o: o.code)
+    kind = PromotionKind.PERCENT
+    value = Decimal("10")
+    duration = PromotionDuration.ONCE

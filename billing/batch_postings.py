@@ -14,6 +14,7 @@ from django.utils import timezone
 from billing.acting import check_caller_may_move
 from billing.ledger_write import check_idempotency_key, positive_amount
 from billing.models import Account, LedgerEntry, LedgerKind
+from billing.quota_cache import forget_on_commit
 from config.bulk import rows_update
 from config.bulk_insert import rows_insert
 from config.exceptions import InsufficientFunds
@@ -80,6 +81,7 @@ def accounts_charge_locked(
         account.updated_at = now
         changed.append(account)
     rows_update(changed, ["balance", "updated_at"])
+    forget_on_commit(account.pk for account in changed)
     return entries
 
 

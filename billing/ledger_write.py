@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from billing.acting import check_caller_may_move
 from billing.models import Account, LedgerEntry
+from billing.quota_cache import forget_on_commit
 from config.exceptions import InsufficientFunds, InvalidInput
 from config.money import to_money
 
@@ -124,6 +125,7 @@ def write_posting(
         entry_id = cursor.lastrowid
     account.balance = new_balance
     account.updated_at = now
+    forget_on_commit((account.pk,))
     return _saved_entry(
         LedgerEntry(
             id=entry_id,

@@ -31,7 +31,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
 
-from billing.errors import BillingInvalidInput, UnknownService
+from billing import quota_cache
+from billing.errors import AccountNotFound, BillingInvalidInput, UnknownService
 from billing.models import Account, MonthlyQuota, QuotaUsage
 from billing.quota_rows import create_quota_row, lock_account_and_quota, record_usage
 from billing.services import account_charge_locked
@@ -150,21 +151,62 @@ def _check_count(count: int) -> None:
         )
 
 
-def quota_check(*, account: Account, service: str, count: int, at: datetime | None = None) -> QuotaCheck:
-    """Read-only: would ``count`` calls be allowed now, and why. Moves and creates nothing."""
+def quota_check(
+    *,
+    service: str,
+    count: int,
+    account: Account | None = None,
+    namespace: str | None = None,
+    at: datetime | None = None,
+) -> QuotaCheck:
+    """Read-only: would ``count`` calls be allowed now, and why. Moves and creates nothing.
+
+    Answered for now (``at`` None) from ``billing.quota_cache`` when a recent check or no write
+    since left its figures there; ``deduct-quota`` stays the authority (docs/billing.md "check-quota
+    cache"). Error precedence as the API's: unknown namespace, invalid count, unknown service."""
+    if (account is None) == (namespace is None):
+        raise TypeError("quota_check needs exactly one of account and namespace")
+    known_balance: Decimal | None = None
+    if account is not None:
+        account_id = account.pk
+    else:
+        found = quota_cache.account_for_namespace(namespace or "")
+        if found is None:
+            raise _unknown_namespace(namespace)
+        account_id, known_balance = found
     _check_count(count)
     svc = metered_service_get(service=service)
     month = clock.month_of(at or clock.now())
-    row = MonthlyQuota.objects.filter(account=account, service=svc, month=month).only("total", "used").first()
-    remaining = row.remaining if row is not None else svc.monthly_free_quota
+    snapshot = quota_cache.snapshot_get(account_id, svc.pk, month) if at is None else None
+    if snapshot is None:
+        snapshot = _check_snapshot(account_id, svc, month, namespace, known_balance)
+        if at is None:
+            quota_cache.snapshot_set(account_id, svc.pk, month, snapshot)
+    balance, remaining = snapshot
     free = min(count, remaining)
     amount = to_money((count - free) * svc.unit_price)
     if free == count:
         return QuotaCheck(True, REASON_FREE, remaining, amount)
-    balance = Account.objects.filter(pk=account.pk).values_list("balance", flat=True).get()
     if amount <= balance:
         return QuotaCheck(True, REASON_BALANCE, remaining, amount)
     return QuotaCheck(False, REASON_INSUFFICIENT, remaining, amount)
+
+
+def _unknown_namespace(namespace: str | None) -> AccountNotFound:
+    return AccountNotFound(f"namespace {namespace} not found", errors={"namespace": ["unknown namespace"]})
+
+
+def _check_snapshot(
+    account_id: int, svc: MeteredService, month: date, namespace: str | None, balance: Decimal | None
+) -> quota_cache.QuotaSnapshot:
+    """The account's balance (unless just read with its id) and the free calls of ``svc`` left in
+    ``month``, read now."""
+    if balance is None:
+        balance = Account.objects.filter(pk=account_id).values_list("balance", flat=True).first()
+    if balance is None:  # deleted since its id was cached
+        raise _unknown_namespace(namespace)
+    row = MonthlyQuota.objects.filter(account_id=account_id, service=svc, month=month).first()
+    return balance, row.remaining if row is not None else svc.monthly_free_quota
 
 
 def _first_usage(account_id: int | None, request_id: str) -> QuotaUsage | None:

@@ -29,6 +29,7 @@ from billing.errors import AccountNotFound
 from billing.locks import account_lock_row
 from billing.models import Account, MonthlyQuota, QuotaUsage
 from billing.quota import QuotaDeduction, active_service_cached, unknown_service_error
+from billing.quota_cache import forget_on_commit
 from billing.quota_rows import create_quota_row
 from config import clock
 from config.bulk_insert import rows_insert
@@ -201,6 +202,7 @@ def _write(group: _Group) -> None:
     for quota in group.quotas.values():
         if quota.used != group.used_before[quota.pk]:
             MonthlyQuota.objects.filter(pk=quota.pk).update(used=quota.used)
+            forget_on_commit((group.account.pk,))
     rows_insert(group.usages)
     if group.usages:  # their keys, by the unique (account, request_id): one indexed read
         usages = {usage.request_id: usage for usage in group.usages}

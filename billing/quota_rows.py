@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from billing.errors import AccountNotFound
 from billing.models import Account, LedgerEntry, MonthlyQuota, QuotaUsage
+from billing.quota_cache import forget_on_commit
 from plans.models import MeteredService
 
 
@@ -150,6 +151,7 @@ def record_usage(
     with connection.cursor() as cursor:
         if free:
             cursor.execute(sql["use_free"], [used + free, quota_id])
+            forget_on_commit((account.pk,))
         cursor.execute(sql["insert_usage"], [*values.values(), connection.ops.adapt_datetimefield_value(now)])
         usage_id = cursor.lastrowid
     usage = QuotaUsage(id=usage_id, **values, created_at=now)

@@ -354,6 +354,8 @@ IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
 # longest request: gunicorn's --timeout is 60 s); after that a retry takes the key over.
 IDEMPOTENCY_LEASE_SECONDS = env.float("IDEMPOTENCY_LEASE_SECONDS", default=300.0)
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=200)
+# check-quota answers from a cache the deduct path clears on commit (billing.quota_cache); 0: off.
+BILLING_CHECK_CACHE_SECONDS = env.float("BILLING_CHECK_CACHE_SECONDS", default=2.0)
 # Balance and runway alerts (docs/notifications.md): the deployment defaults of every account
 # without its own threshold (0 = off), and how often beat evaluates them.
 BALANCE_ALERT_BELOW = Decimal(env.str("BALANCE_ALERT_BELOW", default="0"))

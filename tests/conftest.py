@@ -47,6 +47,15 @@ def _app_registry_untouched() -> Iterator[None]:
     assert not changed, f"the test changed models_module of the global app configs: {changed}"
 
 
+@pytest.fixture(autouse=True)
+def _quota_check_cache_fresh() -> None:
+    """Each test starts with no check-quota entries: SQLite gives a rolled-back account's id to the
+    next test's account, whose balance the old entry would answer (billing.quota_cache)."""
+    from billing.quota_cache import quota_check_cache_clear
+
+    quota_check_cache_clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _celery_tasks_registered() -> None:
     """Register every app's tasks as a worker does at start-up, so a task sent by name runs inline

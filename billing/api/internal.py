@@ -30,8 +30,7 @@ from billing.api.serializers import (
     QuotaCheckResultSerializer,
     QuotaRequestSerializer,
 )
-from billing.errors import AccountNotFound, RechargeAmountMismatch
-from billing.models import Account
+from billing.errors import RechargeAmountMismatch
 from billing.permissions import CanUseInternalApi
 from billing.quota import QuotaDeduction, quota_check, quota_deduct
 from billing.quota_batch import DeductItem, ItemResult, quota_deduct_batch
@@ -48,20 +47,13 @@ class InternalView(APIView):
     permission_classes = [CanUseInternalApi]
 
 
-def _account(namespace: str) -> Account:
-    account = Account.objects.filter(namespace=namespace).only("id", "balance", "namespace").first()
-    if account is None:
-        raise AccountNotFound(f"namespace {namespace} not found", errors={"namespace": ["unknown namespace"]})
-    return account
-
-
 class CheckQuotaView(InternalView):
     @extend_schema(request=QuotaRequestSerializer, responses=QuotaCheckResultSerializer)
     def post(self, request: Request) -> Response:
         ser = QuotaRequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         v = ser.validated_data
-        result = quota_check(account=_account(v["namespace"]), service=v["service"], count=v["count"])
+        result = quota_check(namespace=v["namespace"], service=v["service"], count=v["count"])
         return Response({"allowed": result.allowed, "reason": result.reason})
 
 

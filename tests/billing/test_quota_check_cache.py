@@ -1,0 +1,158 @@
+"""check-quota answers from billing.quota_cache; every write that moves the balance or the quota
+clears it on commit, and deduct-quota stays the authority (docs/billing.md "check-quota cache")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from billing import quota_cache
+from billing.batch_postings import BatchCharge, accounts_charge_locked
+from billing.errors import AccountNotFound
+from billing.locks import accounts_lock
+from billing.quota import metered_service_cache_clear, quota_check, quota_deduct
+from billing.quota_batch import DeductItem, quota_deduct_batch
+from billing.services import account_credit
+from config import clock
+from config.exceptions import InsufficientFunds
+from plans.models import MeteredService
+from tests.billing.factories import funded_account, ledger_sum
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_service_cache():
+    metered_service_cache_clear()
+    yield
+    metered_service_cache_clear()
+
+
+def use_up_free_quota(account, on_commit) -> None:
+    with on_commit(execute=True):
+        quota_deduct(account_id=account.pk, service="payment", count=1000, request_id="free-all")
+
+
+def check(namespace: str, count: int = 1):
+    return quota_check(namespace=namespace, service="payment", count=count)
+
+
+def test_a_repeated_check_reads_nothing_from_the_database():
+    funded_account("acme", "5")
+    first = check("acme", 1001)
+    with CaptureQueriesContext(connection) as ctx:
+        again = check("acme", 1001)
+    assert len(ctx.captured_queries) == 0
+    assert first == again
+    assert (again.allowed, again.reason, again.free_remaining) == (True, "balance", 1000)
+
+
+def test_a_paid_deduction_clears_the_entry_on_commit(django_capture_on_commit_callbacks):
+    acc = funded_account("acme", "0.2")
+    use_up_free_quota(acc, django_capture_on_commit_callbacks)
+    assert check("acme").allowed
+    with django_capture_on_commit_callbacks(execute=True):
+        quota_deduct(account_id=acc.pk, service="payment", count=2, request_id="paid")
+    refused = check("acme")
+    assert (refused.allowed, refused.reason) == (False, "insufficient balance")
+    assert refused.amount == Decimal("0.1000")
+
+
+def test_a_free_deduction_clears_the_entry(django_capture_on_commit_callbacks):
+    funded_account("acme", "0")
+    assert check("acme").free_remaining == 1000
+    with django_capture_on_commit_callbacks(execute=True):
+        quota_deduct(namespace="acme", service="payment", count=400, request_id="f1")
+    assert check("acme").free_remaining == 600
+
+
+def test_a_recharge_clears_the_entry(django_capture_on_commit_callbacks):
+    acc = funded_account("acme", "0")
+    use_up_free_quota(acc, django_capture_on_commit_callbacks)
+    assert not check("acme").allowed
+    with django_capture_on_commit_callbacks(execute=True):
+        account_credit(account_id=acc.pk, amount=Decimal("1"), idempotency_key="top-up")
+    assert check("acme").allowed
+
+
+def test_a_batch_job_charge_clears_the_entry(django_capture_on_commit_callbacks):
+    acc = funded_account("acme", "0.1")
+    use_up_free_quota(acc, django_capture_on_commit_callbacks)
+    assert check("acme").allowed
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        accounts = accounts_lock([acc.pk])
+        charge = BatchCharge(account_id=acc.pk, amount=Decimal("0.1"), idempotency_key="rn", subject=("t", 1))
+        accounts_charge_locked(accounts=accounts, charges=[charge])
+    assert not check("acme").allowed
+
+
+def test_a_batch_deduction_of_free_calls_clears_the_entry(django_capture_on_commit_callbacks):
+    funded_account("acme", "0")
+    assert check("acme").free_remaining == 1000
+    with django_capture_on_commit_callbacks(execute=True):
+        quota_deduct_batch(items=[DeductItem(namespace="acme", service="payment", count=10, request_id="b1")])
+    assert check("acme").free_remaining == 990
+
+
+def test_a_rolled_back_write_leaves_the_entry_alone(django_capture_on_commit_callbacks):
+    acc = funded_account("acme", "0.1")
+    use_up_free_quota(acc, django_capture_on_commit_callbacks)
+    assert check("acme").allowed
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(InsufficientFunds):
+            quota_deduct(account_id=acc.pk, service="payment", count=5, request_id="too-many")
+    assert callbacks == []
+    assert check("acme").allowed
+
+
+def test_a_stale_entry_never_lets_the_deduction_overdraw(django_capture_on_commit_callbacks):
+    """The cache may be behind (a write in another process clears it only on commit); the deduct
+    path locks the row and refuses what the balance cannot pay."""
+    acc = funded_account("acme", "0.1")
+    use_up_free_quota(acc, django_capture_on_commit_callbacks)
+    svc = MeteredService.objects.get(service="payment")
+    month = clock.month_of(clock.now())
+    quota_cache.snapshot_set(acc.pk, svc.pk, month, (Decimal("1000"), 0))
+    assert check("acme", 50).allowed  # the stale figure answers the advice
+    with pytest.raises(InsufficientFunds):
+        quota_deduct(account_id=acc.pk, service="payment", count=50, request_id="big")
+    acc.refresh_from_db()
+    assert acc.balance == Decimal("0.1") == ledger_sum(acc)
+
+
+def test_another_services_figure_is_kept_only_with_the_same_balance():
+    acc = funded_account("acme", "3")
+    svc = MeteredService.objects.get(service="payment")
+    month = clock.month_of(clock.now())
+    quota_cache.snapshot_set(acc.pk, svc.pk, month, (Decimal("3"), 10))
+    quota_cache.snapshot_set(acc.pk, svc.pk + 1000, month, (Decimal("3"), 7))
+    assert quota_cache.snapshot_get(acc.pk, svc.pk, month) == (Decimal("3"), 10)
+    quota_cache.snapshot_set(acc.pk, svc.pk + 1000, month, (Decimal("4"), 7))
+    assert quota_cache.snapshot_get(acc.pk, svc.pk, month) is None
+
+
+def test_zero_seconds_turns_the_cache_off(monkeypatch):
+    monkeypatch.setattr(quota_cache, "CHECK_CACHE_SECONDS", 0.0)
+    funded_account("acme", "5")
+    check("acme")
+    with CaptureQueriesContext(connection) as ctx:
+        check("acme")
+    assert len(ctx.captured_queries) == 2  # the account by namespace with its balance, the quota row
+
+
+def test_an_unknown_namespace_is_refused_every_time():
+    for _ in range(2):
+        with pytest.raises(AccountNotFound):
+            check("nobody")
+
+
+def test_a_check_for_another_month_reads_the_database(django_capture_on_commit_callbacks):
+    acc = funded_account("acme", "0")
+    use_up_free_quota(acc, django_capture_on_commit_callbacks)
+    check("acme")
+    with CaptureQueriesContext(connection) as ctx:
+        later = quota_check(account=acc, service="payment", count=1, at=clock.now().replace(year=2099))
+    assert len(ctx.captured_queries) == 2 and later.free_remaining == 1000

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("billing", "0008_finance_sees_alerts"),
+        ("billing", "0010_finance_sees_promotions"),
     ]
 
     operations = [migrations.RunPython(grant, revoke)]

@@ -1,12 +1,14 @@
 """Billing jobs: one periodic runner instead of one cron entry per job (DOMAIN.md 6).
 
 A "job" is a running ``hourly`` or ``postpaid`` ``SubscriptionLine`` of ANY subscription kind whose
-``next_run_at`` has come. The runner takes due lines in chunks with ``SELECT ... FOR UPDATE SKIP
-LOCKED`` (each chunk its own transaction), so several workers share the work without waiting on each
-other. Lock order stays account -> line: the runner locks the account with SKIP LOCKED as well and
-leaves a line whose account is busy for the next run, so it never waits while holding a line lock
-(no deadlock with an API call that holds the account). Every period is billed at most once anyway
-(usage record unique per line and period, ledger key per line and period).
+``next_run_at`` has come; after them, the late meter events of billed periods are billed as
+corrections (``orders.engine.corrections.late_events_bill``). The runner takes due lines in chunks
+with ``SELECT ... FOR UPDATE SKIP LOCKED`` (each chunk its own transaction), so several workers
+share the work without waiting on each other. Lock order stays account -> line: the runner locks the
+account with SKIP LOCKED as well and leaves a line whose account is busy for the next run, so it
+never waits while holding a line lock (no deadlock with an API call that holds the account). Every
+period is billed at most once anyway (usage record unique per line and period, ledger key per line
+and period).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from billing.locks import account_try_lock
 from config.db import is_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from orders.engine.billing import line_bill_metered_period, line_charge_period, next_period
+from orders.engine.corrections import late_events_bill
 from orders.engine.models import (
     LineStatus,
     Subscription,
@@ -73,6 +76,8 @@ def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> di
         passed |= chunk_passed
         if not more:
             break
+    # Late meter events of periods billed before (this run's periods included): correction records
+    summary.update(late_events_bill(at=at, chunk_size=chunk_size))
     return dict(summary)
 
 

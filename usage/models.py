@@ -19,6 +19,8 @@ class UsageKind(models.TextChoices):
     USAGE = "usage"
     REFUND = "refund"
     CHANGE = "change"
+    # a late or voided meter event of a period already billed (``corrects`` names that period's record)
+    CORRECTION = "correction"
 
 
 class UsageStatus(models.TextChoices):
@@ -55,10 +57,15 @@ class UsageRecord(models.Model):
     quantity = models.DecimalField(max_digits=20, decimal_places=4, default=1)
     unit_price = models.DecimalField(max_digits=20, decimal_places=4)
     amount = models.DecimalField(max_digits=20, decimal_places=4, help_text="negative for a refund or credit")
-    kind = models.CharField(max_length=8, choices=UsageKind.choices)
+    kind = models.CharField(max_length=10, choices=UsageKind.choices)
     status = models.CharField(max_length=8, choices=UsageStatus.choices, default=UsageStatus.UNPAID)
     ledger_entry = models.ForeignKey(
         "billing.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="usage_records"
+    )
+    # A ``correction``: the record of the period it corrects (docs/package-orders.md, "Late and
+    # voided events"); its period_key "c:<that record>:<l|v><first event id>" is unique per batch.
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -89,7 +96,12 @@ class UsageRecord(models.Model):
 
 
 class MeterEvent(models.Model):
-    """One metered quantity reported by a client; ``event_id`` makes a resend harmless."""
+    """One metered quantity reported by a client; ``event_id`` makes a resend harmless.
+
+    ``billed_record_id`` is the usage record that billed it (set once, by the billing of its period
+    or by a correction): an event is billed at most once. ``late``: its period had been billed when
+    it arrived (a correction bills it). ``voided_at``: voided by the client (never billed after;
+    refunded by a negative correction if it was)."""
 
     account = models.ForeignKey("billing.Account", on_delete=models.PROTECT, related_name="meter_events")
     event_id = models.CharField(max_length=100)
@@ -99,12 +111,21 @@ class MeterEvent(models.Model):
     quantity = models.DecimalField(max_digits=20, decimal_places=4)
     timestamp = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+    billed_record_id = models.BigIntegerField(
+        null=True, blank=True, help_text="usage.UsageRecord id that billed this event"
+    )
+    late = models.BooleanField(default=False, help_text="its period was billed when it arrived")
+    voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["account", "event_id"], name="uniq_meter_event_per_account"),
         ]
-        indexes = [models.Index(fields=["line_id", "timestamp"])]
+        indexes = [
+            models.Index(fields=["line_id", "timestamp"]),
+            # a record's events (billed_record_id = X), and the late ones still to bill (NULL, true)
+            models.Index(fields=["billed_record_id", "late"], name="meter_event_billed_late"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.instance_ref}/{self.component_id} {self.quantity}"

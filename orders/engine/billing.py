@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.locks import account_lock
@@ -26,7 +27,7 @@ from config.money import to_money
 from config.money_sql import money_sum
 from orders.engine.models import SubscriptionLine
 from plans.services import price_mark_used
-from usage.models import UsageKind, UsageRecord, UsageStatus
+from usage.models import MeterEvent, UsageKind, UsageRecord, UsageStatus
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,10 @@ def usage_record_write(
     price_version_id: int | None = None,
     price_rule_id: int | None = None,
     region: str = "",
+    corrects_id: int | None = None,
 ) -> tuple[UsageRecord, bool]:
-    """Insert the record of one period of ``line`` (or return the one already there)."""
+    """Insert the record of one period of ``line`` (or return the one already there). The one
+    writer of usage records (a ``correction`` names the record it corrects in ``corrects_id``)."""
     sub = line.subscription
     if amount is None:
         amount = period_amount(unit_price=unit_price, quantity=quantity)
@@ -105,6 +108,7 @@ def usage_record_write(
                 amount=to_money(amount),
                 kind=kind,
                 status=status,
+                corrects_id=corrects_id,
             )
             return record, True
     except IntegrityError:
@@ -243,15 +247,19 @@ def line_charge_period(
 # --- metered (postpaid) periods -----------------------------------------------------------------
 
 
-def metered_quantity(*, line_id: int, start: datetime, end: datetime | None) -> Decimal:
-    """Sum of the line's meter events in ``[start, end)`` (``end=None``: everything from ``start``)."""
-    from usage.models import MeterEvent
+def unbilled_events(*, line_id: int, start: datetime, end: datetime | None) -> QuerySet[MeterEvent]:
+    """The line's meter events in ``[start, end)`` (``end=None``: everything from ``start``) that
+    no record billed yet and that are not voided."""
+    qs = MeterEvent.objects.filter(
+        line_id=line_id, timestamp__gte=start, billed_record_id__isnull=True, voided_at__isnull=True
+    )
+    return qs if end is None else qs.filter(timestamp__lt=end)
 
-    qs = MeterEvent.objects.filter(line_id=line_id, timestamp__gte=start)
-    if end is not None:
-        qs = qs.filter(timestamp__lt=end)
+
+def metered_quantity(*, line_id: int, start: datetime, end: datetime | None) -> Decimal:
+    """Sum of the line's unbilled, not voided meter events in ``[start, end)``."""
     # exact on SQLite too (a plain Sum adds floats there); quantities have 4 places like money
-    return money_sum(qs, "quantity")
+    return money_sum(unbilled_events(line_id=line_id, start=start, end=end), "quantity")
 
 
 def _pay_metered_record(
@@ -341,6 +349,12 @@ def line_bill_metered_period(
         )
         charged = False
         if created:
+            # The events summed are the record's: under the line lock no event of the line is being
+            # ingested (ingest holds it shared) nor voided (void holds the account), so the same
+            # filter marks exactly the rows summed. Later ones are late: a correction bills them.
+            unbilled_events(line_id=line.pk, start=period.start, end=None if final_end else end).update(
+                billed_record_id=record.pk
+            )
             charged = _pay_metered_record(record, line=line, period=period, subject=subject, at=at)
             record.refresh_from_db()
         _advance_metered_line(line, period=period, end=end, closed=final_end is not None)

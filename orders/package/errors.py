@@ -35,3 +35,10 @@ class NothingToRenew(DomainError):
 
     http_status = 400
     codes = {"default": ErrorCode.PACKAGE_NOTHING_TO_RENEW}
+
+
+class MeterEventsRefused(DomainError):
+    """meter events rejected"""
+
+    http_status = 400
+    codes = {"default": ErrorCode.PACKAGE_METER_EVENT}

@@ -5,22 +5,33 @@ of queries whatever its size: resolve the instances (package instances and purch
 their postpaid lines, and one multi-row ``INSERT IGNORE`` whose affected-row count is the number
 accepted. A duplicate ``event_id`` (in the batch or stored earlier) is counted, never stored
 twice; the database's unique (account, event_id) constraint is the final guard against races.
+
+Late events (issue 20): an event whose timestamp falls in a period already billed is stored with
+``late`` set and billed as a correction by the next billing-job run
+(``orders.engine.corrections``), unless it is older than ``METER_EVENT_LATENESS_DAYS``: then the
+whole batch is refused (3408, ``data.errors`` naming ``events[i].timestamp``). Whether a period is
+billed is read under a shared lock of the batch's lines, held until the insert commits: the billing
+of a period (which locks its line) waits for an ingest in flight and the ingest after it sees the
+period billed, so an event is either in its period's record or ``late``, never lost between them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config.api.fields import parse_money
+from config.db import retry_on_deadlock
 from orders.engine.billing import period_of
 from orders.engine.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
+from orders.package.errors import MeterEventsRefused
 from orders.package.models import ProductInstance
 from plans.models import BillingMode
 from usage.models import MeterEvent
@@ -36,6 +47,7 @@ COLUMNS = (
     "quantity",
     "timestamp",
     "created_at",
+    "late",
 )
 
 
@@ -85,8 +97,9 @@ def _parse(index: int, raw: Any) -> tuple[dict[str, Any] | None, str]:
     }, ""
 
 
-def meter_events_ingest(*, account_id: int, events: list[Any]) -> IngestResult:
-    """Store a batch of meter events of one account; report duplicates and rejects by index."""
+def meter_events_ingest(*, account_id: int, events: list[Any], at: datetime | None = None) -> IngestResult:
+    """Store a batch of meter events of one account; report duplicates and rejects by index.
+    Raises ``MeterEventsRefused`` (nothing stored) when an event is older than the lateness window."""
     result = IngestResult()
     parsed: list[tuple[int, dict[str, Any]]] = []
     for i, raw in enumerate(events):
@@ -95,30 +108,58 @@ def meter_events_ingest(*, account_id: int, events: list[Any]) -> IngestResult:
             result.rejected.append({"index": i, "reason": reason})
         else:
             parsed.append((i, ev))
-    if not parsed:
-        return result
-
-    sub_of, lines = _postpaid_candidates(account_id=account_id, refs={ev["instance"] for _, ev in parsed})
-    open_from: dict[int, datetime] = {}
-    to_insert: list[tuple[Any, ...]] = []
-    seen_ids: set[str] = set()
-    for i, ev in parsed:
-        line, reason = _metered_line(ev, sub_of=sub_of, lines=lines, open_from=open_from)
-        if line is None:
-            result.rejected.append({"index": i, "reason": reason})
-            continue
-        if ev["event_id"] in seen_ids:
-            result.duplicates += 1
-            continue
-        seen_ids.add(ev["event_id"])
-        to_insert.append(
-            (ev["event_id"], line.pk, ev["instance"], line.component_id, ev["quantity"], ev["ts"])
-        )
-    if to_insert:
-        result.accepted = _insert_ignore(account_id=account_id, rows=to_insert)
-        result.duplicates += len(to_insert) - result.accepted
+    if parsed:
+        oldest = (at or timezone.now()) - timedelta(days=settings.METER_EVENT_LATENESS_DAYS)
+        accepted, duplicates, rejected = _ingest_parsed(account_id=account_id, parsed=parsed, oldest=oldest)
+        result.accepted, result.duplicates = accepted, duplicates
+        result.rejected.extend(rejected)
     result.rejected.sort(key=lambda r: r["index"])
     return result
+
+
+@retry_on_deadlock
+def _ingest_parsed(
+    *, account_id: int, parsed: list[tuple[int, dict[str, Any]]], oldest: datetime
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """Resolve, check and insert in one transaction (the lines locked shared until the commit);
+    returns (accepted, duplicates, rejected)."""
+    days = settings.METER_EVENT_LATENESS_DAYS
+    rejected: list[dict[str, Any]] = []
+    too_late: dict[str, list[str]] = {}
+    accepted = duplicates = 0
+    with transaction.atomic():
+        sub_of, lines = _postpaid_candidates(account_id=account_id, refs={ev["instance"] for _, ev in parsed})
+        open_from: dict[int, datetime] = {}
+        to_insert: list[tuple[Any, ...]] = []
+        seen_ids: set[str] = set()
+        for i, ev in parsed:
+            line, reason = _metered_line(ev, sub_of=sub_of, lines=lines, open_from=open_from)
+            if line is None:
+                rejected.append({"index": i, "reason": reason})
+                continue
+            late = line.status != LineStatus.PENDING and ev["ts"] < open_from[line.pk]
+            if late and ev["ts"] < oldest:
+                too_late[f"events[{i}].timestamp"] = [
+                    f"older than the lateness window ({days} days, METER_EVENT_LATENESS_DAYS): "
+                    f"its period is billed and can no longer be corrected"
+                ]
+                continue
+            if ev["event_id"] in seen_ids:
+                duplicates += 1
+                continue
+            seen_ids.add(ev["event_id"])
+            to_insert.append(
+                (ev["event_id"], line.pk, ev["instance"], line.component_id, ev["quantity"], ev["ts"], late)
+            )
+        if too_late:
+            raise MeterEventsRefused(
+                f"{len(too_late)} event(s) older than the lateness window; nothing was stored",
+                errors=too_late,
+            )
+        if to_insert:
+            accepted = _insert_ignore(account_id=account_id, rows=to_insert)
+            duplicates += len(to_insert) - accepted
+    return accepted, duplicates, rejected
 
 
 def _postpaid_candidates(
@@ -138,11 +179,27 @@ def _postpaid_candidates(
         ).values_list("order_ref", "pk"):
             sub_of.setdefault(order_ref, purchase_sub)
     lines: dict[int, list[SubscriptionLine]] = {}
+    _lines_lock_shared(set(sub_of.values()))
     for row in SubscriptionLine.objects.filter(subscription_id__in=set(sub_of.values())).select_related(
         "subscription"
     ):
         lines.setdefault(row.subscription_id, []).append(row)
     return sub_of, lines
+
+
+def _lines_lock_shared(subscription_ids: set[int]) -> None:
+    """Hold the lines of ``subscription_ids`` in share mode until the transaction ends (MariaDB;
+    SQLite's writers are serialized by its IMMEDIATE transactions already). Batches share it; the
+    billing of a period (``FOR UPDATE`` on its line) waits for them, and they for it."""
+    if connection.vendor != "mysql" or not subscription_ids:
+        return
+    table = connection.ops.quote_name(SubscriptionLine._meta.db_table)
+    marks = ", ".join(["%s"] * len(subscription_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE subscription_id IN ({marks}) ORDER BY id LOCK IN SHARE MODE",  # noqa: S608
+            sorted(subscription_ids),
+        )
 
 
 def _metered_line(
@@ -153,7 +210,7 @@ def _metered_line(
     open_from: dict[int, datetime],
 ) -> tuple[SubscriptionLine | None, str]:
     """The postpaid line an event meters, or why it is rejected. ``open_from`` caches each line's
-    first unbilled instant (events before it fall in a billed period)."""
+    first unbilled instant (events before it fall in a billed period: late)."""
     sub_id = sub_of.get(ev["instance"])
     if sub_id is None:
         return None, f"instance {ev['instance']!r} not found"
@@ -168,8 +225,8 @@ def _metered_line(
         open_from[line.pk] = period_of(
             anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed + 1
         ).start
-    if line.status != LineStatus.PENDING and ev["ts"] < open_from[line.pk]:
-        return None, "timestamp falls in a period already billed"
+    if line.status != LineStatus.PENDING and ev["ts"] < line.subscription.anchor:
+        return None, "timestamp: before the first period of the subscription"
     return line, ""
 
 
@@ -194,8 +251,9 @@ def _insert_ignore(*, account_id: int, rows: list[tuple[Any, ...]]) -> int:
             ops.adapt_decimalfield_value(qty, 20, 4),
             ops.adapt_datetimefield_value(ts),
             now,
+            late,
         )
-        for event_id, line_id, ref, component_id, qty, ts in rows
+        for event_id, line_id, ref, component_id, qty, ts, late in rows
     ]
     verb = "INSERT OR IGNORE" if connection.vendor == "sqlite" else "INSERT IGNORE"
     qn = ops.quote_name

@@ -19,20 +19,14 @@ PERIOD_KINDS = (UsageKind.NEW, UsageKind.RENEW, UsageKind.SWITCH, UsageKind.HOUR
 
 
 def metered(rec: Mapping[str, Any]) -> list[Finding]:
-    events = MeterEvent.objects.filter(line_id=rec["line_id"], timestamp__gte=rec["period_start"])
-    within = sum(
-        events.filter(timestamp__lt=rec["period_end"]).values_list("quantity", flat=True), Decimal(0)
+    """A metered record bills exactly the events that name it (``billed_record_id``)."""
+    billed = sum(
+        MeterEvent.objects.filter(billed_record_id=rec["pk"]).values_list("quantity", flat=True), Decimal(0)
     )
-    if rec["quantity"] == within:
+    if rec["quantity"] == billed:
         return []
-    since = sum(events.values_list("quantity", flat=True), Decimal(0))  # a stop bills all from the start
-    last = not UsageRecord.objects.filter(
-        line_id=rec["line_id"], period_start__gt=rec["period_start"]
-    ).exists()
-    if last and rec["quantity"] == since:
-        return []
-    return [("metered_usage_billed_exactly", f"usage record {rec['pk']} billed {rec['quantity']}, its period "
-                                             f"has events for {within}")]  # fmt: skip
+    return [("metered_usage_billed_exactly", f"usage record {rec['pk']} billed {rec['quantity']}, its "
+                                             f"events are {billed}")]  # fmt: skip
 
 
 def periods_billed_once() -> list[Finding]:

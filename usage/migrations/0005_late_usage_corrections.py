@@ -2,6 +2,26 @@
 
 import django.db.models.deletion
 from django.db import migrations, models
+from django.db.models import OuterRef, Subquery
+
+
+def events_of_billed_periods(apps, schema_editor):
+    """Events stored before this migration name the metered record of their period (so a void
+    refunds them); one set-based UPDATE."""
+    MeterEvent = apps.get_model("usage", "MeterEvent")
+    UsageRecord = apps.get_model("usage", "UsageRecord")
+    period = (
+        UsageRecord.objects.filter(
+            line_id=OuterRef("line_id"),
+            kind="usage",
+            period_start__lte=OuterRef("timestamp"),
+            period_end__gt=OuterRef("timestamp"),
+        )
+        .exclude(status="canceled")
+        .order_by("period_start", "pk")
+        .values("pk")[:1]
+    )
+    MeterEvent.objects.filter(billed_record_id__isnull=True).update(billed_record_id=Subquery(period))
 
 
 class Migration(migrations.Migration):
@@ -40,4 +60,5 @@ class Migration(migrations.Migration):
             model_name='meterevent',
             index=models.Index(fields=['billed_record_id', 'late'], name='meter_event_billed_late'),
         ),
+        migrations.RunPython(events_of_billed_periods, migrations.RunPython.noop, elidable=True),
     ]

@@ -356,8 +356,8 @@ IDEMPOTENCY_LEASE_SECONDS = env.float("IDEMPOTENCY_LEASE_SECONDS", default=300.0
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=200)
 # check-quota answers from a cache the deduct path clears on commit (billing.quota_cache); 0: off.
 BILLING_CHECK_CACHE_SECONDS = env.float("BILLING_CHECK_CACHE_SECONDS", default=2.0)
-# Meter events for a period already billed are accepted this many days after the period ended and
-# billed as corrections (docs/package-orders.md, "Late and voided events"); older ones are refused.
+# A meter event of a period already billed is accepted while its timestamp is at most this many days
+# old and billed as a correction (docs/package-orders.md, "Late and voided events"); older: refused.
 METER_EVENT_LATENESS_DAYS = env.int("METER_EVENT_LATENESS_DAYS", default=35)
 # Balance and runway alerts (docs/notifications.md): the deployment defaults of every account
 # without its own threshold (0 = off), and how often beat evaluates them.

@@ -4,10 +4,14 @@ entries, merged with quota usages) and ``GET /usageapi/v1/usages`` (usage record
 
 Project: both endpoints through the whole Django stack in-process (token auth, middleware, view,
 selector, serializer, envelope), ``size=30``, at the first pages, every 10% of the list and the last
-page, each requested ``REPEAT`` times. Correctness (fails the run): every page measured is compared
-once with the naive ``ORDER BY created_at DESC, id DESC LIMIT/OFFSET`` over the same rows, and
-``total`` with the number of rows built. Other accounts' rows (N/10) share the tables. No baseline
-in the issue: the target is absolute.
+page, each requested ``REPEAT`` times, twice: by ``after=<cursor>`` (keyset: the cursor a client
+holds at that position, written from the naive query's previous row; the verdict) and by
+``page=`` (LIMIT/OFFSET over index entries from the nearer end; in the notes). Baseline: the raw
+keyset ``SELECT *`` of the same page through MySQLdb (no count, no serializing), same run.
+Correctness (fails the run): every page measured is compared once with the naive ``ORDER BY
+created_at DESC, id DESC LIMIT/OFFSET`` over the same rows, a walk of ``WALK`` pages by ``next``
+with the naive first ``WALK`` pages, and ``total`` with the number of rows built. Other accounts'
+rows (N/10) share the tables.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from bench.common import Result, emit, percentile, size
 
 SIZE = 30
 REPEAT = 3
+WALK = 20  # pages followed by ``next`` from the top, checked against the naive query
 
 
 def build(n: int, prefix: str) -> tuple[Any, int, str]:
@@ -101,28 +106,88 @@ def naive_ids(table: str, account_id: int, offset: int) -> list[int]:
         conn.close()
 
 
-def measure(
-    client: Any, path: str, pages: list[int], ids_of: Any, table: str, account_id: int, n: int
-) -> Any:
-    """(latencies in s, pages that differed from the naive query, totals that were not n, slowest)."""
-    times: list[float] = []
-    wrong: list[int] = []
-    bad_total = 0
-    slowest = (0.0, 0)
+def cursor_at(table: str, account_id: int, offset: int, *, merged: bool) -> tuple[str, Any, int]:
+    """The ``next`` a client holds after walking to row ``offset`` (the last row of the page
+    before): written from the naive query's row, as the server writes it; with its key."""
+    from config.keyset import Cursor
+
+    conn = common.raw_connect()
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            f"SELECT created_at, id FROM {table} WHERE account_id = %s "  # noqa: S608
+            "ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET %s",
+            (account_id, offset),
+        )
+        at, pk = cur.fetchone()
+    finally:
+        conn.close()
+    return Cursor(at.replace(tzinfo=UTC), int(pk), 1 if merged else 0).encode(with_source=merged), at, int(pk)
+
+
+def baseline_page(cur: Any, table: str, account_id: int, key: tuple[Any, int] | None) -> list[int]:
+    """The strongest hand-written page: one keyset SELECT of the page's whole rows on the
+    ``(account, created_at)`` index (no count, no serializing)."""
+    where, args = "account_id = %s", [account_id]
+    if key is not None:
+        where += " AND (created_at < %s OR (created_at = %s AND id < %s))"
+        args += [key[0], key[0], key[1]]
+    cur.execute(
+        f"SELECT * FROM {table} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT %s",  # noqa: S608
+        (*args, SIZE),
+    )
+    return [int(r[0]) for r in cur.fetchall()]
+
+
+def measure(client: Any, path: str, pages: list[int], table: str, account_id: int, n: int) -> dict[str, Any]:
+    """Offset pages (``page=``), cursor pages (``after=`` at the same positions), the raw keyset
+    baseline at those positions, and a walk of ``WALK`` pages by ``next``; every page checked once
+    against the naive query, ``total`` against n."""
+    merged = table == "billing_ledgerentry"
+    out: dict[str, Any] = {"offset": [], "cursor": [], "baseline": [], "wrong": [], "bad_total": 0}
+    slowest = {"offset": (0.0, 0), "cursor": (0.0, 0)}
+
+    def check(name: str, page: int, response: Any) -> None:
+        data = response.json().get("data") or {}
+        if response.status_code != 200 or data.get("total") != n:
+            out["bad_total"] += 1
+        if [r["id"] for r in data.get("results", [])] != naive_ids(table, account_id, (page - 1) * SIZE):
+            out["wrong"].append(f"{name} {page}")
+
+    conn = common.raw_connect()
+    cur = conn.cursor()
     for page in pages:
-        for k in range(REPEAT):
+        token, key = "", None
+        if page > 1:
+            token, at, pk = cursor_at(table, account_id, (page - 1) * SIZE - 1, merged=merged)
+            key = (at, pk)
+        for name, params in (
+            ("offset", {"page": page, "size": SIZE}),
+            ("cursor", {"after": token, "size": SIZE}),
+        ):
+            for k in range(REPEAT):
+                t0 = time.perf_counter()
+                response = client.get(path, params)
+                elapsed = time.perf_counter() - t0
+                out[name].append(elapsed)
+                slowest[name] = max(slowest[name], (elapsed, page))
+                if k == 0:
+                    check(name, page, response)
+        for _ in range(REPEAT):
             t0 = time.perf_counter()
-            response = client.get(path, {"page": page, "size": SIZE})
-            elapsed = time.perf_counter() - t0
-            times.append(elapsed)
-            slowest = max(slowest, (elapsed, page))
-            if k == 0:
-                data = response.json().get("data") or {}
-                if response.status_code != 200 or data.get("total") != n:
-                    bad_total += 1
-                if ids_of(data) != naive_ids(table, account_id, (page - 1) * SIZE):
-                    wrong.append(page)
-    return times, wrong, bad_total, slowest
+            baseline_page(cur, table, account_id, key)
+            out["baseline"].append(time.perf_counter() - t0)
+    conn.close()
+    after, walked = "", []
+    for _ in range(WALK):
+        data = client.get(path, {"after": after, "size": SIZE}).json()["data"]
+        walked += [r["id"] for r in data["results"]]
+        after = data["next"]
+    want = [pk for page in range(WALK) for pk in naive_ids(table, account_id, page * SIZE)]
+    if walked != want:
+        out["wrong"].append("walk")
+    out["slowest"] = slowest
+    return out
 
 
 def main() -> int:
@@ -138,37 +203,38 @@ def main() -> int:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     client.get("/api/v1/billing/records", {"page": 1})  # warm-up: imports, caches, connection
-    lines = []
-    ok = True
-
-    def ids_of(data: dict[str, Any]) -> list[int]:
-        return [r["id"] for r in data.get("results", [])]
-
+    client.get("/usageapi/v1/usages", {"page": 1})
     for name, path, table in (
         ("billing records", "/api/v1/billing/records", "billing_ledgerentry"),
         ("usages", "/usageapi/v1/usages", "usage_usagerecord"),
     ):
-        times, wrong, bad_total, slowest = measure(client, path, pages, ids_of, table, account.pk, n)
-        p50, p99 = percentile(times, 50) * 1000, percentile(times, 99) * 1000
-        ok = ok and not wrong and not bad_total
-        lines.append((name, path, p50, p99, wrong, bad_total, slowest))
-    for name, path, p50, p99, wrong, bad_total, slowest in lines:
+        m = measure(client, path, pages, table, account.pk, n)
+        ok = not m["wrong"] and not m["bad_total"]
+        ms = {
+            k: (percentile(m[k], 50) * 1000, percentile(m[k], 99) * 1000)
+            for k in ("offset", "cursor", "baseline")
+        }
+        (c50, c99), (o50, o99), (b50, b99) = ms["cursor"], ms["offset"], ms["baseline"]
+        slow_off, slow_cur = m["slowest"]["offset"], m["slowest"]["cursor"]
+        equal = "yes" if not m["wrong"] else f"NO {m['wrong']}"
+        totals = "yes" if not m["bad_total"] else f"NO ({m['bad_total']})"
         emit(
             Result(
                 "B7",
                 f"{name} list",
                 f"{n:,} records of one account (+{n // 10:,} of another), "
-                f"{len(pages)} pages x {REPEAT}, size {SIZE}",
-                f"GET {path}",
-                "- (absolute target)",
-                "-",
-                latency=f"{p50:.1f}/{p99:.1f} ms per page",
+                f"{len(pages)} positions x {REPEAT}, size {SIZE}",
+                f"GET {path}?after= (keyset)",
+                f"raw keyset SELECT p50/p99 {b50:.2f}/{b99:.2f} ms",
+                f"p99 {c99 / b99:.1f}x the raw page" if b99 else "-",
+                latency=f"{c50:.1f}/{c99:.1f} ms per page",
                 target="p99 <= 30 ms per page at any page",
-                verdict="MET" if p99 <= 30 and ok else ("MISSED" if ok else "FAILED"),
-                notes=f"slowest {slowest[0] * 1000:.1f} ms at page {slowest[1]:,} of {last:,}; "
-                f"pages equal to the naive query: {'yes' if not wrong else f'NO {wrong}'}; total == {n:,}: "
-                f"{'yes' if not bad_total else f'NO ({bad_total})'}",
-                numbers={"n": n, "p50_ms": p50, "p99_ms": p99, "pages": pages},
+                verdict="MET" if c99 <= 30 and ok else ("MISSED" if ok else "FAILED"),
+                notes=f"page= (offset, nearer end) p50/p99 {o50:.1f}/{o99:.1f} ms, slowest "
+                f"{slow_off[0] * 1000:.1f} ms at page {slow_off[1]:,} of {last:,}; cursor slowest "
+                f"{slow_cur[0] * 1000:.1f} ms at page {slow_cur[1]:,}; pages (and a walk of {WALK} by next) "
+                f"equal to the naive query: {equal}; total == {n:,}: {totals}",
+                numbers={"n": n, "p50_ms": c50, "p99_ms": c99, "offset_p99_ms": o99, "baseline_p99_ms": b99},
                 checks_ok=ok,
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.db.models import QuerySet
 
 from billing.models import Account, LedgerEntry, LedgerKind, MonthlyQuota, QuotaUsage
 from config import clock
+from config.keyset import Cursor, older_than, page_ids
 from plans.models import MeteredService
 
 QUOTA_KIND = "quota"
@@ -85,6 +87,57 @@ def usage_record(u: QuotaUsage) -> dict[str, Any]:
     }
 
 
+LEDGER, USAGE = 1, 0  # the source of a merged row; on equal (created_at, id) the ledger entry first
+Key = tuple[Any, int, int]  # (created_at, id, source)
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    total: int
+    results: list[dict[str, Any]]
+    next: str | None  # the cursor of the records after this page (None: the last page)
+
+
+def account_record_counts(*, account: Account) -> tuple[int, int]:
+    """(ledger entries, quota usages) of the account: the unfiltered list's ``total`` and the
+    sizes its deep pages are read against. The switch point for a kept count (B7,
+    docs/benchmarks.md): every unfiltered records list reads it here."""
+    if account.pk is None:
+        return 0, 0
+    return (
+        LedgerEntry.objects.filter(account_id=account.pk).count(),
+        QuotaUsage.objects.filter(account_id=account.pk).count(),
+    )
+
+
+def _keys(qs: QuerySet, source: int, limit: int, *, ascending: bool = False) -> list[Key]:
+    if ascending:
+        qs = qs.order_by("created_at", "id")
+    return [(at, pk, source) for at, pk in qs.values_list("created_at", "pk")[:limit]]
+
+
+def _offset_keys(sources: list[tuple[int, QuerySet, int]], total: int, offset: int, size: int) -> list[Key]:
+    """Keys of merged rows ``offset .. offset+size`` (newest first), from the nearer end: one
+    source (the other empty or filtered out) pages on its index (``config.keyset.page_ids``); two
+    merge their first keys from that end (at most half the list's keys: ``after`` is the fast
+    path for walking a long mixed list)."""
+    sources = [(src, qs, n) for src, qs, n in sources if n]
+    end = min(offset + size, total)
+    if offset >= total:
+        return []
+    if len(sources) == 1:
+        src, qs, n = sources[0]
+        ids = page_ids(qs, total=n, offset=offset, limit=size)
+        return [(None, pk, src) for pk in ids]
+    if total - offset < end:
+        keys = sorted(k for src, qs, _ in sources for k in _keys(qs, src, total - offset, ascending=True))
+        wanted = keys[total - end : total - offset]
+        wanted.reverse()
+        return wanted
+    keys = sorted((k for src, qs, _ in sources for k in _keys(qs, src, end)), reverse=True)
+    return keys[offset:end]
+
+
 def account_records(
     *,
     account: Account,
@@ -93,31 +146,59 @@ def account_records(
     end: datetime | None,
     page: int,
     size: int,
-) -> tuple[int, list[dict[str, Any]]]:
-    """Ledger entries and quota usage records, newest first, paged over the merged list.
+    after: Cursor | None = None,
+    use_after: bool = False,
+) -> RecordPage:
+    """Ledger entries and quota usage records, newest first (``created_at``, id; the ledger entry
+    first on equal keys), paged over the merged list: after the cursor ``after`` by keyset (from
+    the top when None) if ``use_after``, else page ``page`` of ``size``.
 
-    Each source is cut to its first ``page * size`` rows before merging, and only their keys
-    (``created_at``, id: read from the ``(account, created_at)`` index, no row lookups) are merged;
-    the page's rows alone are then loaded by primary key (a deferred join). A page costs two key
-    reads, two row reads of at most ``size`` rows and two counts. Equal keys: the ledger entry
-    first (as before)."""
+    Only keys (``created_at``, id, read from each table's ``(account, created_at)`` index, no row
+    lookups) are merged; the page's rows alone are then loaded by primary key (a deferred join).
+    Keyset: at most ``size + 1`` keys of each table at any depth. Pages: see ``_offset_keys``.
+    The unfiltered total is ``account_record_counts``; a filtered list counts its sources."""
     want_ledger = kind in (None, "") or kind in LedgerKind.values
     want_usage = kind in (None, "", QUOTA_KIND)
     ledger = (
         _ledger_qs(account, kind if kind in LedgerKind.values else None, start, end) if want_ledger else None
     )
     usage = _usage_qs(account, start, end) if want_usage else None
-    total = (ledger.count() if ledger is not None else 0) + (usage.count() if usage is not None else 0)
-    limit = page * size
-    keys: list[tuple[Any, int, int]] = []  # (created_at, id, 1 for a ledger entry / 0 for a usage)
-    if ledger is not None:
-        keys += [(at, pk, 1) for at, pk in ledger.values_list("created_at", "pk")[:limit]]
-    if usage is not None:
-        keys += [(at, pk, 0) for at, pk in usage.values_list("created_at", "pk")[:limit]]
-    keys.sort(reverse=True)
-    wanted = keys[(page - 1) * size : limit]
-    entries = LedgerEntry.objects.in_bulk([pk for _, pk, src in wanted if src == 1])
-    usages = QuotaUsage.objects.select_related("service").in_bulk([pk for _, pk, src in wanted if src == 0])
-    return total, [
-        ledger_record(entries[pk]) if src == 1 else usage_record(usages[pk]) for _, pk, src in wanted
+    if kind or start or end:
+        counts = (ledger.count() if ledger is not None else 0, usage.count() if usage is not None else 0)
+    else:
+        counts = account_record_counts(account=account)
+    total = counts[0] + counts[1]
+    sources = [
+        (src, qs, n)
+        for src, qs, n in ((LEDGER, ledger, counts[0]), (USAGE, usage, counts[1]))
+        if qs is not None
     ]
+    if use_after:
+        keys: list[Key] = []
+        for src, qs, _ in sources:
+            if after is not None:
+                qs = qs.filter(older_than(after, inclusive=src < after.source))
+            keys += _keys(qs, src, size + 1)
+        keys.sort(reverse=True)
+        wanted, more = keys[:size], len(keys) > size
+    else:
+        offset = (page - 1) * size
+        wanted = _offset_keys(sources, total, offset, size)
+        more = offset + len(wanted) < total
+    entries = LedgerEntry.objects.order_by().in_bulk([pk for _, pk, src in wanted if src == LEDGER])
+    usages = (
+        QuotaUsage.objects.select_related("service")
+        .order_by()
+        .in_bulk([pk for _, pk, src in wanted if src == USAGE])
+    )
+    results = [
+        ledger_record(entries[pk]) if src == LEDGER else usage_record(usages[pk])
+        for _, pk, src in wanted
+        if pk in (entries if src == LEDGER else usages)
+    ]
+    last = results[-1] if results and more else None
+    next_ = None
+    if last is not None:
+        source = LEDGER if last["record_type"] == "ledger" else USAGE
+        next_ = Cursor(last["created_at"], last["id"], source).encode(with_source=True)
+    return RecordPage(total, results, next_)

@@ -110,6 +110,10 @@ class RecordSerializer(serializers.Serializer):
 class RecordPageSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     results = RecordSerializer(many=True)
+    next = serializers.CharField(
+        allow_null=True,
+        help_text="pass as `after` for the records after this page (keyset); null on the last page",
+    )
 
 
 class QuotaRequestSerializer(serializers.Serializer):

@@ -29,7 +29,7 @@ from billing.selectors import RECORD_KINDS, account_quotas, account_records
 from billing.tenancy import namespace_from_request, resolve_account, visible
 from config import clock
 from config.api.errors import ErrorCode
-from config.api.pagination import parse_page_params
+from config.api.pagination import AFTER_PARAM, after_param, parse_page_params
 from config.api.validation import raise_invalid
 
 NAMESPACE_PARAM = OpenApiParameter("namespace", str, required=False, description="defaults to your own")
@@ -124,6 +124,7 @@ class RecordsView(BillingView):
             ),
             OpenApiParameter("page", int, required=False),
             OpenApiParameter("size", int, required=False),
+            AFTER_PARAM,
         ],
         responses=RecordPageSerializer,
     )
@@ -137,15 +138,23 @@ class RecordsView(BillingView):
         end = _parse_bound(params.get("to"), "to", errors, end=True)
         if start and end and start >= end:
             errors["to"] = ["must be after from"]
+        after, use_after = after_param(request, errors, sources=2)
         if errors:
             raise_invalid(errors)
         page, size = parse_page_params(request)
         account = resolve_account(request.user, namespace_from_request(request), write=False)
-        total, results = account_records(
-            account=account, kind=kind, start=start, end=end, page=page, size=size
+        result = account_records(
+            account=account,
+            kind=kind,
+            start=start,
+            end=end,
+            page=page,
+            size=size,
+            after=after,
+            use_after=use_after,
         )
-        last_page = max(1, -(-total // size))
-        if page > last_page:
+        last_page = max(1, -(-result.total // size))
+        if not use_after and page > last_page:
             raise_invalid({"page": [f"out of range: there are {last_page} page(s)"]})
-        data: dict[str, Any] = {"total": total, "results": results}
+        data: dict[str, Any] = {"total": result.total, "results": result.results, "next": result.next}
         return Response(RecordPageSerializer(data).data)

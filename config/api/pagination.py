@@ -1,14 +1,18 @@
-"""``page`` / ``size`` pagination of every list (docs/api.md): ``data: {total, results}``."""
+"""``page`` / ``size`` pagination of every list (docs/api.md): ``data: {total, results}``; the
+lists that grow without bound (B7) also take ``after=<cursor>`` and answer ``next``
+(``config.keyset``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.validation import raise_invalid
+from config.keyset import BAD_CURSOR, Cursor, cursor_decode
 
 DEFAULT_SIZE = 30
 MAX_SIZE = 100
@@ -21,6 +25,35 @@ def parse_page_params(request: Request) -> tuple[int, int]:
     if errors:
         raise_invalid(errors)
     return page, min(size, MAX_SIZE)
+
+
+AFTER_PARAM = OpenApiParameter(
+    "after",
+    str,
+    required=False,
+    description="the `next` of a previous page (an opaque cursor): the rows after that page's last one, "
+    "by keyset, at the cost of the first page at any depth; with `size`, not with `page`",
+)
+
+
+def after_param(
+    request: Request, errors: dict[str, list[str]], *, sources: int = 1
+) -> tuple[Cursor | None, bool]:
+    """``(cursor, keyset)`` from ``after``: ``keyset`` is True when the parameter was given (an
+    empty value starts the walk at the top); a malformed cursor, or ``after`` with ``page``, is an
+    error naming ``after``."""
+    if "after" not in request.query_params:
+        return None, False
+    raw = request.query_params.get("after") or ""
+    if request.query_params.get("page"):
+        errors["after"] = ["cannot be combined with page"]
+        return None, True
+    if not raw:
+        return None, True
+    cursor = cursor_decode(raw, sources=sources)
+    if cursor is None:
+        errors["after"] = [BAD_CURSOR]
+    return cursor, True
 
 
 def _positive_int(raw: str | None, default: int, name: str, errors: dict[str, list[str]]) -> int:

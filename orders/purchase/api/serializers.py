@@ -304,6 +304,15 @@ class UsageRecordSerializer(serializers.Serializer):
         return obj.plan.plan_id if obj.plan_id else ""
 
 
+class UsagePageSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    results = UsageRecordSerializer(many=True)
+    next = serializers.CharField(
+        allow_null=True,
+        help_text="pass as `after` for the records after this page (keyset); null on the last page",
+    )
+
+
 class SpeedSerializer(serializers.Serializer):
     per_hour = serializers.CharField()
     per_day = serializers.CharField()

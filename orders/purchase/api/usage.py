@@ -14,12 +14,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing.tenancy import may_view_any_account, namespace_from_request, resolve_account
-from config.api.pagination import PageSizePagination
+from config.api.pagination import AFTER_PARAM, after_param, parse_page_params
 from config.api.validation import raise_invalid
 from config.money import money2
-from orders.purchase.api.serializers import ReportSerializer, SpeedSerializer, UsageRecordSerializer
+from orders.purchase.api.serializers import (
+    ReportSerializer,
+    SpeedSerializer,
+    UsagePageSerializer,
+    UsageRecordSerializer,
+)
 from orders.purchase.api.views import NS_PARAM, UsageApiView, order_lookup
 from orders.purchase.speed import account_speed
+from usage.lists import usage_record_page
 from usage.selectors import (
     GROUP_BY,
     local_days,
@@ -28,7 +34,6 @@ from usage.selectors import (
     report_range,
     report_totals,
     time_range,
-    usage_records,
     usage_report,
 )
 
@@ -72,13 +77,15 @@ class UsagesView(UsageApiView):
             OpenApiParameter("endtime", OpenApiTypes.DATETIME, required=False, description="`time` < this"),
             OpenApiParameter("from", OpenApiTypes.DATETIME, required=False, description="= starttime"),
             OpenApiParameter("to", OpenApiTypes.DATETIME, required=False, description="= endtime"),
+            AFTER_PARAM,
         ],
-        responses=UsageRecordSerializer(many=True),
+        responses=UsagePageSerializer,
     )
     def get(self, request: Request) -> Response:
         errors: dict[str, list[str]] = {}
         start, end = time_range(request.query_params, errors, TIME_PAIRS)
         ns = origin_namespace(request, errors)
+        after, use_after = after_param(request, errors)
         if errors:
             raise_invalid(errors)
         refs = None
@@ -88,16 +95,22 @@ class UsagesView(UsageApiView):
             account_id, refs = order.account_id, [order.order_id]
         else:
             account_id = resolve_account(request.user, ns, write=False).pk
-        qs = usage_records(
-            account_ids=[account_id],
+        page, size = parse_page_params(request)
+        result = usage_record_page(
+            account_id=account_id,
             order_refs=refs,
             region=request.query_params.get("region"),
             start=start,
             end=end,
+            page=page,
+            size=size,
+            after=after,
+            use_after=use_after,
         )
-        paginator = PageSizePagination()
-        page = paginator.paginate_queryset(qs, request, view=self)  # COUNT, then LIMIT/OFFSET
-        return paginator.get_paginated_response(UsageRecordSerializer(page, many=True).data)
+        if not use_after and page > max(1, -(-result.total // size)):
+            raise_invalid({"page": [f"out of range: there are {max(1, -(-result.total // size))} page(s)"]})
+        results = UsageRecordSerializer(result.rows, many=True).data
+        return Response({"total": result.total, "results": results, "next": result.next})
 
 
 class SpeedView(UsageApiView):

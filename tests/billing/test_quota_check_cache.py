@@ -156,3 +156,27 @@ def test_a_check_for_another_month_reads_the_database(django_capture_on_commit_c
     with CaptureQueriesContext(connection) as ctx:
         later = quota_check(account=acc, service="payment", count=1, at=clock.now().replace(year=2099))
     assert len(ctx.captured_queries) == 2 and later.free_remaining == 1000
+
+
+def _redis_backend():
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = RedisCache("redis://127.0.0.1:6379/15", {"KEY_PREFIX": "tally-test-qcheck"})
+    try:
+        backend.get("probe")
+    except Exception as exc:  # noqa: BLE001 - any connection failure means: no local Redis
+        pytest.skip(f"no Redis at 127.0.0.1:6379 ({exc.__class__.__name__})")
+    return backend
+
+
+@pytest.mark.parametrize("kind", ["django-cache", "redis"])
+def test_each_store_keeps_reads_and_forgets_an_entry(kind, monkeypatch):
+    store = quota_cache._RedisStore(_redis_backend()) if kind == "redis" else quota_cache._DjangoCacheStore()
+    monkeypatch.setattr(quota_cache, "_store", store)
+    month = clock.month_of(clock.now())
+    quota_cache.snapshot_set(7, 1, month, (Decimal("12.3400"), 55))
+    quota_cache.snapshot_set(7, 2, month, (Decimal("12.3400"), 9))
+    assert quota_cache.snapshot_get(7, 1, month) == (Decimal("12.3400"), 55)
+    assert quota_cache.snapshot_get(7, 2, month) == (Decimal("12.3400"), 9)
+    quota_cache._forget(frozenset({7}))
+    assert quota_cache.snapshot_get(7, 1, month) is None

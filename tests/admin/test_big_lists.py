@@ -3,7 +3,7 @@ model's order without a join, exact identifier search, one query for the date hi
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -100,3 +100,33 @@ def test_the_date_hierarchy_finds_its_buckets_in_one_query(django_assert_num_que
     assert present(LedgerEntry.objects.filter(subject_id="PO-6"), "created_at", months, date(2027, 1, 1)) == [
         date(2026, 8, 1)
     ]
+
+
+def test_the_date_hierarchy_probe_is_compiled_once_and_agrees_with_the_orm(
+    django_assert_num_queries: Any,
+) -> None:
+    """The probe SQL is the ORM's, compiled once with marker bounds; each bucket runs it with its
+    own bounds as parameters. Same answer as one ORM-compiled ``Exists`` per bucket, for every day
+    of two months, for filtered lists, one that compares the same column, and an empty one."""
+    from config.templatetags import tally_admin
+
+    _entries()
+    days = [date(2026, 6, 1) + timedelta(days=n) for n in range(30)] + [
+        date(2026, 8, d) for d in range(1, 32)
+    ]
+    pairs = [(tally_admin._midnight(a), tally_admin._midnight(a + timedelta(days=1))) for a in days]
+    lists = [
+        LedgerEntry.objects.all(),
+        LedgerEntry.objects.filter(subject_id="PO-6"),
+        LedgerEntry.objects.filter(created_at__gte=datetime(2026, 6, 3, tzinfo=UTC)),
+        LedgerEntry.objects.filter(id__in=[]),
+    ]
+    for qs in lists:
+        with django_assert_num_queries(0 if qs is lists[-1] else 1):
+            by_sql = tally_admin._probe_sql(qs, "created_at", pairs)
+        assert by_sql == tally_admin._probe_orm(qs, "created_at", pairs), qs.query
+    assert any(tally_admin._probe_sql(lists[0], "created_at", pairs))
+    with django_assert_num_queries(1):
+        found = present(LedgerEntry.objects.all(), "created_at", days[30:], date(2026, 9, 1))
+    august = tally_admin._probe_orm(lists[0], "created_at", pairs[30:])
+    assert found == [d for d, hit in zip(days[30:], august, strict=True) if hit] and found

@@ -220,6 +220,7 @@ def _package_order_calls() -> list[Call]:
                 ]
             },
         ),
+        Call("POST", "/api/v1/meter-events/void", body={"event_ids": ["example-1"]}),
         Call("GET", "/api/v1/bills"),
     ]
 

@@ -30,14 +30,14 @@ class UsageRecordAdmin(BigListAdminMixin, CsvExportMixin, ReadOnlyAdmin):
     csv_fields = (
         "id", "account", "source", "order_ref", "region", "plan", "component_id", "period_start",
         "period_end", "quantity", money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES),
-        money_column("amount", places=UNIT_PRICE_PLACES), "kind", "status", "ledger_entry", "created_at",
-        "paid_at",
+        money_column("amount", places=UNIT_PRICE_PLACES), "kind", "corrects", "status", "ledger_entry",
+        "created_at", "paid_at",
     )  # fmt: skip
     list_filter = ("status", "kind", "source", "region", "plan", "period_start")
     exact_search_fields = ("account__namespace", "^order_ref")  # a million rows: config/admin_lists.py
     date_hierarchy = "period_start"
     list_prefetch_related = ("account", "plan")
-    raw_id_fields = ("account", "plan", "price_version", "price_rule", "ledger_entry")
+    raw_id_fields = ("account", "plan", "price_version", "price_rule", "ledger_entry", "corrects")
 
     @admin.display(description="period", ordering="period_start")
     def period(self, obj: UsageRecord) -> str:
@@ -59,8 +59,11 @@ class UsageRecordAdmin(BigListAdminMixin, CsvExportMixin, ReadOnlyAdmin):
 
 @admin.register(MeterEvent)
 class MeterEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "timestamp", "account", "event_id", "instance_ref", "component_id", "quantity")
-    list_filter = ("component_id", "timestamp")
+    list_display = (
+        "id", "timestamp", "account", "event_id", "instance_ref", "component_id", "quantity", "late",
+        "billed_record_id", "voided_at",
+    )  # fmt: skip
+    list_filter = ("component_id", "late", "timestamp")
     search_fields = ("event_id", "instance_ref", "account__namespace")
     date_hierarchy = "timestamp"
     list_select_related = ("account",)

@@ -1,6 +1,7 @@
-"""``/api/v1/bills``, ``/api/v1/consume-orders`` and ``/api/v1/meter-events``
-(docs/package-orders.md): what package orders billed and gathered into payments, and the metered
-quantities clients report (``orders.package.metering``)."""
+"""``/api/v1/bills``, ``/api/v1/consume-orders``, ``/api/v1/meter-events`` and
+``/api/v1/meter-events/void`` (docs/package-orders.md): what package orders billed and gathered into
+payments, and the metered quantities clients report (``orders.package.metering``) or void
+(``orders.package.metering_void``)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from orders.package.api.serializers import (
     BillOutSerializer,
     ConsumeOrderOutSerializer,
     MeterEventsSerializer,
+    MeterEventsVoidSerializer,
     MeterResultOutSerializer,
+    MeterVoidOutSerializer,
 )
 from orders.package.metering import meter_events_ingest
+from orders.package.metering_void import meter_events_void
 from orders.package.models import ConsumeOrder
 from orders.package.selectors import bills_context, consume_orders_context
 from usage.models import UsageRecord, UsageSource, UsageStatus
@@ -91,3 +95,18 @@ class MeterEventsView(PackageApiView):
         account = resolve_account(request.user, namespace_from_request(request))
         result = meter_events_ingest(account_id=account.pk, events=s.validated_data["events"])
         return Response(MeterResultOutSerializer(result).data)
+
+
+class MeterEventsVoidView(PackageApiView):
+    @extend_schema(
+        summary="Void meter events (up to 1000 ids a call): unbilled ones are never billed, billed ones "
+        "are refunded by a correction record",
+        request=MeterEventsVoidSerializer,
+        responses=MeterVoidOutSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        s = MeterEventsVoidSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        account = resolve_account(request.user, namespace_from_request(request))
+        result = meter_events_void(account_id=account.pk, event_ids=s.validated_data["event_ids"])
+        return Response(MeterVoidOutSerializer(result).data)

@@ -116,6 +116,16 @@ class MeterEventsSerializer(serializers.Serializer):
     events = MeterEventListField()
 
 
+class MeterEventsVoidSerializer(serializers.Serializer):
+    """``{event_ids}``: 1-1000 ids of the caller's meter events (an unknown one refuses the call)."""
+
+    event_ids = serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=100),
+        allow_empty=False,
+        max_length=MAX_EVENTS,
+    )
+
+
 # --- responses ------------------------------------------------------------------------------------
 # The views answer with these serializers' ``.data``. Money and quantities are ``money4`` strings
 # (4 places, half up: ``"88.0000"``), datetimes ``isoformat()`` in UTC (``+00:00``, microseconds
@@ -214,6 +224,11 @@ class BillOutSerializer(serializers.Serializer):
     amount = MoneyOutField()
     paid_at = IsoDateTimeField(allow_null=True)
     ledger_entry_id = serializers.IntegerField(allow_null=True)
+    corrects = serializers.IntegerField(
+        source="corrects_id",
+        allow_null=True,
+        help_text="a `correction`: the record of the period it corrects",
+    )
 
 
 class _BillIdsField(serializers.ListField):
@@ -298,6 +313,20 @@ class MeterResultOutSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.ListField(child=serializers.DictField())
+
+
+class VoidCorrectionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the correction record (kind `correction`, in /api/v1/bills)")
+    corrects = serializers.IntegerField(help_text="the record of the billed period it corrects")
+    quantity = QuantityOutField(help_text="< 0: the quantity voided")
+    amount = MoneyOutField(help_text="< 0: refunded")
+
+
+class MeterVoidOutSerializer(serializers.Serializer):
+    voided = serializers.IntegerField(help_text="events voided by this call")
+    already_voided = serializers.IntegerField(help_text="named events voided before (nothing done)")
+    refunded = MoneyOutField(help_text="money refunded by this call (events already billed)")
+    corrections = VoidCorrectionOutSerializer(many=True)
 
 
 # --- previews (drytry=1: nothing written) ----------------------------------------------------------

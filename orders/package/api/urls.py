@@ -15,7 +15,7 @@ from orders.package.api.orders import (
     PackageOrderDetailView,
     PackageOrdersView,
 )
-from orders.package.api.records import BillsView, ConsumeOrdersView, MeterEventsView
+from orders.package.api.records import BillsView, ConsumeOrdersView, MeterEventsView, MeterEventsVoidView
 
 INST = "api/v1/instances/<str:prod_inst_id_ext>"
 
@@ -40,4 +40,5 @@ urlpatterns: list = [
     path("api/v1/bills", BillsView.as_view(), name="package-bills"),
     path("api/v1/consume-orders", ConsumeOrdersView.as_view(), name="consume-orders"),
     path("api/v1/meter-events", MeterEventsView.as_view(), name="meter-events"),
+    path("api/v1/meter-events/void", MeterEventsVoidView.as_view(), name="meter-events-void"),
 ]

@@ -288,7 +288,10 @@ class UsageRecordSerializer(serializers.Serializer):
     namespace = serializers.CharField(source="account.namespace")
     region = serializers.CharField()
     plan_id = serializers.SerializerMethodField()
-    kind = serializers.CharField()
+    kind = serializers.CharField(help_text="`correction`: a late or voided meter event of a billed period")
+    corrects = serializers.IntegerField(
+        source="corrects_id", allow_null=True, help_text="a `correction`: the id of the record it corrects"
+    )
     time = serializers.DateTimeField(source="created_at")
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()

@@ -145,6 +145,7 @@ def _change_config_preview_equals_the_change(api, setup, cpu, sign):
         "/api/v1/instances/i-2/pause",
         "/api/v1/instances/i-2/resume",
         "/api/v1/meter-events",
+        "/api/v1/meter-events/void",
     ],
 )
 def test_calls_without_a_preview_refuse_drytry(api, setup, path):

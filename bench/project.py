@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 
@@ -28,9 +27,10 @@ def _lookup(module: str, *names: str) -> tuple[str, Callable[..., Any]] | None:
 # --- B3 ---------------------------------------------------------------------------------------
 
 
-def report_adapter() -> tuple[str, Callable[[str], tuple[int, int, Decimal]]] | None:
-    """``run(month) -> (account groups, order groups, total)`` through ``usage.selectors.usage_report``
-    (what ``GET /usageapi/v1/reports`` and ``manage.py usage_report`` call), both groupings."""
+def report_adapter() -> tuple[str, Callable[[str, list[int]], dict[str, dict[tuple[str, ...], Any]]]] | None:
+    """``run(month, account_ids) -> {"account": rows, "order": rows}`` through
+    ``usage.selectors.usage_report`` (what ``GET /usageapi/v1/reports`` and ``manage.py
+    usage_report`` call), both groupings; rows: key -> (money, records, arrears, arrears records)."""
     found = _lookup("usage.selectors", "usage_report")
     if found is None:
         return None
@@ -39,15 +39,24 @@ def report_adapter() -> tuple[str, Callable[[str], tuple[int, int, Decimal]]] | 
 
     from usage.selectors import month_range
 
-    def run(month: str) -> tuple[int, int, Decimal]:
+    keys = {"account": ("namespace",), "order": ("namespace", "order_id", "region", "plan_id")}
+
+    def run(month: str, account_ids: list[int]) -> dict[str, dict[tuple[str, ...], Any]]:
         y, m = (int(x) for x in month.split("-"))
         start, end = month_range(date(y, m, 1))
-        by_account = fn(start=start, end=end, group_by="account")
-        by_order = fn(start=start, end=end, group_by="order")
-        acc_rows = _rows(by_account)
-        order_rows = _rows(by_order)
-        total = sum((Decimal(str(_amount(r))) for r in acc_rows), Decimal(0))
-        return len(acc_rows), len(order_rows), total
+        out: dict[str, dict[tuple[str, ...], Any]] = {}
+        for by, names in keys.items():
+            report = fn(start=start, end=end, group_by=by, account_ids=account_ids)
+            out[by] = {
+                tuple(r[k] or "" for k in names): (
+                    r["amount"],
+                    r["records"],
+                    r["arrears"],
+                    r["arrears_records"],
+                )
+                for r in _rows(report)
+            }
+        return out
 
     return label, run
 
@@ -57,14 +66,6 @@ def _rows(report: Any) -> list[Any]:
         return list(report.get("rows") or report.get("results") or [])
     rows = getattr(report, "rows", report)
     return list(rows)
-
-
-def _amount(row: Any) -> Any:
-    if isinstance(row, dict):
-        for key in ("amount", "total", "money", "sum"):
-            if key in row:
-                return row[key]
-    return getattr(row, "amount", getattr(row, "total", 0))
 
 
 # --- B4 ---------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ upward, so the import and migration graph keeps its direction.
 
 from __future__ import annotations
 
-from django.db import models
+from typing import Any
+
+from django.db import models, transaction
 
 
 class UsageKind(models.TextChoices):
@@ -33,6 +35,43 @@ class UsageStatus(models.TextChoices):
 class UsageSource(models.TextChoices):
     PURCHASE = "purchase"
     PACKAGE = "package"
+
+
+class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
+    """Every bulk write of records keeps the rollups (``usage.rollups``) in its transaction."""
+
+    def update(self, **kwargs: Any) -> int:
+        from usage import rollups
+
+        if not rollups.ROLLED_FIELDS & kwargs.keys():
+            return super().update(**kwargs)
+        return rollups.tracked_update(self, kwargs)
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[UsageRecord]:
+        from usage import rollups
+
+        if kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts"):
+            raise NotImplementedError("usage records: a conflict would leave the rollups unknowable")
+        with transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(objs, *args, **kwargs)
+            rollups.added(created)
+        return created
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        from usage import rollups
+
+        with transaction.atomic(using=self.db, savepoint=False):
+            before = rollups.snapshot(self.values_list("pk", flat=True), lock=True)
+            result = super().delete()
+            rollups.removed(before)
+        return result
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
 
 class UsageRecord(models.Model):
@@ -70,6 +109,8 @@ class UsageRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
+    objects = UsageRecordQuerySet.as_manager()
+
     class Meta:
         ordering = ["-period_start", "-id"]
         constraints = [
@@ -93,6 +134,74 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_ref} {self.kind} {self.amount} [{self.period_start:%Y-%m-%d %H:%M}]"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from usage import rollups
+
+        with transaction.atomic(savepoint=False):
+            if self._state.adding:
+                super().save(*args, **kwargs)
+                rollups.added([self])
+                return
+            before = rollups.snapshot([self.pk], lock=True)
+            super().save(*args, **kwargs)
+            rollups.changed(before, rollups.snapshot([self.pk]))
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        from usage import rollups
+
+        with transaction.atomic(savepoint=False):
+            before = rollups.snapshot([self.pk], lock=True)
+            result = super().delete(*args, **kwargs)
+            rollups.removed(before)
+        return result
+
+
+class RollupGrain(models.TextChoices):
+    DAY = "d"
+    MONTH = "m"
+
+
+class UsageRollup(models.Model):
+    """The sum and count of the usage records of one bucket (``usage.rollups``): a local day (or
+    month) of the records' moment x account x order x region x plan x kind x status. Reports read
+    these instead of the records; only ``usage.rollups`` writes them."""
+
+    grain = models.CharField(max_length=1, choices=RollupGrain.choices)
+    day = models.DateField(help_text="local day of TALLY_TIME_ZONE (grain d), or its month's 1st (grain m)")
+    account = models.ForeignKey(
+        "billing.Account", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    source = models.CharField(max_length=10)
+    order_ref = models.CharField(max_length=64)
+    region = models.CharField(max_length=50, blank=True, default="")
+    plan_key = models.BigIntegerField(default=0, help_text="plans.Plan pk of the records, 0 for none")
+    kind = models.CharField(max_length=12)
+    status = models.CharField(max_length=8)
+    amount_units = models.BigIntegerField(default=0, help_text="sum of the amounts in units of 1/10000")
+    records = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "grain",
+                    "day",
+                    "account",
+                    "source",
+                    "order_ref",
+                    "region",
+                    "plan_key",
+                    "kind",
+                    "status",
+                ],
+                name="uniq_usage_rollup_bucket",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "grain", "day"], name="usage_rollup_account_day")]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.day} {self.order_ref} {self.status} {self.records}"
 
 
 class MeterEvent(models.Model):

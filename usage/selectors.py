@@ -24,19 +24,25 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from config.clock import local, local_tz, month_start_utc, next_month
 from config.money import ZERO, money2
 from config.money_sql import ExactMoneySum
+from usage import rollup_reads
 from usage.models import UsageRecord, UsageStatus
+from usage.rollup_reads import split
 
 GROUP_BY = ("order", "account")
-KEYS = {
-    "order": ("account__namespace", "order_ref", "region", "plan__plan_id"),
-    "account": ("account__namespace",),
+KEYS = {"order": ("namespace", "order_ref", "region", "plan"), "account": ("namespace",)}
+# the same names as record columns (the raw pieces of a range)
+RECORD_KEYS = {
+    "namespace": "account__namespace",
+    "order_ref": "order_ref",
+    "region": "region",
+    "plan": "plan__plan_id",
 }
 
 
@@ -149,6 +155,25 @@ class Report:
         }
 
 
+def grouped_money(
+    *, start: datetime, end: datetime, keys: tuple[str, ...], account_ids: Iterable[int] | None = None
+) -> tuple[dict[tuple[str, ...], tuple[Decimal, int]], dict[tuple[str, ...], tuple[Decimal, int]]]:
+    """(money moved, arrears billed) in ``[start, end)`` per key (names of
+    ``usage.rollup_reads.COLUMNS``): key -> (sum, records). Whole local days and months are read
+    from the rollups, the pieces of a day at either end from the records."""
+    parts = split(start, end)
+    moved, owed = rollup_reads.grouped(parts, keys, account_ids)
+    record_keys = tuple(RECORD_KEYS[k] for k in keys)
+    for piece_start, piece_end in parts.raw:
+        by_entry, without = moved_records(start=piece_start, end=piece_end, account_ids=account_ids)
+        arrears = arrears_records(start=piece_start, end=piece_end, account_ids=account_ids)
+        for target, qs in ((moved, by_entry), (moved, without), (owed, arrears)):
+            for key, (amount, n) in _grouped(qs, record_keys).items():
+                had, had_n = target.get(key, (ZERO, 0))
+                target[key] = (had + amount, had_n + n)
+    return moved, owed
+
+
 def usage_report(
     *, start: datetime, end: datetime, group_by: str = "order", account_ids: Iterable[int] | None = None
 ) -> Report:
@@ -156,13 +181,7 @@ def usage_report(
     the totals. Rows are sorted by their keys; the totals are the exact sums of the rows."""
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {GROUP_BY}")
-    keys = KEYS[group_by]
-    by_entry, without = moved_records(start=start, end=end, account_ids=account_ids)
-    moved = _grouped(by_entry, keys)
-    for key, (amount, n) in _grouped(without, keys).items():
-        had, had_n = moved.get(key, (ZERO, 0))
-        moved[key] = (had + amount, had_n + n)
-    owed = _grouped(arrears_records(start=start, end=end, account_ids=account_ids), keys)
+    moved, owed = grouped_money(start=start, end=end, keys=KEYS[group_by], account_ids=account_ids)
     report = Report(start=start, end=end, group_by=group_by)
     for key in sorted(set(moved) | set(owed)):
         amount, n = moved.get(key, (ZERO, 0))
@@ -184,30 +203,17 @@ def daily_series(
 ) -> list[tuple[date, str, Decimal]]:
     """``(local day, plan id or namespace, money moved)`` per day of ``[start, end)``, summed in the DB.
 
-    A day is a calendar day of ``TALLY_TIME_ZONE``: each record falls in a bucket by comparing its
-    moment with the exact local midnights (a ``CASE``), so the database needs no time-zone tables
-    (MariaDB often has none) and DST days are right.
-    """
-    bounds = [start]
-    day = local(start).date() + timedelta(days=1)
-    while (midnight := datetime.combine(day, datetime.min.time(), tzinfo=local_tz())) < end:
-        bounds.append(midnight)
-        day += timedelta(days=1)
-    days = [local(b).date() for b in bounds]
-    key = "plan__plan_id" if by == "order" else "account__namespace"
-    totals: dict[tuple[int, str], Decimal] = {}
-    by_entry, without = moved_records(start=start, end=end, account_ids=account_ids)
-    for qs, moment in ((by_entry, "ledger_entry__created_at"), (without, "paid_at")):
-        bucket = Case(
-            *[When(**{f"{moment}__lt": b}, then=Value(i)) for i, b in enumerate(bounds[1:])],
-            default=Value(len(bounds) - 1),
-            output_field=IntegerField(),
-        )
-        rows = qs.annotate(day=bucket).values("day", key).annotate(amount=ExactMoneySum("amount")).order_by()
-        for row in rows:
-            k = (row["day"], row[key] or "")
-            totals[k] = totals.get(k, ZERO) + (row["amount"] or ZERO)
-    return [(days[i], k, amount) for (i, k), amount in sorted(totals.items())]
+    A day is a calendar day of ``TALLY_TIME_ZONE``; whole days come from the day rollups, the
+    pieces of a day at either end of the range from the records (each piece lies in one day)."""
+    key = "plan" if by == "order" else "namespace"
+    parts = split(start, end)
+    totals = rollup_reads.daily(parts, key, account_ids)
+    for piece_start, piece_end in parts.raw:
+        day = local(piece_start).date()
+        for qs in moved_records(start=piece_start, end=piece_end, account_ids=account_ids):
+            for (k,), (amount, _) in _grouped(qs, (RECORD_KEYS[key],)).items():
+                totals[(day, k)] = totals.get((day, k), ZERO) + amount
+    return [(day, k, amount) for (day, k), amount in sorted(totals.items())]
 
 
 # --- parameters shared by the API and the report command ------------------------------------

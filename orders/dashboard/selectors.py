@@ -6,7 +6,8 @@ Definitions (docs/admin.md), each over ``[start, end)`` of the period's local da
   (charges are negative ledger amounts, refunds positive, so revenue = -(sum of both));
 - consumption per plan = the money of the usage report (``usage.selectors.usage_report``): paid
   usage records whose money moved in the period, per plan; the arrears billed in the period apart.
-  Its total is the report's total for the same period, by construction (same selectors);
+  Its total is the report's total for the same period, by construction (same selectors, which
+  read the usage rollups: ``usage.rollup_reads``);
 - recharges = ``recharge`` ledger entries booked in the period (money in), and the recharge orders
   waiting for review now;
 - accounts in arrears = accounts with usage records in status ``arrears`` now (amount owed = their sum);
@@ -28,7 +29,7 @@ from config.money_sql import ExactMoneySum
 from config.report_periods import ReportPeriod
 from orders.purchase.models import PurchaseOrderEvent, PurchaseOrderStatus
 from usage.models import UsageRecord, UsageStatus
-from usage.selectors import arrears_records, moved_records
+from usage.selectors import grouped_money
 
 ZERO = Decimal("0")
 ARREARS_LIMIT = 20
@@ -80,16 +81,13 @@ def consumption_per_plan(period: ReportPeriod) -> dict[str, Any]:
         return per_plan.setdefault(plan or "(no plan)", {"plan": plan or "(no plan)", "total": ZERO,
                                                          "records": 0, "arrears": ZERO})  # fmt: skip
 
-    for qs in moved_records(start=period.start, end=period.end):
-        for r in (
-            qs.values("plan__plan_id").annotate(amount=ExactMoneySum("amount"), n=Count("id")).order_by()
-        ):
-            target = row(r["plan__plan_id"])
-            target["total"] += r["amount"] or ZERO
-            target["records"] += r["n"]
-    owed = arrears_records(start=period.start, end=period.end)
-    for r in owed.values("plan__plan_id").annotate(amount=ExactMoneySum("amount")).order_by():
-        row(r["plan__plan_id"])["arrears"] += r["amount"] or ZERO
+    moved, owed = grouped_money(start=period.start, end=period.end, keys=("plan",))  # the rollups
+    for (plan,), (amount, n) in moved.items():
+        target = row(plan)
+        target["total"] += amount
+        target["records"] += n
+    for (plan,), (amount, _) in owed.items():
+        row(plan)["arrears"] += amount
     rows = sorted(per_plan.values(), key=lambda r: (-r["total"], r["plan"]))
     return {
         "rows": rows,

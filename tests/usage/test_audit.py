@@ -164,7 +164,7 @@ def test_recharge_credited_twice_not_at_all_or_without_order(books):
 
 
 def test_checks_are_named():
-    assert len(set(CHECKS)) == len(CHECKS) == 8
+    assert len(set(CHECKS)) == len(CHECKS) == 9
 
 
 def test_one_entry_paying_several_records_adds_up_per_entry(books):

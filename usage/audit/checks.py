@@ -17,7 +17,9 @@ Checks (each a set-based statement; the ledger is read once, in primary-key chun
   are not canceled) of one subscription line overlap;
 - ``recharge_not_credited_once``: a ``success`` recharge without exactly one credit entry (the one
   it points at), or a recharge that is not ``success`` yet has a credit;
-- ``recharge_credit_without_order``: a ``recharge`` credit entry naming no recharge order.
+- ``recharge_credit_without_order``: a ``recharge`` credit entry naming no recharge order;
+- ``rollup_mismatch``: an account's day or month usage rollups do not add up to its records, per
+  status (``usage.audit.rollups``; ``manage.py rebuild_rollups`` repairs).
 
 Amounts are compared in integer units of 1/10000 (``CAST(ROUND(x * 10000))``): SQLite sums
 decimals as floats, and integers add up exactly on every database.
@@ -46,6 +48,7 @@ from django.db.models import Q
 from billing.locks import account_lock_balance
 from billing.models import Account, LedgerEntry, LedgerKind, RechargeOrder, RechargeStatus
 from usage.audit.records import periods_billed_twice, records_vs_entries
+from usage.audit.rollups import rollups_vs_records
 from usage.audit.sql import (
     UNIT,
     Finding,
@@ -68,6 +71,7 @@ CHECKS = (
     "period_billed_twice",
     "recharge_not_credited_once",
     "recharge_credit_without_order",
+    "rollup_mismatch",
 )
 CHUNK = 200_000  # ledger entries per statement of the ledger pass
 PARALLEL = 3  # connections of a whole-database audit on MariaDB (one per independent part)
@@ -91,6 +95,7 @@ def ledger_audit(*, namespace: str | None = None, progress: Progress | None = No
     others: list[tuple[str, Part]] = [
         ("records", lambda: records_vs_entries(account_id=account_id)),
         ("periods", lambda: periods_billed_twice(account_id=account_id)),
+        ("rollups", lambda: rollups_vs_records(account_id=account_id)),
     ]
     findings: list[Finding] = []
     whole = account_id is None

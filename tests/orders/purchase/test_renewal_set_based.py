@@ -67,7 +67,7 @@ def test_a_chunk_costs_the_same_statements_for_3_or_24_orders(make_user, django_
     assert SubscriptionLine.objects.filter(periods_billed=2).count() == 24
     assert SubscriptionLine.objects.filter(periods_billed=3).count() == 3
     assert large == small, (small, large)
-    assert small <= 20  # ids, locks, reads, 6 writes, price stamps, savepoints of the test
+    assert small <= 20  # ids, locks, reads, 7 writes (one the usage rollups), price stamps, savepoints
     for order in few + many:
         assert_ledger(order.account)
 

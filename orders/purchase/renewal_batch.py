@@ -18,6 +18,7 @@ from django.utils import timezone
 from billing.models import Account
 from billing.services import BatchCharge, accounts_charge_locked
 from config.bulk import rows_update
+from config.bulk_insert import rows_insert
 from config.money import ZERO, to_money
 from orders.engine.billing import Period, ledger_key_for, period_amount, period_of, prices_mark_used
 from orders.engine.models import LineStatus, Subscription, SubscriptionLine
@@ -150,7 +151,7 @@ def renewals_write(*, due: list[DuePeriod], accounts: dict[int, Account], at: da
     rows_update(lines, line_fields)
     orders = list({d.order.pk: d.order for d in due}.values())
     rows_update(orders, ["status", "deadline", "last_renew_fail_notified_at", "updated_at"])
-    PurchaseOrderEvent.objects.bulk_create(events)
+    rows_insert(events)
     prices_mark_used(records=records, at=at)
     notify.notify_orders(payloads)
     return to_money(sum((d.amount for d in due), ZERO))
@@ -195,7 +196,7 @@ def _charge_and_record(
         )
         for d, entry in zip(due, entries, strict=True)
     ]
-    UsageRecord.objects.bulk_create(records)
+    rows_insert(records)
     return records
 
 

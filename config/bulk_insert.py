@@ -18,13 +18,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 BATCH = 1000
 
 
-def _adapter(field: models.Field) -> Callable[[Any], Any]:
-    ops = connection.ops
+def field_adapter(field: models.Field, on: BaseDatabaseWrapper | None = None) -> Callable[[Any], Any]:
+    """How a value of ``field`` goes to the driver: the backend's adapter for dates, times and
+    JSON, the value itself otherwise (decimals, integers, strings, keys)."""
+    ops = (on or connection).ops
     if isinstance(field, models.DateTimeField):
         return ops.adapt_datetimefield_value
     if isinstance(field, models.DateField):
@@ -66,7 +69,7 @@ def rows_insert(objs: Sequence[models.Model]) -> None:
             for obj in objs:
                 if getattr(obj, field.attname) is None:
                     setattr(obj, field.attname, now)
-    adapters = [(f.attname, _adapter(f)) for f in fields]
+    adapters = [(f.attname, field_adapter(f)) for f in fields]
     _execute(model, fields, [[adapt(getattr(obj, name)) for name, adapt in adapters] for obj in objs])
 
 
@@ -76,5 +79,5 @@ def values_insert(model: type[models.Model], names: Sequence[str], rows: Sequenc
     if not rows:
         return
     fields = _fields(model, names)
-    adapters = [_adapter(f) for f in fields]
+    adapters = [field_adapter(f) for f in fields]
     _execute(model, fields, [[adapt(v) for adapt, v in zip(adapters, row, strict=True)] for row in rows])

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TypeVar
 
-from django.db import models
+from django.db import connection, models
 
 from billing.models import Account
 
@@ -24,6 +24,19 @@ RowT = TypeVar("RowT", bound=models.Model)
 def account_lock(account_id: int) -> None:
     """Lock one account row, reading nothing but its key. ``Account.DoesNotExist`` if absent."""
     Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+
+
+def account_lock_shared(account_id: int) -> None:
+    """Hold one account row in share mode (MariaDB; a no-op on SQLite, whose writers are serialized):
+    for a writer that must come before the account's money paths without excluding its own kind
+    (meter-event ingest, which then locks lines shared). Every insert of a row referencing the
+    account takes this lock anyway (the foreign-key check); taking it first keeps the fixed order."""
+    if connection.vendor != "mysql":
+        return
+    table = connection.ops.quote_name(Account._meta.db_table)
+    with connection.cursor() as cursor:
+        sql = f"SELECT id FROM {table} FORCE INDEX (PRIMARY) WHERE id = %s LOCK IN SHARE MODE"  # noqa: S608
+        cursor.execute(sql, [account_id])
 
 
 def account_lock_row(account_id: int) -> Account:

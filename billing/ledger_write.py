@@ -62,8 +62,8 @@ def _write_sql() -> tuple[str, str]:
     a, e = Account._meta, LedgerEntry._meta
     col = {f.name: _quote(f.column) for f in e.concrete_fields}
     update = (
-        f"UPDATE {_quote(a.db_table)} SET {_quote('balance')} = %s, {_quote('updated_at')} = %s "  # noqa: S608
-        f"WHERE {_quote('id')} = %s"
+        f"UPDATE {_quote(a.db_table)} SET {_quote('balance')} = %s, {_quote('updated_at')} = %s, "  # noqa: S608
+        f"{_quote('ledger_entry_count')} = {_quote('ledger_entry_count')} + 1 WHERE {_quote('id')} = %s"
     )
     insert = (
         f"INSERT INTO {_quote(e.db_table)} ({', '.join(col[f] for f in _ENTRY_FIELDS)}) "  # noqa: S608
@@ -149,3 +149,21 @@ def _saved_entry(entry: LedgerEntry) -> LedgerEntry:
     entry._state.adding = False
     entry._state.db = connection.alias
     return entry
+
+
+def ledger_entry_counts_rebuild(*, account_ids: list[int] | None = None) -> int:
+    """Recount ``Account.ledger_entry_count`` from the ledger (all accounts, or ``account_ids``):
+    the repair after rows written outside the posting functions (a restore, a benchmark's raw
+    inserts). One UPDATE with a correlated count; returns the accounts updated."""
+    from django.db.models import Count, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    counts = (
+        LedgerEntry.objects.filter(account_id=OuterRef("pk"))
+        .order_by()
+        .values("account_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    accounts = Account.objects.all() if account_ids is None else Account.objects.filter(pk__in=account_ids)
+    return accounts.update(ledger_entry_count=Coalesce(Subquery(counts), 0))

@@ -16,6 +16,11 @@ class Account(models.Model):
     namespace = models.CharField(max_length=50, unique=True, validators=[NAMESPACE_VALIDATOR])
     currency = models.CharField(max_length=3)
     balance = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    ledger_entry_count = models.BigIntegerField(
+        default=0,
+        help_text="how many ledger entries the account has: counted by the posting's own UPDATE of "
+        "this row (billing.ledger_write, billing.batch_postings); the records list's total (B7)",
+    )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tally_accounts")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

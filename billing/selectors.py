@@ -100,14 +100,14 @@ class RecordPage:
 
 def account_record_counts(*, account: Account) -> tuple[int, int]:
     """(ledger entries, quota usages) of the account: the unfiltered list's ``total`` and the
-    sizes its deep pages are read against. The switch point for a kept count (B7,
-    docs/benchmarks.md): every unfiltered records list reads it here."""
+    sizes its deep pages are read against. The one place that says where they are kept (B7,
+    docs/benchmarks.md): the ledger's count is ``Account.ledger_entry_count`` (kept by the posting's
+    own UPDATE of the account row, read fresh here); the quota usages are still counted (their
+    writers, the deduct-quota hot path, keep no count yet)."""
     if account.pk is None:
         return 0, 0
-    return (
-        LedgerEntry.objects.filter(account_id=account.pk).count(),
-        QuotaUsage.objects.filter(account_id=account.pk).count(),
-    )
+    entries = Account.objects.filter(pk=account.pk).values_list("ledger_entry_count", flat=True).first()
+    return entries or 0, QuotaUsage.objects.filter(account_id=account.pk).count()
 
 
 def _keys(qs: QuerySet, source: int, limit: int, *, ascending: bool = False) -> list[Key]:

@@ -84,8 +84,10 @@ def build(n: int, prefix: str) -> tuple[Any, int, str]:
             records(),
         )
         from billing.ledger_write import ledger_entry_counts_rebuild
+        from usage.rollups import rebuild
 
-        ledger_entry_counts_rebuild(account_ids=[account.pk, other])  # the rows came in raw
+        ledger_entry_counts_rebuild(account_ids=[account.pk, other])  # the rows came in raw:
+        rebuild()  # their counts (the lists' totals) are repaired as after a restore
         cur = conn.cursor()
         for table in ("billing_ledgerentry", "usage_usagerecord"):
             cur.execute(f"ANALYZE TABLE {table}")

@@ -2,9 +2,9 @@
 
 A page is found on the ``(account, created_at)`` index alone (ids only), then its rows are read by
 primary key: by keyset after a cursor (``after=``), or by ``page``/``size`` from the nearer end of
-the index (``config.keyset``). The unfiltered ``total`` comes from ``usage_record_total``, the one
-place that says where an account's record count is kept; a filtered list (order, region, time)
-counts its narrower index range.
+the index (``config.keyset``). The unfiltered ``total`` comes from ``usage_record_total`` (the
+monthly rollups' record counts); a filtered list (order, region, time) counts its narrower index
+range.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from config.keyset import Cursor, ids_after, page_ids
-from usage.models import UsageRecord
+from usage.models import RollupGrain, UsageRecord, UsageRollup
 from usage.selectors import usage_records
 
 
@@ -27,9 +27,11 @@ class UsagePage:
 
 
 def usage_record_total(*, account_id: int) -> int:
-    """How many usage records the account has. The switch point for a kept count (daily rollups'
-    record counts, docs/benchmarks.md B7): every unfiltered list total reads it here."""
-    return UsageRecord.objects.filter(account_id=account_id).count()
+    """How many usage records the account has: the sum of its monthly rollups' record counts
+    (``usage.rollups``, kept in every writer's transaction), a few rows per order and month instead
+    of ``COUNT(*)`` over the records (B7). Every unfiltered list total reads it here."""
+    months = UsageRollup.objects.filter(account_id=account_id, grain=RollupGrain.MONTH)
+    return int(months.aggregate(n=Sum("records"))["n"] or 0)
 
 
 def _rows(ids: list[int]) -> list[UsageRecord]:

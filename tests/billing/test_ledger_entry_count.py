@@ -44,7 +44,7 @@ def test_every_posting_path_keeps_the_count_equal_to_the_ledger(user):
             ]
             + [BatchCharge(account_id=b.pk, amount=Decimal("1"), idempotency_key="b9", subject=("t", 9))],
         )
-    quota_deduct(account_id=a.pk, service="asset", count=1100, request_id="paid")  # 100 calls past the free quota
+    quota_deduct(account_id=a.pk, service="asset", count=1100, request_id="paid")  # 100 paid
     assert _kept_and_counted(a, b) == [(6, 6), (2, 2)]
 
 

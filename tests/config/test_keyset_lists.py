@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from billing.models import LedgerEntry, QuotaUsage
 from billing.quota import quota_deduct
@@ -207,3 +209,13 @@ def test_after_with_page_is_refused_and_an_old_cursor_still_answers(api, usages)
     UsageRecord.objects.filter(account=usages).delete()  # the cursor's row is gone: still a position
     r = api.get("/usageapi/v1/usages", {"after": first["next"]})
     assert r.status_code == 200 and r.json()["data"] == {"total": 0, "results": [], "next": None}
+
+
+def test_the_unfiltered_usages_total_reads_the_rollups_not_the_records(api, usages):
+    with CaptureQueriesContext(connection) as queries:
+        data = api.get("/usageapi/v1/usages", {"size": 5}).json()["data"]
+    assert data["total"] == 23
+    counted = [q["sql"] for q in queries if "COUNT(" in q["sql"] and "usage_usagerecord" in q["sql"]]
+    assert counted == [] and any("usage_usagerollup" in q["sql"] for q in queries)
+    filtered = api.get("/usageapi/v1/usages", {"size": 5, "region": "nowhere"}).json()["data"]
+    assert filtered["total"] == 0  # a filtered list counts its own rows

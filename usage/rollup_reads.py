@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 
 from billing.models import Account
@@ -119,27 +120,28 @@ def grouped(
     columns = [COLUMNS[k] for k in keys]
     qs = _rows(parts, account_ids)
     if "order_ref" in keys:
-        rows = list(qs.values_list("status", *columns, "amount_units", "records"))
+        query = qs.values_list("status", *columns, "amount_units", "records")
     else:
-        rows = list(
+        query = (
             qs.values_list("status", *columns).annotate(u=Sum("amount_units"), n=Sum("records")).order_by()
         )
+    with connection.cursor() as cursor:  # plain tuples: 20,000 rows for a million records' month
+        cursor.execute(*query.query.sql_with_params())
+        rows = cursor.fetchall()
     sums: dict[tuple[object, ...], list[int]] = {}
-    for row in rows:
-        key = row[:-2]
-        had = sums.get(key)
+    for *key, amount, n in rows:
+        had = sums.get(tuple(key))
         if had is None:
-            sums[key] = [int(row[-2]), int(row[-1])]
+            sums[tuple(key)] = [int(amount), int(n)]
         else:
-            had[0] += int(row[-2])
-            had[1] += int(row[-1])
-    names = _names(list(sums), keys)
+            had[0] += int(amount)
+            had[1] += int(n)
+    lookups = _names(list(sums), keys)
     for (status, *raw), (amount, n) in sums.items():
         if n == 0:
             continue
         key = tuple(
-            (lookup.get(v, "") if lookup is not None else (v or ""))  # type: ignore[arg-type]
-            for v, lookup in zip(raw, names, strict=True)
+            (v or "") if lookup is None else lookup.get(v, "") for v, lookup in zip(raw, lookups, strict=True)
         )
         target = moved if status == UsageStatus.PAID else owed
         had_money, had_n = target.get(key, (Decimal(0), 0))

@@ -136,12 +136,12 @@ def _contributions(
         bucket = (
             local(moment).date(),
             account_id,
-            source,
+            str(source),  # a TextChoices member hashes apart from its value: keys are plain strings
             order_ref,
             region or "",
             plan_id or 0,
-            kind,
-            status,
+            str(kind),
+            str(status),
         )
         out[pk] = (bucket, units(amount))
     return out
@@ -222,19 +222,44 @@ def changed(before: dict[int, Contribution], after: dict[int, Contribution]) -> 
     apply(deltas)
 
 
+# what an update may set and still be followed without reading the rows again (exact values)
+FOLLOWED = frozenset({"status", "paid_at", "ledger_entry", "ledger_entry_id"})
+
+
+def _after(rows: list[tuple[Any, ...]], kwargs: dict[str, Any]) -> dict[int, Contribution] | None:
+    """The contributions of ``rows`` once ``kwargs`` (a status change, a payment) are applied, or
+    None when the update sets anything else (an expression, an amount): then the rows are read."""
+    if not kwargs.keys() <= FOLLOWED or any(hasattr(v, "resolve_expression") for v in kwargs.values()):
+        return None
+    known: dict[int, datetime] = {}
+    at = {f: i for i, f in enumerate(FIELDS)}
+    values: dict[int, Any] = {}
+    for name, value in kwargs.items():
+        if name == "ledger_entry":
+            if value is not None:
+                known[value.pk] = value.created_at
+            value = None if value is None else value.pk
+            name = "ledger_entry_id"
+        values[at[name]] = value
+    changed_rows = [tuple(values.get(i, v) for i, v in enumerate(row)) for row in rows]
+    return _contributions(changed_rows, known)
+
+
 def tracked_update(qs: QuerySet[UsageRecord], kwargs: dict[str, Any]) -> int:
     """``qs.update(**kwargs)`` with the rollups following it: the rows of ``qs`` are read locked,
     then exactly those rows are updated (by primary key: a row committed meanwhile by another
-    writer, READ COMMITTED has no gap locks, is not changed unseen), read again, and the
-    difference applied."""
+    writer, READ COMMITTED has no gap locks, is not changed unseen), their new contributions
+    computed (a status change or a payment) or read again, and the difference applied."""
     with transaction.atomic(using=qs.db, savepoint=False):
-        before = _contributions(list(qs.select_for_update().order_by("pk").values_list(*FIELDS)))
+        rows = list(qs.select_for_update().order_by("pk").values_list(*FIELDS))
+        before = _contributions(rows)
         ids = sorted(before)
         n = 0
         for start in range(0, len(ids), CHUNK):
-            rows = UsageRecord.objects.using(qs.db).filter(pk__in=ids[start : start + CHUNK])
-            n += QuerySet.update(rows, **kwargs)
-        changed(before, snapshot(ids))
+            chunk = UsageRecord.objects.using(qs.db).filter(pk__in=ids[start : start + CHUNK])
+            n += QuerySet.update(chunk, **kwargs)
+        after = _after(rows, kwargs)
+        changed(before, snapshot(ids) if after is None else after)
     return n
 
 

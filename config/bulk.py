@@ -29,6 +29,8 @@ def rows_update(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
     if not objs:
         return 0
     model = type(objs[0])
+    if hasattr(model, "rows_inserted"):  # usage records: their rollups follow the ORM's writes only
+        raise TypeError(f"{model.__name__} keeps derived rows: update it through its queryset")
     meta = model._meta
     alias = router.db_for_write(model)
     connection = connections[alias]

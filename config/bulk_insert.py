@@ -71,11 +71,16 @@ def rows_insert(objs: Sequence[models.Model]) -> None:
                     setattr(obj, field.attname, now)
     adapters = [(f.attname, field_adapter(f)) for f in fields]
     _execute(model, fields, [[adapt(getattr(obj, name)) for name, adapt in adapters] for obj in objs])
+    hook = getattr(model, "rows_inserted", None)  # a model keeping derived rows (usage rollups)
+    if hook is not None:
+        hook(objs)
 
 
 def values_insert(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """INSERT ``rows`` of attribute values in the order of ``names`` (field names or attnames)
     without building model instances (the lines of a chunk: thousands of rows)."""
+    if hasattr(model, "rows_inserted"):
+        raise TypeError(f"{model.__name__} keeps derived rows: insert instances (rows_insert)")
     if not rows:
         return
     fields = _fields(model, names)

@@ -156,6 +156,13 @@ class UsageRecord(models.Model):
             rollups.removed(before)
         return result
 
+    @classmethod
+    def rows_inserted(cls, objs: Any) -> None:
+        """``config.bulk_insert.rows_insert`` wrote ``objs`` (the renewal chunk): roll them up."""
+        from usage import rollups
+
+        rollups.added(objs)
+
 
 class RollupGrain(models.TextChoices):
     DAY = "d"

@@ -211,7 +211,7 @@ def test_parallel_audit_finds_what_the_sequential_one_finds(books, monkeypatch):
     monkeypatch.setattr(audit_checks, "_on_own_connection", counted)
     assert not connection.in_atomic_block
     parallel = ledger_audit()
-    assert len(threads) == 2 and all(name.startswith("audit") for name in threads)
+    assert len(threads) == 3 and all(name.startswith("audit") for name in threads)
     assert checks(parallel) == ["balance_mismatch", "period_billed_twice", "record_entry_mismatch"]
     monkeypatch.setattr(audit_checks, "PARALLEL", 1)
-    assert ledger_audit() == parallel and len(threads) == 2
+    assert ledger_audit() == parallel and len(threads) == 3

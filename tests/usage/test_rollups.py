@@ -161,3 +161,20 @@ def test_bulk_create_with_conflicts_is_refused():
     rec.pk, rec.line_id = None, 1
     with pytest.raises(NotImplementedError):
         UsageRecord.objects.bulk_create([rec], ignore_conflicts=True)
+
+
+def test_the_bulk_insert_helpers_roll_up_or_refuse():
+    from config.bulk import rows_update
+    from config.bulk_insert import rows_insert, values_insert
+
+    acme = account_get_or_create(namespace="acme")
+    rec = arrears(acme, "1", 0)
+    copy = UsageRecord(**{f.attname: getattr(rec, f.attname) for f in UsageRecord._meta.concrete_fields})
+    copy.pk, copy.line_id, copy.created_at = None, 77, None
+    with transaction.atomic():
+        rows_insert([copy])  # the renewal chunk's insert: rolled up through the model's hook
+    assert rollups.drift() == {} and bucket_sums(account=acme)[("d", "arrears")] == (Decimal("2"), 2)
+    with pytest.raises(TypeError):
+        rows_update([rec], ["amount"])
+    with pytest.raises(TypeError):
+        values_insert(UsageRecord, ["line_id"], [[5]])

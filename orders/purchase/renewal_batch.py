@@ -29,7 +29,6 @@ from orders.purchase.subscription import renewal_lead
 from orders.purchase.transitions import order_move_in_bulk
 from plans.models import Plan, PriceVersion
 from plans.selectors import price_versions_of, version_in_force
-from usage import rollups
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 logger = logging.getLogger(__name__)
@@ -197,8 +196,7 @@ def _charge_and_record(
         )
         for d, entry in zip(due, entries, strict=True)
     ]
-    rows_insert(records)  # raw INSERT: not the tracked bulk_create, so the rollups are kept here
-    rollups.added(records)
+    rows_insert(records)  # rolled up in this transaction by UsageRecord.rows_inserted (usage.rollups)
     return records
 
 

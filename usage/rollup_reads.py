@@ -79,11 +79,25 @@ def _where(parts: Split) -> Q:
     return q
 
 
-def _rows(parts: Split, account_ids: Iterable[int] | None) -> QuerySet[UsageRollup]:
+# Up to this many accounts are filtered in SQL (the (account, grain, day) index); more are read by
+# the (grain, day) range and kept here: MariaDB turns an IN list of 1,000 values into a subquery
+# and then scanned the whole table (B3 at 1,000,000 records: 4 s instead of milliseconds).
+SQL_ACCOUNTS = 100
+
+
+def _rows(parts: Split, account_ids: Iterable[int] | None, *, in_sql: bool = True) -> QuerySet[UsageRollup]:
     qs = UsageRollup.objects.filter(_where(parts), status__in=[UsageStatus.PAID, UsageStatus.ARREARS])
-    if account_ids is not None:
+    if account_ids is not None and in_sql:
         qs = qs.filter(account_id__in=list(account_ids))
     return qs
+
+
+def _kept(account_ids: Iterable[int] | None) -> set[int] | None:
+    """The accounts to keep in Python (None: every row the statement returned is wanted)."""
+    if account_ids is None:
+        return None
+    wanted = set(account_ids)
+    return wanted if len(wanted) > SQL_ACCOUNTS else None
 
 
 def _names(rows: list[tuple[object, ...]], keys: tuple[str, ...]) -> list[dict[object, str] | None]:
@@ -118,7 +132,9 @@ def grouped(
     if not parts.rolled:
         return moved, owed
     columns = [COLUMNS[k] for k in keys]
-    qs = _rows(parts, account_ids)
+    account_ids = None if account_ids is None else list(account_ids)
+    kept = _kept(account_ids) if keys[0] == "namespace" else None  # rows start with the account
+    qs = _rows(parts, account_ids, in_sql=kept is None)
     if "order_ref" in keys:
         query = qs.values_list("status", *columns, "amount_units", "records")
     else:
@@ -128,6 +144,8 @@ def grouped(
     with connection.cursor() as cursor:  # plain tuples: 20,000 rows for a million records' month
         cursor.execute(*query.query.sql_with_params())
         rows = cursor.fetchall()
+    if kept is not None:
+        rows = tuple(r for r in rows if r[1] in kept)
     sums: dict[tuple[object, ...], list[int]] = {}
     for *key, amount, n in rows:
         had = sums.get(tuple(key))

@@ -139,3 +139,14 @@ def test_a_month_report_reads_rollups_not_records(history, django_assert_max_num
         usage_report(start=local(2026, 3, 1), end=local(2026, 4, 1))
     parts = rollup_reads.split(local(2026, 3, 1), local(2026, 4, 1))
     assert (parts.raw, parts.days) == ([], []) and len(parts.months) == 1
+
+
+def test_many_accounts_are_kept_in_python_with_the_same_rows(history):
+    """Over ``SQL_ACCOUNTS`` accounts the rollups are read by day range and filtered here."""
+    start, end = local(2026, 3, 1), local(2026, 4, 1)
+    alice = history[0]
+    many = [alice.pk, *range(10**6, 10**6 + rollup_reads.SQL_ACCOUNTS)]
+    for group_by in ("order", "account"):
+        one = usage_report(start=start, end=end, group_by=group_by, account_ids=[alice.pk])
+        assert usage_report(start=start, end=end, group_by=group_by, account_ids=many).rows == one.rows
+        assert one.rows and {r["namespace"] for r in one.rows} == {"alice"}

@@ -10,17 +10,20 @@ under MariaDB's REPEATABLE READ (a plain read would see the transaction's older 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from billing.locks import account_lock
 from billing.models import Redemption
+from config.money import ZERO
 from plans.errors import PromotionRefused
 from plans.models import Promotion
-from plans.promotions import promotion_covers
+from plans.promotions import discount_for, promotion_covers
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,32 @@ def redemption_for(*, subject: tuple[str, str]) -> Redemption | None:
     )
 
 
+def redemptions_for(*, subject_type: str, subject_ids: Iterable[str]) -> dict[str, Redemption]:
+    """The redemptions of many orders of one family (a renewal chunk), by order id, in one query."""
+    ids = sorted(set(subject_ids))
+    rows = (
+        Redemption.objects.select_related("promotion")
+        .filter(subject_type=subject_type, subject_id__in=ids)
+        .order_by("pk")
+    )
+    found: dict[str, Redemption] = {}
+    for row in rows:
+        found.setdefault(row.subject_id, row)
+    return found
+
+
 def redemption_covers(redemption: Redemption, *, period_index: int) -> bool:
     """Whether the order's ``period_index``-th period (its line's 1-based index) is discounted."""
     return promotion_covers(redemption.promotion, period_number=period_index - redemption.first_period + 1)
+
+
+def redemption_discount(redemption: Redemption | None, *, period_index: int, gross: Decimal) -> Decimal:
+    """The discount of an order's ``period_index``-th period: its promotion's on ``gross`` while
+    the duration covers the period (also after the window closed or the promotion went inactive:
+    the order redeemed it), else 0."""
+    if redemption is None or not redemption_covers(redemption, period_index=period_index):
+        return ZERO
+    return discount_for(promotion=redemption.promotion, gross=gross)
 
 
 def _locked_count(*, promotion_id: int, account_id: int | None = None) -> int:

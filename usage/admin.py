@@ -26,12 +26,13 @@ class UsageRecordAdmin(BigListAdminMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = (
         "id", "period", "account", "order", "plan", "kind", "status", "qty",
         money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES), money_column("amount"),
+        money_column("discount"),
     )  # fmt: skip
     csv_fields = (
         "id", "account", "source", "order_ref", "region", "plan", "component_id", "period_start",
         "period_end", "quantity", money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES),
-        money_column("amount", places=UNIT_PRICE_PLACES), "kind", "corrects", "status", "ledger_entry",
-        "created_at", "paid_at",
+        money_column("amount", places=UNIT_PRICE_PLACES), money_column("discount", places=UNIT_PRICE_PLACES),
+        "kind", "corrects", "status", "ledger_entry", "created_at", "paid_at",
     )  # fmt: skip
     list_filter = ("status", "kind", "source", "region", "plan", "period_start")
     exact_search_fields = ("account__namespace", "^order_ref")  # a million rows: config/admin_lists.py

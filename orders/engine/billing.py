@@ -10,7 +10,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -82,12 +82,14 @@ def usage_record_write(
     price_rule_id: int | None = None,
     region: str = "",
     corrects_id: int | None = None,
+    discount: Decimal = Decimal(0),
 ) -> tuple[UsageRecord, bool]:
     """Insert the record of one period of ``line`` (or return the one already there). The one
-    writer of usage records (a ``correction`` names the record it corrects in ``corrects_id``)."""
+    writer of usage records (a ``correction`` names the record it corrects in ``corrects_id``); a
+    promotion's ``discount`` is taken off the computed amount (the record keeps both)."""
     sub = line.subscription
     if amount is None:
-        amount = period_amount(unit_price=unit_price, quantity=quantity)
+        amount = period_amount(unit_price=unit_price, quantity=quantity) - discount
     try:
         with transaction.atomic():
             record = UsageRecord.objects.create(
@@ -106,6 +108,7 @@ def usage_record_write(
                 quantity=quantity,
                 unit_price=unit_price,
                 amount=to_money(amount),
+                discount=to_money(discount),
                 kind=kind,
                 status=status,
                 corrects_id=corrects_id,
@@ -195,9 +198,12 @@ def line_charge_period(
     subject: tuple[str, Any] | None = None,
     actor: Any = None,
     at: datetime | None = None,
+    discount: Decimal | Callable[[Period], Decimal] = Decimal(0),
 ) -> PeriodCharge:
     """Charge the next period of a line ahead (prepaid renewal, hourly hour) and advance its clock.
 
+    ``discount`` (a promotion's, ``plans.promotions.discount_for``), or the function giving it for
+    the period found under the lock, is taken off the period's amount; the record keeps it.
     Locks the account, then the line. Safe to call twice or from two workers: the second call
     finds the period paid and changes nothing. Raises ``InsufficientFunds`` with nothing written.
     """
@@ -222,6 +228,7 @@ def line_charge_period(
             price_version_id=price_version_id,
             price_rule_id=price_rule_id,
             region=region,
+            discount=discount(period) if callable(discount) else discount,
         )
         if record.status == UsageStatus.PAID:
             # Paid before (a replay): the clock moves past it, so it is not found due again.

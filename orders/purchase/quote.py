@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from billing.promotions import promotion_redeemable, redemption_discount, redemption_for
 from config.exceptions import InvalidInput
 from config.money import ZERO, floor_cents, to_money
 from orders.engine.billing import Period, next_period, period_amount, period_of
@@ -29,7 +30,9 @@ from orders.purchase.errors import (
     SwitchStateError,
 )
 from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
-from plans.models import BillingMode, Cycle, Plan, PriceVersion
+from plans.errors import PromotionRefused
+from plans.models import BillingMode, Cycle, Plan, PriceVersion, Promotion
+from plans.promotions import discount_for, promotion_find
 from plans.selectors import price_version_in_force
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
@@ -101,8 +104,10 @@ class CreateQuote:
     resource_name: str
     plan: Plan
     version: PriceVersion | None
-    money: Decimal  # charged at once (the first period; 0 for postpaid)
+    money: Decimal  # charged at once (the first period, net of the discount; 0 for postpaid)
     deadline: datetime  # end of the first period
+    promotion: Promotion | None = None  # the ``coupon``'s, redeemed by the create
+    discount: Decimal = ZERO  # taken off the first period (``money`` is net)
 
 
 def quote_create(
@@ -114,13 +119,18 @@ def quote_create(
     parameters: dict[str, Any],
     resource_name: str | None,
     at: datetime,
+    coupon: str | None = None,
 ) -> CreateQuote:
-    """Check a new order's plan and resource and price its first period (3315 / 3308 as the create
-    answers). The fields come checked (the API's ``OrderCreateSerializer``); a ``resource_name`` of
-    ``None`` is taken from ``parameters``."""
+    """Check a new order's plan, resource and ``coupon`` and price its first period (3315 / 3308
+    as the create answers; a refused coupon is 3307 on ``coupon``). The fields come checked (the
+    API's ``OrderCreateSerializer``); a ``resource_name`` of ``None`` is taken from ``parameters``."""
     name = resource_name if resource_name is not None else (parameters.get("resource_name") or "")
     plan, version = plan_for_order(plan_id=plan_id, region=region, at=at)
     money = first_price(plan, version, quantities)
+    promotion, discount = None, ZERO
+    if coupon is not None:
+        promotion = coupon_for(account_id=account_id, coupon=coupon, plan=plan, at=at)
+        discount = discount_for(promotion=promotion, gross=money)
     check_duplicate(account_id=account_id, region=region, plan_type=plan.plan_type, resource_name=name)
     params = {**parameters, "resource_name": name} if name else parameters
     return CreateQuote(
@@ -130,9 +140,25 @@ def quote_create(
         resource_name=name,
         plan=plan,
         version=version,
-        money=money,
+        money=money - discount,
         deadline=period_of(anchor=at, cycle=plan.cycle, index=1).end,
+        promotion=promotion,
+        discount=discount,
     )
+
+
+def coupon_for(*, account_id: int, coupon: str, plan: Plan, at: datetime) -> Promotion:
+    """The promotion a create's ``coupon`` names, if it applies to ``plan`` now and its limits
+    leave this account a redemption (checked again under the lock by ``promotion_redeem``).
+    Coupons discount prepaid plans (a period paid ahead); postpaid and hourly lines are billed by
+    the engine's runs, which do not apply promotions yet (docs/purchase-orders.md)."""
+    promotion = promotion_find(field="coupon", at=at, plan=plan, code=coupon)
+    if plan.billing_mode != BillingMode.PREPAID:
+        raise PromotionRefused.on(
+            "coupon", f"coupons apply to prepaid plans; {plan.plan_id!r} is {plan.billing_mode}"
+        )
+    promotion_redeemable(account_id=account_id, promotion=promotion, field="coupon")
+    return promotion
 
 
 # --- cancel ---------------------------------------------------------------------------------------
@@ -160,7 +186,8 @@ class RenewQuote:
     line: SubscriptionLine
     period: Period  # the period a renewal pays
     version: PriceVersion  # the price in force at that period's start
-    money: Decimal
+    money: Decimal  # net of the discount
+    discount: Decimal = ZERO  # the order's promotion, while its duration covers the period
 
 
 def quote_renew(*, order: PurchaseOrder) -> RenewQuote:
@@ -172,8 +199,10 @@ def quote_renew(*, order: PurchaseOrder) -> RenewQuote:
     version = price_version_in_force(order.plan, period.start)
     if version is None:
         raise RenewRefused(f"plan {order.plan.plan_id} has no price for {period.start.isoformat()}")
-    money = period_amount(unit_price=version.price, quantity=order.quantities)
-    return RenewQuote(line=line, period=period, version=version, money=money)
+    gross = period_amount(unit_price=version.price, quantity=order.quantities)
+    redemption = redemption_for(subject=("purchase_order", order.order_id))
+    discount = redemption_discount(redemption, period_index=period.index, gross=gross)
+    return RenewQuote(line=line, period=period, version=version, money=gross - discount, discount=discount)
 
 
 # --- modify (switch plan) -------------------------------------------------------------------------

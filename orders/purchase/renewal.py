@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 
 from billing.locks import accounts_lock
 from billing.models import Account
+from billing.promotions import redemption_discount, redemption_for
 from config.db import retry_on_deadlock
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import ZERO, to_money
@@ -245,12 +246,16 @@ def _dry_run(*, at: datetime, summary: RenewalSummary) -> None:
         if version is None:
             summary.errors += 1
             continue
-        amount = period_amount(unit_price=version.price, quantity=order.quantities)
+        gross = period_amount(unit_price=version.price, quantity=order.quantities)
+        redemption = redemption_for(subject=("purchase_order", order.order_id))
+        discount = redemption_discount(redemption, period_index=period.index, gross=gross)
+        amount = gross - discount
         summary.renewed += 1
         summary.money = to_money(summary.money + amount)
-        summary.would_charge.append(
-            {"order_id": order.order_id, "period_start": period.start.isoformat(), "money": str(amount)}
-        )
+        item = {"order_id": order.order_id, "period_start": period.start.isoformat(), "money": str(amount)}
+        if discount:
+            item["discount"] = str(discount)
+        summary.would_charge.append(item)
 
 
 # --- hourly purchase orders (charged hour by hour by the billing-jobs runner) ---------------------

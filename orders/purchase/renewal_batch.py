@@ -15,7 +15,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from billing.models import Account
+from billing.models import Account, Redemption
+from billing.promotions import redemption_discount, redemptions_for
 from billing.services import BatchCharge, accounts_charge_locked
 from config.bulk import rows_update
 from config.bulk_insert import rows_insert
@@ -48,8 +49,9 @@ class DuePeriod:
     line: SubscriptionLine
     period: Period
     version: PriceVersion
-    amount: Decimal
+    amount: Decimal  # charged: the period's price less ``discount``
     from_status: int
+    discount: Decimal = ZERO  # the order's promotion, while its duration covers the period
 
 
 @dataclass
@@ -78,6 +80,9 @@ def renewals_plan(
     }
     plans = Plan.objects.in_bulk({order.plan_id for order in orders.values()})
     versions = price_versions_of(plans)
+    redemptions = redemptions_for(
+        subject_type="purchase_order", subject_ids=[order.order_id for order in orders.values()]
+    )
     balances = {account_id: account.balance for account_id, account in accounts.items()}
     for line in lines:
         line.subscription = subscriptions[line.subscription_id]
@@ -97,6 +102,7 @@ def renewals_plan(
             versions=versions[order.plan_id],
             balance=balances[order.account_id],
             at=at,
+            redemption=redemptions.get(order.order_id),
         )
     return plan
 
@@ -109,6 +115,7 @@ def _plan_line(
     versions: list[PriceVersion],
     balance: Decimal,
     at: datetime,
+    redemption: Redemption | None = None,
 ) -> Decimal:
     """Add the line's due periods that ``balance`` covers to ``plan`` (none if a period has no
     price: the whole order waits, as a failed renewal would), the order to ``plan.unpaid`` if one
@@ -128,12 +135,14 @@ def _plan_line(
             plan.errors += 1
             logger.warning("renewal of %s: no price for %s", order.order_id, period.start.isoformat())
             return balance
-        amount = period_amount(unit_price=version.price, quantity=order.quantities)
+        gross = period_amount(unit_price=version.price, quantity=order.quantities)
+        discount = redemption_discount(redemption, period_index=period.index, gross=gross)
+        amount = gross - discount
         if left - amount < 0:
             plan.unpaid.append((order, paid_until))
             break
         left -= amount
-        mine.append(DuePeriod(order, line, period, version, amount, status))
+        mine.append(DuePeriod(order, line, period, version, amount, status, discount))
         paid_until, status = period.end, PurchaseOrderStatus.CONSUMING
     if not mine:
         return balance
@@ -189,6 +198,7 @@ def _charge_and_record(
             quantity=Decimal(d.order.quantities),
             unit_price=d.version.price,
             amount=d.amount,
+            discount=d.discount,
             kind=UsageKind.RENEW,
             status=UsageStatus.PAID,
             ledger_entry=entry,
@@ -215,6 +225,9 @@ def _advance(*, due: list[DuePeriod], at: datetime) -> tuple[list[PurchaseOrderE
         line.price = d.version.price
         line.updated_at = now
         money = str(d.amount)
+        data: dict[str, Any] = {"money": money, "period_end": d.period.end.isoformat(), "charged": True}
+        if d.discount:
+            data["discount"] = str(d.discount)
         events.append(
             order_move_in_bulk(
                 order,
@@ -222,7 +235,7 @@ def _advance(*, due: list[DuePeriod], at: datetime) -> tuple[list[PurchaseOrderE
                 to=PurchaseOrderStatus.CONSUMING,
                 reason="renewed",
                 at=at,
-                data={"money": money, "period_end": d.period.end.isoformat(), "charged": True},
+                data=data,
             )
         )
         order.deadline = d.period.end

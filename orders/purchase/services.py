@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from billing.locks import account_lock
 from billing.models import Account
+from billing.promotions import promotion_redeem
 from billing.services import account_refund
 from config.money import ZERO
 from orders.engine.billing import line_charge_period, period_of, usage_record_write
@@ -62,6 +63,8 @@ class CreateResult:
     plan: Plan
     price_version: PriceVersion | None
     preview: dict[str, Any]
+    discount: Decimal = ZERO  # the coupon's, taken off the first period (``money`` is net)
+    coupon: str | None = None  # the redeemed promotion's code
 
 
 def purchase_order_create(
@@ -75,11 +78,13 @@ def purchase_order_create(
     resource_name: str | None = None,
     drytry: bool = False,
     at: datetime | None = None,
+    coupon: str | None = None,
 ) -> CreateResult:
     """Price (``quote_create``: the fields come checked, by ``OrderCreateSerializer`` for the API),
-    then (unless ``drytry``) open the order and charge its first period in ONE transaction: a short
-    balance (3316) or any error leaves no order, subscription or record. The charge is the quote's
-    ``money`` (both are ``period_amount``)."""
+    then (unless ``drytry``) open the order, redeem its ``coupon`` and charge its first period in
+    ONE transaction: a short balance (3316), a coupon fully redeemed meanwhile (3307 on
+    ``coupon``) or any error leaves no order, subscription, redemption or record. The charge is the
+    quote's ``money`` (both are ``period_amount`` less ``discount_for``)."""
     at = at or timezone.now()
     quote = quote_create(
         account_id=account.pk,
@@ -89,11 +94,17 @@ def purchase_order_create(
         parameters=parameters or {},
         resource_name=resource_name,
         at=at,
+        coupon=coupon,
     )
     plan, version, money = quote.plan, quote.version, quote.money
     preview = _preview(account, quote)
+    applied: dict[str, Any] = (
+        {"discount": quote.discount, "coupon": quote.promotion.code} if quote.promotion else {}
+    )
     if drytry:
-        return CreateResult(order=None, money=money, plan=plan, price_version=version, preview=preview)
+        return CreateResult(
+            order=None, money=money, plan=plan, price_version=version, preview=preview, **applied
+        )
 
     with transaction.atomic():
         account_lock(account.pk)
@@ -104,23 +115,37 @@ def purchase_order_create(
             resource_name=quote.resource_name,
         )
         order, line = _open_order(account=account, creator=creator, quote=quote, at=at)
+        if quote.promotion is not None:
+            promotion_redeem(
+                account_id=account.pk,
+                promotion_id=quote.promotion.pk,
+                subject=("purchase_order", order.order_id),
+                field="coupon",
+                at=at,
+                actor=creator,
+            )
         deadline = _bill_first_period(order=order, line=line, quote=quote, actor=creator, at=at)
+        coupon_data = (
+            {"coupon": quote.promotion.code, "discount": str(quote.discount)} if quote.promotion else {}
+        )
         order = order_transition(
             order_pk=order.pk,
             to=PurchaseOrderStatus.CONSUMING,
             reason="paid" if money else "opened",
             actor=creator,
             at=at,
-            data={"money": str(money)},
+            data={"money": str(money), **coupon_data},
             fields={"deadline": deadline},
         )
         notify.notify_order(event="order_created", order=order, data={"money": str(money)})
-    return CreateResult(order=order, money=money, plan=plan, price_version=version, preview=preview)
+    return CreateResult(
+        order=order, money=money, plan=plan, price_version=version, preview=preview, **applied
+    )
 
 
 def _preview(account: Account, quote: CreateQuote) -> dict[str, Any]:
     """What ``drytry=1`` answers as the order (and every create keeps as ``preview``)."""
-    return {
+    preview = {
         "namespace": account.namespace,
         "region": quote.region,
         "quantities": quote.quantities,
@@ -128,6 +153,9 @@ def _preview(account: Account, quote: CreateQuote) -> dict[str, Any]:
         "plan_type": quote.plan.plan_type,
         "resource_name": quote.resource_name,
     }
+    if quote.promotion is not None:
+        preview["coupon"] = quote.promotion.code
+    return preview
 
 
 def _open_order(
@@ -191,6 +219,7 @@ def _bill_first_period(
         subject=("purchase_order", order.order_id),
         actor=actor,
         at=at,
+        discount=quote.discount,
     )
     line_schedule_after_paid(line, charge.period.end)
     return charge.period.end
@@ -229,6 +258,7 @@ def renew_locked(
             subject=("purchase_order", order.order_id),
             actor=actor,
             at=at,
+            discount=quote.discount,
         )
     line.refresh_from_db()
     line_schedule_after_paid(line, charge.period.end)
@@ -245,6 +275,7 @@ def renew_locked(
             "money": str(money),
             "period_end": charge.period.end.isoformat(),
             "charged": charge.charged,
+            **({"discount": str(quote.discount)} if quote.discount else {}),
             **({"note": note} if note else {}),
         },
         fields={"deadline": charge.period.end, "last_renew_fail_notified_at": None},

@@ -14,6 +14,7 @@ from rest_framework.fields import empty
 from config.api.fields import Money2Field as _Money2Field
 from orders.engine.models import SubscriptionLine
 from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
+from plans.catalog.fields import ID_RE
 
 
 @extend_schema_field({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "12.50"})
@@ -201,6 +202,19 @@ class ResourceNameField(OriginBodyField):
         return data
 
 
+@extend_schema_field({"type": "string", "maxLength": 50, "pattern": "^[A-Za-z0-9_-]{1,50}$"})
+class CouponField(OriginBodyField):
+    """Absent or ``null``: no coupon. Which promotion it names, and whether it applies, is the
+    service's check (``orders.purchase.quote.coupon_for``), also 3307 on ``coupon``."""
+
+    def to_internal_value(self, data: Any) -> str | None:
+        if data is None:
+            return None
+        if not isinstance(data, str) or not ID_RE.match(data.strip()):
+            raise serializers.ValidationError("must be a coupon code (1-50 letters, digits, _ or -)")
+        return data.strip()
+
+
 @extend_schema_field({"type": "string"})
 class AsSentField(OriginBodyField):
     """Taken as sent: ``namespace`` (read by the tenancy, ``billing.tenancy.namespace_from_request``,
@@ -222,6 +236,7 @@ class OrderCreateSerializer(serializers.Serializer):
     quantities = QuantitiesField()
     parameters = ParametersField(help_text="{resource_name?: str, ...}")
     resource_name = ResourceNameField(help_text="wins over parameters.resource_name")
+    coupon = CouponField(help_text="a promotion's code (any case); prepaid plans; one per order")
 
 
 class OrderActionSerializer(serializers.Serializer):
@@ -253,6 +268,7 @@ class OrderPreviewSerializer(serializers.Serializer):
     plan_id = serializers.CharField()
     plan_type = serializers.CharField()
     resource_name = serializers.CharField(allow_blank=True)
+    coupon = serializers.CharField(required=False, help_text="the coupon the create would redeem")
     start_time = serializers.DateTimeField(required=False, help_text="modify preview: the new order's start")
     deadline = serializers.DateTimeField(required=False, help_text="modify preview: end of its first period")
     status = serializers.CharField()
@@ -260,7 +276,8 @@ class OrderPreviewSerializer(serializers.Serializer):
 
 class DrytrySerializer(serializers.Serializer):
     drytry = serializers.BooleanField(help_text="always true: a preview, nothing was written")
-    money = Money2Field()
+    money = Money2Field(help_text="the first period, net of the coupon's discount")
+    discount = Money2Field(required=False, help_text="with a coupon: what it takes off the first period")
     order = OrderPreviewSerializer()
 
 
@@ -278,7 +295,9 @@ class OrderActionResultSerializer(serializers.Serializer):
 
 
 class OrderMoneySerializer(serializers.Serializer):
-    money = Money2Field()
+    money = Money2Field(help_text="charged: the first period, net of the coupon's discount")
+    discount = Money2Field(required=False, help_text="with a coupon: what it took off the first period")
+    coupon = serializers.CharField(required=False, help_text="with a coupon: the promotion redeemed")
     order = PurchaseOrderSerializer(allow_null=True)
 
 

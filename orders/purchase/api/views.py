@@ -166,10 +166,16 @@ class PurchaseOrdersView(UsageApiView):
         checked.is_valid(raise_exception=True)
         fields = {name: value for name, value in checked.validated_data.items() if name != "namespace"}
         result = svc.purchase_order_create(account=account, creator=request.user, drytry=drytry, **fields)
+        applied = {"discount": money2(result.discount)} if result.coupon else {}
         if result.order is None:
             preview = {**result.preview, "status": "pending"}
-            return Response({"drytry": True, "money": money2(result.money), "order": preview}, status=200)
-        return Response({"money": money2(result.money), "order": _order_data(result.order)}, status=201)
+            body = {"drytry": True, "money": money2(result.money), **applied, "order": preview}
+            return Response(body, status=200)
+        if result.coupon:
+            applied["coupon"] = result.coupon
+        return Response(
+            {"money": money2(result.money), **applied, "order": _order_data(result.order)}, status=201
+        )
 
 
 class PurchaseOrderDetailView(UsageApiView):

@@ -11,6 +11,7 @@ period is ever priced below zero (docs/decisions.md "Promotions").
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -74,14 +75,15 @@ def promotion_find(
     *,
     field: str,
     at: datetime,
-    plan: Plan,
+    plan: Plan | Sequence[Plan],
     code: str | None = None,
     pmid: uuid.UUID | str | None = None,
     components: list[str] | None = None,
 ) -> Promotion:
     """The active promotion a ``coupon`` (``code``) or ``pmid`` names, redeemable at ``at`` and
-    applying to ``plan`` (or one of ``components``). Raises ``PromotionRefused`` on ``field``
-    with the reason; the redemption limits are checked when redeeming (under the account lock)."""
+    applying to ``plan`` (one of several plans, or one of ``components``). Raises
+    ``PromotionRefused`` on ``field`` with the reason; the redemption limits are checked when
+    redeeming (under the account lock)."""
     promotion = _lookup(field=field, code=code, pmid=pmid)
     if promotion.status != PromotionStatus.ACTIVE:
         raise PromotionRefused.on(field, f"promotion {promotion.code!r} is not active")
@@ -90,9 +92,12 @@ def promotion_find(
     if promotion.valid_until is not None and at >= promotion.valid_until:
         raise PromotionRefused.on(field, f"promotion {promotion.code!r} has expired")
     wanted: list[str | None] = list(components) if components else [None]
-    if not any(promotion_applies(promotion, plan=plan, component=c) for c in wanted):
+    plans = [plan] if isinstance(plan, Plan) else list(plan)
+    if not any(promotion_applies(promotion, plan=p, component=c) for p in plans for c in wanted):
+        names = ", ".join(repr(p.plan_id) for p in plans)
+        plural = "s" if len(plans) > 1 else ""
         raise PromotionRefused.on(
-            field, f"promotion {promotion.code!r} does not apply to plan {plan.plan_id!r}"
+            field, f"promotion {promotion.code!r} does not apply to plan{plural} {names}"
         )
     return promotion
 

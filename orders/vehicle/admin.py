@@ -17,7 +17,7 @@ from config.event_sentences import event_line, events_html
 from orders.admin_actions import OrderActionPermissionsMixin
 from orders.admin_tables import ledger_link
 from orders.vehicle.admin_actions import vehicle_cancel, vehicle_underwrite
-from orders.vehicle.models import VehicleOrder, VehicleOrderItem, VehicleOrderState
+from orders.vehicle.models import VehicleOrder, VehicleOrderDiscount, VehicleOrderItem, VehicleOrderState
 
 DETAIL_FIELDS: list[Any] = [f.name for f in VehicleOrder._meta.fields if f.name != "id"]
 
@@ -36,6 +36,14 @@ class VehicleOrderItemInline(MoneyDetailMixin, admin.TabularInline):
         return False
 
 
+class VehicleOrderDiscountInline(VehicleOrderItemInline):
+    """The promotion line of a plan order placed with a ``pmid`` (its redemption: Billing)."""
+
+    model = VehicleOrderDiscount  # type: ignore[assignment]
+    fields = ["code", "promotion", "gross", "amount"]
+    readonly_fields = ["code", "promotion", "gross", "amount"]
+
+
 @admin.register(VehicleOrder)
 class VehicleOrderAdmin(MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = [
@@ -52,7 +60,7 @@ class VehicleOrderAdmin(MoneyDetailMixin, OrderActionPermissionsMixin, CsvExport
     list_select_related = ["owner", "account"]
     date_hierarchy = "created_at"
     ordering = ["-updated_at", "-id"]
-    inlines = [VehicleOrderItemInline]
+    inlines = [VehicleOrderItemInline, VehicleOrderDiscountInline]
     # issue 8: the reason actions gated on orders.cancel_/underwrite_vehicleorder
     actions = [vehicle_cancel, vehicle_underwrite]
 

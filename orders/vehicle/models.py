@@ -20,6 +20,7 @@ from django.utils import timezone
 
 __all__ = [
     "VehicleOrder",
+    "VehicleOrderDiscount",
     "VehicleOrderEvent",
     "VehicleOrderItem",
     "VehicleOrderNoCounter",
@@ -136,6 +137,31 @@ class VehicleOrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}/{self.piid}"
+
+
+class VehicleOrderDiscount(models.Model):
+    """The line of a plan order's promotion (its ``pmid``, issue 20.1): the order's ``summary`` is
+    ``gross`` (the sum of its items) less ``amount``. Redeemed when the order is paid (the charge's
+    transaction and locks, ``orders.vehicle.transitions``)."""
+
+    order = models.OneToOneField(VehicleOrder, on_delete=models.CASCADE, related_name="discount_line")
+    promotion = models.ForeignKey("plans.Promotion", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=50, help_text="the promotion's code, copied for history")
+    gross = models.DecimalField(max_digits=20, decimal_places=4, help_text="the sum of the items")
+    amount = models.DecimalField(
+        max_digits=20, decimal_places=4, help_text="taken off: summary = gross - amount"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0) & models.Q(amount__lte=models.F("gross")),
+                name="vehicle_order_discount_within_gross",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.code} -{self.amount}"
 
 
 class VehicleOrderEvent(models.Model):

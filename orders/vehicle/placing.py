@@ -21,8 +21,10 @@ from config.clock import local
 from config.db import retry_on_deadlock
 from config.exceptions import InvalidInput
 from orders.vehicle.counts import owner_count_placed
+from orders.vehicle.discounts import DiscountRow, promotion_row
 from orders.vehicle.models import (
     VehicleOrder,
+    VehicleOrderDiscount,
     VehicleOrderItem,
     VehicleOrderState,
     VehicleOrderType,
@@ -106,11 +108,18 @@ def _datetime(value: Any, field: str, errors: _Errors) -> datetime | None:
 
 
 def _check_totals(
-    summary: Any, payment: Any, item_sum: Decimal | None, errors: _Errors
+    summary: Any, payment: Any, item_sum: Decimal | None, errors: _Errors, discount: Decimal | None = None
 ) -> tuple[Decimal, Decimal]:
     s = _money(summary, "summary", errors)
     p = _money(payment, "payment", errors)
-    if s is not None and item_sum is not None and s != item_sum:
+    if s is not None and item_sum is not None and discount is not None:
+        if s != item_sum - discount:
+            errors.add(
+                "summary",
+                f"must equal the sum of the item prices less the promotion's discount "
+                f"({item_sum} - {discount} = {item_sum - discount})",
+            )
+    elif s is not None and item_sum is not None and s != item_sum:
         errors.add("summary", f"must equal the sum of the item prices ({item_sum})")
     if s is not None and p is not None and p > s:
         errors.add("payment", f"must be <= summary ({s})")
@@ -202,7 +211,8 @@ def place_plan_order(
                     rows.append(_ItemRow(item, price))
                 if item_sum is not None:
                     item_sum += price
-    s, p = _check_totals(summary, payment, item_sum, errors)
+    discount = promotion_row(pm, rows, item_sum, account, errors)
+    s, p = _check_totals(summary, payment, item_sum, errors, discount.amount if discount else None)
     _raise_if(errors)
     return _create(
         owner=owner,
@@ -213,6 +223,7 @@ def place_plan_order(
         payment=p,
         rows=rows,
         fields={"qid": q, "pmid": pm, "service_ratio": ratio, "expect_at": expect},
+        discount=discount,
     )
 
 
@@ -308,11 +319,13 @@ def _create(
     payment: Decimal,
     rows: list[_ItemRow],
     fields: dict[str, Any],
+    discount: DiscountRow | None = None,
 ) -> VehicleOrder:
     now = timezone.now()
     day = _order_day(now)
     order_counter_ensure(day)
     return _insert(
+        discount=discount,
         owner=owner,
         account=account,
         type=type,
@@ -339,6 +352,7 @@ def _insert(
     fields: dict[str, Any],
     now: datetime,
     day: date,
+    discount: DiscountRow | None = None,
 ) -> VehicleOrder:
     """The placement transaction: number, order, items, owner count, event. Re-run whole when
     MariaDB picks it as a deadlock victim (first-of-day counter rows created by two placements)."""
@@ -366,6 +380,16 @@ def _insert(
                 for r in rows
             ]
         )
+        data = {"order_no": order.order_no, "summary": str(summary), "payment": str(payment)}
+        if discount is not None:
+            VehicleOrderDiscount.objects.create(
+                order=order,
+                promotion=discount.promotion,
+                code=discount.promotion.code,
+                gross=discount.gross,
+                amount=discount.amount,
+            )
+            data.update({"promotion": discount.promotion.code, "discount": str(discount.amount)})
         owner_count_placed(order.owner_id)
         order_event_append(
             order,
@@ -374,6 +398,6 @@ def _insert(
             reason="placed",
             actor=owner,
             at=now,
-            data={"order_no": order.order_no, "summary": str(summary), "payment": str(payment)},
+            data=data,
         )
     return order

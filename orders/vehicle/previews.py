@@ -9,9 +9,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from billing.promotions import promotion_redeemable
 from config.money import money4, to_money
 from orders.vehicle.errors import VehicleOrderNotFound
-from orders.vehicle.models import VehicleOrder, VehicleOrderState
+from orders.vehicle.models import VehicleOrder, VehicleOrderDiscount, VehicleOrderState
 from orders.vehicle.transitions import cancel_refund, cancel_target, move_for
 
 
@@ -43,7 +44,12 @@ def vehicle_pay_preview(*, order_id: uuid.UUID | str) -> dict[str, Any]:
     """``POST /api/v1/orders/{id}/pay``: the charge is the order's ``payment``."""
     order = _vehicle_order(order_id)
     move_for(order, VehicleOrderState.PAID)
-    return _vehicle_answer(order, VehicleOrderState.PAID, order.payment, 0)
+    answer = _vehicle_answer(order, VehicleOrderState.PAID, order.payment, 0)
+    line = VehicleOrderDiscount.objects.filter(order_id=order.pk).select_related("promotion").first()
+    if line is not None:  # what the payment redeems (checked again, under the lock, by the payment)
+        promotion_redeemable(account_id=order.account_id, promotion=line.promotion, field="pmid")
+        answer.update(promotion=line.code, discount=money4(line.amount))
+    return answer
 
 
 def vehicle_cancel_preview(*, order_id: uuid.UUID | str, now: datetime | None = None) -> dict[str, Any]:

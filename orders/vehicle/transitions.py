@@ -20,12 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.locks import account_lock
+from billing.promotions import promotion_redeem
 from billing.services import account_charge, account_refund
 from config.clock import add_cycles, local, local_tz
 from config.money import floor_cents, to_money
 from orders.vehicle.errors import VehicleOrderNotFound, VehicleOrderStateError
 from orders.vehicle.models import (
     VehicleOrder,
+    VehicleOrderDiscount,
     VehicleOrderEvent,
     VehicleOrderState,
     VehicleOrderType,
@@ -98,8 +100,9 @@ Effect = Callable[[VehicleOrder, Any, dict[str, Any], datetime], dict[str, Any]]
 
 
 def _pay(order: VehicleOrder, actor: Any, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    redeemed = _redeem(order, actor, now)
     if order.payment == 0:
-        return {"charged": str(order.payment)}
+        return {"charged": str(order.payment), **redeemed}
     posting = account_charge(
         account_id=order.account_id,
         amount=order.payment,
@@ -108,7 +111,25 @@ def _pay(order: VehicleOrder, actor: Any, data: dict[str, Any], now: datetime) -
         actor=actor_user(actor),
         memo=f"vehicle order {order.order_no}",
     )
-    return {"charged": str(order.payment), "ledger_entry_id": posting.entry.pk}
+    return {"charged": str(order.payment), "ledger_entry_id": posting.entry.pk, **redeemed}
+
+
+def _redeem(order: VehicleOrder, actor: Any, now: datetime) -> dict[str, Any]:
+    """A plan order's ``pmid`` is redeemed by its payment, in the charge's transaction (the
+    account row is locked); a promotion fully redeemed since the placement refuses the payment
+    (3504 on ``pmid``) with nothing written."""
+    line = VehicleOrderDiscount.objects.filter(order_id=order.pk).first()
+    if line is None:
+        return {}
+    promotion_redeem(
+        account_id=order.account_id,
+        promotion_id=line.promotion_id,
+        subject=("vehicle_order", order.order_no),
+        field="pmid",
+        at=now,
+        actor=actor_user(actor),
+    )
+    return {"promotion": line.code, "discount": str(line.amount)}
 
 
 def next_local_midnight(now: datetime) -> datetime:

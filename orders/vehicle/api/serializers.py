@@ -114,12 +114,31 @@ class VehicleOrderSerializer(serializers.ModelSerializer):
         return obj.plan.plan_id if obj.plan is not None else None
 
 
+class VehicleOrderDiscountSerializer(serializers.Serializer):
+    """A plan order's promotion line (its ``pmid``): ``summary`` = ``gross`` - ``amount``."""
+
+    pmid = serializers.UUIDField(source="promotion.pmid")
+    code = serializers.CharField()
+    gross = MoneyField(help_text="the sum of the items")
+    amount = MoneyField(help_text="the discount, taken off the items of the plans it applies to")
+
+
 class VehicleOrderDetailSerializer(VehicleOrderSerializer):
     items = VehicleOrderItemSerializer(many=True)
     plans = serializers.SerializerMethodField(help_text="plan orders: {plan_id: {piid: price}}")
+    discount = VehicleOrderDiscountSerializer(
+        source="discount_line", required=False, help_text="only on a plan order placed with a pmid"
+    )
 
     class Meta(VehicleOrderSerializer.Meta):
-        fields = [*VehicleOrderSerializer.Meta.fields, "items", "plans"]
+        fields = [*VehicleOrderSerializer.Meta.fields, "items", "plans", "discount"]
+
+    def to_representation(self, instance: VehicleOrder) -> dict[str, Any]:
+        """``discount`` only where there is one (the answers of other orders keep their shape)."""
+        data = dict(super().to_representation(instance))
+        if data.get("discount") is None:
+            data.pop("discount", None)
+        return data
 
     def get_plans(self, obj: VehicleOrder) -> dict[str, dict[str, str]] | None:
         if obj.type != VehicleOrderType.PLAN:
@@ -167,6 +186,8 @@ class VehiclePreviewSerializer(serializers.Serializer):
     charge = serializers.CharField(help_text="4-place decimal string: charged to the wallet")
     refund = serializers.CharField(help_text="4-place decimal string: refunded to the wallet")
     rule = serializers.CharField(required=False, help_text="cancel: full or prorated")
+    promotion = serializers.CharField(required=False, help_text="pay of an order with a pmid: its code")
+    discount = serializers.CharField(required=False, help_text="pay of an order with a pmid: 4 places")
     total_days = serializers.IntegerField(required=False)
     used_days = serializers.IntegerField(required=False)
     unused_days = serializers.IntegerField(required=False)

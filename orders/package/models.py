@@ -63,6 +63,11 @@ class PackageOrder(models.Model):
     )
     cost = models.DecimalField(max_digits=20, decimal_places=4, default=0)
     amount_payable = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    # issue 20.1: the create's ``coupon`` (redeemed by the charge) and what it took off ``cost``
+    promotion = models.ForeignKey(
+        "plans.Promotion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    discount = models.DecimalField(max_digits=20, decimal_places=4, default=0)
     ledger_entry = models.ForeignKey(
         "billing.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

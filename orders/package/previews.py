@@ -16,10 +16,17 @@ from orders.package.transitions import instance_row
 
 
 def package_order_create_preview(
-    *, products: list[ProductSpec], account_id: int | None, at: datetime | None = None
+    *,
+    products: list[ProductSpec],
+    account_id: int | None,
+    at: datetime | None = None,
+    coupon: str | None = None,
 ) -> package_quote.CreateQuote:
-    """``POST /api/v1/package-orders``: the new order's cost (what its charge will take)."""
-    return package_quote.quote_create(products=products, at=at or timezone.now(), account_id=account_id)
+    """``POST /api/v1/package-orders``: the new order's cost (what its charge will take, net of the
+    ``coupon``'s discount)."""
+    return package_quote.quote_create(
+        products=products, at=at or timezone.now(), account_id=account_id, coupon=coupon
+    )
 
 
 @dataclass(frozen=True)

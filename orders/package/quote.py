@@ -15,14 +15,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from billing.promotions import promotion_redeemable
 from config.exceptions import InvalidInput
-from config.money import to_money
+from config.money import ZERO, to_money
 from orders.engine.billing import period_amount, period_of
 from orders.engine.models import LineStatus, Subscription, SubscriptionLine
 from orders.package.errors import NothingToRenew, PackageInstanceStateError
 from orders.package.models import InstanceStatus, ProductInstance
 from orders.package.specs import ComponentChange, ProductSpec
-from plans.models import BillingMode, Component, Cycle, Plan
+from plans.models import BillingMode, Component, Cycle, Plan, Promotion
+from plans.promotions import discount_for, promotion_applies, promotion_find
 from plans.selectors import ComponentCost, CostResult, get_cost
 
 MAX_RENEW_CYCLES = 120
@@ -47,13 +49,16 @@ class ComponentQuote:
     cost: ComponentCost
     cycle: str  # the line's cycle (hourly components bill by the hour)
     amount: Decimal  # the first period, payable at the order's charge; 0 for postpaid (billed later)
+    discount: Decimal = ZERO  # the coupon's, taken off ``amount`` (which is net)
 
 
 @dataclass(frozen=True)
 class CreateQuote:
     priced: list[PricedProduct]
     components: list[ComponentQuote]
-    total: Decimal  # cost and amount payable of the new order
+    total: Decimal  # cost and amount payable of the new order (net of the coupon's discount)
+    promotion: Promotion | None = None  # the ``coupon``'s, redeemed by the order's charge
+    discount: Decimal = ZERO
 
 
 def line_cycle(cost: ComponentCost) -> str:
@@ -86,9 +91,11 @@ def _check_instance_ids(products: Sequence[ProductSpec], account_id: int | None)
         raise InvalidInput("invalid parameters", errors=errors)
 
 
-def quote_create(*, products: Sequence[ProductSpec], at: datetime, account_id: int | None) -> CreateQuote:
+def quote_create(
+    *, products: Sequence[ProductSpec], at: datetime, account_id: int | None, coupon: str | None = None
+) -> CreateQuote:
     """Check the instance ids and price every component with ``get_cost`` (any pricing error is
-    raised here, before anything is written)."""
+    raised here, before anything is written), and the ``coupon`` (3307 on ``coupon``)."""
     _check_instance_ids(products, account_id)
     priced: list[PricedProduct] = []
     for i, product in enumerate(products):
@@ -107,20 +114,54 @@ def quote_create(*, products: Sequence[ProductSpec], at: datetime, account_id: i
                 errors={f"order_product_set[{i}].prod_id": ["the product has no components"]},
             )
         priced.append(PricedProduct(product, Plan.objects.get(plan_id=product.plan_id), result))
-    components = [
-        ComponentQuote(
-            prod_inst_id_ext=inst.prod_inst_id_ext,
-            cost=cost,
-            cycle=line_cycle(cost),
-            amount=first_period_amount(cost),
-        )
-        for p in priced
-        for inst in p.product.instances
-        for cost in p.cost.components
-    ]
+    promotion = coupon_for(account_id=account_id, coupon=coupon, priced=priced, at=at) if coupon else None
+    components = []
+    for p in priced:
+        for inst in p.product.instances:
+            for cost in p.cost.components:
+                discount = component_discount(promotion, priced=p, cost=cost)
+                components.append(
+                    ComponentQuote(
+                        prod_inst_id_ext=inst.prod_inst_id_ext,
+                        cost=cost,
+                        cycle=line_cycle(cost),
+                        amount=first_period_amount(cost) - discount,
+                        discount=discount,
+                    )
+                )
     return CreateQuote(
-        priced=priced, components=components, total=to_money(sum((c.amount for c in components), Decimal(0)))
+        priced=priced,
+        components=components,
+        total=to_money(sum((c.amount for c in components), Decimal(0))),
+        promotion=promotion,
+        discount=to_money(sum((c.discount for c in components), Decimal(0))),
     )
+
+
+def coupon_for(
+    *, account_id: int | None, coupon: str, priced: Sequence[PricedProduct], at: datetime
+) -> Promotion:
+    """The promotion a create's ``coupon`` names, applying to one of the order's plans or
+    components (``prod_id/component_id``) now, with a redemption left for the account (the
+    charge redeems it under the account lock)."""
+    components = [f"{p.product.prod_id}/{c.component_id}" for p in priced for c in p.cost.components]
+    promotion = promotion_find(
+        field="coupon", at=at, plan=[p.plan for p in priced], code=coupon, components=components
+    )
+    if account_id is not None:
+        promotion_redeemable(account_id=account_id, promotion=promotion, field="coupon")
+    return promotion
+
+
+def component_discount(promotion: Promotion | None, *, priced: PricedProduct, cost: ComponentCost) -> Decimal:
+    """The coupon's discount on one component's first period (prepaid and hourly; a postpaid one
+    is billed later, by the engine's runs, which do not apply promotions)."""
+    if promotion is None:
+        return ZERO
+    component = f"{priced.product.prod_id}/{cost.component_id}"
+    if not promotion_applies(promotion, plan=priced.plan, component=component):
+        return ZERO
+    return discount_for(promotion=promotion, gross=first_period_amount(cost))
 
 
 def first_period_amount(cost: ComponentCost) -> Decimal:

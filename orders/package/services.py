@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from billing.locks import account_lock
 from billing.models import LedgerEntry
+from billing.promotions import promotion_redeem
 from config.db import retry_on_deadlock
 from config.exceptions import InvalidInput
 from config.money import to_money
@@ -48,7 +49,7 @@ from orders.package.models import (
     PackageOrderStatus,
     ProductInstance,
 )
-from orders.package.quote import PricedProduct, line_cycle, quote_create
+from orders.package.quote import PricedProduct, component_discount, line_cycle, quote_create
 from orders.package.specs import InstanceSpec, ProductSpec
 from orders.package.transitions import (
     instance_move,
@@ -115,12 +116,15 @@ def package_order_create(
     products: Sequence[ProductSpec],
     actor: Any = None,
     at: datetime | None = None,
+    coupon: str | None = None,
 ) -> OperationResult:
-    """NBCreatePrdOrder: price everything first (any pricing error writes nothing), then write the
-    order, per instance a subscription with one line per component, the unpaid first-period records
-    and one consume order ``new`` gathering them."""
+    """NBCreatePrdOrder: price everything first (any pricing error, or a refused ``coupon``, writes
+    nothing), then write the order, per instance a subscription with one line per component, the
+    unpaid first-period records (net of the coupon's discount) and one consume order ``new``
+    gathering them. The charge redeems the coupon."""
     at = at or timezone.now()
-    priced = quote_create(products=products, at=at, account_id=account_id).priced
+    quote = quote_create(products=products, at=at, account_id=account_id, coupon=coupon)
+    priced, promotion = quote.priced, quote.promotion
 
     try:
         with transaction.atomic():
@@ -138,23 +142,27 @@ def package_order_create(
                 record
                 for p in priced
                 for inst in p.product.instances
-                for record in _instance_create(order=order, priced=p, inst=inst, at=at)
+                for record in _instance_create(order=order, priced=p, inst=inst, at=at, promotion=promotion)
             ]
             total = to_money(sum((r.amount for r in records), Decimal(0)))
+            discount = to_money(sum((r.discount for r in records), Decimal(0)))
             consume = ConsumeOrder.objects.create(order=order, type=ConsumeOrderType.NEW, amount=total)
             ConsumeOrderRecord.objects.bulk_create(
                 [ConsumeOrderRecord(consume_order=consume, record=r) for r in records]
             )
             order.cost = total
             order.amount_payable = total
-            order.save(update_fields=["cost", "amount_payable", "updated_at"])
+            order.promotion = promotion
+            order.discount = discount
+            order.save(update_fields=["cost", "amount_payable", "promotion", "discount", "updated_at"])
+            coupon_data = {"coupon": promotion.code, "discount": str(discount)} if promotion else {}
             order_event_append(
                 order=order,
                 reason="created",
                 at=at,
                 actor=actor,
                 to_status=order.status,
-                data={"cost": str(total)},
+                data={"cost": str(total), **coupon_data},
             )
     except IntegrityError as exc:  # an instance id taken by a concurrent create
         raise InvalidInput(
@@ -165,7 +173,7 @@ def package_order_create(
 
 
 def _instance_create(
-    *, order: PackageOrder, priced: PricedProduct, inst: InstanceSpec, at: datetime
+    *, order: PackageOrder, priced: PricedProduct, inst: InstanceSpec, at: datetime, promotion: Any = None
 ) -> list[UsageRecord]:
     """One instance of a new order: its pending subscription (anchored at ``at``), the instance, and
     per priced component a pending line; returns the unpaid first-period records."""
@@ -214,6 +222,7 @@ def _instance_create(
                 kind=UsageKind.NEW,
                 unit_price=cost.price,
                 price_rule_id=cost.rule_id,
+                discount=component_discount(promotion, priced=priced, cost=cost),
             )
             records.append(record)
     return records
@@ -280,6 +289,15 @@ def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | Non
     at = at or timezone.now()
 
     def pay_and_start(order: PackageOrder) -> dict[str, Any]:
+        if order.promotion_id is not None:  # under the account lock, before the charge
+            promotion_redeem(
+                account_id=order.account_id,
+                promotion_id=order.promotion_id,
+                subject=("package_order", order.order_id),
+                field="coupon",
+                at=at,
+                actor=actor,
+            )
         records, total, entry = _unpaid_records_pay(order=order, actor=actor, at=at)
         _instances_start(order=order, first_records={r.line_id: r for r in records}, actor=actor, at=at)
         order.consume_orders.filter(status=ConsumeOrderStatus.UNPAID).update(

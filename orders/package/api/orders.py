@@ -67,8 +67,10 @@ class PackageOrdersView(PackageApiView):
     )
     def post(self, request: Request) -> Response:
         if drytry_requested(request):
-            account, _, products = self._input(request)
-            quote = previews.package_order_create_preview(products=products, account_id=account.pk)
+            account, v, products = self._input(request)
+            quote = previews.package_order_create_preview(
+                products=products, account_id=account.pk, coupon=v.get("coupon")
+            )
             return Response(create_preview_repr(quote))
         return self._create(request)
 
@@ -103,6 +105,7 @@ class PackageOrdersView(PackageApiView):
             extra_info=jsonable(v["extra_info"]),
             products=products,
             actor=request.user,
+            coupon=v.get("coupon"),
         )
         return Response(OperationOutSerializer(result).data, status=201)
 

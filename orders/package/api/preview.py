@@ -63,6 +63,13 @@ class CreatePreviewSerializer(serializers.Serializer):
     cost = MoneyOutField(source="total")
     amount_payable = MoneyOutField(source="total")
     components = CreatePreviewComponentSerializer(many=True)
+    discount = MoneyOutField(required=False, help_text="with a coupon: what it takes off the cost")
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        if getattr(instance, "promotion", None) is None:
+            data.pop("discount", None)
+        return data
 
 
 class _RenewedCycles(QuantityOutField):

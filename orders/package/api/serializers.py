@@ -55,6 +55,13 @@ class PackageOrderCreateSerializer(serializers.Serializer):
         encoder=DjangoJSONEncoder, help_text="a string or an object, stored as given"
     )
     order_product_set = ProductSetSerializer(many=True, min_length=1, max_length=50)  # type: ignore[call-arg]
+    coupon = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{1,50}$",
+        required=False,
+        allow_null=True,
+        help_text="a promotion's code (any case); one per order, redeemed by the order's charge",
+        error_messages={"invalid": "must be a coupon code (1-50 letters, digits, _ or -)"},
+    )
 
 
 class RenewSerializer(serializers.Serializer):

@@ -54,8 +54,9 @@ def make_accounts(
         insert_many(
             conn,
             "billing_account",
-            ["namespace", "currency", "balance", "created_at", "updated_at"],
-            ((ns, currency, balance, ts, ts) for ns in names),
+            # ledger_entry_count (B7's kept count): the one recharge entry below, if any
+            ["namespace", "currency", "balance", "ledger_entry_count", "created_at", "updated_at"],
+            ((ns, currency, balance, 1 if balance else 0, ts, ts) for ns in names),
         )
         cur = conn.cursor()
         cur.execute("SELECT namespace, id FROM billing_account WHERE namespace LIKE %s", (prefix + "-%",))

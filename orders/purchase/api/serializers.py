@@ -314,7 +314,8 @@ class UsageRecordSerializer(serializers.Serializer):
     time = serializers.DateTimeField(source="created_at")
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
-    money = Money2Field(source="amount")
+    money = Money2Field(source="amount", help_text="charged: net of the promotion's discount")
+    discount = Money2Field(help_text="what a promotion took off this record (gross = money + discount)")
     project = serializers.CharField(
         source="account.namespace", help_text="alias of `namespace` (the origin's field name)"
     )

@@ -211,3 +211,12 @@ def test_manual_renew_and_its_preview_apply_the_discount(api, user):
     records = UsageRecord.objects.filter(order_ref=order.order_id).order_by("period_start")
     assert [r.discount for r in records] == [Decimal("7.5"), Decimal("7.5"), Decimal("0")]
     assert ledger_audit() == []
+
+
+def test_usages_show_each_records_discount(api, user):
+    PromotionFactory(code="TEN", value=Decimal("10"))
+    order = create(user, coupon="TEN").order
+    create(user, coupon=None, funds="100")
+    results = api.get("/usageapi/v1/usages").json()["data"]["results"]
+    shown = sorted((r["order_id"] == order.order_id, r["money"], r["discount"]) for r in results)
+    assert shown == [(False, "30.00", "0.00"), (True, "27.00", "3.00")]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 
@@ -141,8 +142,12 @@ def grouped(
         query = (
             qs.values_list("status", *columns).annotate(u=Sum("amount_units"), n=Sum("records")).order_by()
         )
+    try:
+        sql = query.query.sql_with_params()
+    except EmptyResultSet:  # a filter that matches nothing, e.g. a caller with no accounts
+        return moved, owed
     with connection.cursor() as cursor:  # plain tuples: 20,000 rows for a million records' month
-        cursor.execute(*query.query.sql_with_params())
+        cursor.execute(*sql)
         rows = cursor.fetchall()
     if kept is not None:
         rows = tuple(r for r in rows if r[1] in kept)

@@ -11,14 +11,11 @@ import pytest
 from django.core.management import call_command
 
 from billing.models import LedgerEntry
-from billing.services import account_credit
 from orders.engine.billing import period_amount
 from orders.jobs import billing_jobs_run
-from orders.models import ProductInstance, SubscriptionLine
 from orders.package.errors import MeterEventsRefused
-from orders.package.metering import meter_events_ingest
-from orders.package.services import package_order_charge
-from tests.orders.package.factories import T0, assert_balanced, create_order, funded_account, make_catalog
+from tests.orders.package.factories import T0, assert_balanced
+from tests.orders.package.metered_order import charged_metered_account, event, ingest
 from usage.audit import ledger_audit
 from usage.models import MeterEvent, UsageKind, UsageRecord
 
@@ -28,33 +25,7 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture
 def account():
-    make_catalog()
-    account = funded_account("alice", "0")
-    account_credit(
-        account_id=account.pk, amount=Decimal("1000"), idempotency_key="fund", subject=("test", "fund")
-    )
-    res = create_order(account, ext="i-1")
-    package_order_charge(order_pk=res.order.pk, at=T0)
-    return account
-
-
-def net_line():
-    inst = ProductInstance.objects.get(prod_inst_id_ext="i-1")
-    return SubscriptionLine.objects.get(subscription_id=inst.subscription_id, component_id="net")
-
-
-def event(eid, qty, ts):
-    return {
-        "event_id": eid,
-        "instance": "i-1",
-        "component_id": "net",
-        "quantity": qty,
-        "timestamp": ts.isoformat(),
-    }
-
-
-def ingest(account, *events, at):
-    return meter_events_ingest(account_id=account.pk, events=list(events), at=at)
+    return charged_metered_account()
 
 
 def test_a_late_event_is_billed_once_as_a_correction_of_its_period(account):

@@ -16,6 +16,7 @@ from orders.package.metering import meter_events_ingest
 from orders.package.metering_void import meter_events_void
 from orders.package.services import package_order_charge
 from tests.orders.package.factories import T0, assert_balanced, create_order, funded_account, make_catalog
+from tests.orders.package.metered_order import charged_metered_account, event, ingest
 from usage.audit import ledger_audit
 from usage.models import MeterEvent, UsageKind, UsageRecord
 
@@ -26,28 +27,7 @@ MIN = timedelta(minutes=1)
 
 @pytest.fixture
 def account():
-    make_catalog()
-    account = funded_account("alice", "0")
-    account_credit(
-        account_id=account.pk, amount=Decimal("1000"), idempotency_key="fund", subject=("test", "fund")
-    )
-    res = create_order(account, ext="i-1")
-    package_order_charge(order_pk=res.order.pk, at=T0)
-    return account
-
-
-def event(eid, qty, ts):
-    return {
-        "event_id": eid,
-        "instance": "i-1",
-        "component_id": "net",
-        "quantity": qty,
-        "timestamp": ts.isoformat(),
-    }
-
-
-def ingest(account, *events, at):
-    return meter_events_ingest(account_id=account.pk, events=list(events), at=at)
+    return charged_metered_account()
 
 
 def balance(account):

@@ -167,19 +167,21 @@ def quota_check(
     if (account is None) == (namespace is None):
         raise TypeError("quota_check needs exactly one of account and namespace")
     known_balance: Decimal | None = None
+    account_id: int | None
     if account is not None:
         account_id = account.pk
     else:
-        found = quota_cache.account_for_namespace(namespace or "")
-        if found is None:
-            raise _unknown_namespace(namespace)
-        account_id, known_balance = found
+        account_id = quota_cache.cached_account_id(namespace or "")
+        if account_id is None:  # unknown here: read it first (an unknown namespace is the first error)
+            account_id, known_balance = _account_by_namespace(namespace or "")
     _check_count(count)
     svc = metered_service_get(service=service)
     month = clock.month_of(at or clock.now())
     snapshot = quota_cache.snapshot_get(account_id, svc.pk, month) if at is None else None
     if snapshot is None:
-        snapshot = _check_snapshot(account_id, svc, month, namespace, known_balance)
+        if namespace is not None and known_balance is None:  # the remembered id may be gone
+            account_id, known_balance = _account_by_namespace(namespace)
+        snapshot = _check_snapshot(account_id, svc, month, known_balance)
         if at is None:
             quota_cache.snapshot_set(account_id, svc.pk, month, snapshot)
     balance, remaining = snapshot
@@ -196,15 +198,22 @@ def _unknown_namespace(namespace: str | None) -> AccountNotFound:
     return AccountNotFound(f"namespace {namespace} not found", errors={"namespace": ["unknown namespace"]})
 
 
+def _account_by_namespace(namespace: str) -> tuple[int, Decimal]:
+    found = quota_cache.account_by_namespace(namespace)
+    if found is None:
+        raise _unknown_namespace(namespace)
+    return found
+
+
 def _check_snapshot(
-    account_id: int, svc: MeteredService, month: date, namespace: str | None, balance: Decimal | None
+    account_id: int, svc: MeteredService, month: date, balance: Decimal | None
 ) -> quota_cache.QuotaSnapshot:
     """The account's balance (unless just read with its id) and the free calls of ``svc`` left in
     ``month``, read now."""
     if balance is None:
         balance = Account.objects.filter(pk=account_id).values_list("balance", flat=True).first()
-    if balance is None:  # deleted since its id was cached
-        raise _unknown_namespace(namespace)
+        if balance is None:
+            raise AccountNotFound(f"account {account_id} not found")
     row = MonthlyQuota.objects.filter(account_id=account_id, service=svc, month=month).first()
     return balance, row.remaining if row is not None else svc.monthly_free_quota
 

@@ -33,7 +33,8 @@ from django.db import transaction
 __all__ = [
     "CHECK_CACHE_SECONDS",
     "QuotaSnapshot",
-    "account_for_namespace",
+    "account_by_namespace",
+    "cached_account_id",
     "forget_on_commit",
     "quota_check_cache_clear",
     "snapshot_get",
@@ -69,21 +70,26 @@ def _key(account_id: int, month: date) -> str:
     return f"qcheck:{_generation}:{account_id}:{month:%Y%m}"
 
 
-def account_for_namespace(namespace: str) -> tuple[int, Decimal | None] | None:
-    """The id of the account ``namespace`` and, when it had to be read now, its balance (None when
-    the id came from this process's map); None for an unknown namespace."""
+def cached_account_id(namespace: str) -> int | None:
+    """The account id this process last saw for ``namespace``, if lately (no query)."""
+    hit = _ids.get(namespace)
+    return hit[1] if hit is not None and hit[0] > _now() else None
+
+
+def account_by_namespace(namespace: str) -> tuple[int, Decimal] | None:
+    """The id and balance of the account ``namespace``, read now (and its id remembered); None for
+    an unknown namespace. Every check that reads the database reads the account this way, so an id
+    remembered for an account deleted since (or rolled back) answers at most a cached entry."""
     from billing.models import Account
 
-    now = _now()
-    hit = _ids.get(namespace)
-    if hit is not None and hit[0] > now:
-        return hit[1], None
     row = Account.objects.filter(namespace=namespace).values_list("pk", "balance").first()
     if row is None:
+        with _ids_lock:
+            _ids.pop(namespace, None)
         return None
     if CHECK_CACHE_SECONDS > 0:
         with _ids_lock:
-            _ids[namespace] = (now + NAMESPACE_CACHE_SECONDS, row[0])
+            _ids[namespace] = (_now() + NAMESPACE_CACHE_SECONDS, row[0])
     return row[0], row[1]
 
 

@@ -143,6 +143,24 @@ def test_zero_seconds_turns_the_cache_off(monkeypatch):
     assert len(ctx.captured_queries) == 2  # the account by namespace with its balance, the quota row
 
 
+def test_a_namespace_whose_account_was_replaced_is_read_again():
+    """The id remembered for a namespace can outlive its account (deleted, or a rolled-back
+    transaction: the examples recording runs twice in one process); a check that must read the
+    database reads the account by its namespace."""
+    from billing.models import Account
+
+    old = funded_account("acme", "0")
+    check("acme")
+    Account.objects.filter(pk=old.pk).delete()
+    funded_account("other", "0")
+    new = funded_account("acme", "3")
+    assert new.pk != old.pk
+    quota_cache._forget(frozenset({old.pk}))
+    answer = check("acme", 1001)
+    assert (answer.allowed, answer.reason, answer.free_remaining) == (True, "balance", 1000)
+    assert quota_cache.cached_account_id("acme") == new.pk
+
+
 def test_an_unknown_namespace_is_refused_every_time():
     for _ in range(2):
         with pytest.raises(AccountNotFound):

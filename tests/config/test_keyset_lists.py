@@ -116,6 +116,15 @@ def _records(user: Any) -> Any:
         account_credit(account_id=account.pk, amount=Decimal(1), idempotency_key=f"c{i}")
     for i in range(8):
         quota_deduct(account_id=account.pk, service="asset", count=1, request_id=f"r{i}")
+    # Give the usages the ids of ledger entries, so that both tables hold the same ids. SQLite
+    # does this by itself; MariaDB never reuses an id a rolled-back test took, so deep in a long
+    # suite the two counters are far apart.
+    usage_ids = sorted(QuotaUsage.objects.filter(account=account).values_list("pk", flat=True))
+    entry_ids = sorted(LedgerEntry.objects.filter(account=account).values_list("pk", flat=True))
+    for pk in usage_ids:
+        QuotaUsage.objects.filter(pk=pk).update(id=pk + 10**12)
+    for pk, entry_id in zip(usage_ids, entry_ids, strict=False):
+        QuotaUsage.objects.filter(pk=pk + 10**12).update(id=entry_id)
     same = T0 + timedelta(minutes=5)
     _set_times(
         LedgerEntry,

@@ -18,6 +18,7 @@ class Account(models.Model):
     balance = models.DecimalField(max_digits=20, decimal_places=4, default=0)
     ledger_entry_count = models.BigIntegerField(
         default=0,
+        db_default=0,  # also for rows written by plain SQL (the benchmarks' data) without the column
         help_text="how many ledger entries the account has: counted by the posting's own UPDATE of "
         "this row (billing.ledger_write, billing.batch_postings); the records list's total (B7)",
     )

@@ -98,7 +98,9 @@ class UsageRecord(models.Model):
     amount = models.DecimalField(max_digits=20, decimal_places=4, help_text="negative for a refund or credit")
     # issue 20: what a promotion took off; ``amount`` is what was charged (net), gross = amount +
     # discount. An instant ADD COLUMN on MariaDB; no CHECK (validating one copies a million rows).
-    discount = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    # db_default too: a row written by plain SQL (the benchmarks' baselines) that does not name
+    # the column still gets 0
+    discount = models.DecimalField(max_digits=20, decimal_places=4, default=0, db_default=0)
     kind = models.CharField(max_length=10, choices=UsageKind.choices)
     status = models.CharField(max_length=8, choices=UsageStatus.choices, default=UsageStatus.UNPAID)
     ledger_entry = models.ForeignKey(

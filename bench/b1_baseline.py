@@ -11,15 +11,20 @@ write of a chunk is ONE set-based statement:
 4. one multi-row ``INSERT`` of ledger entries (consecutive ids: ``innodb_autoinc_lock_mode`` 1/2
    hands a multi-row INSERT one block);
 5. one multi-row ``INSERT`` of usage records pointing at those entries;
-6. one ``UPDATE billing_account SET balance = CASE id WHEN .. THEN .. END WHERE id IN (..)``;
+6. one ``UPDATE billing_account SET balance = CASE id WHEN .. THEN .. END, ledger_entry_count =
+   CASE .. WHERE id IN (..)`` (the entry counter the lists read, issue 21.4);
 7. one ``CASE`` ``UPDATE`` of the lines (``paid_until``, ``next_run_at``, ``periods_billed``);
 8. one ``CASE`` ``UPDATE`` of the orders' deadlines;
 9. one multi-row ``INSERT`` of order events;
-10. ``COMMIT`` (the connection runs with autocommit off: no ``SET autocommit`` round trips).
+10. one multi-row ``INSERT ... ON DUPLICATE KEY UPDATE`` of the usage rollups (day and month
+    buckets of the records, issue 21.3), the rows ``usage.rollups`` keeps for the project;
+11. ``COMMIT`` (the connection runs with autocommit off: no ``SET autocommit`` round trips).
 
-``STATEMENTS_PER_CHUNK`` is that count (10 round trips). The first version wrote the UPDATEs with
+``STATEMENTS_PER_CHUNK`` is that count (11 round trips). The first version wrote the UPDATEs with
 ``executemany`` (one statement per row: 3 x 200 UPDATEs per chunk), which made the project look
-close to the limit when it was the baseline that was slow.
+close to the limit when it was the baseline that was slow; until 2026-12-02 it also left out the
+entry counter and the rollups the project writes (``bench.data.derived_mismatches`` now checks
+both sides' counters and rollups against their ledger and records).
 """
 
 from __future__ import annotations
@@ -30,11 +35,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bench import common
 
 CHUNK = 100  # lines per chunk: the project's chunk_size in this benchmark
-STATEMENTS_PER_CHUNK = 10  # 9 statements + COMMIT (module docstring)
+STATEMENTS_PER_CHUNK = 11  # 10 statements + COMMIT (module docstring)
+ROLLUP_COLUMNS = (
+    "grain, day, account_id, source, order_ref, region, plan_key, kind, status, amount_units, records"
+)
 
 
 def _marks(n: int, width: int) -> str:
@@ -66,10 +75,11 @@ def add_month(dt: datetime) -> datetime:
 
 
 # Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
-def baseline_proc(line_lo: int, line_hi: int, price: Decimal, q: Any) -> None:
+def baseline_proc(line_lo: int, line_hi: int, price: Decimal, time_zone: str, q: Any) -> None:
     """One baseline worker: chunks until none of ``line_lo..line_hi`` is due; puts
     ``(renewed, chunks committed, statements of the committed chunks, statements of attempts that
     found their rows locked by the other worker, peak RSS MB)`` on ``q``."""
+    tz = ZoneInfo(time_zone)  # TALLY_TIME_ZONE: the rollups' local day (no Django in this process)
     conn = common.raw_connect()
     cur = conn.cursor()
     cur.execute(
@@ -95,12 +105,14 @@ def baseline_proc(line_lo: int, line_hi: int, price: Decimal, q: Any) -> None:
             break
         accounts = sorted({r[2] for r in cands})
         cur.execute(
-            f"SELECT id, balance FROM billing_account WHERE id IN ({', '.join(['%s'] * len(accounts))}) "  # noqa: S608
+            f"SELECT id, balance, ledger_entry_count FROM billing_account WHERE id IN ({', '.join(['%s'] * len(accounts))}) "  # noqa: S608, E501
             "ORDER BY id FOR UPDATE SKIP LOCKED",
             accounts,
         )
         statements += 1
-        bal = {int(r[0]): Decimal(r[1]) for r in cur.fetchall()}
+        found = cur.fetchall()
+        bal = {int(r[0]): Decimal(r[1]) for r in found}
+        entry_count = {int(r[0]): int(r[2]) for r in found}
         mine = [r for r in cands if r[2] in bal]
         if not mine:
             conn.rollback()
@@ -122,17 +134,21 @@ def baseline_proc(line_lo: int, line_hi: int, price: Decimal, q: Any) -> None:
             statements += 1
             wasted, statements = wasted + statements - attempt, attempt
             continue
-        now = datetime.now(UTC).replace(tzinfo=None)
+        moment = datetime.now(UTC)
+        now = moment.replace(tzinfo=None)
+        day = moment.astimezone(tz).date()  # the records' local day: their rollup buckets
         ledger: list[Any] = []
         usage: list[tuple[Any, ...]] = []
         lines: list[tuple[Any, ...]] = []
         orders: list[tuple[Any, ...]] = []
         events: list[Any] = []
-        touched: dict[int, Decimal] = {}
+        touched: dict[int, tuple[Decimal, int]] = {}
+        rollups: list[Any] = []
         for line_id, paid_until, account_id, order_ref, order_pk, plan_id, region in mine:
             start, end = paid_until, add_month(paid_until)
             bal[account_id] -= price
-            touched[account_id] = bal[account_id]
+            entry_count[account_id] += 1
+            touched[account_id] = (bal[account_id], entry_count[account_id])
             key = f"line:{line_id}:p:{start:%Y%m%dT%H%M%S}"
             ledger += [
                 account_id,
@@ -151,6 +167,9 @@ def baseline_proc(line_lo: int, line_hi: int, price: Decimal, q: Any) -> None:
             )  # fmt: skip
             lines.append((line_id, end, end - timedelta(days=7), 2))
             orders.append((order_pk, end))
+            for grain, bucket_day in (("d", day), ("m", day.replace(day=1))):  # one order_ref: one bucket
+                rollups += [grain, bucket_day, account_id, "purchase", order_ref, region or "", plan_id,
+                            "renew", "paid", int(price * 10000), 1]  # fmt: skip
             events += [order_pk, now, 5, 5, "renewed", '{"charged": true}']
         n = len(mine)
         cur.execute(
@@ -168,7 +187,13 @@ def baseline_proc(line_lo: int, line_hi: int, price: Decimal, q: Any) -> None:
             f"paid_at, ledger_entry_id, price_version_id, component_id) VALUES {_marks(n, 19)}",
             params,
         )
-        _case_update(cur, "billing_account", sorted(touched.items()), ["balance"], now)
+        _case_update(
+            cur,
+            "billing_account",
+            [(account_id, *values) for account_id, values in sorted(touched.items())],
+            ["balance", "ledger_entry_count"],
+            now,
+        )
         _case_update(
             cur, "orders_subscriptionline", lines, ["paid_until", "next_run_at", "periods_billed"], now
         )
@@ -178,8 +203,14 @@ def baseline_proc(line_lo: int, line_hi: int, price: Decimal, q: Any) -> None:
             f"VALUES {_marks(n, 6)}",
             events,
         )
+        cur.execute(
+            f"INSERT INTO usage_usagerollup ({ROLLUP_COLUMNS}) VALUES {_marks(2 * n, 11)} "  # noqa: S608
+            "ON DUPLICATE KEY UPDATE amount_units = amount_units + VALUES(amount_units), "
+            "records = records + VALUES(records)",
+            rollups,
+        )
         conn.commit()
-        statements += 6 + 1
+        statements += 7 + 1
         done += n
         chunks += 1
     conn.close()

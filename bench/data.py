@@ -107,3 +107,47 @@ def ledger_mismatches(account_ids: Sequence[int]) -> list[tuple[int, Decimal, De
     finally:
         conn.rollback()
         conn.close()
+
+
+def derived_mismatches(account_ids: Sequence[int]) -> list[str]:
+    """What the rows derived from the ledger and the records disagree on, for ``account_ids``:
+    ``ledger_entry_count`` against the entries, and the day and month rollups' amounts and counts
+    against the records (per account and grain). Empty when every derived row is right."""
+    conn = raw_connect()
+    out: list[str] = []
+    try:
+        cur = conn.cursor()
+        ids = list(account_ids)
+        for i in range(0, len(ids), 5_000):
+            part = ids[i : i + 5_000]
+            marks = ", ".join(["%s"] * len(part))
+            cur.execute(
+                f"SELECT a.id, a.ledger_entry_count, COUNT(l.id) FROM billing_account a "  # noqa: S608
+                f"LEFT JOIN billing_ledgerentry l ON l.account_id = a.id WHERE a.id IN ({marks}) "
+                f"GROUP BY a.id, a.ledger_entry_count HAVING a.ledger_entry_count <> COUNT(l.id)",
+                part,
+            )
+            out += [f"account {r[0]}: ledger_entry_count {r[1]}, entries {r[2]}" for r in cur.fetchall()]
+            cur.execute(
+                f"SELECT account_id, ROUND(SUM(amount) * 10000), COUNT(*) FROM usage_usagerecord "  # noqa: S608
+                f"WHERE account_id IN ({marks}) GROUP BY account_id",
+                part,
+            )
+            records = {int(r[0]): (int(r[1]), int(r[2])) for r in cur.fetchall()}
+            cur.execute(
+                f"SELECT account_id, grain, SUM(amount_units), SUM(records) FROM usage_usagerollup "  # noqa: S608
+                f"WHERE account_id IN ({marks}) GROUP BY account_id, grain",
+                part,
+            )
+            rolled: dict[tuple[int, str], tuple[int, int]] = {
+                (int(r[0]), str(r[1])): (int(r[2]), int(r[3])) for r in cur.fetchall()
+            }
+            for account_id, want in records.items():
+                for grain in ("d", "m"):
+                    got = rolled.get((account_id, grain), (0, 0))
+                    if got != want:
+                        out.append(f"account {account_id} rollups {grain}: {got}, records {want}")
+        return out
+    finally:
+        conn.rollback()
+        conn.close()

@@ -73,8 +73,8 @@ def accounts_charge_locked(
         )
     if not entries:
         return []
-    rows_insert(entries)
-    _load_entry_pks(entries)
+    if not rows_insert(entries, returning=True):  # keys from the INSERT itself where it can
+        _load_entry_pks(entries)
     now = timezone.now()
     changed = []
     for account_id in sorted({charge.account_id for charge in charges}):

@@ -8,7 +8,9 @@ deduction (B2b). Here one statement per table is written with placeholders and t
 adapted by type with the backend's own adapters (``adapt_datetimefield_value``,
 ``adapt_datefield_value``, JSON as the JSONField writes it); decimals and integers go to the driver
 as they are. The rows are the ones ``bulk_create`` writes, ``auto_now``/``auto_now_add`` columns
-included; primary keys are left to the database and not read back.
+included. Primary keys are left to the database; ``rows_insert(..., returning=True)`` reads them
+back in the same statement (``INSERT ... RETURNING``, MariaDB 10.5+ and SQLite 3.35+, the backends'
+``can_return_rows_from_bulk_insert``, as ``bulk_create`` does) where the backend can.
 """
 
 from __future__ import annotations
@@ -57,10 +59,34 @@ def _execute(model: type[models.Model], fields: Sequence[models.Field], rows: li
             cursor.executemany(sql, rows[start : start + BATCH])
 
 
-def rows_insert(objs: Sequence[models.Model]) -> None:
-    """INSERT ``objs`` (new rows of one model, primary keys left to the database)."""
+def _execute_returning(
+    model: type[models.Model], fields: Sequence[models.Field], rows: list[list[Any]]
+) -> list[Any]:
+    """The multi-row INSERTs of ``rows`` with ``RETURNING`` the primary key: the keys in the order
+    of ``rows`` (the order the backends return them in, which ``bulk_create`` relies on too)."""
+    quote = connection.ops.quote_name
+    one = f"({', '.join(['%s'] * len(fields))})"
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "  # noqa: S608
+    pk = quote(model._meta.pk.column)
+    keys: list[Any] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH):
+            part = rows[start : start + BATCH]
+            values = ", ".join([one] * len(part))
+            cursor.execute(f"{head}{values} RETURNING {pk}", [v for row in part for v in row])
+            keys.extend(row[0] for row in cursor.fetchall())
+    if len(keys) != len(rows):  # a backend that returned fewer rows than it inserted: never guess
+        raise RuntimeError(f"INSERT ... RETURNING gave {len(keys)} keys for {len(rows)} rows")
+    return keys
+
+
+def rows_insert(objs: Sequence[models.Model], *, returning: bool = False) -> bool:
+    """INSERT ``objs`` (new rows of one model). With ``returning``, on a backend that can return
+    rows from a multi-row INSERT, each object gets its primary key from the same statement and
+    True is returned; otherwise the keys are left unread and False is returned (the caller reads
+    them back itself)."""
     if not objs:
-        return
+        return returning
     model = type(objs[0])
     fields = _fields(model, None)
     now = timezone.now()
@@ -70,10 +96,20 @@ def rows_insert(objs: Sequence[models.Model]) -> None:
                 if getattr(obj, field.attname) is None:
                     setattr(obj, field.attname, now)
     adapters = [(f.attname, field_adapter(f)) for f in fields]
-    _execute(model, fields, [[adapt(getattr(obj, name)) for name, adapt in adapters] for obj in objs])
+    rows = [[adapt(getattr(obj, name)) for name, adapt in adapters] for obj in objs]
+    read_back = returning and connection.features.can_return_rows_from_bulk_insert
+    if read_back:
+        db = connection.alias
+        for obj, key in zip(objs, _execute_returning(model, fields, rows), strict=True):
+            obj.pk = key
+            obj._state.adding = False
+            obj._state.db = db
+    else:
+        _execute(model, fields, rows)
     hook = getattr(model, "rows_inserted", None)  # a model keeping derived rows (usage rollups)
     if hook is not None:
         hook(objs)
+    return read_back
 
 
 def values_insert(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -47,3 +47,35 @@ def test_batches_past_the_statement_limit():
     assert rows_update(accounts, ["balance"]) == 1203
     assert Account.objects.get(namespace="n1202").balance == Decimal("1202")
     assert rows_update([], ["balance"]) == 0
+
+
+def test_rows_insert_returning_gives_each_object_its_own_row_in_one_statement():
+    """``INSERT ... RETURNING`` (B1's ledger entries): every object's key is the row holding its
+    values, from the INSERT itself; where the backend cannot return rows it says so (False) and
+    leaves the keys to the caller."""
+    from billing.models import LedgerEntry
+    from config.bulk_insert import rows_insert
+
+    account = Account.objects.create(namespace="ret", currency="CNY")
+    entries = [
+        LedgerEntry(
+            account_id=account.pk,
+            amount=Decimal(-i - 1),
+            balance_after=Decimal(0),
+            kind="charge",
+            subject_type="t",
+            subject_id=str(i),
+            idempotency_key=f"ret:{i}",
+        )
+        for i in range(1205)  # over one batch of 1,000 rows
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        returned = rows_insert(entries, returning=True)
+    assert returned is connection.features.can_return_rows_from_bulk_insert
+    if not returned:
+        assert all(e.pk is None for e in entries)
+        return
+    assert len([q for q in ctx.captured_queries if "RETURNING" in q["sql"]]) == 2
+    stored = dict(LedgerEntry.objects.filter(account=account).values_list("pk", "idempotency_key"))
+    assert {e.pk: e.idempotency_key for e in entries} == stored
+    assert len(stored) == 1205 and all(not e._state.adding for e in entries)

@@ -203,8 +203,8 @@ def _write(group: _Group) -> None:
         if quota.used != group.used_before[quota.pk]:
             MonthlyQuota.objects.filter(pk=quota.pk).update(used=quota.used)
             forget_on_commit((group.account.pk,))
-    rows_insert(group.usages)
-    if group.usages:  # their keys, by the unique (account, request_id): one indexed read
+    if not rows_insert(group.usages, returning=True) and group.usages:
+        # their keys, by the unique (account, request_id): one indexed read
         usages = {usage.request_id: usage for usage in group.usages}
         rows = QuotaUsage.objects.filter(account_id=group.account.pk, request_id__in=usages)
         for pk, request_id in rows.values_list("pk", "request_id"):

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.api.batch_input import well_formed_items
 from billing.api.serializers import (
     CallbackResultSerializer,
     CallbackSerializer,
@@ -76,9 +77,11 @@ class DeductQuotaBatchView(InternalView):
 
     @extend_schema(request=DeductBatchRequestSerializer, responses=DeductBatchResultSerializer)
     def post(self, request: Request) -> Response:
-        ser = DeductBatchRequestSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        items = [DeductItem(**item) for item in ser.validated_data["items"]]
+        items = well_formed_items(request.data)
+        if items is None:  # the serializer judges anything unusual, so errors keep their paths
+            ser = DeductBatchRequestSerializer(data=request.data)
+            ser.is_valid(raise_exception=True)
+            items = [DeductItem(**item) for item in ser.validated_data["items"]]
         results = [_batch_item(result) for result in quota_deduct_batch(items=items)]
         deducted = sum(1 for r in results if r["ok"])
         return Response({"deducted": deducted, "refused": len(results) - deducted, "results": results})

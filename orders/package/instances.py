@@ -88,6 +88,7 @@ def instance_renew(
                 "amount": str(total),
                 "until": end.isoformat(),
                 "charge_channel": charge_channel,
+                **_discount_data(quote),
                 **({"note": note} if note else {}),
             },
         )
@@ -96,9 +97,18 @@ def instance_renew(
     )
 
 
+def _discount_data(quote: RenewQuote) -> dict[str, Any]:
+    """The event's ``discount`` and the period indexes it covered, per component (when any)."""
+    if not quote.discount:
+        return {}
+    periods = {rl.line.component_id: list(rl.discounted) for rl in quote.lines if rl.discounted}
+    return {"discount": str(quote.discount), "discounted_periods": periods}
+
+
 def _write_renewal_records(*, prod_inst_id_ext: str, quote: RenewQuote) -> list[UsageRecord]:
-    """One ``renew`` record per prepaid line for the quoted span; each line takes the price in force
-    at the span's start (saved by ``_advance_paid_span``). A span already billed is refused."""
+    """One ``renew`` record per prepaid line for the quoted span (net, with the order's promotion
+    as its ``discount``); each line takes the price in force at the span's start (saved by
+    ``_advance_paid_span``). A span already billed is refused."""
     start, end = quote.start, quote.end
     records = []
     for rl in quote.lines:
@@ -112,6 +122,7 @@ def _write_renewal_records(*, prod_inst_id_ext: str, quote: RenewQuote) -> list[
             unit_price=price.price,
             quantity=Decimal(quote.cycles),
             price_rule_id=price.rule_id,
+            discount=rl.discount,
         )
         if not created:
             raise PackageInstanceStateError(
@@ -187,7 +198,8 @@ def instance_change_config(
 ) -> OperationResult:
     """NBChangeProdInstanceConfig: price old and new attribute values with ``get_cost`` (any pricing
     error changes nothing) and charge or refund the difference for the rest of the current period
-    through ``change`` records and a consume order ``change``, in one ledger entry.
+    through ``change`` records and a consume order ``change``, in one ledger entry (the order's
+    promotion re-prices the covered part net: ``orders.package.promotions.change_amounts``).
 
     Prepaid lines: difference x (paid_until - now) / length of the current cycle. Hourly lines: the
     rest of the paid hour. Postpaid lines: no proration; the new unit price bills the running period.
@@ -222,7 +234,12 @@ def instance_change_config(
             actor=actor,
             from_status=instance.status,
             to_status=instance.status,
-            data={"plan_id": plan.plan_id, "net": str(net), "consume_order": consume.pk},
+            data={
+                "plan_id": plan.plan_id,
+                "net": str(net),
+                "consume_order": consume.pk,
+                **({"discount": str(quote.discount)} if quote.discount else {}),
+            },
         )
     return OperationResult(order=order, cost=net, amount_payable=max(net, Decimal(0)), consume_order=consume)
 
@@ -243,6 +260,7 @@ def _write_change_records(*, quote: ChangeQuote, consume: ConsumeOrder, at: date
                 unit_price=change.diff,
                 quantity=change.fraction.quantize(Decimal("0.0001")),
                 amount=change.amount,
+                discount=change.discount,
                 price_rule_id=after.rule_id,
             )
             records.append(record)

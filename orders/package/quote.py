@@ -22,6 +22,7 @@ from orders.engine.billing import period_amount, period_of
 from orders.engine.models import LineStatus, Subscription, SubscriptionLine
 from orders.package.errors import NothingToRenew, PackageInstanceStateError
 from orders.package.models import InstanceStatus, ProductInstance
+from orders.package.promotions import change_amounts, order_redemption, renew_discount
 from orders.package.specs import ComponentChange, ProductSpec
 from plans.models import BillingMode, Component, Cycle, Plan, Promotion
 from plans.promotions import discount_for, promotion_applies, promotion_find
@@ -224,7 +225,9 @@ def renewable_lines(
 class RenewLine:
     line: SubscriptionLine
     cost: ComponentCost  # the price in force at the renewal's start
-    amount: Decimal  # price x cycles
+    amount: Decimal  # price x cycles, net of ``discount``
+    discount: Decimal = ZERO  # the order's promotion on the covered cycles
+    discounted: tuple[int, ...] = ()  # the line's period indexes it covers
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,8 @@ class RenewQuote:
     start: datetime
     end: datetime
     lines: list[RenewLine]
-    total: Decimal
+    total: Decimal  # net
+    discount: Decimal = ZERO
 
 
 def quote_renew(
@@ -244,7 +248,8 @@ def quote_renew(
     duration: str,
 ) -> RenewQuote:
     """``duration`` more cycles of every prepaid line from where the paid period ends, priced at that
-    start. The lines must share one period (3405)."""
+    start, less the order's promotion on the cycles its duration covers (``renew_discount``). The
+    lines must share one period (3405)."""
     if len({(ln.cycle, ln.periods_billed, ln.paid_until) for ln in prepaid}) != 1:
         raise PackageInstanceStateError(
             f"instance {instance.prod_inst_id_ext}: prepaid components are not on one shared period"
@@ -259,12 +264,22 @@ def quote_renew(
         components=[{"component_id": ln.component_id, "attrs": ln.attrs} for ln in prepaid],
         at=start,
     )
-    lines = [
-        RenewLine(line=ln, cost=price, amount=period_amount(unit_price=price.price, quantity=cycles))
-        for ln, price in zip(prepaid, cost.components, strict=True)
-    ]
+    redemption = order_redemption(sub)
+    lines = []
+    for ln, price in zip(prepaid, cost.components, strict=True):
+        discount, discounted = renew_discount(
+            redemption,
+            line=ln,
+            prod_id=instance.prod_id,
+            unit_price=price.price,
+            first_index=first.periods_billed + 1,
+            cycles=cycles,
+        )
+        gross = period_amount(unit_price=price.price, quantity=cycles)
+        lines.append(RenewLine(ln, price, gross - discount, discount, tuple(discounted)))
     total = to_money(sum((rl.amount for rl in lines), Decimal(0)))
-    return RenewQuote(cycles=cycles, start=start, end=end, lines=lines, total=total)
+    discount = to_money(sum((rl.discount for rl in lines), Decimal(0)))
+    return RenewQuote(cycles=cycles, start=start, end=end, lines=lines, total=total, discount=discount)
 
 
 # --- change configuration --------------------------------------------------------------------------
@@ -286,7 +301,8 @@ class ChangeLine:
     before: ComponentCost
     after: ComponentCost
     fraction: Decimal  # of a cycle still paid
-    amount: Decimal | None  # the ``change`` record (charged > 0, credited < 0); None: no record
+    amount: Decimal | None  # the ``change`` record (charged > 0, credited < 0), net; None: no record
+    discount: Decimal = ZERO  # the order's promotion on a charge (never on a credit)
 
     @property
     def diff(self) -> Decimal:
@@ -298,6 +314,10 @@ class ChangeQuote:
     plan: Plan
     lines: list[ChangeLine]
     net: Decimal  # charged when > 0, refunded when < 0
+
+    @property
+    def discount(self) -> Decimal:
+        return to_money(sum((c.discount for c in self.lines), Decimal(0)))
 
     @property
     def payable(self) -> Decimal:
@@ -318,7 +338,8 @@ def quote_change(
 ) -> ChangeQuote:
     """Price the old and the new attribute values with ``get_cost`` and the difference for the rest
     of the current period: prepaid lines ``diff x (paid_until - at) / cycle length``, hourly lines
-    the rest of the paid hour, postpaid lines nothing (the new unit price bills the running period)."""
+    the rest of the paid hour, postpaid lines nothing (the new unit price bills the running period).
+    A prepaid line's span the order's promotion covers is re-priced net (``change_amounts``)."""
     ext = instance.prod_inst_id_ext
     if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.PAUSED):
         raise PackageInstanceStateError(
@@ -351,15 +372,18 @@ def quote_change(
         at=at,
     )
     plan = Plan.objects.get(plan_id=plan_id)
+    redemption = order_redemption(targets[0][0].subscription)
     out: list[ChangeLine] = []
     for (ln, attrs), before, after in zip(targets, old.components, new.components, strict=True):
         diff = after.price - before.price
         fraction = rest_of_period(line=ln, at=at)
-        amount = None
+        amount, discount = None, ZERO
         if diff != 0 and fraction > 0 and ln.billing_mode != BillingMode.POSTPAID:
-            amount = to_money(diff * fraction)
-        out.append(
-            ChangeLine(line=ln, attrs=attrs, before=before, after=after, fraction=fraction, amount=amount)
-        )
+            # ``ln`` still has the running period's plan: the targets are read against what was paid
+            amount, discount = change_amounts(
+                redemption, line=ln, prod_id=instance.prod_id, before=before.price, after=after.price,
+                fraction=fraction,
+            )  # fmt: skip
+        out.append(ChangeLine(ln, attrs, before, after, fraction, amount, discount))
     net = to_money(sum((c.amount for c in out if c.amount is not None), Decimal(0)))
     return ChangeQuote(plan=plan, lines=out, net=net)

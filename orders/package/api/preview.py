@@ -79,16 +79,34 @@ class _RenewedCycles(QuantityOutField):
         return Decimal(self.context["cycles"])
 
 
+class _WithoutZeroDiscount(serializers.Serializer):
+    """``discount`` only when the order's promotion takes something off (answers without one keep
+    their shape)."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        if not _discount_of(instance):
+            data.pop("discount", None)
+        return data
+
+
+def _discount_of(instance: Any) -> Decimal:
+    if isinstance(instance, dict):
+        return Decimal(instance["quote"].discount)
+    return Decimal(instance.discount)
+
+
 # Of a ``RenewLine``.
-class RenewPreviewComponentSerializer(serializers.Serializer):
+class RenewPreviewComponentSerializer(_WithoutZeroDiscount):
     component_id = serializers.CharField(source="line.component_id")
     unit_price = MoneyOutField(source="cost.price")
     quantity = _RenewedCycles()
     amount = MoneyOutField()
+    discount = MoneyOutField(required=False)
 
 
 # Of ``{"state": InstanceState, "quote": RenewQuote}``.
-class RenewPreviewSerializer(serializers.Serializer):
+class RenewPreviewSerializer(_WithoutZeroDiscount):
     drytry = _Constant(True)
     order_id = serializers.CharField(source="state.order.order_id")
     order_status = serializers.CharField(source="state.order.status")
@@ -99,6 +117,7 @@ class RenewPreviewSerializer(serializers.Serializer):
     period_start = IsoDateTimeField(source="quote.start")
     paid_until = IsoDateTimeField(source="quote.end")
     components = RenewPreviewComponentSerializer(many=True, source="quote.lines")
+    discount = MoneyOutField(source="quote.discount", required=False)
 
 
 class _AmountOrZero(MoneyOutField):
@@ -109,17 +128,18 @@ class _AmountOrZero(MoneyOutField):
 
 
 # Of a ``ChangeLine``.
-class ChangePreviewComponentSerializer(serializers.Serializer):
+class ChangePreviewComponentSerializer(_WithoutZeroDiscount):
     component_id = serializers.CharField(source="line.component_id")
     billing_mode = serializers.CharField(source="line.billing_mode")
     old_price = MoneyOutField(source="before.price")
     new_price = MoneyOutField(source="after.price")
     quantity = QuantityOutField(source="fraction")
     amount = _AmountOrZero()
+    discount = MoneyOutField(required=False)
 
 
 # Of ``{"state": InstanceState, "quote": ChangeQuote}``.
-class ChangePreviewSerializer(serializers.Serializer):
+class ChangePreviewSerializer(_WithoutZeroDiscount):
     drytry = _Constant(True)
     order_id = serializers.CharField(source="state.order.order_id")
     order_status = serializers.CharField(source="state.order.status")
@@ -129,6 +149,7 @@ class ChangePreviewSerializer(serializers.Serializer):
     amount_payable = MoneyOutField(source="quote.payable")
     refund = MoneyOutField(source="quote.refund")
     components = ChangePreviewComponentSerializer(many=True, source="quote.lines")
+    discount = MoneyOutField(source="quote.discount", required=False)
 
 
 def create_preview_repr(quote: CreateQuote) -> dict[str, Any]:

@@ -348,7 +348,10 @@ class PreviewComponentOutSerializer(serializers.Serializer):
     quantity = serializers.DecimalField(max_digits=20, decimal_places=4, required=False)
     old_price = MoneyField(required=False, help_text="change-config: the price before")
     new_price = MoneyField(required=False, help_text="change-config: the price after")
-    amount = MoneyField(help_text="what this component's record would charge (< 0: credit)")
+    amount = MoneyField(help_text="what this component's record would charge (< 0: credit), net")
+    discount = MoneyField(
+        required=False, help_text="renew, change-config: the order's promotion on this component"
+    )
 
 
 class PreviewOutSerializer(serializers.Serializer):
@@ -364,3 +367,6 @@ class PreviewOutSerializer(serializers.Serializer):
     period_start = serializers.DateTimeField(required=False, help_text="renew: start of the paid span")
     paid_until = serializers.DateTimeField(required=False, help_text="renew: the new end of the paid span")
     components = PreviewComponentOutSerializer(many=True)
+    discount = MoneyField(
+        required=False, help_text="with a promotion: what it takes off (cost is net); absent when nothing"
+    )

@@ -18,8 +18,10 @@ from billing.ledger_write import check_idempotency_key, positive_amount
 from billing.models import Account, LedgerEntry, LedgerKind
 from billing.quota_cache import forget_on_commit
 from config.bulk import rows_update
-from config.bulk_insert import rows_insert
+from config.bulk_insert import instance_maker, rows_insert
 from config.exceptions import InsufficientFunds
+
+_new_entry = instance_maker(LedgerEntry)  # a batch builds thousands (config.bulk_insert)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def accounts_charge_locked(
             )
         balances[charge.account_id] = after
         entries.append(
-            LedgerEntry(
+            _new_entry(
                 account_id=charge.account_id,
                 amount=-amount,
                 balance_after=after,

@@ -19,7 +19,7 @@ from billing.models import Account, Redemption
 from billing.promotions import redemption_discount, redemptions_for
 from billing.services import BatchCharge, accounts_charge_locked
 from config.bulk import rows_update
-from config.bulk_insert import rows_insert
+from config.bulk_insert import instance_maker, rows_insert
 from config.money import ZERO, to_money
 from orders.engine.billing import Period, ledger_key_for, period_amount, period_of, prices_mark_used
 from orders.engine.models import LineStatus, Subscription, SubscriptionLine
@@ -35,6 +35,8 @@ from usage.models import UsageKind, UsageRecord, UsageStatus
 logger = logging.getLogger(__name__)
 
 MAX_PERIODS_PER_RUN = 24  # a line far behind catches up over a few runs, never unbounded
+
+_new_record = instance_maker(UsageRecord)  # one per renewal of a chunk (config.bulk_insert)
 
 
 def line_still_due(line: SubscriptionLine, at: datetime) -> bool:
@@ -183,7 +185,7 @@ def _charge_and_record(
         ],
     )
     records = [
-        UsageRecord(
+        _new_record(
             account_id=d.order.account_id,
             source=d.line.subscription.kind,
             order_ref=d.line.subscription.order_ref,

@@ -79,3 +79,30 @@ def test_rows_insert_returning_gives_each_object_its_own_row_in_one_statement():
     stored = dict(LedgerEntry.objects.filter(account=account).values_list("pk", "idempotency_key"))
     assert {e.pk: e.idempotency_key for e in entries} == stored
     assert len(stored) == 1205 and all(not e._state.adding for e in entries)
+
+
+def test_instance_maker_builds_what_the_model_constructor_builds():
+    """``config.bulk_insert.instance_maker``: the same field values as ``Model(**kwargs)`` (defaults
+    included, a callable default called per object, a related object kept in the cache), and an
+    unknown name refused."""
+    from billing.models import LedgerEntry
+    from config.bulk_insert import instance_maker
+    from usage.models import UsageRecord
+
+    account = Account.objects.create(namespace="maker", currency="CNY")
+    entry = LedgerEntry.objects.create(
+        account=account, amount=Decimal(1), balance_after=Decimal(1), kind="recharge", idempotency_key="m1"
+    )
+    given = {"account": account, "ledger_entry": entry, "amount": Decimal("2.5"), "order_ref": "o-1"}
+    made, plain = instance_maker(UsageRecord)(**given), UsageRecord(**given)
+    for field in UsageRecord._meta.concrete_fields:
+        assert getattr(made, field.attname) == getattr(plain, field.attname), field.attname
+    assert made.ledger_entry is entry and made.account_id == account.pk and made._state.adding
+    from orders.purchase.models import PurchaseOrderEvent
+
+    make_event = instance_maker(PurchaseOrderEvent)
+    first, second = make_event(reason="a"), make_event(reason="b")
+    assert first.data == {} == PurchaseOrderEvent().data
+    assert first.data is not second.data  # a callable default (dict) is called per object
+    with pytest.raises(TypeError, match="unexpected field 'amout'"):
+        instance_maker(LedgerEntry)(amout=Decimal(1))

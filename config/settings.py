@@ -368,6 +368,10 @@ STATEMENT_NUMBER_PREFIX = env.str("STATEMENT_NUMBER_PREFIX", default="TLY")
 STATEMENT_CHUNK_SIZE = env.int("STATEMENT_CHUNK_SIZE", default=500)
 STATEMENT_WORKERS = env.int("STATEMENT_WORKERS", default=2)
 STATEMENT_SWEEP_WINDOW = timedelta(days=env.int("STATEMENT_SWEEP_DAYS", default=40))
+# Page bookmarks of an owner's vehicle order list (docs/vehicle-orders.md, B5): one every N rows,
+# kept in the cache at most this many seconds (what bounds a set whose forget was lost).
+VEHICLE_LIST_BOOKMARK_EVERY = env.int("VEHICLE_LIST_BOOKMARK_EVERY", default=1000)
+VEHICLE_LIST_BOOKMARK_SECONDS = env.int("VEHICLE_LIST_BOOKMARK_SECONDS", default=600)
 
 # --- Logging ------------------------------------------------------------------------------------
 # Plain lines for ``make run``; LOG_FORMAT=json for a log pipeline (config/logs.py). Celery's

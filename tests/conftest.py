@@ -56,6 +56,15 @@ def _quota_check_cache_fresh() -> None:
     quota_check_cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _vehicle_list_bookmarks_fresh() -> None:
+    """Each test starts with no vehicle list bookmarks: SQLite reuses a rolled-back owner's id, and a
+    test's writes never commit, so none of them forgets a set an earlier test stored."""
+    from orders.vehicle.bookmarks import vehicle_list_bookmarks_clear
+
+    vehicle_list_bookmarks_clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _celery_tasks_registered() -> None:
     """Register every app's tasks as a worker does at start-up, so a task sent by name runs inline

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from orders.vehicle.bookmarks import bookmarks_forget_on_commit
 from orders.vehicle.models import (
     VehicleOrder,
     VehicleOrderOwnerCount,
@@ -52,6 +53,7 @@ def vehicle_order_counts_rebuild(*, owner_ids: Iterable[int] | None = None) -> i
         owners = set(owner_ids)
     for owner_id in sorted(owners):
         _recount(owner_id)
+    bookmarks_forget_on_commit(owners)  # rows that came around the services moved the lists too
     return len(owners)
 
 

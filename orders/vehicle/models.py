@@ -227,7 +227,10 @@ class VehicleOrderOwnerCount(models.Model):
 
 def _uncount_deleted_order(sender: Any, instance: VehicleOrder, **kwargs: Any) -> None:
     # Runs inside the deleting transaction (``Collector.delete`` is atomic), for queryset deletes too.
+    from orders.vehicle.bookmarks import bookmarks_forget_on_commit  # it imports this module
+
     VehicleOrderOwnerCount.objects.filter(owner_id=instance.owner_id).update(total=models.F("total") - 1)
+    bookmarks_forget_on_commit((instance.owner_id,))  # the rows below it move up one
 
 
 post_delete.connect(_uncount_deleted_order, sender=VehicleOrder, dispatch_uid="vehicle_order_owner_count")

@@ -20,6 +20,7 @@ from config.api.validation import invalid_message
 from config.clock import local
 from config.db import retry_on_deadlock
 from config.exceptions import InvalidInput
+from orders.vehicle.bookmarks import bookmarks_forget_on_commit
 from orders.vehicle.counts import owner_count_placed
 from orders.vehicle.discounts import DiscountRow, promotion_row
 from orders.vehicle.models import (
@@ -391,6 +392,7 @@ def _insert(
             )
             data.update({"promotion": discount.promotion.code, "discount": str(discount.amount)})
         owner_count_placed(order.owner_id)
+        bookmarks_forget_on_commit((order.owner_id,))  # a new top row: every bookmark moves down one
         order_event_append(
             order,
             from_state=None,

@@ -5,7 +5,9 @@ sees every order (``billing.act_for_any_account`` to act on them; issue 13).
 The list (B5) costs about the same at any depth: the unfiltered ``total`` is the owner's
 ``VehicleOrderOwnerCount`` row (filtered lists still count: they are narrower), a page in the older
 half of the list is read from the other end of the same index (ascending, then reversed), so no
-request walks more than half of it, and ``after=<cursor>`` continues from the last row of a page by
+request walks more than half of it; on the unfiltered list of one's own orders a deep page is a
+keyset seek to the nearest page bookmark plus an ``OFFSET`` below 1,000 (``orders.vehicle.bookmarks``,
+issue 21.4); and ``after=<cursor>`` continues from the last row of a page by
 keyset (constant time at any depth)."""
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.db.models import Q, QuerySet
 
 from billing.tenancy import may_see_all, may_view_any_account, refuse_read_only_act
 from config.exceptions import InvalidInput
+from orders.vehicle import bookmarks
 from orders.vehicle.errors import VehicleOrderNotFound
 from orders.vehicle.models import VehicleOrder, VehicleOrderEvent, VehicleOrderOwnerCount
 
@@ -75,12 +78,20 @@ def vehicle_order_total(*, user: Any, qs: QuerySet[VehicleOrder], filtered: bool
     return qs.count()
 
 
-def _page_ids(qs: QuerySet[VehicleOrder], *, total: int, offset: int, limit: int) -> list[int]:
+def _page_ids(
+    qs: QuerySet[VehicleOrder], *, total: int, offset: int, limit: int, owner_id: int | None = None
+) -> list[int]:
     """Ids of rows ``offset .. offset+limit`` of ``qs`` (newest first), from the nearer end of the
-    index: a page in the older half is read ascending from the oldest row, then reversed."""
+    index: a page in the older half is read ascending from the oldest row, then reversed. A page of
+    ``owner_id``'s unfiltered list farther than a bookmark step from both ends is sought from the
+    nearest page bookmark instead, when there are current ones (``orders.vehicle.bookmarks``)."""
     if offset >= total:
         return []
     end = min(offset + limit, total)
+    if owner_id is not None and min(offset, total - end) >= bookmarks.step():
+        ids = bookmarks.bookmarked_page_ids(qs, owner_id=owner_id, total=total, offset=offset, limit=limit)
+        if ids is not None:
+            return ids
     if total - offset < end:
         ids = list(qs.order_by("updated_at", "id").values_list("id", flat=True)[total - end : total - offset])
         ids.reverse()
@@ -112,12 +123,13 @@ def vehicle_order_list(
     vid: uuid.UUID | None = None,
 ) -> tuple[int, list[VehicleOrder]]:
     """``(total, page)``. The page is found on the index alone (ids only), then its rows are read by
-    primary key, so a deep offset walks index entries instead of whole rows, and at most half of
-    them (B5)."""
+    primary key, so a deep offset walks index entries instead of whole rows: at most half of them,
+    and on the unfiltered list of one's own orders fewer than a bookmark step (B5)."""
     qs = vehicle_order_list_queryset(user=user, type=type, state_code=state_code, vid=vid)
     filtered = type is not None or state_code is not None or vid is not None
     total = vehicle_order_total(user=user, qs=qs, filtered=filtered)
-    return total, _rows(_page_ids(qs, total=total, offset=offset, limit=limit))
+    owner_id = None if filtered or may_view_any_account(user) else user.pk  # one owner's whole list
+    return total, _rows(_page_ids(qs, total=total, offset=offset, limit=limit, owner_id=owner_id))
 
 
 def vehicle_order_cursor(order: VehicleOrder) -> str:

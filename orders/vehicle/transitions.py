@@ -24,6 +24,7 @@ from billing.promotions import promotion_redeem
 from billing.services import account_charge, account_refund
 from config.clock import add_cycles, local, local_tz
 from config.money import floor_cents, to_money
+from orders.vehicle.bookmarks import bookmarks_forget_on_commit
 from orders.vehicle.errors import VehicleOrderNotFound, VehicleOrderStateError
 from orders.vehicle.models import (
     VehicleOrder,
@@ -306,7 +307,8 @@ def vehicle_order_transition(
         event_data.update(EFFECTS[move.action](order, actor, event_data, now))
         order.state_code = to_state
         order.state = VehicleOrderState(to_state).label
-        order.save()
+        order.save()  # updated_at moves: the order goes to the top of its owner's list
+        bookmarks_forget_on_commit((order.owner_id,))
         order_event_append(
             order,
             from_state=from_state,

@@ -3,13 +3,16 @@
 Project: the usage report selector (``usage.selectors``), per account and per order, for one month
 holding all N records of the benchmark's accounts. A report counts the money that moved (issue
 15): every record is paid by a ledger entry booked in the month, and one in 50 is billed into
-arrears instead (shown beside the money). Since issue 21 (B3) the report reads the usage rollups
-(``usage.rollups``), which the writers keep in their transaction; the records are inserted here by
-raw SQL, so they are rolled up through ``usage.rollups.add_rows`` (timed apart). Baseline, in the
-same run: the raw GROUP BY statements over the records (paid by an entry of the month, paid without
-an entry, arrears) through MySQLdb. Target: the project's call <= 200 ms and >= 50x faster than the
-baseline, every row equal to the baseline's (money, records, arrears, arrears records); peak memory
-< 300 MB (the RSS peak of this process during the call, above the RSS before it).
+arrears instead (shown beside the money). Since issue 20 one record in three carries a promotion's
+discount and one in five is a ``correction`` (every other one a refund: negative), so the report's
+gross, discount and corrections are measured and compared too. Since issue 21 (B3) the report reads
+the usage rollups (``usage.rollups``), which the writers keep in their transaction; the records are
+inserted here by raw SQL, so they are rolled up through ``usage.rollups.add_rows`` (timed apart).
+Baseline, in the same run: the raw GROUP BY statements over the records (paid by an entry of the
+month, paid without an entry, arrears) through MySQLdb. Target: the project's call <= 200 ms and
+>= 50x faster than the baseline, every row equal to the baseline's (money, records, arrears,
+arrears records, gross, discount, corrections, correction records); peak memory < 300 MB (the RSS
+peak of this process during the call, above the RSS before it).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
     ids = make_accounts(prefix, ACCOUNTS)
     account_ids = list(ids.values())
     created = now_utc()
-    kinds = ["renew", "hourly", "usage", "new"]
+    kinds = ["renew", "hourly", "usage", "new", "correction"]
     minutes_in_month = 29 * 24 * 60
 
     conn = raw_connect()
@@ -59,7 +62,13 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
         rng = random.Random(3)
         for i in range(n):
             start = month_start + timedelta(minutes=rng.randrange(minutes_in_month))
-            yield i, i % ACCOUNTS, start, Decimal(rng.randrange(1, 100_000)) / Decimal(100), i % 50 == 49
+            amount = Decimal(rng.randrange(1, 100_000)) / Decimal(100)
+            if kinds[i % 5] == "correction" and i % 2:
+                amount = -amount  # a voided event's refund
+            yield i, i % ACCOUNTS, start, amount, i % 50 == 49 and amount > 0  # a refund is never owed
+
+    def discount(i: int, amount: Decimal) -> Decimal:  # a promotion on one charge in three
+        return (amount / 9).quantize(Decimal("0.01")) if i % 3 == 0 and amount > 0 else Decimal(0)
 
     def entries() -> Any:  # one charge per paid record, booked a minute after its period starts
         for i, acc_idx, start, amount, arrears in plan():
@@ -70,7 +79,7 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
                 account_ids[acc_idx],
                 -amount,
                 Decimal(0),
-                "charge",
+                "charge" if amount > 0 else "refund",
                 "usage_record",
                 str(i + 1),
                 f"{prefix}:{i}",
@@ -90,12 +99,13 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
                 f"{prefix}-o{acc_idx}-{order_idx}",
                 "cn-north-1",
                 None,
-                kinds[i % 4],
+                kinds[i % 5],
                 "arrears" if arrears else "paid",
                 amount,
                 at if arrears else created.replace(tzinfo=UTC),
                 None if arrears else paid,
                 None if arrears else first_entry + i,
+                discount(i, amount),
                 None if arrears else paid,
             )
 
@@ -115,7 +125,8 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
                 Decimal(1),
                 amount,
                 amount,
-                kinds[i % 4],
+                discount(i, amount),
+                kinds[i % 5],
                 "arrears" if arrears else "paid",
                 start if arrears else created,
                 None if arrears else first_entry + i,
@@ -156,6 +167,7 @@ def build(n: int, prefix: str) -> tuple[list[int], str]:
                 "quantity",
                 "unit_price",
                 "amount",
+                "discount",
                 "kind",
                 "status",
                 "created_at",
@@ -186,8 +198,11 @@ def roll_up(rows: Any) -> None:
 
 
 ROLLUP_SECONDS: list[float] = []
-# per grouping: key -> (money moved, records, arrears, arrears records)
-Groups = dict[str, dict[tuple[str, ...], tuple[Decimal, int, Decimal, int]]]
+# per grouping: key -> (money moved, records, arrears, arrears records, gross, discount,
+# corrections, correction records); the last four of the money moved (issue 20)
+Figures = tuple[Decimal, int, Decimal, int, Decimal, Decimal, Decimal, int]
+Groups = dict[str, dict[tuple[str, ...], Figures]]
+NONE: Figures = (Decimal(0), 0, Decimal(0), 0, Decimal(0), Decimal(0), Decimal(0), 0)
 
 
 def baseline(month: str, account_ids: list[int]) -> Groups:
@@ -222,19 +237,25 @@ def baseline(month: str, account_ids: list[int]) -> Groups:
         ):
             for index, where in enumerate(wheres):
                 cur.execute(
-                    f"SELECT {keys}, SUM(u.amount), COUNT(u.id) FROM usage_usagerecord u "
+                    f"SELECT {keys}, SUM(u.amount), COUNT(u.id), SUM(u.discount), "
+                    "SUM(CASE WHEN u.kind = 'correction' THEN u.amount ELSE 0 END), "
+                    "SUM(CASE WHEN u.kind = 'correction' THEN 1 ELSE 0 END) FROM usage_usagerecord u "
                     f"JOIN billing_account a ON a.id = u.account_id {joins}{where} "
                     f"AND u.account_id IN ({', '.join(['%s'] * len(account_ids))}) GROUP BY {keys}",
                     (start, end, *account_ids),
                 )
                 for row in cur.fetchall():
-                    key = tuple(k or "" for k in row[:-2])
-                    money, n = Decimal(row[-2]), int(row[-1])
-                    had = groups[by].get(key, (Decimal(0), 0, Decimal(0), 0))
+                    key = tuple(k or "" for k in row[:-5])
+                    money, n, discount = Decimal(row[-5]), int(row[-4]), Decimal(row[-3])
+                    fixed, fixed_n = Decimal(row[-2]), int(row[-1])
+                    had = groups[by].get(key, NONE)
                     if index < 2:
-                        groups[by][key] = (had[0] + money, had[1] + n, had[2], had[3])
+                        groups[by][key] = (
+                            had[0] + money, had[1] + n, had[2], had[3],
+                            had[4] + money + discount, had[5] + discount, had[6] + fixed, had[7] + fixed_n,
+                        )  # fmt: skip
                     else:  # arrears: beside the money
-                        groups[by][key] = (had[0], had[1], had[2] + money, had[3] + n)
+                        groups[by][key] = (had[0], had[1], had[2] + money, had[3] + n, *had[4:])  # type: ignore[assignment]
         return groups
     finally:
         conn.rollback()
@@ -288,7 +309,8 @@ def main() -> int:
         peak_abs = max(peak_abs, pm.peak_rss_mb)
     proj = min(proj_times)
     speedup = base / proj
-    # row for row: every key, its money, records, arrears and arrears records
+    # row for row: every key, its money, records, arrears, arrears records, gross, discount and
+    # corrections
     mismatched = sum(
         1 for by in ("account", "order") for key in set(groups[by]) | set(base_groups[by])
         if groups[by].get(key) != base_groups[by].get(key)

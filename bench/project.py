@@ -30,7 +30,8 @@ def _lookup(module: str, *names: str) -> tuple[str, Callable[..., Any]] | None:
 def report_adapter() -> tuple[str, Callable[[str, list[int]], dict[str, dict[tuple[str, ...], Any]]]] | None:
     """``run(month, account_ids) -> {"account": rows, "order": rows}`` through
     ``usage.selectors.usage_report`` (what ``GET /usageapi/v1/reports`` and ``manage.py
-    usage_report`` call), both groupings; rows: key -> (money, records, arrears, arrears records)."""
+    usage_report`` call), both groupings; rows: key -> (money, records, arrears, arrears records,
+    gross, discount, corrections, correction records); the last four None before issue 20."""
     found = _lookup("usage.selectors", "usage_report")
     if found is None:
         return None
@@ -53,6 +54,10 @@ def report_adapter() -> tuple[str, Callable[[str, list[int]], dict[str, dict[tup
                     r["records"],
                     r["arrears"],
                     r["arrears_records"],
+                    r.get("gross"),
+                    r.get("discount"),
+                    r.get("corrections"),
+                    r.get("correction_records"),
                 )
                 for r in _rows(report)
             }

@@ -175,9 +175,9 @@ class RollupGrain(models.TextChoices):
 
 
 class UsageRollup(models.Model):
-    """The sum and count of the usage records of one bucket (``usage.rollups``): a local day (or
-    month) of the records' moment x account x order x region x plan x kind x status. Reports read
-    these instead of the records; only ``usage.rollups`` writes them."""
+    """The sums (amount, discount) and count of the usage records of one bucket (``usage.rollups``):
+    a local day (or month) of the records' moment x account x order x region x plan x kind x
+    status. Reports read these instead of the records; only ``usage.rollups`` writes them."""
 
     grain = models.CharField(max_length=1, choices=RollupGrain.choices)
     day = models.DateField(help_text="local day of TALLY_TIME_ZONE (grain d), or its month's 1st (grain m)")
@@ -191,6 +191,11 @@ class UsageRollup(models.Model):
     kind = models.CharField(max_length=12)
     status = models.CharField(max_length=8)
     amount_units = models.BigIntegerField(default=0, help_text="sum of the amounts in units of 1/10000")
+    # issue 20: the records' ``discount`` beside their (net) amount, so a report shows gross,
+    # discount and net from the rollups alone; db_default: the benchmarks write rows by plain SQL
+    discount_units = models.BigIntegerField(
+        default=0, db_default=0, help_text="sum of the discounts in units of 1/10000"
+    )
     records = models.BigIntegerField(default=0)
 
     class Meta:

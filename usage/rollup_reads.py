@@ -21,7 +21,8 @@ from django.db.models import Q, QuerySet, Sum
 from billing.models import Account
 from config.clock import local, local_tz, next_month
 from plans.models import Plan
-from usage.models import RollupGrain, UsageRollup, UsageStatus
+from usage.figures import Figures, Groups, add_to
+from usage.models import RollupGrain, UsageKind, UsageRollup, UsageStatus
 from usage.rollups import money
 
 # the report's grouping names -> the rollup columns: an account and a plan are read as their pks
@@ -116,20 +117,19 @@ def _names(rows: list[tuple[object, ...]], keys: tuple[str, ...]) -> list[dict[o
     return out
 
 
-Grouped = dict[tuple[str, ...], tuple[Decimal, int]]
+SUMMED = ("amount_units", "discount_units", "records")
 
 
-def grouped(
-    parts: Split, keys: tuple[str, ...], account_ids: Iterable[int] | None
-) -> tuple[Grouped, Grouped]:
-    """(money moved, arrears billed) per key over the rolled-up part of ``parts``: key -> (sum,
-    records). ``keys`` are names of ``COLUMNS``; a plan is its ``plan_id`` ("" for none).
+def grouped(parts: Split, keys: tuple[str, ...], account_ids: Iterable[int] | None) -> tuple[Groups, Groups]:
+    """(money moved, arrears billed) per key over the rolled-up part of ``parts``: key ->
+    ``Figures`` (``usage.figures``). ``keys`` are names of ``COLUMNS``; a plan is its ``plan_id``
+    ("" for none).
 
     Per order the rollup rows of a month are nearly the groups already (one per order, kind and
     status), so they are read as they are and added up here in integers; per account the
-    database groups them (by account id and status: the index's order)."""
-    moved: Grouped = {}
-    owed: Grouped = {}
+    database groups them (by account id, status and kind: a correction is a figure of its own)."""
+    moved: Groups = {}
+    owed: Groups = {}
     if not parts.rolled:
         return moved, owed
     columns = [COLUMNS[k] for k in keys]
@@ -137,11 +137,10 @@ def grouped(
     kept = _kept(account_ids) if keys[0] == "namespace" else None  # rows start with the account
     qs = _rows(parts, account_ids, in_sql=kept is None)
     if "order_ref" in keys:
-        query = qs.values_list("status", *columns, "amount_units", "records")
+        query = qs.values_list("status", *columns, "kind", *SUMMED)
     else:
-        query = (
-            qs.values_list("status", *columns).annotate(u=Sum("amount_units"), n=Sum("records")).order_by()
-        )
+        sums = {f"s{i}": Sum(c) for i, c in enumerate(SUMMED)}
+        query = qs.values_list("status", *columns, "kind").annotate(**sums).order_by()
     try:
         sql = query.query.sql_with_params()
     except EmptyResultSet:  # a filter that matches nothing, e.g. a caller with no accounts
@@ -151,24 +150,25 @@ def grouped(
         rows = cursor.fetchall()
     if kept is not None:
         rows = tuple(r for r in rows if r[1] in kept)
-    sums: dict[tuple[object, ...], list[int]] = {}
-    for *key, amount, n in rows:
-        had = sums.get(tuple(key))
-        if had is None:
-            sums[tuple(key)] = [int(amount), int(n)]
-        else:
-            had[0] += int(amount)
-            had[1] += int(n)
-    lookups = _names(list(sums), keys)
-    for (status, *raw), (amount, n) in sums.items():
+    # key -> [amount, discount, records, correction amount, correction records], integer units
+    totals: dict[tuple[object, ...], list[int]] = {}
+    for *key, kind, amount, discount, n in rows:
+        had = totals.setdefault(tuple(key), [0, 0, 0, 0, 0])
+        had[0] += int(amount)
+        had[1] += int(discount)
+        had[2] += int(n)
+        if kind == UsageKind.CORRECTION:
+            had[3] += int(amount)
+            had[4] += int(n)
+    lookups = _names(list(totals), keys)
+    for (status, *raw), (amount, discount, n, fixed, fixed_n) in totals.items():
         if n == 0:
             continue
         key = tuple(
             (v or "") if lookup is None else lookup.get(v, "") for v, lookup in zip(raw, lookups, strict=True)
         )
-        target = moved if status == UsageStatus.PAID else owed
-        had_money, had_n = target.get(key, (Decimal(0), 0))
-        target[key] = (had_money + money(amount), had_n + n)
+        figures = Figures(money(amount), money(discount), n, money(fixed), fixed_n)
+        add_to(moved if status == UsageStatus.PAID else owed, key, figures)
     return moved, owed
 
 

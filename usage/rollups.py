@@ -1,11 +1,12 @@
 """Daily and monthly rollups of usage records (issue 21 B3): what a report sums, kept current.
 
-One ``UsageRollup`` row holds the amount (in integer units of 1/10000, exact on every database)
-and the count of the records sharing a bucket: the local day of ``TALLY_TIME_ZONE`` (grain ``d``)
-or its month (grain ``m``, ``day`` = the 1st) of the record's *moment*, and the record's account,
-source, order, region, plan (pk, 0 for none), kind and status. The moment is the one the reports
-use (``usage.selectors``): a paid record's ledger entry's ``created_at``, else its ``paid_at``; any
-other record (and a paid one with neither) its ``created_at``.
+One ``UsageRollup`` row holds the amount (net) and the discount (in integer units of 1/10000, exact
+on every database) and the count of the records sharing a bucket: the local day of
+``TALLY_TIME_ZONE`` (grain ``d``) or its month (grain ``m``, ``day`` = the 1st) of the record's
+*moment*, and the record's account, source, order, region, plan (pk, 0 for none), kind and status.
+The moment is the one the reports use (``usage.selectors``): a paid record's ledger entry's
+``created_at``, else its ``paid_at``; any other record (and a paid one with neither) its
+``created_at``.
 
 Every write of ``UsageRecord`` goes through this module, inside the writer's transaction: the
 model's ``save``/``delete`` and its queryset's ``update``/``bulk_create``/``delete``
@@ -39,9 +40,9 @@ UNITS = Decimal(10000)
 CHUNK = 1000  # records per read, buckets per upsert statement
 # (day, account_id, source, order_ref, region, plan_key, kind, status)
 Bucket = tuple[date, int, str, str, str, int, str, str]
-Deltas = dict[Bucket, tuple[int, int]]  # bucket -> (amount units, records)
-# a record's contribution: its bucket and amount in units
-Contribution = tuple[Bucket, int]
+Deltas = dict[Bucket, tuple[int, int, int]]  # bucket -> (amount units, discount units, records)
+# a record's contribution: its bucket, amount and discount in units
+Contribution = tuple[Bucket, int, int]
 FIELDS = (
     "pk",
     "account_id",
@@ -55,7 +56,9 @@ FIELDS = (
     "created_at",
     "paid_at",
     "ledger_entry_id",
+    "discount",  # last: the positions above are the ones ``_contributions`` reads
 )
+STATUS, ENTRY = FIELDS.index("status"), FIELDS.index("ledger_entry_id")
 # the fields of a record a rollup depends on: an update touching none of them changes no bucket
 ROLLED_FIELDS = frozenset(
     {
@@ -73,6 +76,7 @@ ROLLED_FIELDS = frozenset(
         "paid_at",
         "ledger_entry",
         "ledger_entry_id",
+        "discount",
     }
 )
 COLUMNS = ("grain", "day", "account_id", "source", "order_ref", "region", "plan_key", "kind", "status")
@@ -115,7 +119,7 @@ def _contributions(
     """``rows`` of ``FIELDS`` values -> record pk -> (bucket, units); ``known``: ledger entry
     times already in memory (the rest are read in one query)."""
     known = known or {}
-    wanted = {r[11] for r in rows if r[11] is not None and r[7] == UsageStatus.PAID} - set(known)
+    wanted = {r[ENTRY] for r in rows if r[ENTRY] is not None and r[STATUS] == UsageStatus.PAID} - set(known)
     entries = {**known, **_entry_times(wanted)}
     out: dict[int, Contribution] = {}
     for (
@@ -131,6 +135,7 @@ def _contributions(
         created,
         paid,
         entry,
+        discount,
     ) in rows:
         moment = _moment(status, entries.get(entry) if entry else None, paid, created)
         bucket = (
@@ -143,7 +148,7 @@ def _contributions(
             str(kind),
             str(status),
         )
-        out[pk] = (bucket, units(amount))
+        out[pk] = (bucket, units(amount), units(discount))
     return out
 
 
@@ -174,15 +179,17 @@ def of_objects(records: Sequence[UsageRecord]) -> dict[int, Contribution]:
 
 def add_rows(rows: Iterable[tuple[Any, ...]]) -> int:
     """Roll up records written by raw SQL (a bulk load, the benchmarks): each row the values of
-    ``FIELDS`` (aware datetimes) followed by its ledger entry's ``created_at`` (or None). Applied in
-    one pass of upserts at the end; returns the records counted."""
+    ``FIELDS`` (aware datetimes; ``discount`` included) followed by its ledger entry's
+    ``created_at`` (or None). Applied in one pass of upserts at the end; returns the records
+    counted."""
     deltas: Deltas = {}
     batch: list[tuple[Any, ...]] = []
     count = 0
 
     def flush() -> None:
-        known = {r[11]: r[12] for r in batch if r[11] is not None and r[12] is not None}
-        _add(deltas, _contributions([r[:12] for r in batch], known).values(), 1)
+        width = len(FIELDS)
+        known = {r[ENTRY]: r[width] for r in batch if r[ENTRY] is not None and r[width] is not None}
+        _add(deltas, _contributions([r[:width] for r in batch], known).values(), 1)
         batch.clear()
 
     for row in rows:
@@ -196,9 +203,9 @@ def add_rows(rows: Iterable[tuple[Any, ...]]) -> int:
 
 
 def _add(deltas: Deltas, contributions: Iterable[Contribution], sign: int) -> None:
-    for bucket, amount in contributions:
-        had_units, had_n = deltas.get(bucket, (0, 0))
-        deltas[bucket] = (had_units + sign * amount, had_n + sign)
+    for bucket, amount, discount in contributions:
+        had_units, had_discount, had_n = deltas.get(bucket, (0, 0, 0))
+        deltas[bucket] = (had_units + sign * amount, had_discount + sign * discount, had_n + sign)
 
 
 def added(records: Sequence[UsageRecord]) -> None:
@@ -268,34 +275,30 @@ def tracked_update(qs: QuerySet[UsageRecord], kwargs: dict[str, Any]) -> int:
 
 def _rows(deltas: Deltas) -> list[tuple[Any, ...]]:
     """Day and month rows of the non-zero deltas, summed per key, in key order."""
-    rows: dict[tuple[Any, ...], tuple[int, int]] = {}
-    for (day, *rest), (amount, n) in deltas.items():
-        if amount == 0 and n == 0:
+    rows: dict[tuple[Any, ...], tuple[int, int, int]] = {}
+    for (day, *rest), sums in deltas.items():
+        if sums == (0, 0, 0):
             continue
+        amount, discount, n = sums
         for grain, at in ((RollupGrain.DAY, day), (RollupGrain.MONTH, day.replace(day=1))):
             key = (str(grain), at, *rest)
-            had_units, had_n = rows.get(key, (0, 0))
-            rows[key] = (had_units + amount, had_n + n)
-    return [(*key, amount, n) for key, (amount, n) in sorted(rows.items()) if (amount, n) != (0, 0)]
+            had_units, had_discount, had_n = rows.get(key, (0, 0, 0))
+            rows[key] = (had_units + amount, had_discount + discount, had_n + n)
+    return [(*key, *sums) for key, sums in sorted(rows.items()) if sums != (0, 0, 0)]
 
 
 def _upsert_sql(count: int) -> str:
     quote = connection.ops.quote_name
     table = quote(UsageRollup._meta.db_table)
-    columns = [*COLUMNS, "amount_units", "records"]
+    columns = [*COLUMNS, "amount_units", "discount_units", "records"]
     one = f"({', '.join(['%s'] * len(columns))})"
     head = f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES {', '.join([one] * count)}"  # noqa: S608
-    amount, records = quote("amount_units"), quote("records")
+    summed = [quote(c) for c in ("amount_units", "discount_units", "records")]
     if connection.vendor == "mysql":
-        return (
-            f"{head} ON DUPLICATE KEY UPDATE {amount} = {amount} + VALUES({amount}), "
-            f"{records} = {records} + VALUES({records})"
-        )
+        return f"{head} ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = {c} + VALUES({c})" for c in summed)
     keys = ", ".join(quote(c) for c in COLUMNS)
-    return (
-        f"{head} ON CONFLICT ({keys}) DO UPDATE SET {amount} = {amount} + excluded.{amount}, "
-        f"{records} = {records} + excluded.{records}"
-    )
+    increments = ", ".join(f"{c} = {c} + excluded.{c}" for c in summed)
+    return f"{head} ON CONFLICT ({keys}) DO UPDATE SET {increments}"
 
 
 def apply(deltas: Deltas) -> None:
@@ -327,9 +330,9 @@ def expected(*, start: date | None = None, end: date | None = None) -> Deltas:
         if not rows:
             break
         last = rows[-1][0]
-        for bucket, amount in _contributions(rows).values():
+        for bucket, amount, discount in _contributions(rows).values():
             if (start is None or bucket[0] >= start) and (end is None or bucket[0] <= end):
-                _add(deltas, [(bucket, amount)], 1)
+                _add(deltas, [(bucket, amount, discount)], 1)
     return deltas
 
 
@@ -361,17 +364,21 @@ def _month_end(day: date) -> date:
 def day_rows() -> Deltas:
     """The day rollups as they are (rows that sum to nothing left out)."""
     rows = UsageRollup.objects.filter(grain=RollupGrain.DAY).values_list(
-        *COLUMNS[1:], "amount_units", "records"
+        *COLUMNS[1:], "amount_units", "discount_units", "records"
     )
-    return {tuple(r[:-2]): (int(r[-2]), int(r[-1])) for r in rows if (r[-2], r[-1]) != (0, 0)}  # type: ignore[misc]
+    sums = {tuple(r[:-3]): (int(r[-3]), int(r[-2]), int(r[-1])) for r in rows}
+    return {k: v for k, v in sums.items() if v != (0, 0, 0)}  # type: ignore[misc]
 
 
-def drift() -> dict[Bucket, tuple[tuple[int, int], tuple[int, int]]]:
-    """Day buckets whose rollup differs from the records: bucket -> (rollup, records). Empty when
-    the rollups are right (the tests' strongest check; the audit compares totals)."""
-    have, want = day_rows(), {k: v for k, v in expected().items() if v != (0, 0)}
+Sums = tuple[int, int, int]
+
+
+def drift() -> dict[Bucket, tuple[Sums, Sums]]:
+    """Day buckets whose rollup differs from the records: bucket -> (rollup, records), each
+    (amount units, discount units, records). Empty when the rollups are right (the tests'
+    strongest check; the audit compares totals)."""
+    none = (0, 0, 0)
+    have, want = day_rows(), {k: v for k, v in expected().items() if v != none}
     return {
-        k: (have.get(k, (0, 0)), want.get(k, (0, 0)))
-        for k in set(have) | set(want)
-        if have.get(k) != want.get(k)
+        k: (have.get(k, none), want.get(k, none)) for k in set(have) | set(want) if have.get(k) != want.get(k)
     }

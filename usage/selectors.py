@@ -7,6 +7,7 @@ entry that paid it was booked (a record settled without an entry, a zero or net-
 ``charge`` and ``refund`` ledger entries booked in that period for usage records. ``unpaid``
 (a package order not charged yet) and ``canceled`` records are left out; ``arrears`` (billed, not
 paid) are shown beside the money, in the period in which they were billed, never in the total.
+Beside the (net) money a row has its gross, discount and corrections (issue 20, ``usage.figures``).
 
 Everything is aggregated in the database with ``config.money_sql.ExactMoneySum`` (exact on SQLite
 too); the API (``GET /usageapi/v1/reports``), ``manage.py usage_report`` and the admin report call
@@ -32,7 +33,8 @@ from config.clock import local, local_tz, month_start_utc, next_month
 from config.money import ZERO, money2
 from config.money_sql import ExactMoneySum
 from usage import rollup_reads
-from usage.models import UsageRecord, UsageStatus
+from usage.figures import Figures, Groups, add_to
+from usage.models import UsageKind, UsageRecord, UsageStatus
 from usage.rollup_reads import split
 
 GROUP_BY = ("order", "account")
@@ -114,13 +116,22 @@ def arrears_records(
     return _scope(qs, account_ids)
 
 
-def _grouped(qs: QuerySet[UsageRecord], keys: tuple[str, ...]) -> dict[tuple[str, ...], tuple[Decimal, int]]:
-    out: dict[tuple[str, ...], tuple[Decimal, int]] = {}
-    rows = qs.values(*keys).annotate(amount=ExactMoneySum("amount"), n=Count("id")).order_by()
+def _grouped(qs: QuerySet[UsageRecord], keys: tuple[str, ...]) -> Groups:
+    """The records' figures per key (``usage.figures``), as the rollups give them (by kind too:
+    a correction is a figure of its own)."""
+    out: Groups = {}
+    rows = (
+        qs.values(*keys, "kind")
+        .annotate(amount=ExactMoneySum("amount"), discount=ExactMoneySum("discount"), n=Count("id"))
+        .order_by()
+    )
     for row in rows:
-        key = tuple(row[k] or "" for k in keys)
-        amount, n = out.get(key, (ZERO, 0))
-        out[key] = (amount + (row["amount"] or ZERO), n + row["n"])
+        amount = row["amount"] or ZERO
+        fixed = row["kind"] == UsageKind.CORRECTION
+        figures = Figures(amount, row["discount"] or ZERO, row["n"])
+        if fixed:
+            figures.corrections, figures.correction_records = amount, row["n"]
+        add_to(out, tuple(row[k] or "" for k in keys), figures)
     return out
 
 
@@ -133,10 +144,15 @@ class Report:
     end: datetime
     group_by: str
     rows: list[dict[str, Any]] = field(default_factory=list)
-    total: Decimal = ZERO  # money that moved: charges net of refunds and credits
+    total: Decimal = ZERO  # money that moved, net: charges net of promotions, refunds and credits
     records: int = 0
     arrears: Decimal = ZERO  # billed and not paid (not in ``total``)
     arrears_records: int = 0
+    # issue 20 (``usage.figures``): gross = total + discount; corrections are within total
+    gross: Decimal = ZERO
+    discount: Decimal = ZERO
+    corrections: Decimal = ZERO
+    correction_records: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         first, last = local_days(self.start, self.end)
@@ -149,7 +165,11 @@ class Report:
             "group_by": self.group_by,
             "rows": self.rows,
             "total": self.total,
+            "gross": self.gross,
+            "discount": self.discount,
             "records": self.records,
+            "corrections": self.corrections,
+            "correction_records": self.correction_records,
             "arrears": self.arrears,
             "arrears_records": self.arrears_records,
         }
@@ -157,10 +177,11 @@ class Report:
 
 def grouped_money(
     *, start: datetime, end: datetime, keys: tuple[str, ...], account_ids: Iterable[int] | None = None
-) -> tuple[dict[tuple[str, ...], tuple[Decimal, int]], dict[tuple[str, ...], tuple[Decimal, int]]]:
+) -> tuple[Groups, Groups]:
     """(money moved, arrears billed) in ``[start, end)`` per key (names of
-    ``usage.rollup_reads.COLUMNS``): key -> (sum, records). Whole local days and months are read
-    from the rollups, the pieces of a day at either end from the records."""
+    ``usage.rollup_reads.COLUMNS``): key -> ``usage.figures.Figures``. Whole local days and months
+    are read from the rollups, the pieces of a day at either end from the records (the same
+    figures: net, discount, records, corrections)."""
     parts = split(start, end)
     moved, owed = rollup_reads.grouped(parts, keys, account_ids)
     record_keys = tuple(RECORD_KEYS[k] for k in keys)
@@ -168,9 +189,8 @@ def grouped_money(
         by_entry, without = moved_records(start=piece_start, end=piece_end, account_ids=account_ids)
         arrears = arrears_records(start=piece_start, end=piece_end, account_ids=account_ids)
         for target, qs in ((moved, by_entry), (moved, without), (owed, arrears)):
-            for key, (amount, n) in _grouped(qs, record_keys).items():
-                had, had_n = target.get(key, (ZERO, 0))
-                target[key] = (had + amount, had_n + n)
+            for key, figures in _grouped(qs, record_keys).items():
+                add_to(target, key, figures)
     return moved, owed
 
 
@@ -178,23 +198,37 @@ def usage_report(
     *, start: datetime, end: datetime, group_by: str = "order", account_ids: Iterable[int] | None = None
 ) -> Report:
     """Money that moved in ``[start, end)`` per order (or per account), the arrears billed in it, and
-    the totals. Rows are sorted by their keys; the totals are the exact sums of the rows."""
+    the totals. Rows are sorted by their keys; the totals are the exact sums of the rows. A row's
+    ``amount`` is its net money (``money`` in the API); ``gross``, ``discount``, ``corrections``
+    and ``correction_records`` as ``usage.figures`` says."""
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {GROUP_BY}")
     moved, owed = grouped_money(start=start, end=end, keys=KEYS[group_by], account_ids=account_ids)
     report = Report(start=start, end=end, group_by=group_by)
     for key in sorted(set(moved) | set(owed)):
-        amount, n = moved.get(key, (ZERO, 0))
-        arrears, arrears_n = owed.get(key, (ZERO, 0))
+        paid, unpaid = moved.get(key, Figures()), owed.get(key, Figures())
         row: dict[str, Any] = {"namespace": key[0]}
         if group_by == "order":
             row.update(order_id=key[1], region=key[2], plan_id=key[3])
-        row.update(amount=amount, records=n, arrears=arrears, arrears_records=arrears_n)
+        row.update(
+            amount=paid.money,
+            gross=paid.gross,
+            discount=paid.discount,
+            records=paid.records,
+            corrections=paid.corrections,
+            correction_records=paid.correction_records,
+            arrears=unpaid.money,
+            arrears_records=unpaid.records,
+        )
         report.rows.append(row)
-        report.total += amount
-        report.records += n
-        report.arrears += arrears
-        report.arrears_records += arrears_n
+        report.total += paid.money
+        report.gross += paid.gross
+        report.discount += paid.discount
+        report.records += paid.records
+        report.corrections += paid.corrections
+        report.correction_records += paid.correction_records
+        report.arrears += unpaid.money
+        report.arrears_records += unpaid.records
     return report
 
 
@@ -211,8 +245,8 @@ def daily_series(
     for piece_start, piece_end in parts.raw:
         day = local(piece_start).date()
         for qs in moved_records(start=piece_start, end=piece_end, account_ids=account_ids):
-            for (k,), (amount, _) in _grouped(qs, (RECORD_KEYS[key],)).items():
-                totals[(day, k)] = totals.get((day, k), ZERO) + amount
+            for (k,), figures in _grouped(qs, (RECORD_KEYS[key],)).items():
+                totals[(day, k)] = totals.get((day, k), ZERO) + figures.money
     return [(day, k, amount) for (day, k), amount in sorted(totals.items())]
 
 
@@ -290,27 +324,22 @@ def report_range(
 
 # --- CSV: data rows only --------------------------------------------------------------------------
 
-ORDER_COLUMNS = [
-    "namespace",
-    "order_id",
-    "region",
-    "plan_id",
-    "money",
-    "records",
-    "arrears",
-    "arrears_records",
+# the columns of issue 15 first, those of issue 20 after them: a reader by position keeps working
+FIGURES = [
+    *("money", "records", "arrears", "arrears_records"),
+    *("gross", "discount", "corrections", "correction_records"),
 ]
-ACCOUNT_COLUMNS = ["namespace", "money", "records", "arrears", "arrears_records"]
-TOTAL_COLUMNS = [
-    "first_day",
-    "last_day",
-    "time_zone",
-    "group_by",
-    "money",
-    "records",
-    "arrears",
-    "arrears_records",
-]
+MONEY_FIGURES = ("money", "arrears", "gross", "discount", "corrections")
+ORDER_COLUMNS = ["namespace", "order_id", "region", "plan_id", *FIGURES]
+ACCOUNT_COLUMNS = ["namespace", *FIGURES]
+TOTAL_COLUMNS = ["first_day", "last_day", "time_zone", "group_by", *FIGURES]
+
+
+def money_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A report row with its money at 2 places and ``amount`` named ``money`` (the API, the CSV)."""
+    values = {k: v for k, v in row.items() if k != "amount"}
+    values["money"] = row["amount"]
+    return {k: money2(v) if k in MONEY_FIGURES else v for k, v in values.items()}
 
 
 def report_csv(report: Report) -> str:
@@ -321,7 +350,7 @@ def report_csv(report: Report) -> str:
     columns = ORDER_COLUMNS if report.group_by == "order" else ACCOUNT_COLUMNS
     writer.writerow(columns)
     for r in report.rows:
-        values = {**r, "money": money2(r["amount"]), "arrears": money2(r["arrears"])}
+        values = money_row(r)
         writer.writerow([values[c] for c in columns])
     return buf.getvalue()
 
@@ -337,6 +366,10 @@ def report_totals(report: Report) -> dict[str, Any]:
         "records": report.records,
         "arrears": money2(report.arrears),
         "arrears_records": report.arrears_records,
+        "gross": money2(report.gross),
+        "discount": money2(report.discount),
+        "corrections": money2(report.corrections),
+        "correction_records": report.correction_records,
     }
 
 

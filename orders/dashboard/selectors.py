@@ -82,12 +82,12 @@ def consumption_per_plan(period: ReportPeriod) -> dict[str, Any]:
                                                          "records": 0, "arrears": ZERO})  # fmt: skip
 
     moved, owed = grouped_money(start=period.start, end=period.end, keys=("plan",))  # the rollups
-    for (plan,), (amount, n) in moved.items():
+    for (plan,), figures in moved.items():
         target = row(plan)
-        target["total"] += amount
-        target["records"] += n
-    for (plan,), (amount, _) in owed.items():
-        row(plan)["arrears"] += amount
+        target["total"] += figures.money
+        target["records"] += figures.records
+    for (plan,), figures in owed.items():
+        row(plan)["arrears"] += figures.money
     rows = sorted(per_plan.values(), key=lambda r: (-r["total"], r["plan"]))
     return {
         "rows": rows,

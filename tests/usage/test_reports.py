@@ -170,6 +170,10 @@ def test_reports_api_json_and_csv(api, staff_api, history):
         "records",
         "arrears",
         "arrears_records",
+        "gross",
+        "discount",
+        "corrections",
+        "correction_records",
     ]
     assert len(rows) == 4 and all(row[0] == "alice" for row in rows[1:])  # data rows only: no TOTAL row
     assert sum(Decimal(row[4]) for row in rows[1:]) == Decimal("162.00")  # a spreadsheet's SUM is right
@@ -259,7 +263,8 @@ def test_usage_report_command(history, tmp_path: Path):
         {
             "first_day": "2026-03-01", "last_day": "2026-03-31", "time_zone": "Asia/Shanghai",
             "group_by": "order", "money": "172.68", "records": "21", "arrears": "4.50",
-            "arrears_records": "1",
+            "arrears_records": "1", "gross": "172.68", "discount": "0.00", "corrections": "0.00",
+            "correction_records": "0",
         }
     ]  # fmt: skip
     for chart in ("c.png", "c.svg"):

@@ -1,5 +1,6 @@
 """The ledger audit's check of the usage rollups (issue 21 B3): per account and status, the day
-rollups and the month rollups each add up to the records (their amounts and their count), so a
+rollups and the month rollups each add up to the records (their amounts, their discounts and their
+count), so a
 writer that forgot ``usage.rollups`` (or a raw write) is found: ``rollup_mismatch``, repaired by
 ``manage.py rebuild_rollups``.
 
@@ -17,8 +18,10 @@ from usage.audit.sql import Finding, as_units, fetch_rows, new_finding, quoted, 
 from usage.models import RollupGrain, UsageRecord, UsageRollup
 
 Key = tuple[int, str, str]  # (account, status, grain)
-Totals = dict[Key, tuple[int, int]]  # -> (units, records)
-Differences = dict[Key, tuple[tuple[int, int], tuple[int, int]]]  # -> (rollups, records)
+Sums = tuple[int, int, int]  # (amount units, discount units, records)
+Totals = dict[Key, Sums]
+Differences = dict[Key, tuple[Sums, Sums]]  # -> (rollups, records)
+NONE: Sums = (0, 0, 0)
 
 
 def _differences(account_ids: list[int] | None) -> Differences:
@@ -29,24 +32,25 @@ def _differences(account_ids: list[int] | None) -> Differences:
         where = f" WHERE {acc} IN ({', '.join(['%s'] * len(account_ids))})"
         params = list(account_ids)
     out: Totals = {}
-    for a, s, total, n in fetch_rows(
-        f"SELECT {acc}, {status}, SUM({units_sql(quoted('amount'))}), COUNT(*) FROM {record}{where} "  # noqa: S608
-        f"GROUP BY {acc}, {status}",
+    amounts = f"SUM({units_sql(quoted('amount'))}), SUM({units_sql(quoted('discount'))})"
+    for a, s, total, discount, n in fetch_rows(
+        f"SELECT {acc}, {status}, {amounts}, COUNT(*) FROM {record}{where} GROUP BY {acc}, {status}",  # noqa: S608
         params,
     ):
         for grain in RollupGrain:
-            out[(a, s, str(grain))] = (as_units(total), int(n))
+            out[(a, s, str(grain))] = (as_units(total), as_units(discount), int(n))
     found: Totals = {}
-    for a, s, grain, total, n in fetch_rows(
-        f"SELECT {acc}, {status}, {quoted('grain')}, SUM({quoted('amount_units')}), SUM({quoted('records')}) "  # noqa: S608
+    sums = ", ".join(f"SUM({quoted(c)})" for c in ("amount_units", "discount_units", "records"))
+    for a, s, grain, total, discount, n in fetch_rows(
+        f"SELECT {acc}, {status}, {quoted('grain')}, {sums} "  # noqa: S608
         f"FROM {rollup}{where} GROUP BY {acc}, {status}, {quoted('grain')}",
         params,
     ):
-        found[(a, s, grain)] = (int(total or 0), int(n or 0))
+        found[(a, s, grain)] = (int(total or 0), int(discount or 0), int(n or 0))
     return {
-        key: (found.get(key, (0, 0)), out.get(key, (0, 0)))
+        key: (found.get(key, NONE), out.get(key, NONE))
         for key in set(out) | set(found)
-        if found.get(key, (0, 0)) != out.get(key, (0, 0))
+        if found.get(key, NONE) != out.get(key, NONE)
     }
 
 
@@ -68,8 +72,8 @@ def rollups_vs_records(*, account_id: int | None) -> list[Finding]:
                 check="rollup_mismatch",
                 object_type="account",
                 object_id=str(acc),
-                expected=f"{wanted[1]} record(s), {wanted[0]} units",
-                actual=f"{found[1]} record(s), {found[0]} units",
+                expected=f"{wanted[2]} record(s), {wanted[0]} units, discount {wanted[1]} units",
+                actual=f"{found[2]} record(s), {found[0]} units, discount {found[1]} units",
                 detail=f"{status} records vs the {label} rollups (manage.py rebuild_rollups repairs)",
             )
         )

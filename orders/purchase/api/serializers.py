@@ -348,9 +348,17 @@ class ReportRowSerializer(serializers.Serializer):
     order_id = serializers.CharField(required=False)
     region = serializers.CharField(required=False)
     plan_id = serializers.CharField(required=False)
-    money = serializers.CharField(help_text="money that moved: paid charges net of refunds and credits")
+    money = serializers.CharField(
+        help_text="money that moved, net: paid charges (after promotions) net of refunds and credits"
+    )
+    gross = serializers.CharField(help_text="money + discount: what the records cost before promotions")
+    discount = serializers.CharField(help_text="what promotions took off the records of money (>= 0)")
     records = serializers.IntegerField(help_text="paid records counted in money")
-    arrears = serializers.CharField(help_text="billed in the range and not paid (not in money)")
+    corrections = serializers.CharField(
+        help_text="the part of money billed by `correction` records (late events +, voided events' refunds -)"
+    )
+    correction_records = serializers.IntegerField(help_text="the `correction` records within records")
+    arrears = serializers.CharField(help_text="billed in the range and not paid (net; not in money)")
     arrears_records = serializers.IntegerField()
 
 
@@ -362,7 +370,13 @@ class ReportSerializer(serializers.Serializer):
     time_zone = serializers.CharField()
     group_by = serializers.CharField()
     rows = ReportRowSerializer(many=True)
-    total = serializers.CharField(help_text="= minus the charge and refund ledger entries of the range")
+    total = serializers.CharField(
+        help_text="net money of the rows: = minus the charge and refund ledger entries of the range"
+    )
+    gross = serializers.CharField(help_text="sum of the rows' gross (= total + discount)")
+    discount = serializers.CharField(help_text="sum of the rows' discount")
     records = serializers.IntegerField()
+    corrections = serializers.CharField(help_text="sum of the rows' corrections (within total)")
+    correction_records = serializers.IntegerField()
     arrears = serializers.CharField()
     arrears_records = serializers.IntegerField()

@@ -29,6 +29,7 @@ from usage.lists import usage_record_page
 from usage.selectors import (
     GROUP_BY,
     local_days,
+    money_row,
     parse_time,
     report_csv,
     report_range,
@@ -177,7 +178,8 @@ class ReportsView(UsageApiView):
     @extend_schema(
         operation_id="usageapi_reports",
         summary="Money that moved per order or per account in a month or a [from, to) range "
-        "(paid records and refunds; arrears beside it). CSV: data rows only, totals in X-Report-* headers",
+        "(paid records and refunds, net of promotions, with gross, discount and corrections; "
+        "arrears beside it). CSV: data rows only, totals in X-Report-* headers",
         parameters=[
             NS_PARAM,
             OpenApiParameter("period", str, required=False, description="YYYY-MM (local calendar month)"),
@@ -213,13 +215,7 @@ class ReportsView(UsageApiView):
                 response[f"X-Report-{name.replace('_', '-').title()}"] = str(value)
             return response
         data = report.as_dict()
-        data["rows"] = [
-            {
-                **{k: v for k, v in r.items() if k not in ("amount", "arrears")},
-                "money": money2(r["amount"]),
-                "arrears": money2(r["arrears"]),
-            }
-            for r in report.rows
-        ]
-        data.update(total=money2(report.total), arrears=money2(report.arrears))
+        data["rows"] = [money_row(r) for r in report.rows]
+        for name in ("total", "gross", "discount", "corrections", "arrears"):
+            data[name] = money2(data[name])
         return Response(data)

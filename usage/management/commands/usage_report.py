@@ -2,7 +2,8 @@
 [--format table|csv|json] [--output FILE] [--totals FILE] [--chart FILE.png|.svg]``
 
 The same selector as ``GET /usageapi/v1/reports`` (``usage.selectors.usage_report``): money that
-moved (paid records and refunds), arrears beside it. The chart is the money moved per local day of
+moved (paid records and refunds, net of promotions), its gross and discount, the corrections within
+it (``usage.figures``), arrears beside it. The chart is the money moved per local day of
 the range, stacked by plan (``--by order``) or by account.
 
 Only the report goes to stdout (or ``--output``), so ``--format csv|json`` can be piped into another
@@ -86,7 +87,15 @@ class Command(TallyCommand):
         return (
             f"TOTAL {money2(report.total)} in {report.records} record(s); "
             f"arrears {money2(report.arrears)} in {report.arrears_records} record(s); "
+            f"gross {money2(report.gross)}, discount {money2(report.discount)}; "
+            f"corrections {money2(report.corrections)} in {report.correction_records} record(s); "
             f"{range_label(report.start, report.end)}"
+        )
+
+    def _figures(self, r: dict[str, Any]) -> str:
+        return (
+            f"{money2(r['gross']):>12} {money2(r['discount']):>10} {money2(r['amount']):>12} "
+            f"{r['records']:>5} {money2(r['corrections']):>11} {money2(r['arrears']):>10}"
         )
 
     def _render(self, report: Any, fmt: str) -> str:
@@ -95,21 +104,19 @@ class Command(TallyCommand):
         if fmt == "json":
             return json.dumps(report.as_dict(), cls=TallyJSONEncoder, indent=2) + "\n"
         lines = [range_label(report.start, report.end)]
+        # money is net; corrections are within it (usage.figures)
+        head = f"{'gross':>12} {'discount':>10} {'money':>12} {'n':>5} {'corrections':>11} {'arrears':>10}"
         if report.group_by == "order":
-            lines.append(
-                f"{'namespace':<20} {'order_id':<30} {'region':<14} {'plan':<16} {'money':>12} {'n':>5}"
-                f" {'arrears':>10}"
-            )
+            lines.append(f"{'namespace':<20} {'order_id':<30} {'region':<14} {'plan':<16} {head}")
             for r in report.rows:
                 lines.append(
                     f"{r['namespace']:<20} {r['order_id']:<30} {r['region']:<14} {r['plan_id']:<16} "
-                    f"{money2(r['amount']):>12} {r['records']:>5} {money2(r['arrears']):>10}"
+                    + self._figures(r)
                 )
         else:
-            lines.append(f"{'namespace':<20} {'money':>12} {'n':>5} {'arrears':>10}")
+            lines.append(f"{'namespace':<20} {head}")
             for r in report.rows:
-                money, arrears = money2(r["amount"]), money2(r["arrears"])
-                lines.append(f"{r['namespace']:<20} {money:>12} {r['records']:>5} {arrears:>10}")
+                lines.append(f"{r['namespace']:<20} " + self._figures(r))
         lines.append(self._total_line(report))
         return "\n".join(lines) + "\n"
 

@@ -98,9 +98,11 @@ def report_view(request: HttpRequest) -> HttpResponse:
         )
         svg = buf.getvalue().decode()
         context.update(report=report, chart=mark_safe(svg[svg.find("<svg") :]))  # noqa: S308 - our own SVG
+        shown = ("amount", "gross", "discount", "corrections", "arrears")
         for row in report.rows:
-            row["amount_shown"], row["arrears_shown"] = money_html(row["amount"]), money_html(row["arrears"])
-        context.update(total_shown=money_html(report.total), arrears_shown=money_html(report.arrears))
+            row.update({f"{name}_shown": money_html(row[name]) for name in shown})
+        totals = {"amount": report.total, **{n: getattr(report, n) for n in shown[1:]}}
+        context.update({f"{name}_total_shown": money_html(v) for name, v in totals.items()})
     html = engines["django"].from_string(REPORT_TEMPLATE).render(context, request)
     return HttpResponse(html)
 
@@ -116,13 +118,19 @@ REPORT_TEMPLATE = """{% extends "admin/base_site.html" %}
 <div style="max-width:1000px">{{ chart }}</div>
 <table class="tally-table" id="usage-report"><thead><tr><th>namespace</th>
 {% if by == "order" %}<th>order</th><th>region</th><th>plan</th>{% endif %}
-<th class="num">money</th><th class="num">records</th><th class="num">arrears</th></tr></thead><tbody>
+<th class="num">gross</th><th class="num">discount</th><th class="num">money (net)</th>
+<th class="num">records</th><th class="num">corrections</th><th class="num">arrears</th></tr></thead><tbody>
 {% for r in report.rows %}<tr><td>{{ r.namespace }}</td>{% if by == "order" %}<td>{{ r.order_id }}</td>
-<td>{{ r.region }}</td><td>{{ r.plan_id }}</td>{% endif %}<td class="num">{{ r.amount_shown }}</td>
-<td class="num">{{ r.records }}</td><td class="num">{{ r.arrears_shown }}</td></tr>
+<td>{{ r.region }}</td><td>{{ r.plan_id }}</td>{% endif %}<td class="num">{{ r.gross_shown }}</td>
+<td class="num">{{ r.discount_shown }}</td><td class="num">{{ r.amount_shown }}</td>
+<td class="num">{{ r.records }}</td>
+<td class="num">{{ r.corrections_shown }} ({{ r.correction_records }})</td>
+<td class="num">{{ r.arrears_shown }}</td></tr>
 {% endfor %}<tr><th>TOTAL</th>{% if by == "order" %}<td></td><td></td><td></td>{% endif %}
-<th class="num" id="report-total">{{ total_shown }}</th><th class="num">{{ report.records }}</th>
-<th class="num">{{ arrears_shown }}</th></tr></tbody></table>
+<th class="num">{{ gross_total_shown }}</th><th class="num">{{ discount_total_shown }}</th>
+<th class="num" id="report-total">{{ amount_total_shown }}</th><th class="num">{{ report.records }}</th>
+<th class="num">{{ corrections_total_shown }} ({{ report.correction_records }})</th>
+<th class="num">{{ arrears_total_shown }}</th></tr></tbody></table>
 {% endif %}
 {% endblock %}"""
 

@@ -245,3 +245,17 @@ def test_a_wrong_discount_is_found_by_the_audit_and_rebuilt(month):
     assert rollups.drift() == {} and rollups_vs_records(account_id=None) == []
     paid = UsageRecord.objects.filter(status=UsageStatus.PAID)
     assert usage_report(start=MARCH[0], end=MARCH[1]).discount == sum((r.discount for r in paid), ZERO) > 0
+
+
+def test_the_admin_report_shows_the_figures(month, make_user):
+    from django.test import Client
+
+    from config.display import money_html
+
+    c = Client()
+    c.force_login(make_user("boss", superuser=True))
+    body = c.get("/admin/usage/usagerecord/report/?period=2026-03").content.decode()
+    report = usage_report(start=MARCH[0], end=MARCH[1])
+    for figure in (report.gross, report.discount, report.total):
+        assert str(money_html(figure)) in body
+    assert f"{money_html(report.corrections)} (2)" in body

@@ -201,8 +201,9 @@ def instance_change_config(
     through ``change`` records and a consume order ``change``, in one ledger entry (the order's
     promotion re-prices the covered part net: ``orders.package.promotions.change_amounts``).
 
-    Prepaid lines: difference x (paid_until - now) / length of the current cycle. Hourly lines: the
-    rest of the paid hour. Postpaid lines: no proration; the new unit price bills the running period.
+    Prepaid lines: difference x the unused part of each paid period (``unused_by_period``). Hourly
+    lines: the rest of the paid hour. Postpaid lines: no proration; the new unit price bills the
+    running period.
     """
     at = at or timezone.now()
     with transaction.atomic():

@@ -11,7 +11,7 @@ closed or it was set inactive, since the order redeemed it). Only reads: the quo
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 from billing.models import Redemption
 from billing.promotions import redemption_covers, redemption_discount, redemption_for
@@ -62,24 +62,6 @@ def renew_discount(
     return to_money(min(discount, gross)), discounted
 
 
-def covered_fraction(redemption: Redemption, *, line: SubscriptionLine, fraction: Decimal) -> Decimal:
-    """How much of the ``fraction`` of a cycle still paid (``quote.rest_of_period``) lies in
-    periods the promotion covers: the paid span ends with period ``periods_billed``; the periods
-    after the running one count whole, the running one the rest."""
-    if fraction <= 0:
-        return ZERO
-    later = int(fraction.to_integral_value(rounding=ROUND_CEILING)) - 1
-    running = line.periods_billed - later
-    pieces = {
-        running: fraction - later,
-        **{i: Decimal(1) for i in range(running + 1, line.periods_billed + 1)},
-    }
-    return sum(
-        (piece for index, piece in pieces.items() if redemption_covers(redemption, period_index=index)),
-        ZERO,
-    )
-
-
 def change_amounts(
     redemption: Redemption | None,
     *,
@@ -87,21 +69,23 @@ def change_amounts(
     prod_id: str,
     before: Decimal,
     after: Decimal,
-    fraction: Decimal,
+    unused: list[tuple[int, Decimal]],
 ) -> tuple[Decimal, Decimal]:
     """(amount, discount) of a config change's record re-pricing the rest of the paid span from
-    ``before`` to ``after`` (per cycle). Where the promotion covers it, the span is re-priced net:
-    each covered cycle moves from ``before - discount_for(before)`` to ``after - discount_for(after)``.
+    ``before`` to ``after`` (per cycle), ``unused`` the part of each paid period left
+    (``quote.unused_by_period``). In the periods the promotion covers the span is re-priced net:
+    from ``before - discount_for(before)`` to ``after - discount_for(after)`` a cycle.
 
     A charge (``after > before``) keeps the list difference as its gross and the coupon's share as
     ``discount`` (a percent coupon takes its percent of the charge; a fixed amount, already taken
     off the period, takes nothing more). A credit carries no discount: it refunds the net
     difference, never the coupon's share of the old price, which was not paid."""
+    fraction = sum((part for _, part in unused), ZERO)
     gross = to_money((after - before) * fraction)
     if not targets_line(redemption, line=line, prod_id=prod_id):
         return gross, ZERO
     assert redemption is not None  # noqa: S101 - targets_line checked it
-    covered = covered_fraction(redemption, line=line, fraction=fraction)
+    covered = sum((part for index, part in unused if redemption_covers(redemption, period_index=index)), ZERO)
     if covered <= 0:
         return gross, ZERO
     promotion = redemption.promotion

@@ -285,13 +285,26 @@ def quote_renew(
 # --- change configuration --------------------------------------------------------------------------
 
 
+def unused_by_period(*, line: SubscriptionLine, at: datetime) -> list[tuple[int, Decimal]]:
+    """The line's paid periods not over at ``at`` (latest first), each with the part of it still
+    unused: its time after ``at`` over its own length. Period by period, so a span of several
+    periods counts each month by its own days (61 days of April and May are 2 cycles, not 61/30)."""
+    if line.paid_until is None or line.paid_until <= at or line.periods_billed < 1:
+        return []
+    unused = []
+    for index in range(line.periods_billed, 0, -1):
+        period = period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=index)
+        end = min(period.end, line.paid_until)
+        if end <= at:
+            break
+        left = int((end - max(at, period.start)).total_seconds())
+        unused.append((index, Decimal(left) / Decimal(int((period.end - period.start).total_seconds()))))
+    return unused
+
+
 def rest_of_period(*, line: SubscriptionLine, at: datetime) -> Decimal:
     """How many cycles of the line are paid but not yet used at ``at`` (0 if none)."""
-    if line.paid_until is None or line.paid_until <= at or line.periods_billed < 1:
-        return Decimal(0)
-    last = period_of(anchor=line.subscription.anchor, cycle=line.cycle, index=line.periods_billed)
-    length = (last.end - last.start).total_seconds()
-    return Decimal(int((line.paid_until - at).total_seconds())) / Decimal(int(length))
+    return sum((part for _, part in unused_by_period(line=line, at=at)), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -337,7 +350,7 @@ def quote_change(
     at: datetime,
 ) -> ChangeQuote:
     """Price the old and the new attribute values with ``get_cost`` and the difference for the rest
-    of the current period: prepaid lines ``diff x (paid_until - at) / cycle length``, hourly lines
+    of the paid span: prepaid lines ``diff x`` the unused part of each paid period, hourly lines
     the rest of the paid hour, postpaid lines nothing (the new unit price bills the running period).
     A prepaid line's span the order's promotion covers is re-priced net (``change_amounts``)."""
     ext = instance.prod_inst_id_ext
@@ -376,13 +389,14 @@ def quote_change(
     out: list[ChangeLine] = []
     for (ln, attrs), before, after in zip(targets, old.components, new.components, strict=True):
         diff = after.price - before.price
-        fraction = rest_of_period(line=ln, at=at)
+        unused = unused_by_period(line=ln, at=at)
+        fraction = sum((part for _, part in unused), Decimal(0))
         amount, discount = None, ZERO
         if diff != 0 and fraction > 0 and ln.billing_mode != BillingMode.POSTPAID:
             # ``ln`` still has the running period's plan: the targets are read against what was paid
             amount, discount = change_amounts(
                 redemption, line=ln, prod_id=instance.prod_id, before=before.price, after=after.price,
-                fraction=fraction,
+                unused=unused,
             )  # fmt: skip
         out.append(ChangeLine(ln, attrs, before, after, fraction, amount, discount))
     net = to_money(sum((c.amount for c in out if c.amount is not None), Decimal(0)))

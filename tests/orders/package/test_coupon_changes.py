@@ -5,10 +5,13 @@ difference with no discount (never the coupon's share of the old price, which wa
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billing.models import LedgerEntry
 from config.money import to_money
@@ -25,6 +28,7 @@ from usage.models import UsageKind
 
 pytestmark = pytest.mark.django_db
 MID = T0 + timedelta(days=15)
+_examples = itertools.count()
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +44,7 @@ def change(size: str, at, ext: str = "b-1"):
     )
     result = instance_change_config(prod_inst_id_ext=ext, plan_id="box-std", changes=changes, at=at)
     assert result.cost == quote.net
-    record = records_of(ext)[-1]
-    assert record.kind == UsageKind.CHANGE
+    record = max((r for r in records_of(ext) if r.kind == UsageKind.CHANGE), key=lambda r: r.pk)
     assert (record.amount, record.discount) == (quote.lines[0].amount, quote.lines[0].discount)
     return quote.lines[0].fraction, record
 
@@ -99,9 +102,11 @@ def test_over_a_span_of_several_periods_only_the_covered_part_is_discounted():
     instance_renew(prod_inst_id_ext="b-1", duration="3", at=T0 + timedelta(days=20))
     at = T0 + timedelta(days=31 + 10)  # 20 Apr, inside period 2 (10 Apr .. 10 May)
     fraction, record = change("l", at)
-    assert 2 < fraction < 3
-    covered = fraction - 2
-    assert record.amount == to_money(Decimal("30") * 2 + Decimal("27") * covered)
+    # each paid period by its own length: 20 of April-May's 30 days, then May-June and June-July whole
+    assert fraction.quantize(Decimal("0.0001")) == Decimal("2.6667")
+    covered = Decimal(20 * 86400) / Decimal(30 * 86400)  # the rest of period 2
+    # periods 3 and 4 at the list 30, the rest of period 2 at the net 27: 60 + 18
+    assert record.amount == to_money(Decimal("30") * (fraction - covered) + Decimal("27") * covered) == 78
     assert record.discount == to_money(Decimal("30") * fraction) - record.amount
     assert_balanced(account)
     assert ledger_audit() == []
@@ -136,3 +141,54 @@ def test_the_change_preview_over_the_api_shows_the_discount_and_equals_the_chang
     assert preview["discount"] == f"{record.discount:.4f}" and record.discount > 0
     assert preview["components"][0]["discount"] == preview["discount"]
     assert preview["components"][0]["amount"] == f"{record.amount:.4f}"
+
+
+def test_a_span_of_several_periods_prorates_each_by_its_own_length():
+    """Without a coupon: paid through period 2 (31 + 30 days), a downgrade a minute in refunds the
+    difference of the two periods less a minute, not 61 days in the second period's 30-day unit."""
+    account = funded("alice")
+    box_order(account, size="l")
+    instance_renew(prod_inst_id_ext="b-1", duration="1", at=T0 + timedelta(days=1))
+    fraction, record = change("s", T0 + timedelta(minutes=1))
+    assert fraction == Decimal(31 * 86400 - 60) / Decimal(31 * 86400) + 1
+    assert record.amount == to_money(Decimal("-30") * fraction) and -record.amount < 60
+    assert_balanced(account)
+    assert ledger_audit() == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    promo=st.sampled_from(
+        [("percent", "10"), ("percent", "50"), ("percent", "100"), ("amount", "5"), ("amount", "40")]
+    ),
+    duration=st.sampled_from([("once", None), ("periods", 2), ("forever", None)]),
+    renewed=st.integers(min_value=0, max_value=3),
+    minutes=st.integers(min_value=1, max_value=60 * 24 * 28),
+    sizes=st.sampled_from([("s", "l"), ("l", "s")]),
+)
+def test_a_change_with_a_coupon_at_any_moment(catalog, promo, duration, renewed, minutes, sizes):
+    """Random coupons, spans and moments, up and down: the preview is the change, a charge's
+    discount is within its gross, a credit has none and never refunds more than the rest of the
+    span cost net, and the ledger stays whole."""
+    n = next(_examples)
+    code = f"R{n}"
+    PromotionFactory(code=code, kind=promo[0], value=Decimal(promo[1]), components=["box/sys"],
+                     duration=duration[0], duration_periods=duration[1])  # fmt: skip
+    account = funded(f"r{n}")
+    ext = f"r-{n}"
+    box_order(account, ext=ext, coupon=code, size=sizes[0])
+    if renewed:
+        instance_renew(prod_inst_id_ext=ext, duration=str(renewed), at=T0 + timedelta(days=1))
+    at = T0 + timedelta(minutes=minutes)
+    paid_net = sum((r.amount for r in records_of(ext)), Decimal(0))  # what sys cost, every period
+    before = ledger_sum(account)
+    fraction, record = change(sizes[1], at, ext=ext)
+    gross = to_money((Decimal("60") - Decimal("30")) * fraction * (1 if sizes == ("s", "l") else -1))
+    if gross > 0:
+        assert Decimal(0) <= record.discount <= gross and record.amount + record.discount == gross
+    else:
+        assert record.discount == 0 and gross <= record.amount <= 0
+        assert -record.amount <= paid_net
+    assert before - ledger_sum(account) == record.amount
+    assert_balanced(account)
+    assert ledger_audit(namespace=f"r{n}") == []

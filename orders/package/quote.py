@@ -288,7 +288,7 @@ def quote_renew(
 def unused_by_period(*, line: SubscriptionLine, at: datetime) -> list[tuple[int, Decimal]]:
     """The line's paid periods not over at ``at`` (latest first), each with the part of it still
     unused: its time after ``at`` over its own length. Period by period, so a span of several
-    periods counts each month by its own days (61 days of April and May are 2 cycles, not 61/30)."""
+    periods counts each month by its own days (31 + 30 days are 2 cycles, not 61/30)."""
     if line.paid_until is None or line.paid_until <= at or line.periods_billed < 1:
         return []
     unused = []
@@ -300,11 +300,6 @@ def unused_by_period(*, line: SubscriptionLine, at: datetime) -> list[tuple[int,
         left = int((end - max(at, period.start)).total_seconds())
         unused.append((index, Decimal(left) / Decimal(int((period.end - period.start).total_seconds()))))
     return unused
-
-
-def rest_of_period(*, line: SubscriptionLine, at: datetime) -> Decimal:
-    """How many cycles of the line are paid but not yet used at ``at`` (0 if none)."""
-    return sum((part for _, part in unused_by_period(line=line, at=at)), Decimal(0))
 
 
 @dataclass(frozen=True)

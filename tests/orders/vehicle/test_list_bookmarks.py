@@ -8,6 +8,7 @@ transaction that never commits, so "commits" are ``django_capture_on_commit_call
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -73,27 +74,47 @@ def _builds(fn: Callable[[], Any]) -> int:
     return sum("ROW_NUMBER" in q["sql"].upper() for q in seen.captured_queries)
 
 
-def test_the_bookmarks_are_every_step_th_key_from_one_scan(user: Any) -> None:
-    _orders(user, 23)
+def test_the_bookmarks_are_every_step_th_key_found_from_the_nearer_end(user: Any) -> None:
+    _orders(user, 48)
     owner_rows = VehicleOrder.objects.filter(owner=user).order_by("-updated_at", "-id")
     want = [((o.updated_at - bookmarks.EPOCH) // bookmarks.ONE_MICROSECOND, o.pk) for o in owner_rows]
-    assert _builds(lambda: bookmarks.bookmarks_get(user.pk)) == 1
-    marks = bookmarks.bookmarks_get(user.pk)
-    assert marks is not None and marks.rows == 23 and marks.step == STEP
-    assert list(marks.keys) == want[::STEP]
-    assert _builds(lambda: bookmarks.bookmarks_get(user.pk)) == 0  # read from the cache
+    assert _builds(lambda: _page(user, 11)) == 1  # the newer half: scanned down from the newest row
+    marks = bookmarks.bookmarks_get(user.pk, total=48)
+    assert marks is not None and marks.step == STEP and marks.rows == 48
+    assert marks.keys and all(key == want[k * STEP] for k, key in marks.keys.items())
+    assert min(marks.keys) == 0 and marks.top_reach() >= 3
+    assert _builds(lambda: _page(user, 34)) == 1  # the older half: scanned up from the oldest row
+    marks = bookmarks.bookmarks_get(user.pk, total=48)
+    assert marks is not None and max(marks.keys) == 9 and marks.bottom_reach() <= 6
+    assert all(key == want[k * STEP] for k, key in marks.keys.items())
+    assert _builds(lambda: [_page(user, o) for o in (11, 34, 13, 30)]) == 0  # all known now
 
 
 @pytest.mark.parametrize("limit", [1, 3, 7])
 def test_every_page_through_bookmarks_equals_the_naive_page(limit: int, user: Any, make_user: Any) -> None:
     _orders(user, 31)
     _orders(make_user("other"), 6)
-    assert _builds(lambda: _every_page_is_naive(user, limit)) == 1  # one scan, then cache hits
+    assert _builds(lambda: _every_page_is_naive(user, limit)) >= 1
+    assert _builds(lambda: _every_page_is_naive(user, limit)) == 0  # all from the cache
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_pages_asked_in_any_order_extend_the_bookmarks_from_either_end(order: str, user: Any) -> None:
+    """Walked from the oldest page up, every page extends the bookmarks known from the oldest row
+    (anchored on the highest one); shuffled, both chains grow in steps."""
+    _orders(user, 67)
+    want = _naive(user)
+    offsets = list(range(len(want)))
+    offsets = offsets[::-1] if order == "reversed" else random.Random(7).sample(offsets, len(offsets))
+    pages: list[list[int]] = []
+    scans = _builds(lambda: pages.extend(_page(user, o) for o in offsets))
+    assert pages == [want[o : o + LIMIT] for o in offsets]
+    assert 2 <= scans <= 10  # a few scans per token, not one per page
 
 
 def test_a_deep_page_is_a_seek_with_a_short_offset(user: Any) -> None:
     _orders(user, 31)
-    _page(user, 14)  # builds
+    _page(user, 14)  # finds the bookmarks it needs
     with CaptureQueriesContext(connection) as seen:
         assert _page(user, 14) == _naive(user)[14:17]
     ids_sql = [q["sql"] for q in seen.captured_queries if "OFFSET" in q["sql"].upper()]
@@ -123,21 +144,22 @@ def test_a_write_committed_between_the_build_and_the_read(
 ) -> None:
     fund(user, "100000")
     orders = _orders(user, 26)
-    build = bookmarks._build
+    scan = bookmarks._scan
 
-    def build_then_a_commit(owner_id: int, token: str, every: int) -> bookmarks.Bookmarks:
-        marks = build(owner_id, token, every)  # the list as it was...
+    def scan_then_a_commit(*args: Any, **kwargs: Any) -> Any:
+        found = scan(*args, **kwargs)  # the list as it was...
         with django_capture_on_commit_callbacks(execute=True):  # ...then a move commits
             vehicle_order_pay(order_id=orders[20].order_id, actor=user)
-        return marks
+        return found
 
-    monkeypatch.setattr(bookmarks, "_build", build_then_a_commit)
+    monkeypatch.setattr(bookmarks, "_scan", scan_then_a_commit)
     before = _naive(user)
     assert _page(user, 12) == before[12:15]  # this read's scan ran before the commit: its page
-    monkeypatch.setattr(bookmarks, "_build", build)
+    monkeypatch.setattr(bookmarks, "_scan", scan)
     after = _naive(user)
     assert after != before
-    assert _builds(lambda: _every_page_is_naive(user)) == 1  # the stored set was not used again
+    assert _builds(lambda: _page(user, 12)) == 1  # the stored set was not used again
+    _every_page_is_naive(user)
 
 
 def test_a_write_committed_after_a_read_made_the_bookmarks(
@@ -148,7 +170,8 @@ def test_a_write_committed_after_a_read_made_the_bookmarks(
     assert _page(user, 12) == _naive(user)[12:15]
     with django_capture_on_commit_callbacks(execute=True):
         vehicle_order_pay(order_id=orders[22].order_id, actor=user)  # no count change: only the token says
-    assert _builds(lambda: _every_page_is_naive(user)) == 1
+    assert _builds(lambda: _page(user, 12)) == 1
+    _every_page_is_naive(user)
 
 
 def test_a_rolled_back_write_keeps_the_bookmarks(
@@ -180,11 +203,13 @@ def test_deletes_and_recounts_forget(user: Any, django_capture_on_commit_callbac
     _every_page_is_naive(user)
     with django_capture_on_commit_callbacks(execute=True):
         orders[7].delete()
-    assert _builds(lambda: _every_page_is_naive(user)) == 1
+    assert _builds(lambda: _page(user, 12)) == 1
+    _every_page_is_naive(user)
     VehicleOrder.objects.filter(pk=orders[9].pk).update(updated_at=T0 + timedelta(days=1))  # around the ORM
     with django_capture_on_commit_callbacks(execute=True):
         vehicle_order_counts_rebuild(owner_ids=[user.pk])  # what an import runs afterwards
-    assert _builds(lambda: _every_page_is_naive(user)) == 1
+    assert _builds(lambda: _page(user, 12)) == 1
+    _every_page_is_naive(user)
 
 
 def test_a_cache_failure_reads_the_old_way(user: Any, monkeypatch: pytest.MonkeyPatch) -> None:

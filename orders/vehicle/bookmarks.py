@@ -6,16 +6,23 @@ key of every ``STEP``-th row of the list (positions 0, STEP, 2*STEP, ... newest 
 a keyset seek to the nearest bookmark plus an ``OFFSET`` below ``STEP`` (below ``STEP / 2`` when the
 nearer bookmark is the one after the page, read ascending and reversed).
 
-The bookmarks of an owner are one entry of Django's cache (Redis in production), built by one
-covering-index scan (``ROW_NUMBER()``, one statement: one consistent read) on the first deep page
-that finds none. They are valid for one *version* of the owner's list, a random token under a key of
-its own: every write that moves rows of the owner's list (placement, every transition, ORM deletes,
-the recount after an import) deletes the token when its transaction commits
-(``bookmarks_forget_on_commit``); a rolled-back write deletes nothing, and changed nothing. A reader
-takes the token *before* it scans, so a set built from rows older than a commit is stored under a
-token that commit has already deleted (or is about to): nobody reads it again. A set is used only if
-its token is the current one, its step is ``STEP`` and its row count equals the list's ``total`` (the
-owner's count row); otherwise the page is read the old way (never a wrong page, just a slower one).
+The bookmarks of an owner are one entry of Django's cache (Redis in production), found as deep pages
+ask for them: a page in the newer half extends them down from the deepest one known (or the newest
+row), a page in the older half up from the highest one known from the oldest row (or that row), by
+one statement that reads the stretch in index order with ``LIMIT`` and numbers it with
+``ROW_NUMBER()`` (one consistent read), overshooting to twice the depth asked (capped at the middle)
+so a walk through the list costs a few scans, and the first deep page after a write walks about as
+far as the old path would have. They are valid for one *version* of the owner's list, a random token
+under a key of its own: every write that moves rows of the owner's list (placement, every
+transition, ORM deletes, the recount after an import) deletes the token when its transaction
+commits (``bookmarks_forget_on_commit``); a rolled-back write deletes nothing, and changed nothing.
+A reader takes the token *before* it scans, so bookmarks read from rows older than a commit are
+stored under a token that commit has already deleted (or is about to): nobody reads them again. A
+set is used only if its token is the current one, its step is ``STEP`` and it was found for the
+list's current ``total`` (the owner's count row; a placement or delete whose forget was lost changes
+it); otherwise it is started again. A cache failure reads the page the old way. Bookmarks found from
+the oldest row are placed by ``total``, as the old path's ascending read of the older half is: both
+need the count row to be right (``vehicle_order_counts_rebuild`` after an import).
 
 What is not covered, and bounds it: a write committed but whose hook has not run yet (the moment
 between ``COMMIT`` and ``on_commit`` in the writing thread: the same race as a ``total`` read just

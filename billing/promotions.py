@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from billing.locks import account_lock
 from billing.models import Redemption
@@ -118,6 +119,21 @@ def redemptions_for(*, subject_type: str, subject_ids: Iterable[str]) -> dict[st
     found: dict[str, Redemption] = {}
     for row in rows:
         found.setdefault(row.subject_id, row)
+    return found
+
+
+def redemptions_of(subjects: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Redemption]:
+    """The redemptions of orders of any families (a billing-job chunk mixes purchase and package
+    lines), by ``(family, order id)``, in one query."""
+    wanted = set(subjects)
+    if not wanted:
+        return {}
+    match = Q()
+    for family in sorted({family for family, _ in wanted}):
+        match |= Q(subject_type=family, subject_id__in=sorted(i for f, i in wanted if f == family))
+    found: dict[tuple[str, str], Redemption] = {}
+    for row in Redemption.objects.select_related("promotion").filter(match).order_by("pk"):
+        found.setdefault((row.subject_type, row.subject_id), row)
     return found
 
 

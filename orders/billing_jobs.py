@@ -17,6 +17,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import OperationalError, transaction
@@ -25,7 +26,13 @@ from django.utils import timezone
 from billing.locks import account_try_lock
 from config.db import is_deadlock
 from config.exceptions import DomainError, InsufficientFunds
-from orders.engine.billing import line_bill_metered_period, line_charge_period, next_period
+from orders.engine.billing import (
+    Period,
+    line_bill_metered_period,
+    line_charge_period,
+    next_period,
+    period_amount,
+)
 from orders.engine.corrections import late_events_bill
 from orders.engine.models import (
     LineStatus,
@@ -34,6 +41,7 @@ from orders.engine.models import (
     SubscriptionLine,
     SubscriptionStatus,
 )
+from orders.engine.promotions import chunk_redemptions, line_discount, order_subject_of
 from orders.package.lifecycle import subscription_suspend
 from orders.purchase.models import PurchaseOrder
 from orders.purchase.renewal import purchase_hourly_paid, purchase_hourly_unpaid
@@ -131,8 +139,11 @@ def _subscriptions_of(rows: list[tuple[int, str, int]]) -> dict[int, Any]:
             order_id__in=[s["order_ref"] for s in subs.values() if s["kind"] == SubscriptionKind.PURCHASE]
         ).values_list("order_id", "region")
     )
+    # The orders' promotions, for the whole chunk in one query (orders.engine.promotions).
+    redemptions = chunk_redemptions(_subject(sub) for sub in subs.values())
     for sub in subs.values():
         sub["region"] = regions.get(sub["order_ref"], "") if sub["kind"] == SubscriptionKind.PURCHASE else ""
+        sub["redemption"] = redemptions.get(_subject(sub))
     return subs
 
 
@@ -179,17 +190,14 @@ def _bill_line(
     ).exists()
 
 
-def _subject(sub: Mapping[str, Any]) -> tuple[str, Any]:
-    return (
-        "package_order" if sub["kind"] == SubscriptionKind.PACKAGE else "purchase_order",
-        sub["order_ref"],
-    )
+def _subject(sub: Mapping[str, Any]) -> tuple[str, str]:
+    return order_subject_of(kind=sub["kind"], order_ref=sub["order_ref"])
 
 
 def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:
     """Charge the next hour ahead until the paid time covers ``at``; a failed charge suspends."""
     for _ in range(MAX_CATCH_UP):
-        line = SubscriptionLine.objects.select_related("plan").get(pk=line_id)
+        line = SubscriptionLine.objects.select_related("plan__product").get(pk=line_id)
         if line.next_run_at is None or line.next_run_at > at:
             return
         unit_price, version_id = line.price, None
@@ -198,6 +206,11 @@ def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: 
             version = price_version_in_force(line.plan, line.next_run_at)
             if version is not None:
                 unit_price, version_id = version.price, version.pk
+        gross = period_amount(unit_price=unit_price, quantity=line.quantity)
+
+        def discount(period: Period, line: SubscriptionLine = line, gross: Decimal = gross) -> Decimal:
+            return line_discount(sub["redemption"], line=line, period_index=period.index, gross=gross)
+
         try:
             charge = line_charge_period(
                 line_id=line_id,
@@ -209,6 +222,7 @@ def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: 
                 region=sub["region"],
                 subject=_subject(sub),
                 at=at,
+                discount=discount,
             )
         except InsufficientFunds:
             if sub["kind"] == SubscriptionKind.PURCHASE:
@@ -231,7 +245,13 @@ def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: 
 def _run_postpaid(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:
     """Bill every ended period (metered quantity x unit price); unpaid ones become arrears."""
     for _ in range(MAX_CATCH_UP):
-        billed = line_bill_metered_period(line_id=line_id, at=at, subject=_subject(sub), region=sub["region"])
+        billed = line_bill_metered_period(
+            line_id=line_id,
+            at=at,
+            subject=_subject(sub),
+            region=sub["region"],
+            redemption=sub["redemption"],
+        )
         if billed is None:
             # the period has not ended: put the job's clock on its end
             line = SubscriptionLine.objects.select_related("subscription").get(pk=line_id)

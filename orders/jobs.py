@@ -91,6 +91,7 @@ class Written:
     entries: int = 0
     charged: Decimal = ZERO
     credited: Decimal = ZERO
+    discount: Decimal = ZERO  # promotions took this off the records' gross (their ``discount``)
     records: Counter[str] = field(default_factory=Counter)  # by status
     events: int = 0
     quota_rows: int = 0
@@ -188,6 +189,9 @@ def _written(marks: dict[type[Model], int], *, since: datetime, detail: int) -> 
         lines.append(f"{e.kind} {e.account.namespace} {e.amount} for {e.subject_type} {e.subject_id}")
     for r in _new(UsageRecord, marks, "created_at", since).iterator():
         w.records[r.status] += 1
+        w.discount += r.discount
+        if r.discount:
+            lines.append(f"discount {r.discount} on {r.kind} record(s) of {r.order_ref}")
         if r.status != "paid":  # a paid one is a charge listed above
             lines.append(f"{r.status} usage record {r.order_ref} {r.kind} {_when(r.period_start)} {r.amount}")
     for ev in _new(PurchaseOrderEvent, marks, "time", since).select_related("order").iterator():

@@ -26,6 +26,7 @@ from config.clock import add_cycles
 from config.money import to_money
 from config.money_sql import money_sum
 from orders.engine.models import SubscriptionLine
+from orders.engine.promotions import LOOKUP, RedemptionArg, line_discount, line_redemption
 from plans.services import price_mark_used
 from usage.models import MeterEvent, UsageKind, UsageRecord, UsageStatus
 
@@ -318,8 +319,11 @@ def line_bill_metered_period(
     final_end: datetime | None = None,
     subject: tuple[str, Any] | None = None,
     region: str = "",
+    redemption: RedemptionArg = LOOKUP,
 ) -> PeriodCharge | None:
-    """Bill the next (ended) postpaid period of a line: metered quantity x unit price.
+    """Bill the next (ended) postpaid period of a line: metered quantity x unit price, less the
+    order's promotion while it covers the period (``redemption``: the order's, read here unless
+    the caller read it for its whole chunk; ``orders.engine.promotions``).
 
     ``final_end`` closes the period early (a stop: the last, partial period, counting every event
     from its start). Returns None when the period has not ended yet. The record is written and the
@@ -343,6 +347,12 @@ def line_bill_metered_period(
         elif period.end > at:
             return None
         quantity = metered_quantity(line_id=line.pk, start=period.start, end=None if final_end else end)
+        discount = line_discount(
+            line_redemption(line, redemption),
+            line=line,
+            period_index=period.index,
+            gross=period_amount(unit_price=line.price, quantity=quantity),
+        )
         record, created = usage_record_write(
             line=line,
             period_start=period.start,
@@ -353,6 +363,7 @@ def line_bill_metered_period(
             quantity=quantity,
             price_rule_id=line.price_rule_id,
             region=region,
+            discount=discount,
         )
         charged = False
         if created:

@@ -30,10 +30,22 @@ from billing.locks import account_try_lock
 from billing.services import account_refund
 from config.db import retry_on_deadlock
 from config.exceptions import InsufficientFunds
-from config.money import to_money
+from config.money import ZERO, to_money
 from config.money_sql import money_sum
-from orders.engine.billing import ledger_key_for, period_amount, records_pay, usage_record_write
+from orders.engine.billing import (
+    ledger_key_for,
+    period_amount,
+    records_pay,
+    usage_record_write,
+)
 from orders.engine.models import SubscriptionKind, SubscriptionLine
+from orders.engine.promotions import (
+    LOOKUP,
+    RedemptionArg,
+    line_discount,
+    line_redemption,
+    period_index_at,
+)
 from usage.models import MeterEvent, UsageKind, UsageRecord, UsageStatus
 
 
@@ -66,14 +78,28 @@ def correction_write(
     delta: Decimal,
     key: str,
     at: datetime,
+    redemption: RedemptionArg = LOOKUP,
 ) -> tuple[UsageRecord, bool]:
     """Write and settle the correction of ``original`` by ``delta`` (a quantity, signed).
+
+    The period is priced as if every event had been on time: its net price (the order's promotion
+    taken off while it covers the period, ``orders.engine.promotions``) at the new quantity, less
+    what its records billed. A positive correction's ``discount`` is the growth of the period's
+    discount; a negative one carries none and refunds the net difference, so voiding everything
+    refunds exactly what was paid (docs/decisions.md "Promotions on postpaid and hourly lines").
 
     The caller holds the account and the line locks. Returns the record and whether it is new (a
     replayed key returns the first one and moves no money)."""
     group = UsageRecord.objects.filter(Q(pk=original.pk) | Q(corrects_id=original.pk))
     quantity, billed = money_sum(group, "quantity"), money_sum(group, "amount")
-    amount = period_amount(unit_price=original.unit_price, quantity=quantity + delta) - billed
+    found = line_redemption(line, redemption)
+    index = period_index_at(anchor=line.subscription.anchor, cycle=line.cycle, start=original.period_start)
+    before = period_amount(unit_price=original.unit_price, quantity=quantity)
+    after = period_amount(unit_price=original.unit_price, quantity=quantity + delta)
+    was = line_discount(found, line=line, period_index=index, gross=before)
+    now = line_discount(found, line=line, period_index=index, gross=after)
+    amount = after - now - billed
+    discount = min(max(now - was, ZERO), after - before) if delta > 0 else ZERO
     record, created = usage_record_write(
         line=line,
         period_start=original.period_start,
@@ -87,6 +113,7 @@ def correction_write(
         price_rule_id=original.price_rule_id,
         region=original.region,
         corrects_id=original.pk,
+        discount=discount,
     )
     if created:
         _settle(record, line=line, at=at)
@@ -172,6 +199,7 @@ def _line_late_bill(*, line_id: int, account_id: int, at: datetime) -> Counter[s
             .order_by("timestamp", "pk")
             .values_list("pk", "timestamp", "quantity")
         )
+        redemption = line_redemption(line) if events else None
         for original, batch in _by_period(line_id, events).items():
             if original is None:
                 summary["late_without_period"] += len(batch)
@@ -183,6 +211,7 @@ def _line_late_bill(*, line_id: int, account_id: int, at: datetime) -> Counter[s
                 delta=to_money(sum((q for _, _, q in batch), Decimal(0))),
                 key=correction_key(original_id=original.pk, cause="l", first_event_id=min(ids)),
                 at=at,
+                redemption=redemption,
             )
             MeterEvent.objects.filter(pk__in=ids, billed_record_id__isnull=True).update(
                 billed_record_id=record.pk

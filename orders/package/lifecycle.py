@@ -4,6 +4,7 @@ suspension the billing jobs apply when an hourly charge fails. Every move goes t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,11 @@ from billing.services import account_refund
 from config.db import retry_on_deadlock
 from config.money import to_money
 from orders.engine.billing import (
+    Period,
     hour_index_at,
     line_bill_metered_period,
     line_charge_period,
+    period_amount,
     period_key,
     usage_record_write,
 )
@@ -27,6 +30,7 @@ from orders.engine.models import (
     SubscriptionLine,
     SubscriptionStatus,
 )
+from orders.engine.promotions import line_discount, line_redemption
 from orders.package.models import (
     InstanceStatus,
     PackageOrder,
@@ -103,6 +107,7 @@ def instance_resume(
                     price_rule_id=ln.price_rule_id,
                     subject=("package_order", order.order_id),
                     at=at,
+                    discount=_hour_discount(ln),
                 )
                 SubscriptionLine.objects.filter(pk=ln.pk).update(next_run_at=charge.period.end)
 
@@ -119,6 +124,13 @@ def instance_resume(
             effect=start_billing,
         )
     return locked.instance
+
+
+def _hour_discount(line: SubscriptionLine) -> Callable[[Period], Decimal]:
+    """The order's promotion on the hour a resume charges, as the jobs runner prices the others."""
+    redemption = line_redemption(line)
+    gross = period_amount(unit_price=line.price, quantity=1)
+    return lambda period: line_discount(redemption, line=line, period_index=period.index, gross=gross)
 
 
 def hourly_stop_refund(

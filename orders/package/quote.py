@@ -155,8 +155,10 @@ def coupon_for(
 
 
 def component_discount(promotion: Promotion | None, *, priced: PricedProduct, cost: ComponentCost) -> Decimal:
-    """The coupon's discount on one component's first period (prepaid and hourly; a postpaid one
-    is billed later, by the engine's runs, which do not apply promotions)."""
+    """The coupon's discount on one component's first period, paid with the order (prepaid and
+    hourly). A postpaid component has nothing to pay then (0): its periods are billed after they
+    end by the jobs runner, which applies the order's redemption to the components the promotion
+    targets while its duration covers the period (``orders.engine.promotions``)."""
     if promotion is None:
         return ZERO
     component = f"{priced.product.prod_id}/{cost.component_id}"
@@ -166,7 +168,8 @@ def component_discount(promotion: Promotion | None, *, priced: PricedProduct, co
 
 
 def first_period_amount(cost: ComponentCost) -> Decimal:
-    """Prepaid and hourly components pay their first period (one cycle) with the order."""
+    """Prepaid and hourly components pay their first period (one cycle) with the order; a postpaid
+    one pays nothing then (its metered periods are billed in arrears, from the charge's time)."""
     if cost.billing_mode in (BillingMode.PREPAID, BillingMode.HOURLY):
         return period_amount(unit_price=cost.price, quantity=1)
     return to_money(0)

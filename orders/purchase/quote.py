@@ -30,7 +30,6 @@ from orders.purchase.errors import (
     SwitchStateError,
 )
 from orders.purchase.models import PurchaseOrder, PurchaseOrderStatus
-from plans.errors import PromotionRefused
 from plans.models import BillingMode, Cycle, Plan, PriceVersion, Promotion
 from plans.promotions import discount_for, promotion_find
 from plans.selectors import price_version_in_force
@@ -150,13 +149,9 @@ def quote_create(
 def coupon_for(*, account_id: int, coupon: str, plan: Plan, at: datetime) -> Promotion:
     """The promotion a create's ``coupon`` names, if it applies to ``plan`` now and its limits
     leave this account a redemption (checked again under the lock by ``promotion_redeem``).
-    Coupons discount prepaid plans (a period paid ahead); postpaid and hourly lines are billed by
-    the engine's runs, which do not apply promotions yet (docs/purchase-orders.md)."""
+    Every billing mode: a prepaid order's renewals and a postpaid or hourly order's billed
+    periods (the jobs runner, ``orders.engine.promotions``) apply it for its duration."""
     promotion = promotion_find(field="coupon", at=at, plan=plan, code=coupon)
-    if plan.billing_mode != BillingMode.PREPAID:
-        raise PromotionRefused.on(
-            "coupon", f"coupons apply to prepaid plans; {plan.plan_id!r} is {plan.billing_mode}"
-        )
     promotion_redeemable(account_id=account_id, promotion=promotion, field="coupon")
     return promotion
 

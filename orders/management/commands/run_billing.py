@@ -49,6 +49,7 @@ def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
         "ledger_entries": w.entries,
         "charged": str(w.charged),
         "credited": str(w.credited),
+        "discount": str(w.discount),
         "usage_records": dict(w.records),
         "events": w.events,
         "quota_rows": w.quota_rows,
@@ -115,18 +116,21 @@ class Command(TallyCommand):
         width = max((len(o.kind) for o in outcomes), default=0)
         verb = "would write" if dry_run else "wrote"
         units = {job.kind: job.unit for job in JOBS}
-        entries, charged, credited = 0, ZERO, ZERO
+        entries, charged, credited, discount = 0, ZERO, ZERO, ZERO
         for o in outcomes:
             self.say(f"  {o.kind.ljust(width)}  {counts_text(o.result, units[o.kind])}")
             w = o.written
             entries += w.entries
             charged += w.charged
             credited += w.credited
+            discount += w.discount
             if not w.empty:
                 records = ", ".join(f"{n} {status}" for status, n in sorted(w.records.items()))
                 self.say(
                     f"  {''.ljust(width)}  {verb}: {w.entries} ledger entr{'y' if w.entries == 1 else 'ies'} "
-                    f"(charged {w.charged}, credited {w.credited}), "
+                    f"(charged {w.charged}, credited {w.credited}"
+                    + (f", discount {w.discount}" if w.discount else "")
+                    + "), "
                     f"usage records {sum(w.records.values())}{f' ({records})' if records else ''}, "
                     f"order events {w.events}, quota rows {w.quota_rows}"
                 )
@@ -136,5 +140,7 @@ class Command(TallyCommand):
                 self.say(f"  {''.ljust(width)}    ... and {w.more} more")
         self.say(
             f"total: {entries} ledger entr{'y' if entries == 1 else 'ies'}, "
-            f"charged {charged}, credited {credited}" + (" (dry run: rolled back)" if dry_run else "")
+            f"charged {charged}, credited {credited}"
+            + (f", discount {discount}" if discount else "")
+            + (" (dry run: rolled back)" if dry_run else "")
         )

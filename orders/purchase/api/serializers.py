@@ -236,7 +236,7 @@ class OrderCreateSerializer(serializers.Serializer):
     quantities = QuantitiesField()
     parameters = ParametersField(help_text="{resource_name?: str, ...}")
     resource_name = ResourceNameField(help_text="wins over parameters.resource_name")
-    coupon = CouponField(help_text="a promotion's code (any case); prepaid plans; one per order")
+    coupon = CouponField(help_text="a promotion's code (any case); one per order")
 
 
 class OrderActionSerializer(serializers.Serializer):

@@ -131,16 +131,19 @@ def test_a_coupon_fully_redeemed_or_already_used_by_the_account_is_refused(user,
     assert Redemption.objects.count() == 2
 
 
-def test_coupons_are_for_prepaid_plans(user):
+def test_a_postpaid_plan_takes_a_coupon_and_the_create_redeems_it_without_a_charge(user):
+    # Was a refusal ("coupons apply to prepaid plans") until the jobs runner applied promotions:
+    # the billed periods are discounted (tests/orders/purchase/test_coupons_billed_lines.py).
     PromotionFactory(code="ANY")
     make_plan("res-cpu", "0.5", plan_type="resources", mode=BillingMode.POSTPAID, cycle=Cycle.HOUR)
-    with pytest.raises(PromotionRefused) as info:
-        purchase_order_create(
-            account=account_of(user, "10"), creator=user, region="cn-north-1", plan_id="res-cpu",
-            coupon="ANY", at=START,
-        )  # fmt: skip
-    assert "prepaid plans" in info.value.errors["coupon"][0]
-    assert not Redemption.objects.exists()
+    result = purchase_order_create(
+        account=account_of(user, "10"), creator=user, region="cn-north-1", plan_id="res-cpu",
+        coupon="ANY", at=START,
+    )  # fmt: skip
+    assert (result.money, result.discount, result.coupon) == (Decimal("0"), Decimal("0"), "ANY")
+    redemption = Redemption.objects.get()
+    assert (redemption.subject_id, redemption.first_period) == (result.order.order_id, 1)
+    assert not UsageRecord.objects.exists() and LedgerEntry.objects.filter(kind="charge").count() == 0
 
 
 def test_a_short_balance_leaves_no_redemption(user):

@@ -26,6 +26,7 @@ from django.utils import timezone
 from billing.locks import account_try_lock
 from config.db import is_deadlock
 from config.exceptions import DomainError, InsufficientFunds
+from config.money import to_money
 from orders.engine.billing import (
     Period,
     line_bill_metered_period,
@@ -33,7 +34,7 @@ from orders.engine.billing import (
     next_period,
     period_amount,
 )
-from orders.engine.corrections import late_events_bill
+from orders.engine.corrections import DISCOUNT_E4, E4, discount_e4, late_events_bill
 from orders.engine.models import (
     LineStatus,
     Subscription,
@@ -56,8 +57,9 @@ MAX_CATCH_UP = 48  # periods of one line billed in one run (a runner that was do
 ENDED = (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED, SubscriptionStatus.CANCELED)
 
 
-def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> dict[str, int]:
-    """Run every due billing job once; returns counts. Safe to run twice or on two workers.
+def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> dict[str, Any]:
+    """Run every due billing job once; returns counts, and ``discount`` (a money string) when the
+    orders' promotions took something off what was billed. Safe to run twice or on two workers.
 
     A chunk that MariaDB picks as a deadlock victim is rolled back whole and simply taken again
     (its lines are still due), a bounded number of times.
@@ -86,7 +88,11 @@ def billing_jobs_run(*, at: datetime | None = None, chunk_size: int = 200) -> di
             break
     # Late meter events of periods billed before (this run's periods included): correction records
     summary.update(late_events_bill(at=at, chunk_size=chunk_size))
-    return dict(summary)
+    result: dict[str, Any] = dict(summary)
+    discounted = result.pop(DISCOUNT_E4, 0)
+    if discounted:
+        result["discount"] = str(to_money(Decimal(discounted) / E4))
+    return result
 
 
 def _bill_lines_chunk(
@@ -238,6 +244,8 @@ def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: 
             return
         SubscriptionLine.objects.filter(pk=line_id).update(next_run_at=charge.period.end)
         summary["hourly_charged" if charge.charged else "hourly_replayed"] += 1
+        if charge.charged:
+            summary[DISCOUNT_E4] += discount_e4(charge.record.discount)
         if sub["kind"] == SubscriptionKind.PURCHASE and charge.charged:
             purchase_hourly_paid(order_ref=sub["order_ref"], period_end=charge.period.end, at=at)
 
@@ -258,5 +266,6 @@ def _run_postpaid(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary
             SubscriptionLine.objects.filter(pk=line_id).update(next_run_at=next_period(line).end)
             return
         summary["postpaid_billed"] += 1
+        summary[DISCOUNT_E4] += discount_e4(billed.record.discount)
         if billed.record.status == UsageStatus.ARREARS:
             summary["arrears"] += 1

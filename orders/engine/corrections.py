@@ -48,6 +48,14 @@ from orders.engine.promotions import (
 )
 from usage.models import MeterEvent, UsageKind, UsageRecord, UsageStatus
 
+# A run's summary is a Counter of ints: the discount it billed is counted in ten-thousandths.
+DISCOUNT_E4 = "discount_e4"
+E4 = Decimal(10000)
+
+
+def discount_e4(discount: Decimal) -> int:
+    return int(to_money(discount) * E4)
+
 
 def order_subject(line: SubscriptionLine) -> tuple[str, str]:
     """The subject of the order's charges (the credit-note lookup finds the statement by it)."""
@@ -217,6 +225,8 @@ def _line_late_bill(*, line_id: int, account_id: int, at: datetime) -> Counter[s
                 billed_record_id=record.pk
             )
             summary["late_corrections" if created else "late_replayed"] += 1
+            if created:
+                summary[DISCOUNT_E4] += discount_e4(record.discount)
             if record.status == UsageStatus.ARREARS:
                 summary["arrears"] += 1
     return summary

@@ -85,6 +85,8 @@ def test_postpaid_periods_are_discounted_for_the_promotions_duration(user, durat
         meter(order, f"e{index}", "60", period_end(index) - timedelta(days=2))  # 60 x 0.5 = 30
         out = run_billing(period_end(index) + timedelta(minutes=1))
         assert "postpaid billed 1" in out, out
+        shown = f"postpaid billed 1, discount {Decimal(discounts[index - 1]):.4f}"
+        assert (shown in out) == (discounts[index - 1] != "0"), out  # the job's result names it
         assert ledger_audit() == []
     records = UsageRecord.objects.filter(order_ref=order.order_id).order_by("period_start")
     assert [r.kind for r in records] == [UsageKind.USAGE] * 5

@@ -205,3 +205,32 @@ def test_canceling_a_discounted_postpaid_order_bills_its_last_periods_net(user):
         (Decimal("40"), Decimal("0")),  # the partial third period is not covered
     ]
     assert balance(order.account) == Decimal("945") and ledger_audit() == []
+
+
+def test_the_runner_reads_a_chunks_redemptions_in_one_query(user, make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.jobs import billing_jobs_run
+
+    PromotionFactory(code="TEN", value=Decimal("10"), duration="forever")
+    make_plan("cpu-hour", "10", plan_type="cpu", mode=BillingMode.HOURLY, cycle=Cycle.HOUR)
+    orders = [postpaid_order(user, coupon="TEN"), postpaid_order(make_user("bob"), coupon="TEN")]
+    hourly = purchase_order_create(
+        account=account_of(make_user("carol"), "1000"), creator=None, region="cn-north-1",
+        plan_id="cpu-hour", coupon="TEN", at=START,
+    ).order  # fmt: skip
+    for order in orders:
+        meter(order, f"u-{order.pk}", "60", START + timedelta(days=1))
+    with CaptureQueriesContext(connection) as queries:
+        summary = billing_jobs_run(at=START + timedelta(hours=3), chunk_size=50)
+        summary2 = billing_jobs_run(at=period_end(1) + timedelta(minutes=1), chunk_size=50)
+    assert summary["hourly_charged"] == 3 and summary2["postpaid_billed"] == 2
+    reads = [q["sql"] for q in queries.captured_queries if "billing_redemption" in q["sql"]]
+    assert len(reads) == 2, reads  # one per chunk (each run here is one chunk), whatever its lines
+    hours = UsageRecord.objects.filter(order_ref=hourly.order_id)
+    assert hours.count() == 52  # the create's hour, 3, then 48 caught up (MAX_CATCH_UP) by one chunk
+    assert set(hours.values_list("discount", flat=True)) == {Decimal("1")}
+    assert set(UsageRecord.objects.filter(kind=UsageKind.USAGE).values_list("discount", flat=True)) == {
+        Decimal("3")
+    }

@@ -141,7 +141,8 @@ def figures_of(report: Any) -> dict[tuple[str, ...], dict[str, Any]]:
 def test_the_month_shows_gross_discount_net_and_corrections_as_the_records_say(month):
     paid = list(UsageRecord.objects.filter(status=UsageStatus.PAID).select_related("account", "plan"))
     corrections = [r for r in paid if r.kind == UsageKind.CORRECTION]
-    assert sorted(r.amount for r in corrections) == [Decimal("-2"), Decimal("3")]  # the refund negative
+    # the metered hour is in VM10's "once" period: its corrections are priced net (10 % off)
+    assert sorted(r.amount for r in corrections) == [Decimal("-1.8"), Decimal("2.7")]  # the refund negative
     assert {r.order_ref for r in paid if r.discount > 0} == {
         month["purchase"].order_id,
         month["package"].order_id,
@@ -159,7 +160,7 @@ def test_the_month_shows_gross_discount_net_and_corrections_as_the_records_say(m
     ):
         assert total == sum((r[figure] for r in rows), ZERO)  # totals: exact sums of the rows
     assert report.gross == report.total + report.discount
-    assert (report.corrections, report.correction_records) == (Decimal("1"), 2)
+    assert (report.corrections, report.correction_records) == (Decimal("0.9"), 2)
     assert report.discount == sum((r.discount for r in paid), ZERO) > 0
     per_account = usage_report(start=MARCH[0], end=MARCH[1], group_by="account")
     assert (per_account.total, per_account.gross, per_account.discount, per_account.corrections) == (
@@ -198,7 +199,7 @@ def test_raw_pieces_of_a_day_give_the_figures_of_the_rollups(month):
                 into[f] += row[f]
     assert summed == whole
     package = month["package"].order_id
-    assert [v["corrections"] for k, v in after.items() if k[1] == package] == [Decimal("-2")]
+    assert [v["corrections"] for k, v in after.items() if k[1] == package] == [Decimal("-1.8")]
 
 
 def test_the_api_and_the_csv_show_the_new_figures(staff_api, month):
@@ -208,24 +209,24 @@ def test_the_api_and_the_csv_show_the_new_figures(staff_api, month):
         f"{report.total:.2f}",
         f"{report.gross:.2f}",
         f"{report.discount:.2f}",
-        "1.00",
+        "0.90",
     )
     assert data["correction_records"] == 2
     package = next(r for r in data["rows"] if r["order_id"] == month["package"].order_id)
     assert Decimal(package["gross"]) == Decimal(package["money"]) + Decimal(package["discount"])
-    assert (package["corrections"], package["correction_records"]) == ("1.00", 2)
+    assert (package["corrections"], package["correction_records"]) == ("0.90", 2)
     r = staff_api.get("/usageapi/v1/reports?period=2026-03&format=csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode())))
     assert sum(Decimal(row["discount"]) for row in rows) == Decimal(data["discount"])
     assert (r["X-Report-Gross"], r["X-Report-Corrections"], r["X-Report-Correction-Records"]) == (
         data["gross"],
-        "1.00",
+        "0.90",
         "2",
     )
     usages = staff_api.get("/usageapi/v1/usages?namespace=pkg").json()["data"]["results"]
     fixes = [u for u in usages if u["kind"] == "correction"]
     assert len(fixes) == 2 and all(u["corrects"] for u in fixes)
-    assert {u["money"] for u in fixes} == {"3.00", "-2.00"}
+    assert {u["money"] for u in fixes} == {"2.70", "-1.80"}
 
 
 def test_a_wrong_discount_is_found_by_the_audit_and_rebuilt(month):

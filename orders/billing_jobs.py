@@ -247,7 +247,12 @@ def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: 
         if charge.charged:
             summary[DISCOUNT_E4] += discount_e4(charge.record.discount)
         if sub["kind"] == SubscriptionKind.PURCHASE and charge.charged:
-            purchase_hourly_paid(order_ref=sub["order_ref"], period_end=charge.period.end, at=at)
+            purchase_hourly_paid(
+                order_ref=sub["order_ref"],
+                period_end=charge.period.end,
+                at=at,
+                discount=charge.record.discount,
+            )
 
 
 def _run_postpaid(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: Counter[str]) -> None:

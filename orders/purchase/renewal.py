@@ -273,8 +273,11 @@ def purchase_hourly_unpaid(*, order_ref: str, line_paid_until: datetime, at: dat
     return "ended" if summary.ended else "failed"
 
 
-def purchase_hourly_paid(*, order_ref: str, period_end: datetime, at: datetime) -> None:
-    """An hour was paid: a ``renewalfailed`` hourly order is ``consuming`` again."""
+def purchase_hourly_paid(
+    *, order_ref: str, period_end: datetime, at: datetime, discount: Decimal = ZERO
+) -> None:
+    """An hour was paid: a ``renewalfailed`` hourly order is ``consuming`` again (the event names
+    the hour's ``discount`` when the order's promotion took something off it)."""
     order_pk = (
         PurchaseOrder.objects.filter(order_id=order_ref, status=PurchaseOrderStatus.RENEWALFAILED)
         .values_list("pk", flat=True)
@@ -287,6 +290,6 @@ def purchase_hourly_paid(*, order_ref: str, period_end: datetime, at: datetime) 
         to=PurchaseOrderStatus.CONSUMING,
         reason="hourly_paid",
         at=at,
-        data={"period_end": period_end.isoformat()},
+        data={"period_end": period_end.isoformat(), **({"discount": str(discount)} if discount else {})},
         fields={"last_renew_fail_notified_at": None},
     )

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from billing.models import LedgerEntry, Redemption
 from config.clock import add_cycles
 from orders.models import PurchaseOrder, PurchaseOrderEvent, SubscriptionLine
+from orders.purchase.models import PurchaseOrderStatus
 from orders.purchase.services import purchase_order_create
 from plans.models import BillingMode, Cycle
 from tests.orders.purchase.helpers import assert_ledger, balance, local, make_plan
@@ -234,3 +235,21 @@ def test_the_runner_reads_a_chunks_redemptions_in_one_query(user, make_user):
     assert set(UsageRecord.objects.filter(kind=UsageKind.USAGE).values_list("discount", flat=True)) == {
         Decimal("3")
     }
+
+
+def test_the_hourly_paid_event_names_the_hours_discount(user):
+    PromotionFactory(code="TEN", value=Decimal("10"), duration="forever")
+    make_plan("cpu-hour", "10", plan_type="cpu", mode=BillingMode.HOURLY, cycle=Cycle.HOUR)
+    order = purchase_order_create(
+        account=account_of(user, "18"), creator=user, region="cn-north-1", plan_id="cpu-hour",
+        coupon="TEN", at=START,
+    ).order  # fmt: skip
+    run_billing(START + timedelta(hours=1))  # the second hour, 9: the wallet is empty
+    run_billing(START + timedelta(hours=2, minutes=1))
+    order.refresh_from_db()
+    assert order.status == PurchaseOrderStatus.RENEWALFAILED
+    account_of(user, "100")  # a credit naming its subject
+    run_billing(START + timedelta(hours=3, minutes=1))  # the hours from 2:00 and 3:00
+    event = PurchaseOrderEvent.objects.get(order=order, reason="hourly_paid")
+    assert event.data["discount"] == "1.0000"
+    assert balance(order.account) == Decimal("82") and ledger_audit() == []

@@ -87,7 +87,9 @@ def units(amount: Decimal) -> int:
 
 
 def money(value: int | Decimal | None) -> Decimal:
-    return (Decimal(value or 0) / UNITS).quantize(Decimal("0.0001"))
+    """Units of 1/10000 as money: the same value and exponent as dividing by 10000 and quantizing
+    to 4 places, by moving the exponent (a report converts ~60,000 sums; B3)."""
+    return Decimal(int(value or 0)).scaleb(-4)
 
 
 def _moment(

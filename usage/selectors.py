@@ -194,6 +194,9 @@ def grouped_money(
     return moved, owed
 
 
+NO_FIGURES = Figures()  # a group with no records on one side (read only)
+
+
 def usage_report(
     *, start: datetime, end: datetime, group_by: str = "order", account_ids: Iterable[int] | None = None
 ) -> Report:
@@ -206,20 +209,20 @@ def usage_report(
     moved, owed = grouped_money(start=start, end=end, keys=KEYS[group_by], account_ids=account_ids)
     report = Report(start=start, end=end, group_by=group_by)
     for key in sorted(set(moved) | set(owed)):
-        paid, unpaid = moved.get(key, Figures()), owed.get(key, Figures())
-        row: dict[str, Any] = {"namespace": key[0]}
-        if group_by == "order":
-            row.update(order_id=key[1], region=key[2], plan_id=key[3])
-        row.update(
-            amount=paid.money,
-            gross=paid.gross,
-            discount=paid.discount,
-            records=paid.records,
-            corrections=paid.corrections,
-            correction_records=paid.correction_records,
-            arrears=unpaid.money,
-            arrears_records=unpaid.records,
+        paid, unpaid = moved.get(key) or NO_FIGURES, owed.get(key) or NO_FIGURES
+        row: dict[str, Any] = (
+            {"namespace": key[0], "order_id": key[1], "region": key[2], "plan_id": key[3]}
+            if group_by == "order"
+            else {"namespace": key[0]}
         )
+        row["amount"] = paid.money
+        row["gross"] = paid.gross
+        row["discount"] = paid.discount
+        row["records"] = paid.records
+        row["corrections"] = paid.corrections
+        row["correction_records"] = paid.correction_records
+        row["arrears"] = unpaid.money
+        row["arrears_records"] = unpaid.records
         report.rows.append(row)
         report.total += paid.money
         report.gross += paid.gross

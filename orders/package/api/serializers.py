@@ -228,7 +228,8 @@ class BillOutSerializer(serializers.Serializer):
     period_end = IsoDateTimeField()
     quantity = QuantityOutField()
     unit_price = MoneyOutField()
-    amount = MoneyOutField()
+    amount = MoneyOutField(help_text="net: what the bill costs after `discount`")
+    discount = MoneyOutField(help_text="what a promotion took off this bill (0 without one)")
     paid_at = IsoDateTimeField(allow_null=True)
     ledger_entry_id = serializers.IntegerField(allow_null=True)
     corrects = serializers.IntegerField(

@@ -178,3 +178,15 @@ def test_the_auto_renew_chunk_with_and_without_coupons():
     assert LedgerEntry.objects.filter(kind="charge").count() == 2 * len(kinds)
     assert Redemption.objects.count() == kinds.count("FOREVER") + kinds.count("ONCE")
     assert ledger_audit() == []
+
+
+def test_the_bills_list_shows_each_bills_discount_beside_its_net_amount(api, user):
+    """``GET /api/v1/bills``: a discounted bill's ``discount`` and net ``amount``, and 0 on a bill
+    the promotion does not target."""
+    account = funded("alice", member=user)
+    sys_promo()
+    order = box_order(account, coupon="sys10")
+    bills = api.get(f"/api/v1/bills?order_id={order.order_id}").json()["data"]["results"]
+    by_component = {bill["component_id"]: bill for bill in bills}
+    assert (by_component["sys"]["amount"], by_component["sys"]["discount"]) == ("27.0000", "3.0000")
+    assert (by_component["disk"]["amount"], by_component["disk"]["discount"]) == ("10.0000", "0.0000")

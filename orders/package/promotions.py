@@ -30,8 +30,8 @@ def order_redemption(sub: Subscription) -> Redemption | None:
 def targets_line(redemption: Redemption | None, *, line: SubscriptionLine, prod_id: str) -> bool:
     """Whether the promotion names the line's component (``prod/comp``) or its plan now (a config
     change to a plan the promotion does not name ends the discount, as a purchase plan switch
-    does). Only prepaid lines: hourly hours and postpaid periods are billed by the engine's runs,
-    which apply no promotion."""
+    does). Only prepaid lines here, the renewals' and changes' concern: hourly hours and postpaid
+    periods are discounted where the billing-jobs runner bills them (``orders.engine.promotions``)."""
     if redemption is None or line.billing_mode != BillingMode.PREPAID:
         return False
     return promotion_applies(redemption.promotion, plan=line.plan, component=f"{prod_id}/{line.component_id}")

@@ -33,9 +33,9 @@ REPEAT = 3
 WALK = 20  # pages followed by ``next`` from the top, checked against the naive query
 
 
-def build(n: int, prefix: str) -> tuple[Any, int, str]:
+def build(n: int, prefix: str) -> tuple[Any, int, str, str]:
     """One user's account with N ledger entries and N usage records (+N/10 of each for another
-    account); returns (the account, the other account's id, the token)."""
+    account); returns (the account, the other account's id, the token, how the write-back settled)."""
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
@@ -94,9 +94,10 @@ def build(n: int, prefix: str) -> tuple[Any, int, str]:
             cur.execute(f"ANALYZE TABLE {table}")
             cur.fetchall()
         conn.commit()
+        settled = common.settle_writes(conn)
     finally:
         conn.close()
-    return account, other, token
+    return account, other, token, settled
 
 
 def naive_ids(table: str, account_id: int, offset: int) -> list[int]:
@@ -209,7 +210,7 @@ def main() -> int:
 
     n = size("B7")
     prefix = f"b7x{random.randrange(10**6)}"
-    account, _other, token = build(n, prefix)
+    account, _other, token, settled = build(n, prefix)
     last = -(-n // SIZE)
     pages = sorted({1, 2, 3, *(max(1, last * k // 10) for k in range(1, 10)), last - 1, last})
     client = APIClient()
@@ -247,7 +248,7 @@ def main() -> int:
                 f"{o50:.1f}/{o99:.1f} ms, slowest "
                 f"{slow_off[0] * 1000:.1f} ms at page {slow_off[1]:,} of {last:,}; cursor slowest "
                 f"{slow_cur[0] * 1000:.1f} ms at page {slow_cur[1]:,}; pages (and a walk of {WALK} by next) "
-                f"equal to the naive query: {equal}; total == {n:,}: {totals}",
+                f"equal to the naive query: {equal}; total == {n:,}: {totals}; {settled}",
                 numbers={"n": n, "p50_ms": c50, "p99_ms": c99, "offset_p99_ms": o99, "baseline_p99_ms": b99},
                 checks_ok=ok,
             )

@@ -240,6 +240,26 @@ def measured(interval: float = 0.01) -> Iterator[Measure]:
         m.delta_rss_mb = peak[0] - before
 
 
+def settle_writes(conn: Any, *, timeout: float = 180.0, dirty_pages: int = 200) -> str:
+    """Wait until InnoDB has written back what a benchmark's bulk build left dirty in the buffer
+    pool (at most ``timeout`` s), and say how long that took. A list measured right after a
+    million-row load otherwise shares the disk with that write-back, which no steady-state reader
+    does (B7's one slow page at page 6,666 in docs/benchmarks.md)."""
+    cur = conn.cursor()
+
+    def dirty() -> int:
+        cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
+        row = cur.fetchone()
+        return int(row[1]) if row else 0
+
+    t0, before = time.perf_counter(), dirty()
+    now = before
+    while now > dirty_pages and time.perf_counter() - t0 < timeout:
+        time.sleep(0.5)
+        now = dirty()
+    return f"write-back settled in {time.perf_counter() - t0:.1f} s ({before:,} -> {now:,} dirty pages)"
+
+
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")

@@ -177,13 +177,13 @@ def quota_check(
     _check_count(count)
     svc = metered_service_get(service=service)
     month = clock.month_of(at or clock.now())
-    snapshot = quota_cache.snapshot_get(account_id, svc.pk, month) if at is None else None
+    snapshot, seen = quota_cache.snapshot_read(account_id, svc.pk, month) if at is None else (None, 0)
     if snapshot is None:
         if namespace is not None and known_balance is None:  # the remembered id may be gone
             account_id, known_balance = _account_by_namespace(namespace)
         snapshot = _check_snapshot(account_id, svc, month, known_balance)
         if at is None:
-            quota_cache.snapshot_set(account_id, svc.pk, month, snapshot)
+            quota_cache.snapshot_set(account_id, svc.pk, month, snapshot, seen=seen)
     balance, remaining = snapshot
     free = min(count, remaining)
     amount = to_money((count - free) * svc.unit_price)

@@ -11,10 +11,15 @@ The deduct path stays the authority: ``check-quota`` is advice, ``deduct-quota``
 and refuses what the balance cannot pay whatever the cache said. To keep the advice current, every
 write that moves a balance or a quota row (``billing.ledger_write.write_posting``,
 ``billing.batch_postings.accounts_charge_locked``, ``billing.quota_rows.record_usage``,
-``billing.quota_batch``) calls ``forget_on_commit`` with the accounts it changed: their entries are
-deleted when the transaction commits. A check that read the database just before such a commit can
-store the old figures after the delete; ``BILLING_CHECK_CACHE_SECONDS`` (default 2) bounds how long
-such an entry lives. ``0`` turns the cache off.
+``billing.quota_batch``) calls ``forget_on_commit`` with the accounts it changed: when the
+transaction commits, each account's write count ``(account, month)`` is bumped. An entry carries
+the count its check saw *before* reading the database and answers only while the count is
+unchanged, so a check that read old figures just before a commit stores an entry that never
+answers (a plain delete would let it answer until its TTL). A rolled-back write bumps nothing.
+What is left to the TTL: a write that bypasses these functions (raw SQL) and, with each process's
+local memory as the cache, writes in other processes: ``BILLING_CHECK_CACHE_SHARED_SECONDS``
+(default 60) on a shared Redis, ``BILLING_CHECK_CACHE_SECONDS`` (default 2) on local memory; ``0``
+in the latter turns the cache off.
 """
 
 from __future__ import annotations
@@ -32,16 +37,19 @@ from django.db import transaction
 
 __all__ = [
     "CHECK_CACHE_SECONDS",
+    "SHARED_CHECK_CACHE_SECONDS",
     "QuotaSnapshot",
     "account_by_namespace",
     "cached_account_id",
     "forget_on_commit",
     "quota_check_cache_clear",
     "snapshot_get",
+    "snapshot_read",
     "snapshot_set",
 ]
 
 CHECK_CACHE_SECONDS = float(getattr(settings, "BILLING_CHECK_CACHE_SECONDS", 2.0))
+SHARED_CHECK_CACHE_SECONDS = float(getattr(settings, "BILLING_CHECK_CACHE_SHARED_SECONDS", 60.0))
 # The namespace -> id map holds live namespaces only (an unknown one is looked up every time);
 # an account renamed or deleted drops out within this many seconds.
 NAMESPACE_CACHE_SECONDS = float(getattr(settings, "BILLING_SERVICE_CACHE_SECONDS", 10.0))
@@ -70,6 +78,11 @@ def _key(account_id: int, month: date) -> str:
     return f"qcheck:{_generation}:{account_id}:{month:%Y%m}"
 
 
+def _writes_key(account_id: int, month: date) -> str:
+    """How many writes have moved the account's figures (bumped on each commit; absent = 0)."""
+    return f"qwrites:{_generation}:{account_id}:{month:%Y%m}"
+
+
 def cached_account_id(namespace: str) -> int | None:
     """The account id this process last saw for ``namespace``, if lately (no query)."""
     hit = _ids.get(namespace)
@@ -94,17 +107,22 @@ def account_by_namespace(namespace: str) -> tuple[int, Decimal] | None:
 
 
 class _DjangoCacheStore:
-    """Any Django cache backend (local memory on the embedded default)."""
+    """Any Django cache backend (local memory on the embedded default: each process its own, so a
+    write in one process reaches another's entries only through their short TTL)."""
 
-    def get(self, key: str) -> str | None:
-        value = caches["default"].get(key)
-        return value if isinstance(value, str) else None
+    shared = False
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        found = caches["default"].get_many(keys)
+        return [found.get(key) if isinstance(found.get(key), str) else None for key in keys]
 
     def set(self, key: str, value: str, seconds: float) -> None:
         caches["default"].set(key, value, seconds)
 
-    def delete(self, keys: list[str]) -> None:
-        caches["default"].delete_many(keys)
+    def bump(self, keys: list[str], seconds: float) -> None:
+        cache = caches["default"]
+        for key in keys:
+            cache.set(key, str(int(cache.get(key) or 0) + 1), seconds)
 
 
 class _RedisStore:
@@ -113,20 +131,26 @@ class _RedisStore:
     0.5-0.6 ms wall / 0.2-0.3 ms CPU per read; a kept client's GET of a plain string costs 0.13-0.3
     ms. Keys keep the cache's prefix and version (``make_key``)."""
 
+    shared = True
+
     def __init__(self, backend: Any) -> None:
         self._backend = backend
         self._client = backend._cache.get_client(write=True)
 
-    def get(self, key: str) -> str | None:
-        value = self._client.get(self._backend.make_key(key))
-        return value.decode() if value is not None else None
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        values = self._client.mget([self._backend.make_key(key) for key in keys])
+        return [value.decode() if value is not None else None for value in values]
 
     def set(self, key: str, value: str, seconds: float) -> None:
         self._client.set(self._backend.make_key(key), value, px=max(1, int(seconds * 1000)))
 
-    def delete(self, keys: list[str]) -> None:
-        if keys:
-            self._client.delete(*(self._backend.make_key(key) for key in keys))
+    def bump(self, keys: list[str], seconds: float) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            full = self._backend.make_key(key)
+            pipe.incr(full)
+            pipe.pexpire(full, max(1, int(seconds * 1000)))
+        pipe.execute()
 
 
 _store: _DjangoCacheStore | _RedisStore | None = None
@@ -142,54 +166,79 @@ def _the_store() -> _DjangoCacheStore | _RedisStore:
     return _store
 
 
-def _encode(balance: Decimal, services: dict[int, int]) -> str:
-    return "|".join([str(balance), *(f"{sid}:{left}" for sid, left in services.items())])
+def _seconds(store: _DjangoCacheStore | _RedisStore) -> float:
+    """How long an entry lives: long where every write's bump reaches every reader (a shared
+    store), short where it does not (each process's local memory)."""
+    return SHARED_CHECK_CACHE_SECONDS if store.shared else CHECK_CACHE_SECONDS
 
 
-def _decode(value: str) -> tuple[Decimal, dict[int, int]]:
-    balance, *parts = value.split("|")
-    return Decimal(balance), {int(sid): int(left) for sid, left in (part.split(":") for part in parts)}
+def _encode(written: int, balance: Decimal, services: dict[int, int]) -> str:
+    return "|".join([str(written), str(balance), *(f"{sid}:{left}" for sid, left in services.items())])
+
+
+def _decode(value: str) -> tuple[int, Decimal, dict[int, int]]:
+    written, balance, *parts = value.split("|")
+    services = {int(sid): int(left) for sid, left in (part.split(":") for part in parts)}
+    return int(written), Decimal(balance), services
+
+
+def snapshot_read(account_id: int, service_id: int, month: date) -> tuple[QuotaSnapshot | None, int]:
+    """The cached figures of ``service_id`` (None when absent or written before the account's last
+    write) and the account's write count now, which a check that reads the database hands back
+    to ``snapshot_set``. One round trip (``MGET`` of the entry and the count)."""
+    if CHECK_CACHE_SECONDS <= 0:
+        return None, 0
+    value, writes = _the_store().get_many([_key(account_id, month), _writes_key(account_id, month)])
+    seen = int(writes or 0)
+    if value is None:
+        return None, seen
+    written, balance, services = _decode(value)
+    left = services.get(service_id)
+    return ((balance, left) if left is not None and written == seen else None), seen
 
 
 def snapshot_get(account_id: int, service_id: int, month: date) -> QuotaSnapshot | None:
-    if CHECK_CACHE_SECONDS <= 0:
-        return None
-    value = _the_store().get(_key(account_id, month))
-    if value is None:
-        return None
-    balance, services = _decode(value)
-    left = services.get(service_id)
-    return (balance, left) if left is not None else None
+    return snapshot_read(account_id, service_id, month)[0]
 
 
-def snapshot_set(account_id: int, service_id: int, month: date, snapshot: QuotaSnapshot) -> None:
-    """Store what a check read from the database. Another service's figure already stored for the
-    month is kept only if it was read with the same balance (else it is dropped: read again)."""
+def snapshot_set(
+    account_id: int, service_id: int, month: date, snapshot: QuotaSnapshot, *, seen: int | None = None
+) -> None:
+    """Store what a check read from the database after ``snapshot_read`` saw ``seen`` writes (now,
+    when None). A write committed after that read has bumped the count, so this entry never
+    answers (conservative: the figures may already include it). Another service's figure stored
+    for the month is kept only if it was read at the same count with the same balance."""
     if CHECK_CACHE_SECONDS <= 0:
         return
     store = _the_store()
     key = _key(account_id, month)
+    old, writes = store.get_many([key, _writes_key(account_id, month)])
+    if seen is None:
+        seen = int(writes or 0)
     balance, remaining = snapshot
-    old = store.get(key)
     services: dict[int, int] = {}
     if old is not None:
-        old_balance, old_services = _decode(old)
-        if old_balance == balance:
+        old_written, old_balance, old_services = _decode(old)
+        if old_written == seen and old_balance == balance:
             services = old_services
     services[service_id] = remaining
-    store.set(key, _encode(balance, services), CHECK_CACHE_SECONDS)
+    store.set(key, _encode(seen, balance, services), _seconds(store))
 
 
 def _forget(account_ids: frozenset[int]) -> None:
     from config import clock
 
     month = clock.month_of(clock.now())
-    _the_store().delete([_key(account_id, month) for account_id in account_ids])
+    store = _the_store()
+    # The count outlives every entry written under it (2x their TTL, renewed by each write), so a
+    # count that expired cannot make an old entry current again.
+    store.bump([_writes_key(account_id, month) for account_id in account_ids], 2 * _seconds(store) + 60)
 
 
 def forget_on_commit(account_ids: Iterable[int]) -> None:
-    """Delete the check entries of ``account_ids`` once the current transaction commits (at once
-    outside one). Called by every write that moves a balance or uses quota."""
+    """Retire the check entries of ``account_ids`` (bump their write counts) once the current
+    transaction commits (at once outside one). Called by every write that moves a balance or uses
+    quota."""
     if CHECK_CACHE_SECONDS <= 0:
         return
     ids = frozenset(account_ids)

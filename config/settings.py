@@ -354,8 +354,10 @@ IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
 # longest request: gunicorn's --timeout is 60 s); after that a retry takes the key over.
 IDEMPOTENCY_LEASE_SECONDS = env.float("IDEMPOTENCY_LEASE_SECONDS", default=300.0)
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=200)
-# check-quota answers from a cache the deduct path clears on commit (billing.quota_cache); 0: off.
+# check-quota answers from a cache every write retires on commit (billing.quota_cache): entries live
+# this long in each process's local memory (0: no cache), and the SHARED figure on a shared Redis.
 BILLING_CHECK_CACHE_SECONDS = env.float("BILLING_CHECK_CACHE_SECONDS", default=2.0)
+BILLING_CHECK_CACHE_SHARED_SECONDS = env.float("BILLING_CHECK_CACHE_SHARED_SECONDS", default=60.0)
 # A meter event of a period already billed is accepted while its timestamp is at most this many days
 # old and billed as a correction (docs/package-orders.md, "Late and voided events"); older: refused.
 METER_EVENT_LATENESS_DAYS = env.int("METER_EVENT_LATENESS_DAYS", default=35)

@@ -198,3 +198,32 @@ def test_each_store_keeps_reads_and_forgets_an_entry(kind, monkeypatch):
     assert quota_cache.snapshot_get(7, 2, month) == (Decimal("12.3400"), 9)
     quota_cache._forget(frozenset({7}))
     assert quota_cache.snapshot_get(7, 1, month) is None
+
+
+@pytest.mark.parametrize("kind", ["django-cache", "redis"])
+def test_an_entry_read_before_a_commit_never_answers_after_it(kind, monkeypatch):
+    """The race a plain delete loses: a check reads the database, a write commits and retires
+    the account's entries, then the check stores what it read. The count it saw first is older
+    than the write's bump, so the stored entry does not answer (with either store)."""
+    store = quota_cache._RedisStore(_redis_backend()) if kind == "redis" else quota_cache._DjangoCacheStore()
+    monkeypatch.setattr(quota_cache, "_store", store)
+    quota_cache.quota_check_cache_clear()
+    monkeypatch.setattr(quota_cache, "_store", store)
+    month = clock.month_of(clock.now())
+    assert quota_cache.snapshot_read(8, 1, month) == (None, 0)  # the check's read: nothing, 0 writes
+    quota_cache._forget(frozenset({8}))  # another request's deduction commits
+    quota_cache.snapshot_set(8, 1, month, (Decimal("5.0000"), 3), seen=0)  # the figures read before it
+    assert quota_cache.snapshot_read(8, 1, month) == (None, 1)
+    quota_cache.snapshot_set(8, 1, month, (Decimal("4.0000"), 3), seen=1)  # a check after the commit
+    assert quota_cache.snapshot_read(8, 1, month) == ((Decimal("4.0000"), 3), 1)
+
+
+def test_a_shared_store_keeps_entries_for_the_shared_ttl(monkeypatch):
+    """On Redis every write's bump reaches every reader, so an entry can live the long TTL."""
+    backend = _redis_backend()
+    store = quota_cache._RedisStore(backend)
+    monkeypatch.setattr(quota_cache, "_store", store)
+    month = clock.month_of(clock.now())
+    quota_cache.snapshot_set(9, 1, month, (Decimal("1.0000"), 2))
+    ttl_ms = store._client.pttl(backend.make_key(quota_cache._key(9, month)))
+    assert quota_cache.CHECK_CACHE_SECONDS * 1000 < ttl_ms <= quota_cache.SHARED_CHECK_CACHE_SECONDS * 1000

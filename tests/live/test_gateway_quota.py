@@ -2,7 +2,7 @@
 Gateway``, then check-quota and deduct-quota over HTTP against ``make run``'s server, and a
 recharge from a second terminal (``manage.py batch_recharge``, another process).
 
-- check-quota answers at once what a deduct in the server just changed (the deduct clears the
+- check-quota answers at once what a deduct in the server just changed (the deduct retires the
   cached entry on commit);
 - after a recharge made by another process, deduct-quota (the authority) takes the money at once,
   and check-quota agrees within ``BILLING_CHECK_CACHE_SECONDS`` (2 s; the stack's cache is each

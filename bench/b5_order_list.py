@@ -137,6 +137,9 @@ def main() -> int:
         ):
             checks_ok = False
             print(f"B5 check failed at offset {off}: {resp.status_code} {str(body)[:300]}", flush=True)
+    from config.startup import freeze_startup_objects
+
+    freeze_startup_objects()  # what config.wsgi does in every server process before its first request
     for _ in range(REPEAT):
         for off in offs:
             t0 = time.perf_counter()

@@ -217,6 +217,9 @@ def main() -> int:
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     client.get("/api/v1/billing/records", {"page": 1})  # warm-up: imports, caches, connection
     client.get("/usageapi/v1/usages", {"page": 1})
+    from config.startup import freeze_startup_objects
+
+    freeze_startup_objects()  # what config.wsgi does in every server process before its first request
     for name, path, table in (
         ("billing records", "/api/v1/billing/records", "billing_ledgerentry"),
         ("usages", "/usageapi/v1/usages", "usage_usagerecord"),

@@ -18,9 +18,10 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from billing.api.batch_input import well_formed_items
+from billing.api.batch_input import well_formed_items, well_formed_request
 from billing.api.serializers import (
     CallbackResultSerializer,
     CallbackSerializer,
@@ -48,12 +49,19 @@ class InternalView(APIView):
     permission_classes = [CanUseInternalApi]
 
 
+def _validated(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
+    """What the serializer makes of a body the one-pass check left to it (its errors raise)."""
+    ser = serializer_class(data=request.data)
+    ser.is_valid(raise_exception=True)
+    return dict(ser.validated_data)
+
+
 class CheckQuotaView(InternalView):
     @extend_schema(request=QuotaRequestSerializer, responses=QuotaCheckResultSerializer)
     def post(self, request: Request) -> Response:
-        ser = QuotaRequestSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        v = ser.validated_data
+        v = well_formed_request(request.data, with_request_id=False) or _validated(
+            QuotaRequestSerializer, request
+        )
         result = quota_check(namespace=v["namespace"], service=v["service"], count=v["count"])
         return Response({"allowed": result.allowed, "reason": result.reason})
 
@@ -61,9 +69,9 @@ class CheckQuotaView(InternalView):
 class DeductQuotaView(InternalView):
     @extend_schema(request=DeductRequestSerializer, responses=DeductResultSerializer)
     def post(self, request: Request) -> Response:
-        ser = DeductRequestSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        v = ser.validated_data
+        v = well_formed_request(request.data, with_request_id=True) or _validated(
+            DeductRequestSerializer, request
+        )
         d = quota_deduct(
             namespace=v["namespace"], service=v["service"], count=v["count"], request_id=v["request_id"]
         )

@@ -9,8 +9,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.api.batch_input import well_formed_items
-from billing.api.serializers import DeductBatchRequestSerializer
+from billing.api.batch_input import well_formed_items, well_formed_request
+from billing.api.serializers import (
+    DeductBatchRequestSerializer,
+    DeductRequestSerializer,
+    QuotaRequestSerializer,
+)
 from billing.quota_batch import MAX_ITEMS, DeductItem
 
 TEXT = st.one_of(
@@ -71,3 +75,37 @@ def test_well_formed_items_are_taken_in_one_pass_and_odd_bodies_left_to_the_seri
     ):
         assert well_formed_items(body) is None, body
         check(body)
+
+
+def single(body: Any, *, with_request_id: bool) -> dict[str, Any] | None:
+    serializer = DeductRequestSerializer if with_request_id else QuotaRequestSerializer
+    ser = serializer(data=body)
+    return dict(ser.validated_data) if ser.is_valid() else None
+
+
+@settings(max_examples=400, deadline=None)
+@given(ITEM, st.booleans())
+def test_a_single_body_is_accepted_only_as_the_serializer_accepts_it(
+    body: Any, with_request_id: bool
+) -> None:
+    fast = well_formed_request(body, with_request_id=with_request_id)
+    if fast is not None:
+        assert fast == single(body, with_request_id=with_request_id), body
+
+
+def test_well_formed_single_bodies_and_odd_ones():
+    good = {"namespace": "acme", "service": "payment", "count": 2, "request_id": "r-1"}
+    assert well_formed_request(good, with_request_id=True) == good
+    check_body = {k: v for k, v in good.items() if k != "request_id"}
+    assert well_formed_request(good, with_request_id=False) == check_body  # an extra key is ignored
+    for body in (
+        {**good, "namespace": " acme"},
+        {**good, "count": "2"},
+        {**good, "count": 0},
+        {**good, "service": "x" * 51},
+        {k: v for k, v in good.items() if k != "count"},
+        [good],
+        None,
+    ):
+        assert well_formed_request(body, with_request_id=True) is None, body
+        assert single(body, with_request_id=True) is None or body == {**good, "namespace": " acme"}

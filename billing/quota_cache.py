@@ -24,6 +24,7 @@ in the latter turns the cache off.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Iterable
@@ -59,9 +60,11 @@ QuotaSnapshot = tuple[Decimal, int]  # (balance, free calls of one service remai
 _ids: dict[str, tuple[float, int]] = {}
 _ids_lock = threading.Lock()
 # Part of every key. Only tests change it (``quota_check_cache_clear``): SQLite reuses the ids of
-# rolled-back rows, so one test's entry must not answer the next. Every process of a deployment
-# keeps 0, which is what lets a write in one process delete the entry another process reads.
-_generation = 0
+# rolled-back rows and a test database's ids start again at 1 on every run, while a shared Redis
+# keeps the last run's entries and write counts for up to a few minutes, so each clear picks a
+# value no other test or run uses. Every process of a deployment keeps "0", which is what lets a
+# write in one process retire the entries another process reads.
+_generation = "0"
 _now = time.monotonic
 
 
@@ -69,7 +72,7 @@ def quota_check_cache_clear() -> None:
     """Forget every entry this process can see (tests)."""
     global _generation, _store
     with _ids_lock:
-        _generation += 1
+        _generation = secrets.token_hex(6)
         _ids.clear()
         _store = None
 

@@ -3,6 +3,7 @@ clears it on commit, and deduct-quota stays the authority (docs/billing.md "chec
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -210,12 +211,13 @@ def test_an_entry_read_before_a_commit_never_answers_after_it(kind, monkeypatch)
     quota_cache.quota_check_cache_clear()
     monkeypatch.setattr(quota_cache, "_store", store)
     month = clock.month_of(clock.now())
-    assert quota_cache.snapshot_read(8, 1, month) == (None, 0)  # the check's read: nothing, 0 writes
-    quota_cache._forget(frozenset({8}))  # another request's deduction commits
-    quota_cache.snapshot_set(8, 1, month, (Decimal("5.0000"), 3), seen=0)  # the figures read before it
-    assert quota_cache.snapshot_read(8, 1, month) == (None, 1)
-    quota_cache.snapshot_set(8, 1, month, (Decimal("4.0000"), 3), seen=1)  # a check after the commit
-    assert quota_cache.snapshot_read(8, 1, month) == ((Decimal("4.0000"), 3), 1)
+    acc = random.randrange(10**9, 2 * 10**9)  # Redis outlives the test run: an id no other run uses
+    assert quota_cache.snapshot_read(acc, 1, month) == (None, 0)  # the check's read: nothing, 0 writes
+    quota_cache._forget(frozenset({acc}))  # another request's deduction commits
+    quota_cache.snapshot_set(acc, 1, month, (Decimal("5.0000"), 3), seen=0)  # the figures read before it
+    assert quota_cache.snapshot_read(acc, 1, month) == (None, 1)
+    quota_cache.snapshot_set(acc, 1, month, (Decimal("4.0000"), 3), seen=1)  # a check after the commit
+    assert quota_cache.snapshot_read(acc, 1, month) == ((Decimal("4.0000"), 3), 1)
 
 
 def test_a_shared_store_keeps_entries_for_the_shared_ttl(monkeypatch):

@@ -115,6 +115,19 @@ post_delete.connect(metered_service_cache_clear, sender=MeteredService, dispatch
 post_migrate.connect(metered_service_cache_clear, dispatch_uid="billing.quota.svc.flush")  # flush, migrate
 
 
+def _account_saved(*, created: bool, update_fields: Any = None, **_: Any) -> None:
+    """A saved account may have a new namespace: check-quota's remembered ids are retired (a
+    create needs nothing: an unknown namespace is never remembered)."""
+    if not created and (update_fields is None or "namespace" in update_fields):
+        quota_cache.accounts_renamed_on_commit()
+
+
+post_save.connect(_account_saved, sender=Account, dispatch_uid="billing.quota.account.save")
+post_delete.connect(
+    quota_cache.accounts_renamed_on_commit, sender=Account, dispatch_uid="billing.quota.account.del"
+)
+
+
 def active_service_cached(service: str) -> MeteredService | None:
     """The active service named ``service`` or None; cached per process (unknown names too)."""
     if not service:
@@ -167,23 +180,34 @@ def quota_check(
     if (account is None) == (namespace is None):
         raise TypeError("quota_check needs exactly one of account and namespace")
     known_balance: Decimal | None = None
-    account_id: int | None
+    remembered = None
     if account is not None:
         account_id = account.pk
     else:
-        account_id = quota_cache.cached_account_id(namespace or "")
-        if account_id is None:  # unknown here: read it first (an unknown namespace is the first error)
-            account_id, known_balance = _account_by_namespace(namespace or "")
+        remembered = quota_cache.remembered_account(namespace or "")
+        if remembered is None:  # unknown here: read it first (an unknown namespace is the first error)
+            names = quota_cache.names_token()
+            account_id, known_balance = _account_by_namespace(namespace or "", names=names)
+        else:
+            account_id = remembered[0]
     _check_count(count)
     svc = metered_service_get(service=service)
     month = clock.month_of(at or clock.now())
-    snapshot, seen = quota_cache.snapshot_read(account_id, svc.pk, month) if at is None else (None, 0)
+    read = quota_cache.snapshot_read(account_id, svc.pk, month) if at is None else None
+    snapshot = read.snapshot if read is not None else None
+    if remembered is not None and (read is None or remembered[1] is None or remembered[1] != read.names):
+        snapshot = None  # the namespace may have moved since its id was read: read it again
     if snapshot is None:
+        keep = read is not None
         if namespace is not None and known_balance is None:  # the remembered id may be gone
-            account_id, known_balance = _account_by_namespace(namespace)
+            names = read.names if read is not None and read.names is not None else quota_cache.names_token()
+            fresh_id, known_balance = _account_by_namespace(namespace, names=names)
+            # the write count read belongs to the remembered account: store nothing for another
+            keep = keep and fresh_id == account_id
+            account_id = fresh_id
         snapshot = _check_snapshot(account_id, svc, month, known_balance)
-        if at is None:
-            quota_cache.snapshot_set(account_id, svc.pk, month, snapshot, seen=seen)
+        if read is not None and keep:
+            quota_cache.snapshot_set(account_id, svc.pk, month, snapshot, seen=read.writes)
     balance, remaining = snapshot
     free = min(count, remaining)
     amount = to_money((count - free) * svc.unit_price)
@@ -198,8 +222,8 @@ def _unknown_namespace(namespace: str | None) -> AccountNotFound:
     return AccountNotFound(f"namespace {namespace} not found", errors={"namespace": ["unknown namespace"]})
 
 
-def _account_by_namespace(namespace: str) -> tuple[int, Decimal]:
-    found = quota_cache.account_by_namespace(namespace)
+def _account_by_namespace(namespace: str, *, names: str | None) -> tuple[int, Decimal]:
+    found = quota_cache.account_by_namespace(namespace, names=names)
     if found is None:
         raise _unknown_namespace(namespace)
     return found

@@ -20,6 +20,12 @@ What is left to the TTL: a write that bypasses these functions (raw SQL) and, wi
 local memory as the cache, writes in other processes: ``BILLING_CHECK_CACHE_SHARED_SECONDS``
 (default 60) on a shared Redis, ``BILLING_CHECK_CACHE_SECONDS`` (default 2) on local memory; ``0``
 in the latter turns the cache off.
+
+The namespace -> id map is kept the same way: a remembered id answers only while the *names
+token* it was read under is current, and every account save that is not a create and every delete
+renews the token on commit (``accounts_renamed_on_commit``), so on a shared Redis an id can be
+remembered for ``BILLING_NAMESPACE_CACHE_SHARED_SECONDS`` (600) at no cost to a rename. The token
+is read in the same ``MGET`` as the entry.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import time
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
@@ -39,10 +45,14 @@ from django.db import transaction
 __all__ = [
     "CHECK_CACHE_SECONDS",
     "SHARED_CHECK_CACHE_SECONDS",
+    "CheckRead",
     "QuotaSnapshot",
     "account_by_namespace",
+    "accounts_renamed_on_commit",
     "cached_account_id",
     "forget_on_commit",
+    "names_token",
+    "remembered_account",
     "quota_check_cache_clear",
     "snapshot_get",
     "snapshot_read",
@@ -51,13 +61,27 @@ __all__ = [
 
 CHECK_CACHE_SECONDS = float(getattr(settings, "BILLING_CHECK_CACHE_SECONDS", 2.0))
 SHARED_CHECK_CACHE_SECONDS = float(getattr(settings, "BILLING_CHECK_CACHE_SHARED_SECONDS", 60.0))
-# The namespace -> id map holds live namespaces only (an unknown one is looked up every time);
-# an account renamed or deleted drops out within this many seconds.
+# The namespace -> id map holds live namespaces only (an unknown one is looked up every time). On
+# local memory an account renamed or deleted drops out within NAMESPACE_CACHE_SECONDS; on a shared
+# Redis at once (the names token), and the TTL only bounds a rename by raw SQL.
 NAMESPACE_CACHE_SECONDS = float(getattr(settings, "BILLING_SERVICE_CACHE_SECONDS", 10.0))
+SHARED_NAMESPACE_CACHE_SECONDS = float(getattr(settings, "BILLING_NAMESPACE_CACHE_SHARED_SECONDS", 600.0))
 
 QuotaSnapshot = tuple[Decimal, int]  # (balance, free calls of one service remaining this month)
 
-_ids: dict[str, tuple[float, int]] = {}
+
+class CheckRead(NamedTuple):
+    """What one ``snapshot_read`` saw: the entry (None when absent or older than the account's last
+    write), the account's write count and the names token, both as they were before any database
+    read that follows."""
+
+    snapshot: QuotaSnapshot | None
+    writes: int
+    names: str | None
+
+
+# namespace -> (expires, account id, the names token read before the id was read; None: unknown)
+_ids: dict[str, tuple[float, int, str | None]] = {}
 _ids_lock = threading.Lock()
 # Part of every key. Only tests change it (``quota_check_cache_clear``): SQLite reuses the ids of
 # rolled-back rows and a test database's ids start again at 1 on every run, while a shared Redis
@@ -86,14 +110,40 @@ def _writes_key(account_id: int, month: date) -> str:
     return f"qwrites:{_generation}:{account_id}:{month:%Y%m}"
 
 
-def cached_account_id(namespace: str) -> int | None:
-    """The account id this process last saw for ``namespace``, if lately (no query)."""
+def _names_key() -> str:
+    """A random token, replaced whenever a namespace may have moved to another account or gone.
+    Never expires; absent (a flushed Redis) means unknown, and nothing read under it is kept."""
+    return f"qnames:{_generation}"
+
+
+def names_token() -> str | None:
+    """The names token now, created when absent (one round trip, two more when absent); read it
+    before reading a namespace's account, and remember the id under it. None: no cache."""
+    if CHECK_CACHE_SECONDS <= 0:
+        return None
+    store = _the_store()
+    token = store.get_many([_names_key()])[0]
+    if token is None:
+        store.add(_names_key(), secrets.token_hex(8))
+        token = store.get_many([_names_key()])[0]
+    return token
+
+
+def remembered_account(namespace: str) -> tuple[int, str | None] | None:
+    """The account id this process last read for ``namespace`` and the names token read before
+    it, if lately (no query). The caller compares the token with ``snapshot_read``'s."""
     hit = _ids.get(namespace)
-    return hit[1] if hit is not None and hit[0] > _now() else None
+    return (hit[1], hit[2]) if hit is not None and hit[0] > _now() else None
 
 
-def account_by_namespace(namespace: str) -> tuple[int, Decimal] | None:
-    """The id and balance of the account ``namespace``, read now (and its id remembered); None for
+def cached_account_id(namespace: str) -> int | None:
+    remembered = remembered_account(namespace)
+    return remembered[0] if remembered is not None else None
+
+
+def account_by_namespace(namespace: str, *, names: str | None = None) -> tuple[int, Decimal] | None:
+    """The id and balance of the account ``namespace``, read now, its id remembered under
+    ``names`` (the token read before this read; None: answers nothing until read again); None for
     an unknown namespace. Every check that reads the database reads the account this way, so an id
     remembered for an account deleted since (or rolled back) answers at most a cached entry."""
     from billing.models import Account
@@ -104,8 +154,10 @@ def account_by_namespace(namespace: str) -> tuple[int, Decimal] | None:
             _ids.pop(namespace, None)
         return None
     if CHECK_CACHE_SECONDS > 0:
+        store = _the_store()
+        seconds = SHARED_NAMESPACE_CACHE_SECONDS if store.shared else NAMESPACE_CACHE_SECONDS
         with _ids_lock:
-            _ids[namespace] = (_now() + NAMESPACE_CACHE_SECONDS, row[0])
+            _ids[namespace] = (_now() + seconds, row[0], names)
     return row[0], row[1]
 
 
@@ -119,8 +171,11 @@ class _DjangoCacheStore:
         found = caches["default"].get_many(keys)
         return [found.get(key) if isinstance(found.get(key), str) else None for key in keys]
 
-    def set(self, key: str, value: str, seconds: float) -> None:
+    def set(self, key: str, value: str, seconds: float | None) -> None:
         caches["default"].set(key, value, seconds)
+
+    def add(self, key: str, value: str) -> None:
+        caches["default"].add(key, value, None)
 
     def bump(self, keys: list[str], seconds: float) -> None:
         cache = caches["default"]
@@ -144,8 +199,12 @@ class _RedisStore:
         values = self._client.mget([self._backend.make_key(key) for key in keys])
         return [value.decode() if value is not None else None for value in values]
 
-    def set(self, key: str, value: str, seconds: float) -> None:
-        self._client.set(self._backend.make_key(key), value, px=max(1, int(seconds * 1000)))
+    def set(self, key: str, value: str, seconds: float | None) -> None:
+        px = None if seconds is None else max(1, int(seconds * 1000))
+        self._client.set(self._backend.make_key(key), value, px=px)
+
+    def add(self, key: str, value: str) -> None:
+        self._client.set(self._backend.make_key(key), value, nx=True)
 
     def bump(self, keys: list[str], seconds: float) -> None:
         pipe = self._client.pipeline(transaction=False)
@@ -185,23 +244,27 @@ def _decode(value: str) -> tuple[int, Decimal, dict[int, int]]:
     return int(written), Decimal(balance), services
 
 
-def snapshot_read(account_id: int, service_id: int, month: date) -> tuple[QuotaSnapshot | None, int]:
+def snapshot_read(account_id: int, service_id: int, month: date) -> CheckRead:
     """The cached figures of ``service_id`` (None when absent or written before the account's last
-    write) and the account's write count now, which a check that reads the database hands back
-    to ``snapshot_set``. One round trip (``MGET`` of the entry and the count)."""
+    write), the account's write count now, which a check that reads the database hands back to
+    ``snapshot_set``, and the names token. One round trip (``MGET`` of the entry, the count and the
+    token)."""
     if CHECK_CACHE_SECONDS <= 0:
-        return None, 0
-    value, writes = _the_store().get_many([_key(account_id, month), _writes_key(account_id, month)])
+        return CheckRead(None, 0, None)
+    store = _the_store()
+    value, writes, names = store.get_many(
+        [_key(account_id, month), _writes_key(account_id, month), _names_key()]
+    )
     seen = int(writes or 0)
     if value is None:
-        return None, seen
+        return CheckRead(None, seen, names)
     written, balance, services = _decode(value)
     left = services.get(service_id)
-    return ((balance, left) if left is not None and written == seen else None), seen
+    return CheckRead((balance, left) if left is not None and written == seen else None, seen, names)
 
 
 def snapshot_get(account_id: int, service_id: int, month: date) -> QuotaSnapshot | None:
-    return snapshot_read(account_id, service_id, month)[0]
+    return snapshot_read(account_id, service_id, month).snapshot
 
 
 def snapshot_set(
@@ -247,3 +310,14 @@ def forget_on_commit(account_ids: Iterable[int]) -> None:
     ids = frozenset(account_ids)
     if ids:
         transaction.on_commit(lambda: _forget(ids))
+
+
+def _renew_names_token() -> None:
+    _the_store().set(_names_key(), secrets.token_hex(8), None)
+
+
+def accounts_renamed_on_commit(**_: Any) -> None:
+    """An account was changed (not created) or deleted: once the transaction commits, renew the
+    names token, which retires every process's remembered namespace -> id (signal receiver)."""
+    if CHECK_CACHE_SECONDS > 0:
+        transaction.on_commit(_renew_names_token)

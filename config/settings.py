@@ -358,6 +358,9 @@ BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=200)
 # this long in each process's local memory (0: no cache), and the SHARED figure on a shared Redis.
 BILLING_CHECK_CACHE_SECONDS = env.float("BILLING_CHECK_CACHE_SECONDS", default=2.0)
 BILLING_CHECK_CACHE_SHARED_SECONDS = env.float("BILLING_CHECK_CACHE_SHARED_SECONDS", default=60.0)
+# How long a process remembers a namespace's account id for check-quota on a shared Redis, where a
+# token renewed by every account rename or delete retires it at once (10 s on local memory).
+BILLING_NAMESPACE_CACHE_SHARED_SECONDS = env.float("BILLING_NAMESPACE_CACHE_SHARED_SECONDS", default=600.0)
 # A meter event of a period already billed is accepted while its timestamp is at most this many days
 # old and billed as a correction (docs/package-orders.md, "Late and voided events"); older: refused.
 METER_EVENT_LATENESS_DAYS = env.int("METER_EVENT_LATENESS_DAYS", default=35)

@@ -198,8 +198,10 @@ def _write(group: _Group) -> None:
     if group.account.balance != group.balance:
         raise AssertionError("the batch's planned balance differs from the ledger write's")
     by_key = {entry.idempotency_key: entry for entry in entries}
-    for usage in group.usages:
-        usage.ledger_entry = by_key.get(f"quota:{usage.request_id}")
+    for usage in group.usages:  # what ``usage.ledger_entry = entry`` sets, without the descriptor
+        entry = by_key.get(f"quota:{usage.request_id}")
+        usage.ledger_entry_id = entry.pk if entry is not None else None
+        usage._state.fields_cache["ledger_entry"] = entry
     for quota in group.quotas.values():
         if quota.used != group.used_before[quota.pk]:
             MonthlyQuota.objects.filter(pk=quota.pk).update(used=quota.used)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rest_framework.exceptions import ParseError, ValidationError
 
 from billing.models import LedgerEntry, RechargeOrder
 from billing.signature import sign
@@ -120,3 +123,41 @@ def test_meter_event_batches_have_a_larger_limit(api):
     assert len(raw) > 256 * 1024
     r = _post(api, "/api/v1/meter-events", raw)
     assert r.status_code != 413, r.content[:200]
+
+
+_JSON_LEAVES = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(alphabet=st.characters(codec=None), max_size=6),  # lone surrogates included
+    st.sampled_from(["\ud800", "\udfff", "\U0001f600", "a\\ud800", "\\u00e9"]),
+)
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_the_quick_look_refuses_exactly_what_the_full_walk_refuses(value):
+    """``check_json_value`` first walks without paths (and skips strings when the text has no
+    escape that can make a surrogate); it must refuse exactly the bodies the path-building walk
+    refuses, with the same errors."""
+    from config.api import parsers
+
+    text = json.dumps({"v": value})  # lone surrogates become \\udXXX escapes, as a client sends them
+    data = json.loads(text)
+    outcomes = []
+    for quick in (True, False):
+        original = parsers._within_limits
+        if not quick:
+            parsers._within_limits = lambda *_args, **_kwargs: False
+        try:
+            parsers.check_json_value(data, text=text)
+            outcomes.append(None)
+        except (ParseError, ValidationError) as exc:
+            outcomes.append((type(exc).__name__, str(exc.detail)))
+        finally:
+            parsers._within_limits = original
+    assert outcomes[0] == outcomes[1]

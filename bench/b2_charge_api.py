@@ -67,6 +67,27 @@ def setup(prefix: str) -> tuple[str, list[int], int]:
     return token, list(many.values()), next(iter(one.values()))
 
 
+def _server_statements() -> int:
+    """How many statements MariaDB has run since it started (``Questions``: every client's)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+        return int(cursor.fetchone()[1])
+
+
+def counted(**load_args: object) -> LoadResult:
+    """``run_load`` with the database statements run meanwhile: a per-request figure the
+    machine's speed does not move (the ratios drift with a shared host; this does not)."""
+    from dataclasses import replace
+
+    from bench.server import run_load
+
+    before = _server_statements()
+    result = run_load(**load_args)  # type: ignore[arg-type]
+    return replace(result, statements=_server_statements() - before - 1)
+
+
 def _mean(a: LoadResult, b: LoadResult) -> LoadResult:
     """Two runs of the baseline as one: all requests over all seconds, percentiles averaged."""
     return LoadResult(
@@ -77,7 +98,12 @@ def _mean(a: LoadResult, b: LoadResult) -> LoadResult:
         (a.p50_ms + b.p50_ms) / 2,
         (a.p99_ms + b.p99_ms) / 2,
         a.sample_error or b.sample_error,
+        a.statements + b.statements,
     )
+
+
+def _per_request(res: LoadResult) -> float:
+    return res.statements / res.requests if res.requests else 0.0
 
 
 # Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
@@ -104,18 +130,18 @@ def main() -> int:
             )
         # the baseline is measured before and after the project's runs and averaged: on a shared
         # machine the load drifts within minutes, and a single sample taken first biases the ratio
-        before = run_load(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping", **common_args)
-        many = run_load(
+        before = counted(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping", **common_args)
+        many = counted(
             url=deduct, namespace_prefix=f"{prefix}m", accounts=ACCOUNTS, run_id="many", **common_args
         )
-        one = run_load(url=deduct, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="one", **common_args)
-        check_many = run_load(
+        one = counted(url=deduct, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="one", **common_args)
+        check_many = counted(
             url=check, namespace_prefix=f"{prefix}m", accounts=ACCOUNTS, run_id="cmany", **common_args
         )
-        check_one = run_load(
+        check_one = counted(
             url=check, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="cone", **common_args
         )
-        after = run_load(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping2", **common_args)
+        after = counted(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping2", **common_args)
         server_peak = server.peak_rss_mb
     base = _mean(before, after)
     mismatches = ledger_mismatches([*many_ids, one_id])
@@ -136,6 +162,7 @@ def main() -> int:
             f"errors {res.errors} (baseline {base.errors})",
             f"p99 ratio {p99_ratio:.2f}x (baseline p50/p99 {base.p50_ms:.1f}/{base.p99_ms:.1f} ms)",
             f"baseline before/after {before.rps:,.0f}/{after.rps:,.0f} req/s (mean used)",
+            f"DB statements per request {_per_request(res):.2f} (baseline {_per_request(base):.2f})",
             f"balance==ledger: {'yes' if not mismatches else f'NO ({len(mismatches)} accounts)'}",
         ]
         if res.sample_error:
@@ -164,6 +191,8 @@ def main() -> int:
                     "base_rps_before": before.rps,
                     "base_rps_after": after.rps,
                     "mismatches": len(mismatches),
+                    "statements_per_request": _per_request(res),
+                    "base_statements_per_request": _per_request(base),
                 },
                 checks_ok=checks_ok,
             )

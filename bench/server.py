@@ -130,6 +130,7 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     sample_error: str = ""
+    statements: int = 0  # statements the database server ran meanwhile (B2: its ``Questions``)
 
     @property
     def rps(self) -> float:

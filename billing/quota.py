@@ -185,9 +185,12 @@ def quota_check(
         account_id = account.pk
     else:
         remembered = quota_cache.remembered_account(namespace or "")
-        if remembered is None:  # unknown here: read it first (an unknown namespace is the first error)
-            names = quota_cache.names_token()
-            account_id, known_balance = _account_by_namespace(namespace or "", names=names)
+        if remembered is None:  # unknown here: another process's read, or the database's
+            shared_id, names = quota_cache.shared_account(namespace or "")
+            if shared_id is None:  # read it first: an unknown namespace is the first error
+                account_id, known_balance = _account_by_namespace(namespace or "", names=names)
+            else:
+                account_id, remembered = shared_id, (shared_id, names)
         else:
             account_id = remembered[0]
     _check_count(count)

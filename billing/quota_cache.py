@@ -25,7 +25,8 @@ The namespace -> id map is kept the same way: a remembered id answers only while
 token* it was read under is current, and every account save that is not a create and every delete
 renews the token on commit (``accounts_renamed_on_commit``), so on a shared Redis an id can be
 remembered for ``BILLING_NAMESPACE_CACHE_SHARED_SECONDS`` (600) at no cost to a rename. The token
-is read in the same ``MGET`` as the entry.
+is read in the same ``MGET`` as the entry. On a shared Redis the map is shared too (an id one
+process read serves the first check of every other), under the same token.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "forget_on_commit",
     "names_token",
     "remembered_account",
+    "shared_account",
     "quota_check_cache_clear",
     "snapshot_get",
     "snapshot_read",
@@ -129,6 +131,32 @@ def names_token() -> str | None:
     return token
 
 
+def _namespace_key(namespace: str) -> str:
+    """The shared namespace -> id map: ``"<id>|<names token it was read under>"``."""
+    return f"qns:{_generation}:{namespace}"
+
+
+def shared_account(namespace: str) -> tuple[int | None, str | None]:
+    """The account id some process read for ``namespace`` under the current names token (then
+    remembered here too), else None; and the names token now (created when absent). One ``MGET``
+    on a shared store; without one, the token alone."""
+    if CHECK_CACHE_SECONDS <= 0:
+        return None, None
+    store = _the_store()
+    if not store.shared:
+        return None, names_token()
+    value, token = store.get_many([_namespace_key(namespace), _names_key()])
+    if token is None:
+        return None, names_token()
+    if value is not None:
+        id_text, _, read_under = value.partition("|")
+        if read_under == token:
+            with _ids_lock:
+                _ids[namespace] = (_now() + SHARED_NAMESPACE_CACHE_SECONDS, int(id_text), token)
+            return int(id_text), token
+    return None, token
+
+
 def remembered_account(namespace: str) -> tuple[int, str | None] | None:
     """The account id this process last read for ``namespace`` and the names token read before
     it, if lately (no query). The caller compares the token with ``snapshot_read``'s."""
@@ -158,6 +186,8 @@ def account_by_namespace(namespace: str, *, names: str | None = None) -> tuple[i
         seconds = SHARED_NAMESPACE_CACHE_SECONDS if store.shared else NAMESPACE_CACHE_SECONDS
         with _ids_lock:
             _ids[namespace] = (_now() + seconds, row[0], names)
+        if store.shared and names is not None:  # for the other processes (``shared_account``)
+            store.set(_namespace_key(namespace), f"{row[0]}|{names}", seconds)
     return row[0], row[1]
 
 

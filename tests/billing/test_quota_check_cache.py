@@ -255,10 +255,14 @@ def test_on_a_shared_store_a_namespace_is_remembered_past_the_local_ttl(shared_s
     clock_now = quota_cache._now()
     monkeypatch.setattr(quota_cache, "_now", lambda: clock_now + quota_cache.NAMESPACE_CACHE_SECONDS + 1)
     assert _queries_of_a_check("acme") == 0
+    # a process that never read it (here: past this process's own 600 s) takes the shared map's id
     monkeypatch.setattr(
         quota_cache, "_now", lambda: clock_now + quota_cache.SHARED_NAMESPACE_CACHE_SECONDS + 1
     )
-    # the bound that is left (a rename by raw SQL): the account is read by its namespace again
+    assert _queries_of_a_check("acme") == 0
+    # without the shared map's entry (its own 600 s past) the account is read by its namespace
+    quota_cache._ids.clear()
+    shared_store._client.delete(shared_store._backend.make_key(quota_cache._namespace_key("acme")))
     assert _queries_of_a_check("acme") == 1
 
 
@@ -302,3 +306,18 @@ def test_a_flushed_store_keeps_no_namespace_until_the_token_is_back(shared_store
         check("acme")
     shared_store._client.delete(shared_store._backend.make_key(quota_cache._names_key()))
     assert [_queries_of_a_check("acme") for _ in range(2)] == [2, 0]
+
+
+def test_a_shared_id_read_under_an_old_token_is_not_taken(shared_store):
+    """Another process's id for the namespace, stored before a rename renewed the token, is
+    ignored: the check reads the account by its namespace."""
+    acc = funded_account("acme", "5")
+    check("acme")  # creates the token
+    key = shared_store._backend.make_key(quota_cache._namespace_key("acme"))
+    shared_store._client.set(key, f"{acc.pk + 1000}|an-old-token")
+    quota_cache._ids.clear()  # this process has not read it
+    with CaptureQueriesContext(connection) as ctx:
+        answer = check("acme", 1001)
+    assert len(ctx.captured_queries) == 1 and answer.allowed  # the account, by its namespace
+    assert quota_cache.cached_account_id("acme") == acc.pk
+    assert shared_store._client.get(key).decode().startswith(f"{acc.pk}|")

@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench import common
-from bench.common import ROOT, Result, bench_env, emit, fmt_rate, proc_rss_mb, size
+from bench.common import ROOT, Result, bench_env, emit, fmt_rate, proc_rss_mb, send_tasks, size
 
 ORDERS_PER_ACCOUNT = 5
 PRICE = Decimal("30.0000")
@@ -185,6 +185,23 @@ def run_project_processes(at: datetime) -> tuple[float, int, float]:
 
 
 # Over 60 lines on purpose: a benchmark step reads top to bottom as the one measurement it makes.
+STALL_SECONDS = 300
+
+
+def _stalled_check(progress: tuple[int, float], left: int) -> tuple[int, float]:
+    """Fail the run when no line of the sample was renewed for ``STALL_SECONDS`` (workers that
+    never get the tasks, or fail them all) instead of waiting out the 3-hour deadline."""
+    before, since = progress
+    if left != before:
+        return left, time.monotonic()
+    if time.monotonic() - since > STALL_SECONDS:
+        raise RuntimeError(
+            f"B1: no renewal for {STALL_SECONDS} s with {left} sampled lines left: see "
+            "/tmp/bench-b1-worker*.log and the broker the workers listen on"
+        )
+    return progress
+
+
 def run_project_celery(at: datetime, line_ids: list[int]) -> tuple[float, int, float]:
     """Two ``celery worker`` processes on Redis; one ``orders.run_renewals`` task each."""
     import redis
@@ -223,24 +240,21 @@ def run_project_celery(at: datetime, line_ids: list[int]) -> tuple[float, int, f
         )
     peak = 0.0
     try:
-        from celery import Celery
-
-        sender = Celery(broker=BROKER)
         time.sleep(4)  # let both workers connect before the tasks go out
         t0 = time.perf_counter()
-        for _ in range(2):
-            sender.send_task("orders.run_renewals", kwargs={"at": at.isoformat()})
+        task = {"at": at.isoformat()}
+        send_tasks(BROKER, "orders.run_renewals", 2, task)
         from orders.engine.models import SubscriptionLine
 
         deadline = time.monotonic() + 3 * 3600
         broker = redis.Redis.from_url(BROKER)
         passes = 1
+        progress = (-1, time.monotonic())  # lines of the sample left, and since when
         while time.monotonic() < deadline:
             if broker.llen("celery") == 0 and passes < 50:
                 # both tasks taken; what the other worker held is due again: beat's next send, early
                 if SubscriptionLine.objects.filter(pk__in=line_ids, periods_billed__lt=2).exists():
-                    for _ in range(2):
-                        sender.send_task("orders.run_renewals", kwargs={"at": at.isoformat()})
+                    send_tasks(BROKER, "orders.run_renewals", 2, task)
                     passes += 1
             peak = max(peak, sum(proc_rss_mb(w.pid) for w in workers) / 2)
             left = SubscriptionLine.objects.filter(pk__in=line_ids[:: max(1, len(line_ids) // 2000)]).filter(
@@ -251,6 +265,7 @@ def run_project_celery(at: datetime, line_ids: list[int]) -> tuple[float, int, f
                 and not SubscriptionLine.objects.filter(pk__in=line_ids, periods_billed__lt=2).exists()
             ):
                 break
+            progress = _stalled_check(progress, left.count())
             time.sleep(0.5)
         elapsed = time.perf_counter() - t0
     finally:

@@ -173,6 +173,19 @@ def setup_django() -> None:
     django.setup()
 
 
+def send_tasks(broker: str, name: str, count: int, kwargs: dict[str, Any] | None = None) -> None:
+    """Send ``count`` tasks ``name`` to ``broker`` over a connection made for it. Celery's
+    ``broker_url`` setting prefers the ``CELERY_BROKER_URL`` environment variable to the app's own
+    ``Celery(broker=...)`` (celery 5.7), so a shell with ``CELERY_BROKER_URL`` set once sent B1's
+    tasks to a broker no worker listened on, and the run waited for them."""
+    from celery import Celery
+
+    sender = Celery(set_as_current=False)
+    with sender.connection_for_write(broker) as connection:
+        for _ in range(count):
+            sender.send_task(name, kwargs=kwargs or {}, connection=connection)
+
+
 def bootstrap(bench_id: str) -> bool:
     """Common start of a benchmark script; False (after printing SKIP) when it cannot run."""
     reason = mariadb_unavailable_reason()

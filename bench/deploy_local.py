@@ -253,12 +253,10 @@ def main() -> int:
                     raise RuntimeError(f"create order for {name}: {status} {body}")
                 created += 1
         step(f"{created} purchase orders created through gunicorn; sending the billing cycle to 3 workers")
-        from celery import Celery
+        from bench.common import send_tasks
 
-        sender = Celery(broker=BROKER)
         t0 = time.monotonic()
-        for _ in range(3):
-            sender.send_task("orders.run_renewals")
+        send_tasks(BROKER, "orders.run_renewals", 3)
         orders = PurchaseOrder.objects.filter(plan=plan)
         while time.monotonic() - t0 < 300:
             renewed = UsageRecord.objects.filter(

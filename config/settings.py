@@ -163,6 +163,8 @@ elif "mysql" in _db["ENGINE"]:
     # READ COMMITTED: fewer gap locks (fewer deadlocks under concurrent charges) and pollers see
     # other transactions' commits. Every read-modify-write of money holds a row lock anyway.
     _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
+    # Django's backend with START TRANSACTION for atomic() (one round trip less: the module says why)
+    _db["ENGINE"] = "config.mysql_backend"
     _db.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 # Read replica (issue 21.5, docs/scaling.md): reports, lists and the admin's read-only pages read
@@ -174,6 +176,8 @@ if DATABASE_REPLICA_URL or _testing:
     _replica = env.db("DATABASE_REPLICA_URL") if DATABASE_REPLICA_URL else copy.deepcopy(_db)
     _replica.setdefault("OPTIONS", {}).update(copy.deepcopy(_db.get("OPTIONS", {})))
     _replica["CONN_MAX_AGE"] = _db.get("CONN_MAX_AGE", 0)
+    if "mysql" in _replica["ENGINE"]:
+        _replica["ENGINE"] = "config.mysql_backend"
     _replica["TEST"] = {"MIRROR": "default"}
     DATABASES["replica"] = _replica
 REPLICA_READS = bool(DATABASE_REPLICA_URL)

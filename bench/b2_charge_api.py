@@ -4,8 +4,8 @@ Project: deduct-quota, every call paid (the accounts' monthly free quota is used
 each call writes a quota usage row *and* a ledger entry: the expensive path), first over many
 accounts, then with all clients on one account (maximum lock contention). Baseline: a trivial
 token-authenticated DRF endpoint (``bench/urls.py``) on the same server at the same concurrency,
-measured before and after the project's runs (the ratio uses the mean of both; both endpoints are
-warmed up first).
+measured just before and just after each of the project's runs (each ratio uses the mean of its
+two; both endpoints are warmed up first).
 Then ``POST /internal/v1/billing/check-quota`` the same two ways: a read, answered from the cache
 the deduct path keeps current (``billing.quota_cache``).
 Targets (issue 21.2): deduct >= 0.7x the baseline's requests/s with p99 <= 1.5x its p99; check
@@ -128,30 +128,27 @@ def main() -> int:
             run_load(
                 url=url, namespace_prefix=ns, accounts=n_acc, run_id="warm", **common_args | {"seconds": 2}
             )
-        # the baseline is measured before and after the project's runs and averaged: on a shared
-        # machine the load drifts within minutes, and a single sample taken first biases the ratio
-        before = counted(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping", **common_args)
-        many = counted(
-            url=deduct, namespace_prefix=f"{prefix}m", accounts=ACCOUNTS, run_id="many", **common_args
+        # every project run is bracketed by a baseline run just before and just after it, and its
+        # ratio uses the mean of those two: on a shared machine the speed drifts by a quarter within
+        # minutes, and one baseline at the start and one at the end left two minutes between them
+        # and the middle runs
+        ping_args = {"url": ping, "namespace_prefix": f"{prefix}o-0", "accounts": 1, **common_args}
+        plan = (
+            ("deduct-quota", "many accounts", deduct, f"{prefix}m", ACCOUNTS, 0.7, 1.5),
+            ("deduct-quota", "one account", deduct, f"{prefix}o-0", 1, 0.7, 1.5),
+            ("check-quota", "many accounts", check, f"{prefix}m", ACCOUNTS, 0.9, None),
+            ("check-quota", "one account", check, f"{prefix}o-0", 1, 0.9, None),
         )
-        one = counted(url=deduct, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="one", **common_args)
-        check_many = counted(
-            url=check, namespace_prefix=f"{prefix}m", accounts=ACCOUNTS, run_id="cmany", **common_args
-        )
-        check_one = counted(
-            url=check, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="cone", **common_args
-        )
-        after = counted(url=ping, namespace_prefix=f"{prefix}o-0", accounts=1, run_id="ping2", **common_args)
+        pings = [counted(run_id="ping0", **ping_args)]
+        measured: list[tuple[str, str, LoadResult, int, float, float | None, LoadResult, LoadResult]] = []
+        for index, (endpoint, label, url, ns, n_acc, min_ratio, max_p99_ratio) in enumerate(plan):
+            res = counted(url=url, namespace_prefix=ns, accounts=n_acc, run_id=f"r{index}", **common_args)
+            pings.append(counted(run_id=f"ping{index + 1}", **ping_args))
+            measured.append((endpoint, label, res, n_acc, min_ratio, max_p99_ratio, pings[-2], pings[-1]))
         server_peak = server.peak_rss_mb
-    base = _mean(before, after)
     mismatches = ledger_mismatches([*many_ids, one_id])
-    runs = (
-        ("deduct-quota", "many accounts", many, ACCOUNTS, 0.7, 1.5),
-        ("deduct-quota", "one account", one, 1, 0.7, 1.5),
-        ("check-quota", "many accounts", check_many, ACCOUNTS, 0.9, None),
-        ("check-quota", "one account", check_one, 1, 0.9, None),
-    )
-    for endpoint, label, res, n_acc, min_ratio, max_p99_ratio in runs:
+    for endpoint, label, res, n_acc, min_ratio, max_p99_ratio, before, after in measured:
+        base = _mean(before, after)
         ratio = res.rps / base.rps if base.rps else 0.0
         p99_ratio = res.p99_ms / base.p99_ms if base.p99_ms else float("inf")
         checks_ok = res.errors == 0 and not mismatches and base.errors == 0

@@ -191,7 +191,13 @@ class AccountAdmin(CsvExportMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
         if not obj.currency:
             obj.currency = settings.TALLY_CURRENCY
-        super().save_model(request, obj, form, change)
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # only what the form changed (members are saved by save_related): a save that rewrites the
+        # namespace would renew check-quota's names token for nothing (billing.quota_cache)
+        columns = {f.name for f in Account._meta.concrete_fields}
+        obj.save(update_fields=[*(name for name in form.changed_data if name in columns), "updated_at"])
 
     def get_urls(self) -> list[Any]:
         custom = [

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
 NAMESPACE_REGEX = r"^[A-Za-z0-9_-]{1,50}$"
 NAMESPACE_VALIDATOR = RegexValidator(NAMESPACE_REGEX, "use 1-50 letters, digits, '_' or '-'")
+
+
+# Written only by the ledger's own UPDATE (``Account.save`` leaves them out).
+LEDGER_KEPT_FIELDS = frozenset({"balance", "ledger_entry_count"})
 
 
 class Account(models.Model):
@@ -41,6 +47,20 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.namespace
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving a loaded account writes everything but ``balance`` and ``ledger_entry_count``:
+        those move only with a ledger entry (``billing.ledger_write``, by an UPDATE that locks and
+        adds), and the copies this instance read may be stale by the time it saves (the admin
+        change form read them, a charge committed, the form saved the old balance back: money
+        minted; ``tests/billing/test_admin.py``). A create writes them (their defaults)."""
+        if not self._state.adding and kwargs.get("update_fields") is None and self.pk is not None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in LEDGER_KEPT_FIELDS
+            ]
+        super().save(*args, **kwargs)
 
 
 class LedgerKind(models.TextChoices):

@@ -95,3 +95,27 @@ def test_manual_adjustment_rejects_bad_input(make_user, amount, reason, error):
     r, _ = adjust(c, acc, amount, reason=reason)
     assert r.status_code == 200 and error in r.content.decode().lower()
     assert not LedgerEntry.objects.filter(kind="adjustment").exists()
+
+
+def test_saving_the_account_page_keeps_a_charge_committed_meanwhile(superuser_client, monkeypatch):
+    """The change form reads the account, a charge commits, the form saves: the save writes only
+    what the form edits (members), never the balance or the ledger count it read before."""
+    from billing.account_admin import AccountAdmin
+    from billing.models import Account
+    from billing.services import account_charge
+
+    acc = funded_account("acme", "10")
+    real_get_object = AccountAdmin.get_object
+
+    def get_object_then_charge(self, request, object_id, from_field=None):
+        obj = real_get_object(self, request, object_id, from_field)
+        if request.method == "POST":  # another worker's charge commits after the form's read
+            account_charge(account_id=acc.pk, amount=Decimal("3"), idempotency_key="meanwhile")
+        return obj
+
+    monkeypatch.setattr(AccountAdmin, "get_object", get_object_then_charge)
+    r = superuser_client.post(f"/admin/billing/account/{acc.pk}/change/", {"members": []})
+    assert r.status_code == 302, r.content[:500]
+    acc = Account.objects.get(pk=acc.pk)
+    assert acc.balance == Decimal("7") == ledger_sum(acc)
+    assert acc.ledger_entry_count == 2 == acc.ledger_entries.count()

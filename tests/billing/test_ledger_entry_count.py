@@ -60,3 +60,19 @@ def test_the_records_total_reads_the_count_and_rebuild_repairs_it(api, user):
     assert ledger_entry_counts_rebuild(account_ids=[account.pk]) == 1
     assert _kept_and_counted(account) == [(2, 2)]
     assert ledger_entry_counts_rebuild() == Account.objects.count()
+
+
+def test_saving_a_stale_account_instance_writes_neither_balance_nor_count():
+    """``Account.save`` on a loaded instance leaves the two ledger-kept columns alone, whatever
+    the instance holds; a create still writes them."""
+    acc = funded_account("acme", "10")
+    stale = Account.objects.get(pk=acc.pk)
+    account_charge(account_id=acc.pk, amount=Decimal("4"), idempotency_key="after-the-read")
+    stale.currency = "EUR"
+    stale.balance = Decimal("999")  # neither a stale copy nor a direct edit moves money
+    stale.save()
+    fresh = Account.objects.get(pk=acc.pk)
+    assert (fresh.balance, fresh.ledger_entry_count, fresh.currency) == (Decimal("6"), 2, "EUR")
+    assert sum(e.amount for e in LedgerEntry.objects.filter(account=acc)) == fresh.balance
+    created = Account.objects.create(namespace="fresh", currency="CNY")
+    assert Account.objects.get(pk=created.pk).balance == Decimal("0")

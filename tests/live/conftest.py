@@ -234,3 +234,17 @@ def start_live_stack(*, demo: bool = True, **env_overrides: str) -> Iterator[Liv
 def live_stack() -> Iterator[LiveStack]:
     with start_live_stack() as stack:
         yield stack
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed live test carries its stack's log tail and whether ``make run`` still runs: a
+    request refused by a stack that stopped says nothing of why on its own."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        if isinstance(value, LiveStack):
+            state = "running" if value.process and value.process.poll() is None else "exited"
+            report.sections.append((f"live stack {name!r} ({state})", value.log_tail(120)))

@@ -24,7 +24,7 @@ from django.utils.safestring import SafeString
 
 from billing.models import Account, LedgerEntry
 from billing.services import account_adjust
-from config.admin_tools import CsvExportMixin
+from config.admin_tools import ChangedFieldsSaveMixin, CsvExportMixin
 from config.display import local_time, money_column, money_html, money_text
 from config.exceptions import DomainError, InsufficientFunds
 
@@ -92,7 +92,7 @@ class AdjustmentForm(forms.Form):
 
 
 @admin.register(Account)
-class AccountAdmin(CsvExportMixin, admin.ModelAdmin):
+class AccountAdmin(ChangedFieldsSaveMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = ["namespace", money_column("balance"), "member_count", "created_at", "updated_at"]
     list_filter = ["currency", "created_at"]
     search_fields = ["namespace", "members__username"]
@@ -191,13 +191,9 @@ class AccountAdmin(CsvExportMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
         if not obj.currency:
             obj.currency = settings.TALLY_CURRENCY
-        if not change:
-            super().save_model(request, obj, form, change)
-            return
-        # only what the form changed (members are saved by save_related): a save that rewrites the
-        # namespace would renew check-quota's names token for nothing (billing.quota_cache)
-        columns = {f.name for f in Account._meta.concrete_fields}
-        obj.save(update_fields=[*(name for name in form.changed_data if name in columns), "updated_at"])
+        # on a change only what the form changed (ChangedFieldsSaveMixin; members are saved by
+        # save_related): rewriting the namespace would also renew check-quota's names token
+        super().save_model(request, obj, form, change)
 
     def get_urls(self) -> list[Any]:
         custom = [

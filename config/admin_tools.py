@@ -152,6 +152,25 @@ def _prepend(first: list[str], rest: Iterable[list[str]]) -> Iterator[list[str]]
     yield from rest
 
 
+class ChangedFieldsSaveMixin:
+    """A change page's Save writes only the columns its form changed (and ``auto_now`` ones).
+
+    Django's admin saves the whole row it read at the start of the request: a transition or a
+    charge committed between that read and the save (a renewal by beat, a gateway's deduct) was
+    written back over, the balance or status it moved restored. Fields only services move (state,
+    money, periods) are read-only on these pages, so the form never changes them and this never
+    writes them (``tests/admin/test_changed_fields_save.py``)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)  # type: ignore[misc]
+            return
+        columns = {f.name: f for f in obj._meta.concrete_fields if not f.primary_key}
+        changed = [name for name in form.changed_data if name in columns]
+        stamps = [name for name, f in columns.items() if getattr(f, "auto_now", False)]
+        obj.save(update_fields=[*changed, *stamps])
+
+
 class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):
     """An admin page of a history table (ledger, usage records, statements): shown, never added,
     changed or deleted by hand."""

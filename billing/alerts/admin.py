@@ -9,10 +9,11 @@ from django.http import HttpRequest
 
 from billing.alerts.models import AlertState, AlertThreshold
 from billing.alerts.rules import default_balance_below, default_runway_below_days
+from config.admin_tools import ChangedFieldsSaveMixin
 
 
 @admin.register(AlertThreshold)
-class AlertThresholdAdmin(admin.ModelAdmin):
+class AlertThresholdAdmin(ChangedFieldsSaveMixin, admin.ModelAdmin):
     list_display = ["account", "balance_below", "runway_below_days", "updated_at"]
     search_fields = ["account__namespace"]
     autocomplete_fields = ["account"]

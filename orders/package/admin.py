@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from config.admin_tools import CsvExportMixin
+from config.admin_tools import ChangedFieldsSaveMixin, CsvExportMixin
 from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, local_time, money_column, money_html
 from config.event_sentences import event_line, events_html
 from orders.admin_actions import OrderActionPermissionsMixin
@@ -91,7 +91,9 @@ def _lines_table(lines: list[SubscriptionLine], currency: str) -> SafeString:
 
 
 @admin.register(PackageOrder)
-class PackageOrderAdmin(MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
+class PackageOrderAdmin(
+    ChangedFieldsSaveMixin, MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin
+):
     list_display = [
         "order_id", "account", "app_id", "status", money_column("cost"),
         money_column("amount_payable", "payable"), "created_at", "paid_at",
@@ -117,6 +119,8 @@ class PackageOrderAdmin(MoneyDetailMixin, OrderActionPermissionsMixin, CsvExport
         "updated_at",
         "paid_at",
         "canceled_at",
+        "promotion",  # set with its discount by the pricing at create: money, not an edit
+        "discount",
         "components",
         "bills",
         "history",
@@ -161,7 +165,7 @@ class PackageOrderAdmin(MoneyDetailMixin, OrderActionPermissionsMixin, CsvExport
 
 
 @admin.register(ProductInstance)
-class ProductInstanceAdmin(admin.ModelAdmin):
+class ProductInstanceAdmin(ChangedFieldsSaveMixin, admin.ModelAdmin):
     list_display = [
         "prod_inst_id_ext",
         "order",
@@ -208,7 +212,7 @@ class ProductInstanceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsumeOrder)
-class ConsumeOrderAdmin(MoneyDetailMixin, CsvExportMixin, admin.ModelAdmin):
+class ConsumeOrderAdmin(ChangedFieldsSaveMixin, MoneyDetailMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = [
         "pk",
         "order",

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
 from config.admin_lists import BigListAdminMixin
-from config.admin_tools import CsvExportMixin
+from config.admin_tools import ChangedFieldsSaveMixin, CsvExportMixin
 from config.display import MoneyDetailMixin, local_time
 from config.event_sentences import event_line, events_html
 from orders.admin_actions import OrderActionPermissionsMixin
@@ -29,7 +29,12 @@ DETAIL_FIELDS: list[Any] = [
 
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(
-    BigListAdminMixin, MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin
+    ChangedFieldsSaveMixin,
+    BigListAdminMixin,
+    MoneyDetailMixin,
+    OrderActionPermissionsMixin,
+    CsvExportMixin,
+    admin.ModelAdmin,
 ):
     list_display = ("order_id", "account", "plan", "resource_name", "status", "deadline_shown", "start_time")
     csv_fields = (

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from config.admin_tools import CsvExportMixin
+from config.admin_tools import ChangedFieldsSaveMixin, CsvExportMixin
 from config.display import MoneyDetailMixin, money_column
 from config.event_sentences import event_line, events_html
 from orders.admin_actions import OrderActionPermissionsMixin
@@ -45,7 +45,9 @@ class VehicleOrderDiscountInline(VehicleOrderItemInline):
 
 
 @admin.register(VehicleOrder)
-class VehicleOrderAdmin(MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin):
+class VehicleOrderAdmin(
+    ChangedFieldsSaveMixin, MoneyDetailMixin, OrderActionPermissionsMixin, CsvExportMixin, admin.ModelAdmin
+):
     list_display = [
         "order_no", "type", "state_code", "owner", "account", money_column("summary", "total"),
         money_column("payment"), "created_at", "updated_at",

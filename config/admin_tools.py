@@ -159,16 +159,31 @@ class ChangedFieldsSaveMixin:
     charge committed between that read and the save (a renewal by beat, a gateway's deduct) was
     written back over, the balance or status it moved restored. Fields only services move (state,
     money, periods) are read-only on these pages, so the form never changes them and this never
-    writes them (``tests/admin/test_changed_fields_save.py``)."""
+    writes them (``tests/admin/test_changed_fields_save.py``). A column that the model's ``clean()``
+    or the admin's ``save_model`` set (not a form field) is written too: it is compared with the
+    value the page read."""
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is not None:
+            obj._admin_read_values = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+        return obj
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if not change:
+        read: dict[str, Any] | None = getattr(obj, "_admin_read_values", None)
+        if not change or read is None:
             super().save_model(request, obj, form, change)  # type: ignore[misc]
             return
-        columns = {f.name: f for f in obj._meta.concrete_fields if not f.primary_key}
-        changed = [name for name in form.changed_data if name in columns]
-        stamps = [name for name, f in columns.items() if getattr(f, "auto_now", False)]
-        obj.save(update_fields=[*changed, *stamps])
+        columns = [f for f in obj._meta.concrete_fields if not f.primary_key]
+        form_changed = set(form.changed_data)
+        fields = [
+            f.name
+            for f in columns
+            if f.name in form_changed
+            or getattr(f, "auto_now", False)
+            or getattr(obj, f.attname) != read[f.attname]
+        ]
+        obj.save(update_fields=fields)
 
 
 class ReadOnlyAdmin(MoneyDetailMixin, admin.ModelAdmin):

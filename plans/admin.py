@@ -15,7 +15,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from config import clock
-from config.admin_tools import CsvExportMixin, SuperuserChangesOnlyMixin
+from config.admin_tools import ChangedFieldsSaveMixin, CsvExportMixin, SuperuserChangesOnlyMixin
 from config.display import UNIT_PRICE_PLACES, MoneyDetailMixin, money_column
 from plans.models import (
     Component,
@@ -33,7 +33,32 @@ from plans.services import earliest_new_version, plan_retire
 FROZEN_PRICE_FIELDS = ("price", "effective_from", "forced", "created_by", "first_used_at")
 
 
-class PriceVersionInlineForm(forms.ModelForm):
+class UnusedPriceForm(forms.ModelForm):
+    """A price version or rule is edited only while no charge has used it, checked again under the
+    row's lock when the page is saved: a charge that used the price after the page was read (and
+    showed it editable) makes the save a form error, and the admin's transaction holds the lock
+    until the row is written, so no charge can use it in between (``price_mark_used`` waits)."""
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        instance = self.instance
+        if instance.pk is not None and instance.first_used_at is None and self.has_changed():
+            used_at = (
+                type(instance)
+                .objects.select_for_update()
+                .filter(pk=instance.pk)
+                .values_list("first_used_at", flat=True)
+                .first()
+            )
+            if used_at is not None:
+                raise forms.ValidationError(
+                    f"a charge used this price at {used_at:%Y-%m-%d %H:%M:%S %Z} after the page was "
+                    "opened: a used price is frozen; reload the page"
+                )
+        return cleaned
+
+
+class PriceVersionInlineForm(UnusedPriceForm):
     """Per row: a used version's fields are disabled (Django ignores posted values for them)."""
 
     class Meta:
@@ -81,7 +106,7 @@ class PlanItemInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+class PlanAdmin(ChangedFieldsSaveMixin, MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = (
         "plan_id",
         "name",
@@ -127,7 +152,10 @@ class PlanAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PriceVersion)
-class PriceVersionAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, CsvExportMixin, admin.ModelAdmin):
+class PriceVersionAdmin(
+    ChangedFieldsSaveMixin, MoneyDetailMixin, SuperuserChangesOnlyMixin, CsvExportMixin, admin.ModelAdmin
+):
+    form = UnusedPriceForm
     list_display = (
         "plan", money_column("price", places=UNIT_PRICE_PLACES), "effective_from", "forced", "created_by",
         "first_used_at",
@@ -161,7 +189,7 @@ class ComponentInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
+class ProductAdmin(ChangedFieldsSaveMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = ("prod_id", "name")
     search_fields = ("prod_id", "name", "description")
     inlines = (ComponentInline,)
@@ -171,7 +199,8 @@ class ProductAdmin(SuperuserChangesOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PriceRule)
-class PriceRuleAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+class PriceRuleAdmin(ChangedFieldsSaveMixin, MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+    form = UnusedPriceForm
     list_display = (
         "plan", "component", "attrs", money_column("price", places=UNIT_PRICE_PLACES), "effective_from",
         "first_used_at",
@@ -194,7 +223,7 @@ class PriceRuleAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdm
 
 
 @admin.register(PlanItem)
-class PlanItemAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+class PlanItemAdmin(ChangedFieldsSaveMixin, MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
     list_display = ("name", "plan", "piid", money_column("price", places=UNIT_PRICE_PLACES))
     list_filter = ("plan__plan_id",)
     search_fields = ("name", "piid", "plan__plan_id")
@@ -202,7 +231,9 @@ class PlanItemAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmi
 
 
 @admin.register(MeteredService)
-class MeteredServiceAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+class MeteredServiceAdmin(
+    ChangedFieldsSaveMixin, MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin
+):
     list_display = (
         "service", money_column("unit_price", "unit price", places=UNIT_PRICE_PLACES), "monthly_free_quota",
         "active",
@@ -212,7 +243,7 @@ class MeteredServiceAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.Mod
 
 
 @admin.register(Promotion)
-class PromotionAdmin(MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
+class PromotionAdmin(ChangedFieldsSaveMixin, MoneyDetailMixin, SuperuserChangesOnlyMixin, admin.ModelAdmin):
     """Promotions are catalog (synced in the catalog document too); their redemptions are listed
     in ``billing``'s admin. Never deleted once redeemed (redemptions refer to them): set inactive."""
 

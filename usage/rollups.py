@@ -20,7 +20,9 @@ MariaDB, ``INSERT ... ON CONFLICT DO UPDATE`` on SQLite: the increment is atomic
 writers to one account and day never lose a delta.
 
 ``rebuild(start, end)`` (``manage.py rebuild_rollups``) recomputes the buckets of a range from the
-records: the repair after a raw write, a restore, or a change of ``TALLY_TIME_ZONE``.
+records in one grouped statement (``usage.rollup_recompute``, computed apart from the Python
+path above, which ``drift`` checks): the repair after a raw write, a restore, or a change of
+``TALLY_TIME_ZONE``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from django.db.models import QuerySet
 
 from config.clock import local
 from usage.models import RollupGrain, UsageRecord, UsageRollup, UsageStatus
+from usage.rollup_recompute import recomputed
 
 UNITS = Decimal(10000)
 CHUNK = 1000  # records per read, buckets per upsert statement
@@ -321,23 +324,6 @@ def apply(deltas: Deltas) -> None:
 # --- repair ---------------------------------------------------------------------------------------
 
 
-def expected(*, start: date | None = None, end: date | None = None) -> Deltas:
-    """The day buckets the records say (local days ``[start, end]``, or all), read in pk chunks.
-    A record's moment can be far from any column of its own (an arrears record paid months
-    later), so no date filter is pushed into SQL: the whole table is read once."""
-    deltas: Deltas = {}
-    last = 0
-    while True:
-        rows = list(UsageRecord.objects.filter(pk__gt=last).order_by("pk").values_list(*FIELDS)[:20_000])
-        if not rows:
-            break
-        last = rows[-1][0]
-        for bucket, amount, discount in _contributions(rows).values():
-            if (start is None or bucket[0] >= start) and (end is None or bucket[0] <= end):
-                _add(deltas, [(bucket, amount, discount)], 1)
-    return deltas
-
-
 def rebuild(*, start: date | None = None, end: date | None = None) -> int:
     """Recompute the rollups of the local days ``[start, end]`` (whole months when a bound cuts
     one: a month row sums its days) from the records, in one transaction. Returns the buckets."""
@@ -352,7 +338,7 @@ def rebuild(*, start: date | None = None, end: date | None = None) -> int:
         if end is not None:
             gone = gone.filter(day__lte=end)
         gone.delete()
-        deltas = expected(start=start, end=end)
+        deltas = recomputed(start=start, end=end)
         apply(deltas)
     return len(deltas)
 
@@ -378,9 +364,10 @@ Sums = tuple[int, int, int]
 def drift() -> dict[Bucket, tuple[Sums, Sums]]:
     """Day buckets whose rollup differs from the records: bucket -> (rollup, records), each
     (amount units, discount units, records). Empty when the rollups are right (the tests'
-    strongest check; the audit compares totals)."""
+    strongest check: the database's grouping of the records against what the incremental path
+    wrote; the audit compares totals)."""
     none = (0, 0, 0)
-    have, want = day_rows(), {k: v for k, v in expected().items() if v != none}
+    have, want = day_rows(), recomputed()
     return {
         k: (have.get(k, none), want.get(k, none)) for k in set(have) | set(want) if have.get(k) != want.get(k)
     }

@@ -37,7 +37,7 @@ from billing.models import Account, MonthlyQuota, QuotaUsage
 from billing.quota_rows import create_quota_row, lock_account_and_quota, record_usage
 from billing.services import account_charge_locked
 from config import clock
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.exceptions import InsufficientFunds
 from config.money import to_money
 from plans.models import MeteredService
@@ -251,7 +251,7 @@ def _first_usage(account_id: int | None, request_id: str) -> QuotaUsage | None:
     return QuotaUsage.objects.filter(account_id=account_id, request_id=request_id).first()
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def quota_deduct(
     *,
     service: str,

@@ -33,7 +33,7 @@ from billing.quota_cache import forget_on_commit
 from billing.quota_rows import create_quota_row
 from config import clock
 from config.bulk_insert import instance_maker, rows_insert
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import to_money
 from plans.models import MeteredService
@@ -103,7 +103,7 @@ def _group_deduct(account_id: int, items: list[DeductItem], month: date) -> list
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def _group_transaction(account_id: int, items: list[DeductItem], month: date) -> list[ItemResult]:
     services = {name: active_service_cached(name) for name in {item.service for item in items}}
     with transaction.atomic():

@@ -28,7 +28,7 @@ from billing.models import Account, RechargeEvent, RechargeOrder, RechargeStatus
 from billing.payments import get_provider
 from billing.services import SETTLE_ARREARS_TASK, account_credit
 from config.api.fields import parse_money
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.exceptions import DomainError
 from config.money import to_money
 
@@ -136,7 +136,7 @@ class CallbackResult:
     message: str = ""
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def recharge_handle_callback(
     *, recharge_order_id: str, payment_id: str, amount: Decimal, status: str
 ) -> CallbackResult:
@@ -181,7 +181,7 @@ def recharge_handle_callback(
     return CallbackResult(order, "credited")
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def recharge_review_resolve(
     *, recharge_pk: int, approve: bool, reason: str, actor: Any, amount: Decimal | None = None
 ) -> RechargeOrder:

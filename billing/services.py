@@ -32,7 +32,7 @@ from billing.ledger_write import check_idempotency_key, positive_amount, write_p
 from billing.locks import account_lock_row
 from billing.models import NAMESPACE_VALIDATOR, Account, LedgerEntry, LedgerKind
 from billing.statements.after_issue import entry_posted
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.enqueue import enqueue_on_commit
 from config.exceptions import InvalidInput
 from config.money import to_money
@@ -98,7 +98,7 @@ def account_personal_get_or_create(*, user: Any) -> Account:
     return account
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def _post(
     *,
     account_id: int,

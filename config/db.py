@@ -1,9 +1,12 @@
-"""Bounded retry of a whole money transaction when MariaDB picks it as a deadlock victim.
+"""Bounded retry of a whole money transaction that lost to another writer.
 
-InnoDB rolls back the victim's transaction entirely (error 1213), so re-running the function from
-the start is safe, but only when *we* own the outermost transaction: inside a caller's
-``atomic()`` the caller's work is gone too, so the error must reach the caller. Retrying here, in
-the service, keeps deadlocks from ever surfacing to API clients (QUALITY.md R1).
+Two kinds of loss: MariaDB picks the transaction as a deadlock victim (error 1213), or a service
+finds another writer's commit made its reads stale and raises a ``DomainError`` marked
+``transient`` (a price edited between a charge's pricing read and its record insert,
+``plans.errors.PriceChangedDuringCharge``). Either way nothing of the transaction is left, so
+re-running the function from the start is safe, but only when *we* own the outermost transaction:
+inside a caller's ``atomic()`` the caller's work is gone too, so the error must reach the caller.
+Retrying here, in the service, keeps these from ever surfacing to API clients (QUALITY.md R1).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from django.db import OperationalError, connection
+
+from config.exceptions import DomainError
 
 logger = logging.getLogger("tally.db")
 
@@ -31,7 +36,13 @@ def is_deadlock(exc: BaseException) -> bool:
     return bool(args) and args[0] in DEADLOCK_ERRORS
 
 
-def retry_on_deadlock(func: Callable[P, R]) -> Callable[P, R]:
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DomainError):
+        return exc.transient
+    return is_deadlock(exc)
+
+
+def retry_on_conflict(func: Callable[P, R]) -> Callable[P, R]:
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if connection.in_atomic_block:
@@ -39,10 +50,10 @@ def retry_on_deadlock(func: Callable[P, R]) -> Callable[P, R]:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return func(*args, **kwargs)
-            except OperationalError as exc:
-                if not is_deadlock(exc) or attempt == MAX_ATTEMPTS:
+            except (OperationalError, DomainError) as exc:
+                if not is_transient(exc) or attempt == MAX_ATTEMPTS:
                     raise
-                logger.warning("deadlock in %s, retry %d", func.__name__, attempt)
+                logger.warning("%s in %s, retry %d", type(exc).__name__, func.__name__, attempt)
                 time.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311 - jitter, not crypto
         raise AssertionError("unreachable")
 

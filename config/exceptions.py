@@ -16,6 +16,9 @@ from config.api.errors import ErrorCode
 class DomainError(Exception):
     http_status: ClassVar[int] = 400
     codes: ClassVar[dict[str, ErrorCode]] = {"default": ErrorCode.UNKNOWN}
+    # True when the whole transaction was rolled back because of another writer and running it
+    # again from the start can succeed (``config.db.retry_on_conflict`` retries it).
+    transient: ClassVar[bool] = False
 
     def __init__(self, message: str = "", *, errors: dict[str, list[str]] | None = None, **data: Any):
         super().__init__(message or self.__class__.__doc__ or self.__class__.__name__)

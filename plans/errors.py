@@ -63,6 +63,16 @@ class PriceVersionUsed(DomainError):
     codes = {"default": ErrorCode.PRICE_VERSION_USED}
 
 
+class PriceChangedDuringCharge(DomainError):
+    """the price changed while the charge was being made; retry"""
+
+    # An editor committed a new price between a charge's pricing read and its record insert; the
+    # charge's transaction rolls back and a retry prices it again (``config.db.retry_on_conflict``).
+    http_status = 409
+    transient = True
+    codes = {"default": ErrorCode.PRICE_CHANGED}
+
+
 class ComponentAttrsInvalid(DomainError):
     """a requested component's attrs are not an object"""
 

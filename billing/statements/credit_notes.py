@@ -29,7 +29,7 @@ from billing.statements.models import CreditNote, DocumentKind, Statement, State
 from billing.statements.numbering import format_number, numbers_allocate, sequence_ensure, sequence_lock
 from billing.statements.periods import Period, period_of
 from config import clock
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def _corrected(entry: LedgerEntry) -> tuple[Statement, list[StatementLine]] | No
     return statement, lines
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def credit_note_for_entry(*, entry_id: int, at: datetime | None = None) -> CreditNote | None:
     """The credit note of a refund/correction entry: the existing one, a new one, or None when the
     money corrects nothing on an issued statement. Safe to run any number of times."""

@@ -32,7 +32,7 @@ from billing.statements.numbering import format_number, numbers_allocate, sequen
 from billing.statements.periods import Period
 from config import clock
 from config.bulk_insert import rows_insert, values_insert
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def _line_rows(statement: Statement, data: StatementData) -> Iterator[tuple[Any,
         )  # fmt: skip
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def statements_issue_for(
     *,
     accounts: Sequence[AccountRef],
@@ -185,7 +185,7 @@ def statement_issue_now(*, account: Account, period: Period, actor: Any, reason:
     return statements_issue_for(accounts=refs, period=period, actor=actor, reason=reason.strip())
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def statement_batches_plan(*, period: Period, chunk_size: int | None = None) -> int:
     """Cut the period's accounts into id slices (idempotent: the same slices every time for a chunk
     size). Returns how many slices are still pending."""
@@ -207,7 +207,7 @@ def statement_batches_plan(*, period: Period, chunk_size: int | None = None) -> 
     return StatementBatch.objects.filter(period=period.month, state=StatementBatch.State.PENDING).count()
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def statement_batch_issue_next(*, period: Period) -> IssueResult | None:
     """Take one pending slice (``SKIP LOCKED``: another worker's slice is not waited for), issue it
     and mark it done in the same transaction. None when no slice is left."""

@@ -92,6 +92,7 @@ class ErrorCode(IntEnum):
     PLAN_SYNC_FAILED = 3608
     PLAN_RETIRED = 3609
     PRICE_VERSION_USED = 3610
+    PRICE_CHANGED = 3611
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -168,6 +169,7 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.PLAN_SYNC_FAILED: "plan service unavailable or answered garbage",
     ErrorCode.PLAN_RETIRED: "plan is retired",
     ErrorCode.PRICE_VERSION_USED: "price version already used by a charge",
+    ErrorCode.PRICE_CHANGED: "the price changed while the charge was being made; retry",
 }
 
 

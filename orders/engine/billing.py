@@ -26,8 +26,8 @@ from config.clock import add_cycles
 from config.money import to_money
 from config.money_sql import money_sum
 from orders.engine.models import SubscriptionLine
+from orders.engine.price_claims import record_prices_claim
 from orders.engine.promotions import LOOKUP, RedemptionArg, line_discount, line_redemption
-from plans.services import price_mark_used
 from usage.models import MeterEvent, UsageKind, UsageRecord, UsageStatus
 
 
@@ -84,10 +84,13 @@ def usage_record_write(
     region: str = "",
     corrects_id: int | None = None,
     discount: Decimal = Decimal(0),
+    price_read: Decimal | None = None,
 ) -> tuple[UsageRecord, bool]:
     """Insert the record of one period of ``line`` (or return the one already there). The one
     writer of usage records (a ``correction`` names the record it corrects in ``corrects_id``); a
-    promotion's ``discount`` is taken off the computed amount (the record keeps both)."""
+    promotion's ``discount`` is taken off the computed amount (the record keeps both).
+    ``price_read`` is the named version's / rule's price the charge was computed from, when that is
+    not ``unit_price`` (a ``change`` record's unit price is a difference of two prices)."""
     sub = line.subscription
     if amount is None:
         amount = period_amount(unit_price=unit_price, quantity=quantity) - discount
@@ -114,6 +117,7 @@ def usage_record_write(
                 status=status,
                 corrects_id=corrects_id,
             )
+            record_prices_claim(records=[record], at=record.created_at, price_read=price_read)
             return record, True
     except IntegrityError:
         return UsageRecord.objects.get(line_id=line.pk, period_key=key), False
@@ -149,35 +153,7 @@ def records_pay(
         UsageRecord.objects.filter(pk__in=ids).exclude(status=UsageStatus.PAID).update(
             status=UsageStatus.PAID, ledger_entry=posting.entry, paid_at=at
         )
-        prices_mark_used(records=records, at=at)
     return posting
-
-
-def prices_mark_used(*, records: Sequence[UsageRecord], at: datetime) -> None:
-    """Stamp the price versions/rules of ``records`` as used, touching only unstamped rows.
-
-    The plain read first matters on MariaDB: every record insert holds a shared FK lock on its
-    price rule, so two workers that both UPDATE an already-stamped rule would deadlock upgrading
-    those shared locks. Once stamped, a rule is never written again.
-    """
-    from plans.models import PriceRule, PriceVersion
-
-    version_ids = {r.price_version_id for r in records if r.price_version_id}
-    rule_ids = {r.price_rule_id for r in records if r.price_rule_id}
-    if version_ids:
-        version_ids = set(
-            PriceVersion.objects.filter(pk__in=version_ids, first_used_at__isnull=True).values_list(
-                "pk", flat=True
-            )
-        )
-    if rule_ids:
-        rule_ids = set(
-            PriceRule.objects.filter(pk__in=rule_ids, first_used_at__isnull=True).values_list("pk", flat=True)
-        )
-    for version_id in sorted(version_ids):
-        price_mark_used(version_id=version_id, at=at)
-    for rule_id in sorted(rule_ids):
-        price_mark_used(rule_id=rule_id, at=at)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from billing.locks import account_try_lock
 from billing.services import account_refund
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.exceptions import InsufficientFunds
 from config.money import ZERO, to_money
 from config.money_sql import money_sum
@@ -184,7 +184,7 @@ def late_events_bill(*, at: datetime | None = None, chunk_size: int = 200) -> Co
             summary.update(_line_late_bill(line_id=line_id, account_id=account_id, at=at))
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def _line_late_bill(*, line_id: int, account_id: int, at: datetime) -> Counter[str]:
     summary: Counter[str] = Counter()
     with transaction.atomic():

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from billing.services import account_refund
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from orders.engine.billing import (
     period_key,
     usage_record_write,
@@ -34,7 +34,7 @@ from usage.models import UsageKind, UsageRecord, UsageStatus
 # --- renew -----------------------------------------------------------------------------------------
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def instance_renew(
     *,
     prod_inst_id_ext: str,
@@ -186,7 +186,7 @@ def _advance_paid_span(
 # --- change configuration --------------------------------------------------------------------------
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def instance_change_config(
     *,
     prod_inst_id_ext: str,
@@ -263,6 +263,7 @@ def _write_change_records(*, quote: ChangeQuote, consume: ConsumeOrder, at: date
                 amount=change.amount,
                 discount=change.discount,
                 price_rule_id=after.rule_id,
+                price_read=after.price,
             )
             records.append(record)
         ln.attrs = change.attrs

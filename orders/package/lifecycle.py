@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.services import account_refund
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.money import to_money
 from orders.engine.billing import (
     Period,
@@ -49,7 +49,7 @@ from usage.models import UsageKind, UsageRecord, UsageStatus
 # --- pause / resume / stop -------------------------------------------------------------------------
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def instance_pause(
     *, prod_inst_id_ext: str, account_id: int | None = None, actor: Any = None, at: datetime | None = None
 ) -> ProductInstance:
@@ -79,7 +79,7 @@ def instance_pause(
     return locked.instance
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def instance_resume(
     *, prod_inst_id_ext: str, account_id: int | None = None, actor: Any = None, at: datetime | None = None
 ) -> ProductInstance:
@@ -143,7 +143,7 @@ def hourly_stop_refund(
     return fraction.quantize(Decimal("0.0001")), to_money(hour_amount * fraction)
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def instance_stop(
     *, prod_inst_id_ext: str, account_id: int | None = None, actor: Any = None, at: datetime | None = None
 ) -> OperationResult:

@@ -30,7 +30,7 @@ from django.utils.dateparse import parse_datetime
 
 from billing.locks import account_lock_shared
 from config.api.fields import parse_money
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from orders.engine.billing import period_of
 from orders.engine.models import LineStatus, Subscription, SubscriptionKind, SubscriptionLine
 from orders.package.errors import MeterEventsRefused
@@ -119,7 +119,7 @@ def meter_events_ingest(*, account_id: int, events: list[Any], at: datetime | No
     return result
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def _ingest_parsed(
     *, account_id: int, parsed: list[tuple[int, dict[str, Any]]], oldest: datetime
 ) -> tuple[int, int, list[dict[str, Any]]]:

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.locks import account_lock
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.money import to_money
 from orders.engine.corrections import correction_key, correction_write
 from orders.engine.models import SubscriptionLine
@@ -39,7 +39,7 @@ class VoidResult:
     corrections: list[dict[str, Any]] = field(default_factory=list)
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def meter_events_void(*, account_id: int, event_ids: list[str], at: datetime | None = None) -> VoidResult:
     """Void the account's events named by ``event_ids``; refund the billed ones. Raises
     ``MeterEventsRefused`` (nothing voided) when an id is unknown."""

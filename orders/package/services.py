@@ -24,7 +24,7 @@ from django.utils import timezone
 from billing.locks import account_lock
 from billing.models import LedgerEntry
 from billing.promotions import promotion_redeem
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.exceptions import InvalidInput
 from config.money import to_money
 from orders.engine.billing import (
@@ -105,7 +105,7 @@ def _new_order_id() -> str:
 # --- create ----------------------------------------------------------------------------------------
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def package_order_create(
     *,
     account_id: int,
@@ -231,7 +231,7 @@ def _instance_create(
 # --- cancel ----------------------------------------------------------------------------------------
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def package_order_cancel(
     *, order_pk: int, actor: Any = None, at: datetime | None = None, note: str = ""
 ) -> PackageOrder:
@@ -280,7 +280,7 @@ def charge_key(order_id: str) -> str:
     return f"pkg-order:{order_id}:charge"
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def package_order_charge(*, order_pk: int, actor: Any = None, at: datetime | None = None) -> OperationResult:
     """NBChargePrdOrder: one ledger entry for every unpaid record of the order, and in the same
     transaction every instance running, its subscription billing and its lines running with their

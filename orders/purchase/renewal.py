@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from billing.locks import accounts_lock
 from billing.models import Account
 from billing.promotions import redemption_discount, redemption_for
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.exceptions import DomainError, InsufficientFunds
 from config.money import ZERO, to_money
 from orders.engine.billing import next_period, period_amount
@@ -99,7 +99,7 @@ def renewal_run(
     return summary
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def _renew_chunk(*, ids: list[int], at: datetime, summary: RenewalSummary) -> None:
     chunk = RenewalSummary()
     try:

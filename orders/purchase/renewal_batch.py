@@ -21,8 +21,9 @@ from billing.services import BatchCharge, accounts_charge_locked
 from config.bulk import rows_update
 from config.bulk_insert import instance_maker, rows_insert
 from config.money import ZERO, to_money
-from orders.engine.billing import Period, ledger_key_for, period_amount, period_of, prices_mark_used
+from orders.engine.billing import Period, ledger_key_for, period_amount, period_of
 from orders.engine.models import LineStatus, Subscription, SubscriptionLine
+from orders.engine.price_claims import record_prices_claim
 from orders.purchase import notify
 from orders.purchase.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderStatus
 from orders.purchase.quote import RUNNING
@@ -163,7 +164,7 @@ def renewals_write(*, due: list[DuePeriod], accounts: dict[int, Account], at: da
     orders = list({d.order.pk: d.order for d in due}.values())
     rows_update(orders, ["status", "deadline", "last_renew_fail_notified_at", "updated_at"])
     rows_insert(events)
-    prices_mark_used(records=records, at=at)
+    record_prices_claim(records=records, at=at)
     notify.notify_orders(payloads)
     return to_money(sum((d.amount for d in due), ZERO))
 

@@ -22,6 +22,7 @@ from billing.locks import account_lock
 from billing.models import Account
 from billing.promotions import promotion_redeem
 from billing.services import account_refund
+from config.db import retry_on_conflict
 from config.money import ZERO
 from orders.engine.billing import line_charge_period, period_of, usage_record_write
 from orders.engine.models import SubscriptionLine
@@ -67,6 +68,7 @@ class CreateResult:
     coupon: str | None = None  # the redeemed promotion's code
 
 
+@retry_on_conflict
 def purchase_order_create(
     *,
     account: Account,
@@ -285,6 +287,7 @@ def renew_locked(
     return RenewResult(order=order, money=money, charged=charge.charged, period_end=charge.period.end)
 
 
+@retry_on_conflict
 def purchase_order_renew(
     *, order_pk: int, actor: Any = None, at: datetime | None = None, note: str = ""
 ) -> RenewResult:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.services import Posting, account_refund
+from config.db import retry_on_conflict
 from config.money import to_money
 from orders.engine.billing import records_pay, usage_record_write
 from orders.engine.models import SubscriptionLine
@@ -27,7 +28,6 @@ from orders.purchase.subscription import (
     subscription_stop,
 )
 from orders.purchase.transitions import order_event_append, order_get_locked, order_transition
-from plans.services import price_mark_used
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
 
@@ -76,12 +76,10 @@ def records_settle(
         UsageRecord.objects.filter(pk__in=[r.pk for r in records]).exclude(status=UsageStatus.PAID).update(
             status=UsageStatus.PAID, ledger_entry=posting.entry, paid_at=at
         )
-        for r in records:
-            if r.price_version_id:
-                price_mark_used(version_id=r.price_version_id, rule_id=None, at=at)
     return posting
 
 
+@retry_on_conflict
 def purchase_order_modify(
     *, order_pk: int, plan_id: Any, actor: Any = None, at: datetime | None = None
 ) -> SwitchResult:

@@ -18,7 +18,7 @@ from billing.models import Account
 from config.api.fields import parse_money
 from config.api.validation import invalid_message
 from config.clock import local
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from config.exceptions import InvalidInput
 from orders.vehicle.bookmarks import bookmarks_forget_on_commit
 from orders.vehicle.counts import owner_count_placed
@@ -340,7 +340,7 @@ def _create(
     )
 
 
-@retry_on_deadlock
+@retry_on_conflict
 def _insert(
     *,
     owner: Any,

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.services import account_get_or_create
-from config.db import retry_on_deadlock
+from config.db import retry_on_conflict
 from tests.concurrency.test_billing_concurrency import run_threads
 from tests.conftest import mariadb_only
 from usage import rollups
@@ -49,17 +49,17 @@ def test_threads_writing_one_account_and_day_lose_no_delta() -> None:
 
     # Retried as the money services are (config.db): three writers inserting one new rollup key at
     # once can deadlock on InnoDB's duplicate-key locks; a victim is rolled back whole, rollups too.
-    @retry_on_deadlock
+    @retry_on_conflict
     def insert(i: int, j: int) -> None:
         with transaction.atomic():
             record(account.pk, i, j, "arrears").save()
 
-    @retry_on_deadlock
+    @retry_on_conflict
     def batch(i: int) -> None:
         with transaction.atomic():
             UsageRecord.objects.bulk_create([record(account.pk, i, j, "paid") for j in range(EACH)])
 
-    @retry_on_deadlock
+    @retry_on_conflict
     def cancel(i: int) -> None:  # a status change moves amounts between buckets of the same rows
         with transaction.atomic():
             mine = UsageRecord.objects.filter(line_id__gte=i * 1000, line_id__lt=i * 1000 + EACH // 2)

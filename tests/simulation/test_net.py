@@ -153,7 +153,7 @@ def test_db_fault_hook_injects_deadlocks_that_the_services_retry() -> None:
     with db_fault_hook(ctx), pytest.raises(OperationalError) as caught:
         account_credit(account_id=account.pk, amount=Decimal(5), idempotency_key="always-deadlocked")
     assert caught.value.args[0] == 1213
-    assert ctx.faults.injected == 4  # retry_on_deadlock tried MAX_ATTEMPTS times, then gave up
+    assert ctx.faults.injected == 4  # retry_on_conflict tried MAX_ATTEMPTS times, then gave up
     assert not LedgerEntry.objects.filter(account=account).exists()
     ctx.faults = FaultState(ops_left=1, rate=1.0, kind="deadlock", limit=1)
     with db_fault_hook(ctx):

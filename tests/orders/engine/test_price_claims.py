@@ -1,0 +1,204 @@
+"""A charge's claim on its price (``orders.engine.price_claims``): a price edited between a charge's
+pricing read and its record insert refuses the charge with nothing written, and the services
+that own their transaction price it again; a record freezes the price it names as soon as it is
+written, paid or not (docs/plans.md, "Used prices are frozen")."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.apps import apps as django_apps
+from django.db import transaction
+
+from billing.models import LedgerEntry
+from config.money_sql import money_sum
+from orders.engine.billing import usage_record_write
+from orders.models import PurchaseOrder, PurchaseOrderStatus, SubscriptionLine
+from orders.purchase import renewal
+from orders.purchase import services as purchase_services
+from orders.purchase.services import purchase_order_create
+from plans.errors import PriceChangedDuringCharge, PriceVersionUsed
+from plans.models import PriceVersion
+from plans.services import price_version_add
+from tests.orders.purchase.helpers import account_of, add_price, assert_ledger, balance, local, make_plan
+from usage.models import UsageKind, UsageRecord, UsageStatus
+
+START = local(2026, 3, 10, 12)
+DUE = local(2026, 4, 4)  # the Apr 10 deadline is within the renewal lead
+
+
+def _edit_price_after_the_quote(monkeypatch: Any, new_price: str) -> list[int]:
+    """An editor commits a new price right after the order was priced (once)."""
+    real = purchase_services.quote_create
+    quotes: list[int] = []
+
+    def quote_then_edit(**kwargs: Any) -> Any:
+        quote = real(**kwargs)
+        if not quotes:
+            PriceVersion.objects.filter(pk=quote.version.pk).update(price=Decimal(new_price))
+        quotes.append(quote.version.pk)
+        return quote
+
+    monkeypatch.setattr(purchase_services, "quote_create", quote_then_edit)
+    return quotes
+
+
+def _create(account: Any, user: Any, name: str = "vol-1") -> Any:
+    return purchase_order_create(
+        account=account,
+        creator=user,
+        region="cn-north-1",
+        plan_id="vol-50g",
+        parameters={"resource_name": name},
+        at=START,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_priced_before_an_edit_is_priced_again_and_charged_the_new_price(
+    monkeypatch, user, caplog
+) -> None:
+    make_plan("vol-50g", "30")
+    account = account_of(user, "100")
+    quotes = _edit_price_after_the_quote(monkeypatch, "45")
+    with caplog.at_level(logging.WARNING, logger="tally.db"):
+        result = _create(account, user)
+    assert len(quotes) == 2  # the first attempt was refused and rolled back, the retry priced 45
+    assert "PriceChangedDuringCharge in purchase_order_create, retry 1" in caplog.text
+    assert result.money == Decimal("45") and PurchaseOrder.objects.count() == 1
+    record = UsageRecord.objects.get()
+    version = PriceVersion.objects.get(pk=record.price_version_id)
+    assert record.unit_price == version.price == Decimal("45") and record.amount == Decimal("45")
+    assert version.first_used_at is not None
+    assert balance(account) == Decimal("55")
+    assert money_sum(LedgerEntry.objects.filter(account=account, amount__lt=0)) == Decimal("-45")
+    assert_ledger(account)
+
+
+@pytest.mark.django_db
+def test_inside_a_callers_transaction_the_charge_is_refused_with_nothing_written(monkeypatch, user) -> None:
+    make_plan("vol-50g", "30")
+    account = account_of(user, "100")
+    _edit_price_after_the_quote(monkeypatch, "45")
+    entries = LedgerEntry.objects.count()
+    with pytest.raises(PriceChangedDuringCharge) as exc:
+        _create(account, user)  # the test's transaction is the caller's: no retry here
+    assert exc.value.code_for(None) == 3611 and "is now 45" in exc.value.message
+    assert PurchaseOrder.objects.count() == 0 and UsageRecord.objects.count() == 0
+    assert SubscriptionLine.objects.count() == 0 and LedgerEntry.objects.count() == entries
+    version = PriceVersion.objects.get()
+    assert version.price == Decimal("45") and version.first_used_at is None  # the edit stands
+    assert balance(account) == Decimal("100")
+    assert_ledger(account)
+
+
+@pytest.mark.django_db
+def test_the_api_answers_409_3611_in_the_envelope(monkeypatch, api, user) -> None:
+    make_plan("vol-50g", "30")
+    account = account_of(user, "100")
+    _edit_price_after_the_quote(monkeypatch, "45")
+    r = api.post(
+        "/usageapi/v1/orders",
+        {"region": "cn-north-1", "plan_id": "vol-50g", "parameters": {"resource_name": "vol-1"}},
+        format="json",
+    )
+    assert r.status_code == 409 and r.json()["code"] == 3611, r.json()
+    assert "retry" in r.json()["msg"]
+    assert PurchaseOrder.objects.count() == 0 and balance(account) == Decimal("100")
+
+
+@pytest.mark.django_db
+def test_an_unpaid_record_freezes_its_price_when_it_is_written(user) -> None:
+    plan = make_plan("vol-50g", "30")
+    account = account_of(user, "100")
+    order = _create(account, user).order
+    later = add_price(plan, "40", local(2026, 6, 1))
+    line = SubscriptionLine.objects.get(subscription_id=order.subscription_id)
+    record, created = usage_record_write(
+        line=line,
+        period_start=later.effective_from,
+        period_end=local(2026, 7, 1),
+        key="p:unpaid-test",
+        kind=UsageKind.RENEW,
+        unit_price=later.price,
+        price_version_id=later.pk,
+        status=UsageStatus.UNPAID,
+    )
+    assert created and record.status == UsageStatus.UNPAID
+    later.refresh_from_db()
+    assert later.first_used_at == record.created_at
+    with pytest.raises(PriceVersionUsed):
+        price_version_add(plan=plan, price="41", effective_from=later.effective_from, actor=None, force=True)
+    assert PriceVersion.objects.get(pk=later.pk).price == Decimal("40")
+
+
+@pytest.mark.django_db
+def test_a_record_written_at_a_stale_price_is_refused_and_not_written(user) -> None:
+    plan = make_plan("vol-50g", "30")
+    account = account_of(user, "100")
+    order = _create(account, user).order
+    later = add_price(plan, "40", local(2026, 6, 1))
+    line = SubscriptionLine.objects.get(subscription_id=order.subscription_id)
+    before = UsageRecord.objects.count()
+    with pytest.raises(PriceChangedDuringCharge):
+        usage_record_write(
+            line=line,
+            period_start=later.effective_from,
+            period_end=local(2026, 7, 1),
+            key="p:stale-test",
+            kind=UsageKind.RENEW,
+            unit_price=Decimal("39"),  # what a read before the edit to 40 saw
+            price_version_id=later.pk,
+        )
+    assert UsageRecord.objects.count() == before
+    assert PriceVersion.objects.get(pk=later.pk).first_used_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_renewal_chunk_that_read_a_price_before_an_edit_is_taken_again(
+    monkeypatch, make_user, caplog
+) -> None:
+    plan = make_plan("vol-50g", "30")
+    users = [make_user(username=f"r{i}") for i in range(3)]
+    accounts = [account_of(u, "100") for u in users]
+    for i, (u, a) in enumerate(zip(users, accounts, strict=True)):
+        _create(a, u, name=f"vol-{i}")
+    version = plan.price_versions.get()
+    real_plan = renewal.renewals_plan
+    plans_made: list[int] = []
+
+    def plan_then_edit(**kwargs: Any) -> Any:
+        planned = real_plan(**kwargs)
+        if not plans_made:
+            # an edit the chunk cannot see in what it planned (rolled back with the chunk here)
+            PriceVersion.objects.filter(pk=version.pk).update(price=Decimal("31"))
+        plans_made.append(len(planned.due))
+        return planned
+
+    monkeypatch.setattr(renewal, "renewals_plan", plan_then_edit)
+    with caplog.at_level(logging.WARNING, logger="tally.db"):
+        summary = renewal.renewal_run(at=DUE)
+    assert plans_made == [3, 3] and summary.renewed == 3
+    assert "PriceChangedDuringCharge in _renew_chunk, retry 1" in caplog.text
+    renewals = UsageRecord.objects.filter(kind=UsageKind.RENEW)
+    assert renewals.count() == 3 and {r.unit_price for r in renewals} == {Decimal("30")}
+    assert PurchaseOrder.objects.filter(status=PurchaseOrderStatus.CONSUMING).count() == 3
+    for account in accounts:
+        assert balance(account) == Decimal("40")
+        assert_ledger(account)
+
+
+@pytest.mark.django_db
+def test_the_migration_stamps_prices_named_only_by_older_records(user) -> None:
+    make_plan("vol-50g", "30")
+    account = account_of(user, "100")
+    _create(account, user)
+    record = UsageRecord.objects.get()
+    PriceVersion.objects.update(first_used_at=None)  # as a record paid before stamping moved
+    migration = __import__("usage.migrations.0010_stamp_referenced_prices", fromlist=["stamp"])
+    with transaction.atomic():
+        migration.stamp(django_apps, None)
+    assert PriceVersion.objects.get().first_used_at == record.created_at

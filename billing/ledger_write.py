@@ -63,7 +63,9 @@ def _write_sql() -> tuple[str, str]:
     col = {f.name: _quote(f.column) for f in e.concrete_fields}
     update = (
         f"UPDATE {_quote(a.db_table)} SET {_quote('balance')} = %s, {_quote('updated_at')} = %s, "  # noqa: S608
-        f"{_quote('ledger_entry_count')} = {_quote('ledger_entry_count')} + 1 WHERE {_quote('id')} = %s"
+        f"{_quote('ledger_entry_count')} = {_quote('ledger_entry_count')} + 1, "
+        f"{_quote('paid_quota_usage_count')} = {_quote('paid_quota_usage_count')} + %s "
+        f"WHERE {_quote('id')} = %s"
     )
     insert = (
         f"INSERT INTO {_quote(e.db_table)} ({', '.join(col[f] for f in _ENTRY_FIELDS)}) "  # noqa: S608
@@ -93,10 +95,12 @@ def write_posting(
     subject: tuple[str, Any] | None,
     actor: Any,
     memo: str,
+    pays_quota_usage: bool = False,
 ) -> LedgerEntry:
     """Check funds, save the new balance and insert the entry, on a row locked by the caller
     (``account.balance`` must be the locked row's balance; it is updated in place). A tenant API
-    call's caller must be a member of the account now (``billing.acting``)."""
+    call's caller must be a member of the account now (``billing.acting``). ``pays_quota_usage``:
+    the entry pays a quota usage, counted in ``Account.paid_quota_usage_count`` by the same UPDATE."""
     check_caller_may_move(account.pk)
     subject_type, subject_id = (subject[0], str(subject[1])) if subject else ("", "")
     new_balance = _funded_balance(account, amount)
@@ -106,7 +110,7 @@ def write_posting(
     memo = memo[:500]
     actor_id = actor.pk if actor is not None else None
     with connection.cursor() as cursor:
-        cursor.execute(sql[0], [new_balance, at, account.pk])
+        cursor.execute(sql[0], [new_balance, at, int(pays_quota_usage), account.pk])
         cursor.execute(
             sql[1],
             [

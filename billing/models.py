@@ -13,7 +13,7 @@ NAMESPACE_VALIDATOR = RegexValidator(NAMESPACE_REGEX, "use 1-50 letters, digits,
 
 
 # Written only by the ledger's own UPDATE (``Account.save`` leaves them out).
-LEDGER_KEPT_FIELDS = frozenset({"balance", "ledger_entry_count"})
+LEDGER_KEPT_FIELDS = frozenset({"balance", "ledger_entry_count", "paid_quota_usage_count"})
 
 
 class Account(models.Model):
@@ -27,6 +27,13 @@ class Account(models.Model):
         db_default=0,  # also for rows written by plain SQL (the benchmarks' data) without the column
         help_text="how many ledger entries the account has: counted by the posting's own UPDATE of "
         "this row (billing.ledger_write, billing.batch_postings); the records list's total (B7)",
+    )
+    paid_quota_usage_count = models.BigIntegerField(
+        default=0,
+        db_default=0,
+        help_text="how many of the account's quota usages paid money (have a ledger entry): counted "
+        "by that entry's own UPDATE of this row; with the quota rows' free_usage_count, the records "
+        "list's total (billing.selectors.account_record_counts)",
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tally_accounts")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -151,6 +158,12 @@ class MonthlyQuota(models.Model):
     month = models.DateField()
     total = models.PositiveIntegerField()
     used = models.PositiveIntegerField(default=0)
+    free_usage_count = models.BigIntegerField(
+        default=0,
+        db_default=0,
+        help_text="how many usages of this row paid no money (no ledger entry): counted by the "
+        "usage's own UPDATE of this row (billing.quota_rows, billing.quota_batch)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -332,6 +332,7 @@ def _deduct_locked(
             idempotency_key=f"quota:{request_id}",
             subject=("quota_request", request_id),
             memo=f"{svc.service} x{paid}",
+            pays_quota_usage=True,
         ).entry
     return record_usage(
         account=account,

@@ -17,12 +17,14 @@ skipped the lock), the unique key rolls the group back and the group is redone.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from billing.batch_postings import BatchCharge, accounts_charge_locked
 from billing.errors import AccountNotFound
@@ -202,9 +204,19 @@ def _write(group: _Group) -> None:
         entry = by_key.get(f"quota:{usage.request_id}")
         usage.ledger_entry_id = entry.pk if entry is not None else None
         usage._state.fields_cache["ledger_entry"] = entry
+    # The records list's counts (billing.selectors.account_record_counts): a usage that paid on the
+    # account row, one that paid nothing on its quota row, each with the UPDATE the group makes.
+    paid = sum(1 for usage in group.usages if usage.ledger_entry_id is not None)
+    if paid:
+        counted = F("paid_quota_usage_count") + paid
+        Account.objects.filter(pk=group.account.pk).update(paid_quota_usage_count=counted)
+    free = Counter(usage.quota_id for usage in group.usages if usage.ledger_entry_id is None)
     for quota in group.quotas.values():
+        if quota.used != group.used_before[quota.pk] or free[quota.pk]:
+            MonthlyQuota.objects.filter(pk=quota.pk).update(
+                used=quota.used, free_usage_count=F("free_usage_count") + free[quota.pk]
+            )
         if quota.used != group.used_before[quota.pk]:
-            MonthlyQuota.objects.filter(pk=quota.pk).update(used=quota.used)
             forget_on_commit((group.account.pk,))
     if not rows_insert(group.usages, returning=True) and group.usages:
         # their keys, by the unique (account, request_id): one indexed read

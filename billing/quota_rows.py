@@ -2,8 +2,9 @@
 building cost more CPU than the database work: docs/billing.md "Deduct ordering").
 
 One SELECT ... FOR UPDATE locks the account row and then its quota row of the month (the house
-lock order, account first, in one round trip); a free call UPDATEs the quota row; every call
-INSERTs its usage row. The returned objects are the same as the ORM's.
+lock order, account first, in one round trip); a free call UPDATEs the quota row (counting the
+usage there when it paid nothing); every call INSERTs its usage row. The returned objects are the
+same as the ORM's.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def _statements() -> dict[str, str]:
     sql = {
         "lock_by_id": lock.format(where=ca["id"]),
         "lock_by_namespace": lock.format(where=ca["namespace"]),
-        "use_free": f"UPDATE {tq} SET {cq['used']} = %s WHERE {cq['id']} = %s",  # noqa: S608
+        "use_free": (
+            f"UPDATE {tq} SET {cq['used']} = %s, "  # noqa: S608
+            f"{cq['free_usage_count']} = {cq['free_usage_count']} + %s WHERE {cq['id']} = %s"
+        ),
         "insert_usage": (
             f"INSERT INTO {tu} ({', '.join(cu[f] for f in _USAGE_FIELDS)}) "  # noqa: S608
             f"VALUES ({', '.join(['%s'] * len(_USAGE_FIELDS))})"
@@ -132,7 +136,10 @@ def record_usage(
     amount: Decimal,
     entry: LedgerEntry | None,
 ) -> QuotaUsage:
-    """Use ``free`` calls of the locked quota row and insert the usage row; return it."""
+    """Use ``free`` calls of the locked quota row and insert the usage row; return it. A usage that
+    paid nothing (no ``entry``) is counted on the quota row by the same UPDATE (one that paid was
+    counted by its entry's UPDATE of the account row: ``Account.paid_quota_usage_count``); only a
+    usage of neither kind, all paid calls at a unit price of 0, costs an UPDATE of its own."""
     sql = _statements()
     now = timezone.now()
     values: dict[str, Any] = {
@@ -149,8 +156,10 @@ def record_usage(
         "ledger_entry_id": entry.pk if entry is not None else None,
     }
     with connection.cursor() as cursor:
+        unpaid = entry is None
+        if free or unpaid:
+            cursor.execute(sql["use_free"], [used + free, int(unpaid), quota_id])
         if free:
-            cursor.execute(sql["use_free"], [used + free, quota_id])
             forget_on_commit((account.pk,))
         cursor.execute(sql["insert_usage"], [*values.values(), connection.ops.adapt_datetimefield_value(now)])
         usage_id = cursor.lastrowid
@@ -161,3 +170,25 @@ def record_usage(
     if entry is not None:
         usage.ledger_entry = entry
     return usage
+
+
+def quota_usage_counts_rebuild(*, account_ids: list[int] | None = None) -> int:
+    """Recount ``Account.paid_quota_usage_count`` and ``MonthlyQuota.free_usage_count`` from the
+    usage rows (all accounts, or ``account_ids``): the repair after rows written outside
+    ``record_usage`` and the batch (a restore, a benchmark's raw inserts). Two UPDATEs with a
+    correlated count; returns the accounts updated."""
+    from django.db.models import Count, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    def counted(parent: str, *, paid: bool) -> Subquery:
+        usages = QuotaUsage.objects.filter(**{parent: OuterRef("pk")}, ledger_entry__isnull=not paid)
+        return Subquery(usages.order_by().values(parent).annotate(n=Count("id")).values("n"))
+
+    accounts = Account.objects.all() if account_ids is None else Account.objects.filter(pk__in=account_ids)
+    quotas = (
+        MonthlyQuota.objects.all()
+        if account_ids is None
+        else MonthlyQuota.objects.filter(account_id__in=account_ids)
+    )
+    quotas.update(free_usage_count=Coalesce(counted("quota_id", paid=False), 0))
+    return accounts.update(paid_quota_usage_count=Coalesce(counted("account_id", paid=True), 0))

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from billing.models import Account, LedgerEntry, LedgerKind, MonthlyQuota, QuotaUsage
 from config import clock
@@ -100,14 +101,30 @@ class RecordPage:
 
 def account_record_counts(*, account: Account) -> tuple[int, int]:
     """(ledger entries, quota usages) of the account: the unfiltered list's ``total`` and the
-    sizes its deep pages are read against. The one place that says where they are kept (B7,
-    docs/benchmarks.md): the ledger's count is ``Account.ledger_entry_count`` (kept by the posting's
-    own UPDATE of the account row, read fresh here); the quota usages are still counted (their
-    writers, the deduct-quota hot path, keep no count yet)."""
+    sizes its deep pages are read against, from counters in ONE statement, never a ``COUNT(*)``
+    (B7, docs/benchmarks.md). The ledger's is ``Account.ledger_entry_count``, kept by the posting's
+    own UPDATE of the account row; the quota usages are ``Account.paid_quota_usage_count`` (those
+    that paid, counted by their entry's UPDATE) plus the ``free_usage_count`` of the account's
+    monthly quota rows (those that paid nothing, counted by the quota row's UPDATE)."""
     if account.pk is None:
         return 0, 0
-    entries = Account.objects.filter(pk=account.pk).values_list("ledger_entry_count", flat=True).first()
-    return entries or 0, QuotaUsage.objects.filter(account_id=account.pk).count()
+    free = (
+        MonthlyQuota.objects.filter(account_id=OuterRef("pk"))
+        .order_by()
+        .values("account_id")
+        .annotate(n=Sum("free_usage_count"))
+        .values("n")
+    )
+    row = (
+        Account.objects.filter(pk=account.pk)
+        .annotate(free=Coalesce(Subquery(free), 0))
+        .values_list("ledger_entry_count", "paid_quota_usage_count", "free")
+        .first()
+    )
+    if row is None:
+        return 0, 0
+    entries, paid, free_usages = row
+    return entries, paid + free_usages
 
 
 def _keys(qs: QuerySet, source: int, limit: int, *, ascending: bool = False) -> list[Key]:

@@ -162,10 +162,12 @@ def account_charge_locked(
     subject: tuple[str, Any] | None = None,
     actor: Any = None,
     memo: str = "",
+    pays_quota_usage: bool = False,
 ) -> Posting:
     """Debit ``amount`` (>= 0) from ``account``, a row the caller locked (``select_for_update``,
     with ``balance`` loaded) in the transaction it is in. Two statements: UPDATE the balance,
-    INSERT the entry; ``account.balance`` is updated in place.
+    INSERT the entry; ``account.balance`` is updated in place. ``pays_quota_usage``: the entry pays
+    a deduct-quota call (counted for the records list, ``billing.ledger_write.write_posting``).
 
     No replay lookup: a key posted before raises ``IntegrityError`` (unique per account), which
     must roll the caller's transaction back (let it leave the ``atomic`` block); the caller knows
@@ -182,6 +184,7 @@ def account_charge_locked(
         subject=subject,
         actor=actor,
         memo=memo,
+        pays_quota_usage=pays_quota_usage,
     )
     return Posting(entry, replayed=False)
 

@@ -14,6 +14,7 @@ from django.test import Client
 from billing.models import Account, LedgerEntry, QuotaUsage
 from billing.quota import quota_deduct
 from billing.recharges import recharge_create
+from billing.selectors import account_record_counts
 from billing.services import account_charge, account_credit, account_get_or_create
 from billing.signature import sign
 from config.exceptions import InsufficientFunds
@@ -148,6 +149,9 @@ def test_concurrent_quota_deductions_with_duplicate_request_ids():
     assert paid == 100
     assert account.balance == Decimal("0") == ledger_sum(account.pk)
     assert Account.objects.get(pk=account.pk).quotas.get().used == 1000
+    # the records list's counts stayed exact under the race (free and paid usages, replays)
+    assert account_record_counts(account=account) == (1 + 20, 220)
+    assert LedgerEntry.objects.filter(account=account).count() == 21
 
 
 def _metered_payment() -> MeteredService:

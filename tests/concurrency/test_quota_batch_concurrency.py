@@ -11,6 +11,7 @@ import pytest
 from billing.models import LedgerEntry, QuotaUsage
 from billing.quota import quota_deduct
 from billing.quota_batch import DeductItem, quota_deduct_batch
+from billing.selectors import account_record_counts
 from billing.services import account_credit, account_get_or_create
 from config.exceptions import InsufficientFunds
 from plans.models import MeteredService
@@ -74,3 +75,7 @@ def test_batches_and_single_deductions_race_on_one_account() -> None:
     assert LedgerEntry.objects.filter(account=account, subject_type="quota_request").count() == 20
     account.refresh_from_db()
     assert account.balance == Decimal("0") == ledger_sum(account.pk)
+    # the records list's counts stayed exact: batches and single calls, replays, refusals
+    entries = LedgerEntry.objects.filter(account=account).count()
+    usages = QuotaUsage.objects.filter(account=account).count()
+    assert account_record_counts(account=account) == (entries, usages) and entries == 1 + 20

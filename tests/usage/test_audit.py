@@ -164,7 +164,7 @@ def test_recharge_credited_twice_not_at_all_or_without_order(books):
 
 
 def test_checks_are_named():
-    assert len(set(CHECKS)) == len(CHECKS) == 9
+    assert len(set(CHECKS)) == len(CHECKS) == 10
 
 
 def test_one_entry_paying_several_records_adds_up_per_entry(books):
@@ -211,7 +211,7 @@ def test_parallel_audit_finds_what_the_sequential_one_finds(books, monkeypatch):
     monkeypatch.setattr(audit_checks, "_on_own_connection", counted)
     assert not connection.in_atomic_block
     parallel = ledger_audit()
-    assert len(threads) == 3 and all(name.startswith("audit") for name in threads)
+    assert len(threads) == 4 and all(name.startswith("audit") for name in threads)
     assert checks(parallel) == ["balance_mismatch", "period_billed_twice", "record_entry_mismatch"]
     monkeypatch.setattr(audit_checks, "PARALLEL", 1)
-    assert ledger_audit() == parallel and len(threads) == 3
+    assert ledger_audit() == parallel and len(threads) == 4

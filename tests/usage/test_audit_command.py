@@ -48,7 +48,7 @@ def test_clean_books_exit_0_with_a_summary_and_a_recorded_run(tmp_path):
     funded("b")
     code, out, err = audit("--fix-report", str(tmp_path / "r.csv"))
     assert code == 0 and "OK: no drift" in out
-    assert "ledger audit of 2 account(s): 2 ledger entries, 9 checks" in out
+    assert "ledger audit of 2 account(s): 2 ledger entries, 10 checks" in out
     assert all(f"{check}" in out for check in CHECKS)
     assert "auditing" in err  # the progress bar, on stderr
     assert not (tmp_path / "r.csv").exists()

@@ -19,7 +19,9 @@ Checks (each a set-based statement; the ledger is read once, in primary-key chun
   it points at), or a recharge that is not ``success`` yet has a credit;
 - ``recharge_credit_without_order``: a ``recharge`` credit entry naming no recharge order;
 - ``rollup_mismatch``: an account's day or month usage rollups do not add up to its records, per
-  status (``usage.audit.rollups``; ``manage.py rebuild_rollups`` repairs).
+  status (``usage.audit.rollups``; ``manage.py rebuild_rollups`` repairs);
+- ``count_mismatch``: a counter behind the records list's ``total`` (the account's ledger entries,
+  its quota usages) differs from the rows it counts (``usage.audit.counts``).
 
 Amounts are compared in integer units of 1/10000 (``CAST(ROUND(x * 10000))``): SQLite sums
 decimals as floats, and integers add up exactly on every database.
@@ -47,6 +49,7 @@ from django.db.models import Q
 
 from billing.locks import account_lock_balance
 from billing.models import Account, LedgerEntry, LedgerKind, RechargeOrder, RechargeStatus
+from usage.audit.counts import confirmed_counts, quota_counts_vs_usages
 from usage.audit.records import periods_billed_twice, records_vs_entries
 from usage.audit.rollups import rollups_vs_records
 from usage.audit.sql import (
@@ -72,6 +75,7 @@ CHECKS = (
     "recharge_not_credited_once",
     "recharge_credit_without_order",
     "rollup_mismatch",
+    "count_mismatch",
 )
 CHUNK = 200_000  # ledger entries per statement of the ledger pass
 PARALLEL = 3  # connections of a whole-database audit on MariaDB (one per independent part)
@@ -96,6 +100,7 @@ def ledger_audit(*, namespace: str | None = None, progress: Progress | None = No
         ("records", lambda: records_vs_entries(account_id=account_id)),
         ("periods", lambda: periods_billed_twice(account_id=account_id)),
         ("rollups", lambda: rollups_vs_records(account_id=account_id)),
+        ("counts", lambda: quota_counts_vs_usages(account_id=account_id)),
     ]
     findings: list[Finding] = []
     whole = account_id is None
@@ -152,15 +157,18 @@ def _named(findings: list[Finding]) -> list[Finding]:
 def _ledger_pass(*, account_id: int | None, tick: Progress) -> list[Finding]:
     """Balances against the sum of their entries (one pass over the ledger in id chunks), negative
     balances, and entries without a subject."""
-    sums, subjectless = _ledger_sums(account_id=account_id, tick=tick)
-    findings = _recheck(_balance_findings(account_id=account_id, sums=sums))
+    sums, counts, subjectless = _ledger_sums(account_id=account_id, tick=tick)
+    findings = _recheck(_balance_findings(account_id=account_id, sums=sums, counts=counts))
     if subjectless:
         findings += _subjectless_findings(subjectless)
     return findings
 
 
-def _ledger_sums(*, account_id: int | None, tick: Progress) -> tuple[dict[int, int], set[int]]:
-    """Per account: the sum of its entries in units, and whether any entry lacks a subject."""
+def _ledger_sums(
+    *, account_id: int | None, tick: Progress
+) -> tuple[dict[int, int], dict[int, int], set[int]]:
+    """Per account: the sum of its entries in units, how many there are, and whether any entry
+    lacks a subject."""
     entry = table_of(LedgerEntry)
     nosubject = f"CASE WHEN {quoted('subject_type')} = '' OR {quoted('subject_id')} = '' THEN 1 ELSE 0 END"
     select = (
@@ -168,6 +176,7 @@ def _ledger_sums(*, account_id: int | None, tick: Progress) -> tuple[dict[int, i
         f"FROM {entry} WHERE "
     )
     sums: dict[int, int] = {}
+    counts: dict[int, int] = {}
     subjectless: set[int] = set()
     if account_id is not None:
         parts = [(f"{quoted('account_id')} = %s GROUP BY {quoted('account_id')}", [account_id])]
@@ -185,21 +194,35 @@ def _ledger_sums(*, account_id: int | None, tick: Progress) -> tuple[dict[int, i
         read = 0
         for acc, total, nosubj, count in fetch_rows(select + where, params):
             sums[acc] = sums.get(acc, 0) + as_units(total)
+            counts[acc] = counts.get(acc, 0) + int(count)
             read += int(count)
             if nosubj:
                 subjectless.add(acc)
         tick("ledger", read)
-    return sums, subjectless
+    return sums, counts, subjectless
 
 
-def _balance_findings(*, account_id: int | None, sums: dict[int, int]) -> list[Finding]:
+def _balance_findings(
+    *, account_id: int | None, sums: dict[int, int], counts: dict[int, int]
+) -> list[Finding]:
     findings: list[Finding] = []
     balance_units = units_sql(quoted("balance"))
-    for acc, units in fetch_rows(
-        f"SELECT {quoted('id')}, {balance_units} FROM {table_of(Account)}"  # noqa: S608
+    for acc, units, entry_count in fetch_rows(
+        f"SELECT {quoted('id')}, {balance_units}, {quoted('ledger_entry_count')} FROM {table_of(Account)}"  # noqa: S608
         + ("" if account_id is None else f" WHERE {quoted('id')} = %s"),
         [] if account_id is None else [account_id],
     ):
+        if int(entry_count) != counts.get(acc, 0):
+            findings.append(
+                new_finding(
+                    account_id=acc,
+                    check="count_mismatch",
+                    object_type="account",
+                    object_id=str(acc),
+                    expected=str(counts.get(acc, 0)),
+                    actual=str(entry_count),
+                )
+            )
         units = as_units(units)
         if units != sums.get(acc, 0):
             findings.append(
@@ -253,11 +276,14 @@ def _no_subject() -> Q:
 
 
 def _recheck(findings: list[Finding]) -> list[Finding]:
-    """Confirm each balance mismatch on a consistent snapshot of that one account (the account row
-    and its entries read in one transaction under the account's row lock), so a posting that
-    committed between two statements of the pass is not reported as drift."""
+    """Confirm each balance (and entry count) mismatch on a consistent snapshot of that one account
+    (the account row and its entries read in one transaction under the account's row lock), so a
+    posting that committed between two statements of the pass is not reported as drift."""
     kept: list[Finding] = []
     for finding in findings:
+        if finding.check == "count_mismatch" and finding.account_id is not None:
+            kept += confirmed_counts(finding.account_id, ledger=True)
+            continue
         if finding.check != "balance_mismatch":
             kept.append(finding)
             continue

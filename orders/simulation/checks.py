@@ -163,3 +163,22 @@ def audit_ledger() -> list[Finding]:
         )  # fmt: skip
         for f in ledger_audit()
     ]
+
+
+NAMES_ITS_PRICE = "record_names_its_price"
+
+
+def records_name_their_price() -> list[Finding]:
+    """A record that names a price version or rule was charged that price (a ``change`` record's
+    unit price is a difference of two prices, so it is left out), and that price is frozen
+    (``first_used_at`` set): docs/plans.md, "A record always names the price it was charged"."""
+    out: list[Finding] = []
+    for ref in ("price_version", "price_rule"):
+        named = UsageRecord.objects.filter(**{f"{ref}__isnull": False})
+        wrong = named.exclude(kind=UsageKind.CHANGE).exclude(unit_price=F(f"{ref}__price"))
+        for pk, unit_price, price in wrong.values_list("pk", "unit_price", f"{ref}__price")[:5]:
+            out.append((NAMES_ITS_PRICE, f"usage record {pk} charged {unit_price}, its {ref} is {price}"))
+        unstamped = named.filter(**{f"{ref}__first_used_at__isnull": True})
+        for pk, price_id in unstamped.values_list("pk", ref)[:5]:
+            out.append((NAMES_ITS_PRICE, f"usage record {pk} names {ref} {price_id}, not stamped used"))
+    return out

@@ -50,6 +50,7 @@ from orders.simulation.checks import (
     periods_billed_once,
     quota,
     recharges_credited_once,
+    records_name_their_price,
     report_matches_ledger,
 )
 from orders.vehicle.transitions import TRANSITIONS as VEHICLE_MAP
@@ -69,7 +70,7 @@ PACKAGE_ORDER_MAP: dict[str, set[str]] = {
     **{status: {to for (frm, to) in ORDER_MOVES if frm == status} for status in PackageOrderStatus.values},
 }
 VEHICLE_PAIRS = set(VEHICLE_MAP) | {(None, 1)}
-CHECKED_EACH_STEP = 15  # the invariant groups of ``Checker.check`` (with the ledger's three)
+CHECKED_EACH_STEP = 16  # the invariant groups of ``Checker.check`` (with the ledger's three)
 
 
 class Checker:
@@ -91,6 +92,7 @@ class Checker:
             ("ledger", self._ledger),
             ("records", self._records),
             ("periods", periods_billed_once),
+            ("prices", records_name_their_price),
             ("entries", self._entries_explained),
             ("recharges", recharges_credited_once),
             ("quota", quota),

@@ -110,23 +110,29 @@ def test_the_api_answers_409_3611_in_the_envelope(monkeypatch, api, user) -> Non
     assert PurchaseOrder.objects.count() == 0 and balance(account) == Decimal("100")
 
 
-@pytest.mark.django_db
-def test_an_unpaid_record_freezes_its_price_when_it_is_written(user) -> None:
+def _write_june(user: Any, *, unit_price: str | None = None, **kwargs: Any) -> tuple[PriceVersion, Any]:
+    """An order's line, a price of 40 from June, and a June record of the line naming that price
+    (at ``unit_price``, default the price): (the price, what ``usage_record_write`` returned)."""
     plan = make_plan("vol-50g", "30")
-    account = account_of(user, "100")
-    order = _create(account, user).order
+    order = _create(account_of(user, "100"), user).order
     later = add_price(plan, "40", local(2026, 6, 1))
-    line = SubscriptionLine.objects.get(subscription_id=order.subscription_id)
-    record, created = usage_record_write(
-        line=line,
+    written = usage_record_write(
+        line=SubscriptionLine.objects.get(subscription_id=order.subscription_id),
         period_start=later.effective_from,
         period_end=local(2026, 7, 1),
-        key="p:unpaid-test",
+        key="p:june",
         kind=UsageKind.RENEW,
-        unit_price=later.price,
+        unit_price=Decimal(unit_price) if unit_price else later.price,
         price_version_id=later.pk,
-        status=UsageStatus.UNPAID,
+        **kwargs,
     )
+    return later, written
+
+
+@pytest.mark.django_db
+def test_an_unpaid_record_freezes_its_price_when_it_is_written(user) -> None:
+    later, (record, created) = _write_june(user, status=UsageStatus.UNPAID)
+    plan = later.plan
     assert created and record.status == UsageStatus.UNPAID
     later.refresh_from_db()
     assert later.first_used_at == record.created_at
@@ -137,24 +143,10 @@ def test_an_unpaid_record_freezes_its_price_when_it_is_written(user) -> None:
 
 @pytest.mark.django_db
 def test_a_record_written_at_a_stale_price_is_refused_and_not_written(user) -> None:
-    plan = make_plan("vol-50g", "30")
-    account = account_of(user, "100")
-    order = _create(account, user).order
-    later = add_price(plan, "40", local(2026, 6, 1))
-    line = SubscriptionLine.objects.get(subscription_id=order.subscription_id)
-    before = UsageRecord.objects.count()
     with pytest.raises(PriceChangedDuringCharge):
-        usage_record_write(
-            line=line,
-            period_start=later.effective_from,
-            period_end=local(2026, 7, 1),
-            key="p:stale-test",
-            kind=UsageKind.RENEW,
-            unit_price=Decimal("39"),  # what a read before the edit to 40 saw
-            price_version_id=later.pk,
-        )
-    assert UsageRecord.objects.count() == before
-    assert PriceVersion.objects.get(pk=later.pk).first_used_at is None
+        _write_june(user, unit_price="39")  # what a read before the edit to 40 saw
+    assert UsageRecord.objects.count() == 1  # the order's first period only
+    assert PriceVersion.objects.get(effective_from=local(2026, 6, 1)).first_used_at is None
 
 
 @pytest.mark.django_db(transaction=True)

@@ -225,6 +225,7 @@ def _run_hourly(*, line_id: int, sub: Mapping[str, Any], at: datetime, summary: 
                 kind=UsageKind.HOURLY,
                 price_rule_id=line.price_rule_id,
                 price_version_id=version_id,
+                price_read=unit_price if version_id is not None else None,  # else the line's price
                 region=sub["region"],
                 subject=_subject(sub),
                 at=at,

@@ -26,7 +26,7 @@ from config.clock import add_cycles
 from config.money import to_money
 from config.money_sql import money_sum
 from orders.engine.models import SubscriptionLine
-from orders.engine.price_claims import record_prices_claim
+from orders.engine.price_claims import prices_claim
 from orders.engine.promotions import LOOKUP, RedemptionArg, line_discount, line_redemption
 from usage.models import MeterEvent, UsageKind, UsageRecord, UsageStatus
 
@@ -89,8 +89,9 @@ def usage_record_write(
     """Insert the record of one period of ``line`` (or return the one already there). The one
     writer of usage records (a ``correction`` names the record it corrects in ``corrects_id``); a
     promotion's ``discount`` is taken off the computed amount (the record keeps both).
-    ``price_read`` is the named version's / rule's price the charge was computed from, when that is
-    not ``unit_price`` (a ``change`` record's unit price is a difference of two prices)."""
+    ``price_read`` is the price the caller read just now from the named version / rule and computed
+    the charge from (compared with the row after the insert, ``orders.engine.price_claims``); None
+    when the unit price was read earlier (a line's price, a corrected or refunded record's)."""
     sub = line.subscription
     if amount is None:
         amount = period_amount(unit_price=unit_price, quantity=quantity) - discount
@@ -117,7 +118,11 @@ def usage_record_write(
                 status=status,
                 corrects_id=corrects_id,
             )
-            record_prices_claim(records=[record], at=record.created_at, price_read=price_read)
+            prices_claim(
+                versions=[(price_version_id, price_read)] if price_version_id else [],
+                rules=[(price_rule_id, price_read)] if price_rule_id else [],
+                at=record.created_at,
+            )
             return record, True
     except IntegrityError:
         return UsageRecord.objects.get(line_id=line.pk, period_key=key), False
@@ -176,8 +181,10 @@ def line_charge_period(
     actor: Any = None,
     at: datetime | None = None,
     discount: Decimal | Callable[[Period], Decimal] = Decimal(0),
+    price_read: Decimal | None = None,
 ) -> PeriodCharge:
     """Charge the next period of a line ahead (prepaid renewal, hourly hour) and advance its clock.
+    ``price_read``: as ``usage_record_write``'s (the named price's value read just now, if it was).
 
     ``discount`` (a promotion's, ``plans.promotions.discount_for``), or the function giving it for
     the period found under the lock, is taken off the period's amount; the record keeps it.
@@ -206,6 +213,7 @@ def line_charge_period(
             price_rule_id=price_rule_id,
             region=region,
             discount=discount(period) if callable(discount) else discount,
+            price_read=price_read,
         )
         if record.status == UsageStatus.PAID:
             # Paid before (a replay): the clock moves past it, so it is not found due again.

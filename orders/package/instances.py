@@ -19,6 +19,7 @@ from orders.engine.billing import (
     usage_record_write,
 )
 from orders.engine.models import SubscriptionLine
+from orders.engine.price_claims import prices_claim
 from orders.package.consume import consume_mark_paid, consume_records_pay
 from orders.package.errors import PackageInstanceStateError
 from orders.package.models import ConsumeOrder, ConsumeOrderType, PackageOrder
@@ -122,6 +123,7 @@ def _write_renewal_records(*, prod_inst_id_ext: str, quote: RenewQuote) -> list[
             unit_price=price.price,
             quantity=Decimal(quote.cycles),
             price_rule_id=price.rule_id,
+            price_read=price.price,
             discount=rl.discount,
         )
         if not created:
@@ -271,6 +273,7 @@ def _write_change_records(*, quote: ChangeQuote, consume: ConsumeOrder, at: date
         ln.price = after.price
         ln.price_rule_id = after.rule_id
         ln.save(update_fields=["attrs", "plan", "price", "price_rule", "updated_at"])
+        prices_claim(rules=[(after.rule_id, after.price)], at=at)  # the line keeps it for later records
     return records
 
 

@@ -39,6 +39,7 @@ from orders.engine.models import (
     SubscriptionLine,
     SubscriptionStatus,
 )
+from orders.engine.price_claims import prices_claim
 from orders.package.models import (
     ConsumeOrder,
     ConsumeOrderRecord,
@@ -211,6 +212,8 @@ def _instance_create(
             price_rule_id=cost.rule_id,
             status=LineStatus.PENDING,
         )
+        # The line keeps the price for its later records (a postpaid one has none yet): claimed now.
+        prices_claim(rules=[(cost.rule_id, cost.price)], at=at)
         line.subscription = sub
         if cost.billing_mode in (BillingMode.PREPAID, BillingMode.HOURLY):  # postpaid bills in arrears
             period = period_of(anchor=at, cycle=cycle, index=1)
@@ -222,6 +225,7 @@ def _instance_create(
                 kind=UsageKind.NEW,
                 unit_price=cost.price,
                 price_rule_id=cost.rule_id,
+                price_read=cost.price,
                 discount=component_discount(promotion, priced=priced, cost=cost),
             )
             records.append(record)

@@ -23,7 +23,7 @@ from config.bulk_insert import instance_maker, rows_insert
 from config.money import ZERO, to_money
 from orders.engine.billing import Period, ledger_key_for, period_amount, period_of
 from orders.engine.models import LineStatus, Subscription, SubscriptionLine
-from orders.engine.price_claims import record_prices_claim
+from orders.engine.price_claims import prices_claim
 from orders.purchase import notify
 from orders.purchase.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderStatus
 from orders.purchase.quote import RUNNING
@@ -164,7 +164,7 @@ def renewals_write(*, due: list[DuePeriod], accounts: dict[int, Account], at: da
     orders = list({d.order.pk: d.order for d in due}.values())
     rows_update(orders, ["status", "deadline", "last_renew_fail_notified_at", "updated_at"])
     rows_insert(events)
-    record_prices_claim(records=records, at=at)
+    prices_claim(versions=[(r.price_version_id, r.unit_price) for r in records], at=at)  # priced now
     notify.notify_orders(payloads)
     return to_money(sum((d.amount for d in due), ZERO))
 

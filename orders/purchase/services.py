@@ -222,6 +222,7 @@ def _bill_first_period(
         actor=actor,
         at=at,
         discount=quote.discount,
+        price_read=version.price,
     )
     line_schedule_after_paid(line, charge.period.end)
     return charge.period.end
@@ -261,6 +262,7 @@ def renew_locked(
             actor=actor,
             at=at,
             discount=quote.discount,
+            price_read=version.price,
         )
     line.refresh_from_db()
     line_schedule_after_paid(line, charge.period.end)

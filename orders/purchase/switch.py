@@ -161,6 +161,7 @@ def _settle_switch(
         unit_price=version.price,
         quantity=Decimal(order.quantities),
         price_version_id=version.pk,
+        price_read=version.price,
         region=order.region,
     )
     end_rec, _ = usage_record_write(

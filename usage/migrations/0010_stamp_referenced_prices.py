@@ -1,7 +1,7 @@
 """Stamp every price version / rule that a usage record names as used (``first_used_at``).
 
 Records now stamp their price when they are inserted, not when they are paid
-(``orders.engine.price_claims.record_prices_claim``), so "used" means "named by a record" and an unpaid
+(``orders.engine.price_claims``), so "used" means "named by a record" and an unpaid
 record's price is frozen too. Rows named only by records written before that change get the time
 of their first record, so the same rule holds for old data.
 """

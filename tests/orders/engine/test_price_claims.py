@@ -6,6 +6,7 @@ written, paid or not (docs/plans.md, "Used prices are frozen")."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,13 +17,18 @@ from django.db import transaction
 from billing.models import LedgerEntry
 from config.money_sql import money_sum
 from orders.engine.billing import usage_record_write
+from orders.jobs import billing_jobs_run
 from orders.models import PurchaseOrder, PurchaseOrderStatus, SubscriptionLine
+from orders.package import services as package_services
 from orders.purchase import renewal
 from orders.purchase import services as purchase_services
 from orders.purchase.services import purchase_order_create
+from plans.catalog import catalog_export, catalog_import
 from plans.errors import PriceChangedDuringCharge, PriceVersionUsed
-from plans.models import PriceVersion
+from plans.models import PriceRule, PriceVersion
 from plans.services import price_version_add
+from tests.orders.package.factories import T0, create_order, funded_account, make_catalog
+from tests.orders.package.metered_order import charged_metered_account, event, ingest
 from tests.orders.purchase.helpers import account_of, add_price, assert_ledger, balance, local, make_plan
 from usage.models import UsageKind, UsageRecord, UsageStatus
 
@@ -124,6 +130,7 @@ def _write_june(user: Any, *, unit_price: str | None = None, **kwargs: Any) -> t
         kind=UsageKind.RENEW,
         unit_price=Decimal(unit_price) if unit_price else later.price,
         price_version_id=later.pk,
+        price_read=Decimal(unit_price) if unit_price else later.price,  # as a renewal reads it
         **kwargs,
     )
     return later, written
@@ -194,3 +201,62 @@ def test_the_migration_stamps_prices_named_only_by_older_records(user) -> None:
     with transaction.atomic():
         migration.stamp(django_apps, None)
     assert PriceVersion.objects.get().first_used_at == record.created_at
+
+
+@pytest.mark.django_db
+def test_a_package_line_claims_its_rule_when_written_so_its_postpaid_bills_keep_its_price() -> None:
+    """The metered ``net`` line has no record until its first hour is billed; the line itself
+    froze the rule, so the bill of that hour names the price the order was made with."""
+    account = charged_metered_account()
+    net = PriceRule.objects.get(component__component_id="net")
+    assert net.first_used_at is not None  # by the line, before any record named it
+    assert not UsageRecord.objects.filter(price_rule=net).exists()
+    doc = catalog_export()  # a catalog sync that reprices it keeps the used price
+    for plan in doc["plans"]:
+        for rule in plan.get("rules", []):
+            if rule["component_id"] == "net":
+                rule["price"] = "0.9000"
+    report = catalog_import(doc, retire_missing=False)
+    assert [label for label in report.kept_used if "/net" in label]
+    assert PriceRule.objects.get(pk=net.pk).price == Decimal("0.5")
+    ingest(account, event("a", "4", T0 + timedelta(minutes=10)), at=T0 + timedelta(minutes=30))
+    billing_jobs_run(at=T0 + timedelta(hours=1, minutes=1))
+    bill = UsageRecord.objects.get(kind=UsageKind.USAGE, period_start=T0)
+    assert bill.price_rule_id == net.pk and bill.unit_price == net.price == Decimal("0.5")
+    assert bill.amount == Decimal("2.0000") and bill.status == UsageStatus.PAID
+
+
+@pytest.mark.django_db
+def test_a_line_whose_rule_drifted_before_the_claims_is_still_billed_at_its_own_price() -> None:
+    """Data written before lines claimed their rule: a line may keep a price its rule no longer
+    shows. Its later records copy the line's price, read long ago, so nothing compares them and
+    the bill is not blocked."""
+    account = charged_metered_account()
+    net = PriceRule.objects.get(component__component_id="net")
+    PriceRule.objects.filter(pk=net.pk).update(price=Decimal("0.7"))  # as an edit before the claim
+    ingest(account, event("a", "4", T0 + timedelta(minutes=10)), at=T0 + timedelta(minutes=30))
+    summary = billing_jobs_run(at=T0 + timedelta(hours=1, minutes=1))
+    assert summary.get("failed", 0) == 0
+    bill = UsageRecord.objects.get(kind=UsageKind.USAGE, period_start=T0)
+    assert bill.unit_price == Decimal("0.5") and bill.amount == Decimal("2.0000")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_package_order_priced_before_a_rule_edit_is_priced_again(monkeypatch) -> None:
+    make_catalog()
+    account = funded_account("alice", "1000")
+    real = package_services.quote_create
+    edits: list[int] = []
+
+    def quote_then_edit(**kwargs: Any) -> Any:
+        quote = real(**kwargs)
+        if not edits:  # an editor commits a new price of the postpaid rule right after the quote
+            edits.append(PriceRule.objects.filter(component__component_id="net").update(price=Decimal("0.6")))
+        return quote
+
+    monkeypatch.setattr(package_services, "quote_create", quote_then_edit)
+    create_order(account, ext="i-1")
+    assert edits == [1]
+    net_line = SubscriptionLine.objects.get(component_id="net")
+    net = PriceRule.objects.get(component__component_id="net")
+    assert net_line.price == net.price == Decimal("0.6") and net.first_used_at is not None

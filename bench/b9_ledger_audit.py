@@ -144,10 +144,13 @@ def main() -> int:
 
     n = size("B9")
     account_ids = build(n, f"b9x{random.randrange(10**6)}")
-    # the records were written by plain SQL, past the rollups' hooks: derive them as the repair
-    # command does, or the audit (which checks rollups == records) reports every account built
+    # the entries and records were written by plain SQL, past the posting's and the rollups' hooks:
+    # derive the entry counts and the rollups as the repairs do, or the audit (which checks both)
+    # reports every account built
+    from billing.ledger_write import ledger_entry_counts_rebuild
     from usage.rollups import rebuild
 
+    ledger_entry_counts_rebuild(account_ids=account_ids)
     rebuild()
     mine = set(account_ids)
     entries = LedgerEntry.objects.count()

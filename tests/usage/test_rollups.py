@@ -155,6 +155,21 @@ def test_a_raw_write_is_found_by_the_audit_and_repaired_by_rebuild_rollups():
     assert rollups.drift() == {} and bucket_sums(account=acme)[("m", "arrears")] == (Decimal("10"), 2)
 
 
+def test_the_audit_finds_rollups_whose_records_are_gone_and_only_the_differing_groups():
+    acme, other = account_get_or_create(namespace="acme"), account_get_or_create(namespace="other")
+    rec = arrears(acme, "2.5", 0)
+    arrears(other, "4", 1)
+    with connection.cursor() as cursor:  # a raw delete: acme's rollups outlive its only record
+        cursor.execute("DELETE FROM usage_usagerecord WHERE id = %s", [rec.pk])
+    findings = ledger_audit()
+    assert sorted((f.check, f.object_id, f.actual, f.expected) for f in findings) == [
+        ("rollup_mismatch", str(acme.pk), "1 record(s), 25000 units, discount 0 units", want)
+        for want in ["0 record(s), 0 units, discount 0 units"] * 2  # the day and the month rollups
+    ]
+    call_command("rebuild_rollups", stdout=io.StringIO())
+    assert ledger_audit() == [] and bucket_sums(account=other)[("m", "arrears")] == (Decimal("4"), 1)
+
+
 def test_bulk_create_with_conflicts_is_refused():
     acme = account_get_or_create(namespace="acme")
     rec = arrears(acme, "1", 0)

@@ -1,56 +1,68 @@
 """The ledger audit's check of the usage rollups (issue 21 B3): per account and status, the day
 rollups and the month rollups each add up to the records (their amounts, their discounts and their
-count), so a
-writer that forgot ``usage.rollups`` (or a raw write) is found: ``rollup_mismatch``, repaired by
-``manage.py rebuild_rollups``.
+count), so a writer that forgot ``usage.rollups`` (or a raw write) is found: ``rollup_mismatch``,
+repaired by ``manage.py rebuild_rollups``.
 
-Two grouped statements (the records by account and status, the rollups by account, status and
-grain); a difference is read again, both sides in one transaction (one snapshot on MariaDB), before
-it is reported (REPEATABLE READ for that transaction on MariaDB): a write committing between the
-two statements is not drift.
+One statement compares the two groupings in the database and returns only the groups that differ,
+so the check's memory follows the differences, not the accounts (two groupings read into Python
+took ~100 MB at 50,000 accounts, docs/benchmarks.md B9). A difference is read again, both sides in
+one transaction (one snapshot on MariaDB), before it is reported (REPEATABLE READ for that
+transaction on MariaDB): a write committing between the two sides is not drift.
 """
 
 from __future__ import annotations
 
 from django.db import connection, transaction
 
-from usage.audit.sql import Finding, as_units, fetch_rows, new_finding, quoted, table_of, units_sql
+from usage.audit.sql import Finding, fetch_rows, new_finding, quoted, table_of
 from usage.models import RollupGrain, UsageRecord, UsageRollup
 
 Key = tuple[int, str, str]  # (account, status, grain)
 Sums = tuple[int, int, int]  # (amount units, discount units, records)
-Totals = dict[Key, Sums]
 Differences = dict[Key, tuple[Sums, Sums]]  # -> (rollups, records)
-NONE: Sums = (0, 0, 0)
+
+
+def _units_sum(column: str) -> str:
+    """The exact sum of a DECIMAL(20, 4) column in integer units of 1/10000: on MariaDB the DECIMAL
+    sum scaled (exact, no CAST per row), on SQLite rounded per row first (it sums decimals as
+    floats)."""
+    if connection.vendor == "mysql":
+        return f"CAST(SUM({column}) * 10000 AS SIGNED)"
+    return f"SUM(CAST(ROUND({column} * 10000) AS INTEGER))"
+
+
+def _differences_sql(where: str) -> str:
+    record, rollup = table_of(UsageRecord), table_of(UsageRollup)
+    acc, status, grain = quoted("account_id"), quoted("status"), quoted("grain")
+    units, discount, records = (quoted(c) for c in ("amount_units", "discount_units", "records"))
+    grains = " UNION ALL ".join(f"SELECT '{g.value}' AS g" for g in RollupGrain)
+    differ = "u.t <> r.t OR u.d <> r.d OR u.n <> r.n"
+    return (
+        f"WITH r AS (SELECT {acc} AS a, {status} AS s, {_units_sum(quoted('amount'))} AS t, "  # noqa: S608
+        f"{_units_sum(quoted('discount'))} AS d, COUNT(*) AS n "
+        f"FROM {record}{where} GROUP BY {acc}, {status}), "
+        f"u AS (SELECT {acc} AS a, {status} AS s, {grain} AS g, COALESCE(SUM({units}), 0) AS t, "
+        f"COALESCE(SUM({discount}), 0) AS d, COALESCE(SUM({records}), 0) AS n "
+        f"FROM {rollup}{where} GROUP BY {acc}, {status}, {grain}), "
+        f"grains AS ({grains}) "
+        "SELECT r.a, r.s, grains.g, COALESCE(u.t, 0), COALESCE(u.d, 0), COALESCE(u.n, 0), r.t, r.d, r.n "
+        "FROM r CROSS JOIN grains LEFT JOIN u ON u.a = r.a AND u.s = r.s AND u.g = grains.g "
+        f"WHERE u.a IS NULL OR {differ} "
+        "UNION ALL "
+        "SELECT u.a, u.s, u.g, u.t, u.d, u.n, 0, 0, 0 FROM u "
+        "WHERE (u.t <> 0 OR u.d <> 0 OR u.n <> 0) "
+        f"AND NOT EXISTS (SELECT 1 FROM {record} x WHERE x.{acc} = u.a AND x.{status} = u.s)"
+    )
 
 
 def _differences(account_ids: list[int] | None) -> Differences:
-    record, rollup = table_of(UsageRecord), table_of(UsageRollup)
-    acc, status = quoted("account_id"), quoted("status")
     where, params = "", []
     if account_ids is not None:
-        where = f" WHERE {acc} IN ({', '.join(['%s'] * len(account_ids))})"
-        params = list(account_ids)
-    out: Totals = {}
-    amounts = f"SUM({units_sql(quoted('amount'))}), SUM({units_sql(quoted('discount'))})"
-    for a, s, total, discount, n in fetch_rows(
-        f"SELECT {acc}, {status}, {amounts}, COUNT(*) FROM {record}{where} GROUP BY {acc}, {status}",  # noqa: S608
-        params,
-    ):
-        for grain in RollupGrain:
-            out[(a, s, str(grain))] = (as_units(total), as_units(discount), int(n))
-    found: Totals = {}
-    sums = ", ".join(f"SUM({quoted(c)})" for c in ("amount_units", "discount_units", "records"))
-    for a, s, grain, total, discount, n in fetch_rows(
-        f"SELECT {acc}, {status}, {quoted('grain')}, {sums} "  # noqa: S608
-        f"FROM {rollup}{where} GROUP BY {acc}, {status}, {quoted('grain')}",
-        params,
-    ):
-        found[(a, s, grain)] = (int(total or 0), int(discount or 0), int(n or 0))
+        where = f" WHERE {quoted('account_id')} IN ({', '.join(['%s'] * len(account_ids))})"
+        params = list(account_ids) * 2  # the records' and the rollups' WHERE
     return {
-        key: (found.get(key, NONE), out.get(key, NONE))
-        for key in set(out) | set(found)
-        if found.get(key, NONE) != out.get(key, NONE)
+        (int(a), str(s), str(g)): ((int(ut), int(ud), int(un)), (int(rt), int(rd), int(rn)))
+        for a, s, g, ut, ud, un, rt, rd, rn in fetch_rows(_differences_sql(where), params)
     }
 
 

@@ -7,10 +7,11 @@ pausable in the admin.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -30,3 +31,15 @@ def _connect_request_ids() -> None:
 
 
 _connect_request_ids()
+
+
+@worker_init.connect(weak=False)
+def _freeze_startup_objects(**_: object) -> None:
+    """A worker freezes what it loaded, as a web process does (``config.startup``). ``worker_init``
+    comes after the task modules are imported and before the prefork pool forks: its children
+    inherit the frozen objects (and share their pages, which a collection would otherwise touch);
+    the solo pool runs tasks in this process."""
+    from config.startup import freeze_startup_objects
+
+    frozen = freeze_startup_objects()
+    logging.getLogger("tally.startup").info("froze %d startup objects", frozen)

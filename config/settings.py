@@ -333,6 +333,10 @@ if not DEBUG and not _testing and PAYMENT_CALLBACK_SECRET == DEV_CALLBACK_SECRET
 # The sandbox payment method and its pay page (/sandbox/pay/<id>) credit money nobody paid: on with
 # DEBUG (and in the test suite), off otherwise unless enabled explicitly (manage.py check warns).
 PAYMENT_SANDBOX_ENABLED = env.bool("PAYMENT_SANDBOX_ENABLED", default=DEBUG or _testing)
+# ``manage.py load_demo`` creates logins with published passwords and a funded wallet: on with DEBUG
+# (and in the test suite), refused otherwise unless enabled explicitly (check --deploy errors on
+# demo logins that still sign in).
+DEMO_DATA_ENABLED = env.bool("DEMO_DATA_ENABLED", default=DEBUG or _testing)
 # Older secrets still accepted while a rotation is under way (comma separated).
 PAYMENT_CALLBACK_OLD_SECRETS = env.list("PAYMENT_CALLBACK_OLD_SECRETS", default=[])
 PAYMENT_SERVICE_URL = env.str("PAYMENT_SERVICE_URL", default="")

@@ -4,6 +4,8 @@ import importlib
 import io
 from typing import Any
 
+from django.conf import settings
+from django.core.management import CommandError
 from django.db import transaction
 
 from config.commands import TallyCommand
@@ -18,6 +20,13 @@ class Command(TallyCommand):
         from billing.demo import DEMO_ADMIN, DEMO_API_USER, DEMO_STAFF
         from billing.models import Account
 
+        if not settings.DEMO_DATA_ENABLED:
+            # the demo's logins have published passwords (admin is a superuser): never on a
+            # deployment by accident (docs/security.md)
+            raise CommandError(
+                "load_demo creates logins with published passwords; it runs only with DEBUG=1 "
+                "(make run) or DEMO_DATA_ENABLED=1"
+            )
         token = ""
         for app_label in DEMO_APPS:
             with transaction.atomic():

@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import URLPattern, path
@@ -54,8 +55,17 @@ class UsageRecordAdmin(BigListAdminMixin, CsvExportMixin, ReadOnlyAdmin):
         return format_html('<span class="tally-num" style="display:block">{}</span>', text)
 
     def get_urls(self) -> list[URLPattern]:
-        report = path("report/", self.admin_site.admin_view(report_view), name="usage_usagerecord_report")
+        report = path(
+            "report/", self.admin_site.admin_view(self.report_view), name="usage_usagerecord_report"
+        )
         return [report, *super().get_urls()]  # type: ignore[list-item]
+
+    def report_view(self, request: HttpRequest) -> HttpResponse:
+        """The report shows every tenant's money: only for those who may see the records (staff
+        status alone only signs in, docs/security.md)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return report_view(request)
 
 
 @admin.register(MeterEvent)

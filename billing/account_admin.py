@@ -27,6 +27,7 @@ from billing.services import account_adjust
 from config.admin_tools import ChangedFieldsSaveMixin, CsvExportMixin
 from config.display import local_time, money_column, money_html, money_text
 from config.exceptions import DomainError, InsufficientFunds
+from config.money_forms import PlainMoneyField
 
 RECENT_ENTRIES = 10
 # (admin changelist, filter on the account, link text): what finance opens from an account.
@@ -44,8 +45,8 @@ ACCOUNT_LINKS: tuple[tuple[str, str, str], ...] = (
 
 
 class AdjustmentForm(forms.Form):
-    amount = forms.DecimalField(
-        max_digits=20, decimal_places=4, help_text="signed: positive adds money, negative takes it away"
+    amount = PlainMoneyField(
+        allow_negative=True, help_text="signed: positive adds money, negative takes it away (e.g. -12.50)"
     )
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
     corrects = forms.CharField(

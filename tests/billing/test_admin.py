@@ -84,8 +84,15 @@ def test_manual_adjustment_writes_entry_with_actor_once_per_form(make_user):
     [
         ("0", "x", "must not be zero"),
         ("1", "   ", "required"),
-        ("abc", "x", "number"),
+        ("abc", "x", "decimal string"),
         ("-100", "x", "insufficient"),
+        # Django's DecimalField took these: a typo must not move money
+        ("1E+3", "x", "decimal string"),
+        ("\u0661\u0662", "x", "decimal string"),  # Arabic-Indic 12
+        ("1e400", "x", "decimal string"),
+        ("0.00001", "x", "decimal string"),
+        ("1,000", "x", "decimal string"),
+        ("NaN", "x", "decimal string"),
     ],
 )
 def test_manual_adjustment_rejects_bad_input(make_user, amount, reason, error):

@@ -1,6 +1,7 @@
 """``manage.py issue_statements --period YYYY-MM [--namespace NS] [--dry-run]``: the beat's work by
 hand. Issues the closed month's statements (idempotent: accounts that have one are skipped);
-``--dry-run`` runs the same computation and writes nothing (it also previews a running month)."""
+``--dry-run`` runs the same computation and writes nothing; on a running month it says the real run
+would refuse it and shows the draft so far."""
 
 from __future__ import annotations
 
@@ -67,6 +68,14 @@ class Command(TallyCommand):
                     closing += data.closing_balance
                     inconsistent += not data.consistent
                 bar.update(len(chunk))
+        if not period.is_closed():
+            # the real run refuses a running month: a preview must not promise what it will not do
+            self.say(
+                f"dry run: {period} is not over yet, so issue_statements would refuse it; a draft of "
+                f"{count} statement(s) so far, closing balances {closing}, inconsistent {inconsistent}; "
+                "nothing written"
+            )
+            return
         self.say(
             f"dry run: would issue {count} statement(s) for {period} (accounts that already have one "
             f"included), closing balances {closing}, inconsistent {inconsistent}; nothing written"

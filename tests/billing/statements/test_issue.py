@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from billing.models import LedgerEntry, MonthlyQuota
 from billing.quota import quota_deduct
@@ -153,6 +153,13 @@ def test_the_command_issues_with_a_progress_bar_and_its_dry_run_writes_nothing(c
         call_command("issue_statements", "--period", "2026-05", "--dry-run")
         out = capsys.readouterr()
         assert "dry run: would issue 2 statement(s)" in out.out
+    with frozen(local(2026, 5, 20)):  # May is still running: the real run refuses, the preview says so
+        call_command("issue_statements", "--period", "2026-05", "--dry-run")
+        draft = capsys.readouterr().out
+        assert "not over yet, so issue_statements would refuse it" in draft and "would issue" not in draft
+        with pytest.raises(CommandError, match="not over yet"):
+            call_command("issue_statements", "--period", "2026-05")
+    with frozen(local(2026, 6, 3)):
         assert Statement.objects.count() == 0 and StatementBatch.objects.count() == 0
         call_command("issue_statements", "--period", "2026-05", "--namespace", "c2")
         assert list(Statement.objects.values_list("namespace", flat=True)) == ["c2"]
